@@ -1,0 +1,13 @@
+"""Placeholder: being written."""
+
+from storage.records import ParsedPage
+
+NAME = "hf_json"
+
+
+def sniff(text: str) -> bool:
+    return False
+
+
+def parse(text: str) -> ParsedPage:
+    raise NotImplementedError

@@ -1,0 +1,97 @@
+"""Hugging Face paper listings saved as plain text.
+
+Two layouts occur: blocks separated by blank lines, and one line per field with the
+"Subscribe" button glued to the first title. Either way the content is page furniture,
+an optional date line ("Mar 11"), then title and abstract lines in turn.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.sources.errors import ParseError
+from bot.sources.text import links_in, squash
+from storage.records import Paper, ParsedPage
+
+NAME = "hf-text"
+
+MAX_TITLE = 300
+MIN_ABSTRACT = 80
+
+_FURNITURE = frozenset({"new", "subscribe", "byak and the research community"})
+_FURNITURE_PREFIX = "get trending papers in your email inbox"
+_GLUED_BUTTON = re.compile(r"^Subscribe(?=\S)")
+_DATE_LINE = re.compile(
+    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?$"
+)
+# A page cut short ends inside an abstract; a whole abstract ends a sentence or with a link.
+_COMPLETE_END = re.compile(r"(?:[.!?)\]\"'\u201d\u2019}]|https?://\S+)$")
+
+
+def _is_furniture(line: str) -> bool:
+    lowered = line.casefold()
+    return lowered in _FURNITURE or lowered.startswith(_FURNITURE_PREFIX)
+
+
+def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
+    """Numbered content lines with furniture removed, and the page's date line if any."""
+    lines: list[tuple[int, str]] = []
+    date_hint: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _GLUED_BUTTON.sub("", raw.strip())
+        if not line or _is_furniture(line):
+            continue
+        if _DATE_LINE.match(line):
+            date_hint = date_hint or line
+            continue
+        lines.append((number, line))
+    return lines, date_hint
+
+
+def sniff(text: str) -> bool:
+    head = text.lstrip()[:1]
+    if head in ("<", "{", "["):
+        return False
+    lines, _ = _content_lines(text[:20_000])
+    if any(_is_furniture(line.strip()) for line in text.splitlines()[:12]):
+        return True
+    # A page saved without its furniture still starts with a title line and a longer abstract.
+    return (
+        len(lines) >= 2
+        and len(lines[0][1]) <= MAX_TITLE
+        and len(lines[1][1]) >= max(MIN_ABSTRACT, len(lines[0][1]))
+    )
+
+
+def parse(text: str) -> ParsedPage:
+    lines, date_hint = _content_lines(text)
+    if not lines:
+        raise ParseError("text page holds no papers (only page furniture)")
+    papers: list[Paper] = []
+    for index in range(0, len(lines), 2):
+        title_no, title = lines[index]
+        if len(title) > MAX_TITLE:
+            raise ParseError(
+                f"line {title_no}: expected a paper title, found {len(title)} characters of text"
+            )
+        if index + 1 >= len(lines):
+            raise ParseError(f"truncated page: line {title_no}: title {title[:60]!r} has no abstract")
+        abstract_no, abstract = lines[index + 1]
+        if len(abstract) < MIN_ABSTRACT:
+            raise ParseError(
+                f"line {abstract_no}: expected the abstract of {title[:60]!r}, "
+                f"found a {len(abstract)}-character line"
+            )
+        code_url, project_url = links_in(abstract)
+        papers.append(
+            Paper(
+                title=squash(title),
+                abstract=squash(abstract),
+                code_url=code_url,
+                project_url=project_url,
+            )
+        )
+    last_no, last = lines[-1]
+    if not _COMPLETE_END.search(last):
+        raise ParseError(f"truncated page: line {last_no}: the last abstract stops mid-sentence")
+    return ParsedPage(format=NAME, papers=tuple(papers), date_hint=date_hint)

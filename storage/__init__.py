@@ -1,0 +1,1 @@
+"""Storage layer: the schema, migrations and every query paperboy runs."""
