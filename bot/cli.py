@@ -1,0 +1,160 @@
+"""The `paperboy` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
+
+from bot import __version__
+from bot.config import Settings
+from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
+from storage import db, queries
+
+log = logging.getLogger("paperboy")
+
+# A progress bar is worth drawing only when a run is long enough to wonder about.
+PROGRESS_MIN_SOURCES = 10
+
+
+def _display(source: str) -> str:
+    if is_url(source):
+        return source
+    relative = os.path.relpath(source)
+    return source if relative.startswith("..") else relative
+
+
+def _report_line(report: SourceReport) -> str:
+    name = _display(report.source)
+    if report.status == "failed":
+        return f"FAILED     {name}: {report.error}"
+    if report.status == "unchanged":
+        return f"unchanged  {name} (same content as before, skipped)"
+    return (
+        f"ingested   {name}  [{report.format}]  parsed {report.parsed}, new {report.new}, "
+        f"known {report.known}, enriched {report.enriched}"
+    )
+
+
+def _totals(reports: Sequence[SourceReport]) -> dict[str, int]:
+    return {
+        "sources": len(reports),
+        "ingested": sum(r.status == "ingested" for r in reports),
+        "unchanged": sum(r.status == "unchanged" for r in reports),
+        "failed": sum(r.status == "failed" for r in reports),
+        "parsed": sum(r.parsed for r in reports),
+        "new": sum(r.new for r in reports),
+        "known": sum(r.known for r in reports),
+        "enriched": sum(r.enriched for r in reports),
+    }
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    sources = expand_sources(args.sources)
+    if not sources:
+        print("no sources found in " + ", ".join(args.sources), file=sys.stderr)
+        return 1
+    bar = tqdm(
+        total=len(sources),
+        unit="source",
+        file=sys.stderr,
+        disable=args.json or len(sources) < PROGRESS_MIN_SOURCES or None,
+    )
+
+    def done(report: SourceReport) -> None:
+        bar.update()
+        if not args.json:
+            bar.write(_report_line(report), file=sys.stdout)
+
+    with bar:
+        reports = ingest_all(db.make_sessions(engine), sources, settings.fetch_policy(), done)
+    totals = _totals(reports)
+    if args.json:
+        print(json.dumps({"sources": [asdict(r) for r in reports], "totals": totals}, indent=2))
+    else:
+        print(
+            "total: {sources} sources ({ingested} ingested, {unchanged} unchanged, "
+            "{failed} failed); papers parsed {parsed}, new {new}, known {known}, "
+            "enriched {enriched}".format(**totals)
+        )
+    return 1 if totals["failed"] else 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    with db.make_sessions(engine)() as session:
+        figures = queries.stats(session)
+    if args.json:
+        print(json.dumps(asdict(figures), indent=2))
+        return 0
+    print(f"papers       {figures.papers:>8}  ({figures.papers_with_arxiv_id} with an arXiv id)")
+    print(f"sources      {figures.sources:>8}  ({figures.failing_sources} failing)")
+    print(f"subscribers  {figures.subscribers:>8}  ({figures.active_subscribers} active)")
+    print(f"keywords     {figures.keywords:>8}")
+    print(f"deliveries   {figures.deliveries:>8}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    print(f"database schema at revision {db.current_revision(engine)} (newest)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperboy", description="A self-hosted Telegram bot that delivers research papers."
+    )
+    parser.add_argument("--version", action="version", version=f"paperboy {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="ingest digest pages into the paper store")
+    ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="file, directory or URL")
+    ingest.add_argument("--json", action="store_true", help="print a JSON report")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    stats = commands.add_parser("stats", help="count papers, sources, subscribers and more")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=cmd_stats)
+
+    database = commands.add_parser("db", help="database maintenance")
+    db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="migrate the schema to the newest revision")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"paperboy: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL at INFO; Alembic narrates each migration step.
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        engine = db.make_engine(settings.database_url)
+        # Every command runs on the newest schema; upgrading an up-to-date database is a no-op.
+        db.upgrade(engine)
+        code: int = args.handler(args, settings, engine)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        print(f"paperboy: database error: {type(exc).__name__}: {reason}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Ingest: read each source, parse it, and store its papers in one transaction per page."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.fetch import FetchError, FetchPolicy, fetch
+from bot.sources import ParseError, parse_page
+from storage import queries
+from storage.queries import StoreCounts
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ingested", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    source: str
+    status: Status
+    format: str | None = None
+    parsed: int = 0
+    new: int = 0
+    known: int = 0
+    enriched: int = 0
+    error: str | None = None
+
+    @classmethod
+    def stored(cls, source: str, page_format: str, counts: StoreCounts) -> SourceReport:
+        return cls(
+            source,
+            "ingested",
+            page_format,
+            counts.parsed,
+            counts.new,
+            counts.known,
+            counts.enriched,
+        )
+
+
+class SourceError(Exception):
+    """A source could not be read (missing file, too large, HTTP failure)."""
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def expand_sources(args: Iterable[str]) -> list[str]:
+    """URLs as given; files as absolute paths; directories as every non-hidden file inside."""
+    sources: list[str] = []
+    for arg in args:
+        if is_url(arg):
+            sources.append(arg)
+            continue
+        path = Path(arg).expanduser().resolve()
+        if path.is_dir():
+            sources.extend(
+                str(child)
+                for child in sorted(path.rglob("*"))
+                if child.is_file()
+                and not any(part.startswith(".") for part in child.relative_to(path).parts)
+            )
+        else:
+            sources.append(str(path))
+    return sources
+
+
+def read_source(source: str, policy: FetchPolicy) -> bytes:
+    if is_url(source):
+        try:
+            return fetch(source, policy)
+        except FetchError as exc:
+            raise SourceError(str(exc)) from None
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+        if size > policy.max_bytes:
+            raise SourceError(f"file of {size:,} bytes is over the {policy.max_bytes:,}-byte cap")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("no such file or directory") from None
+    except OSError as exc:
+        raise SourceError(exc.strerror or str(exc)) from None
+
+
+def ingest_source(
+    sessions: sessionmaker[Session], source: str, policy: FetchPolicy
+) -> SourceReport:
+    """Ingest one source; a failure stores nothing of it but is recorded against the source."""
+    now = datetime.now(UTC)
+    try:
+        data = read_source(source, policy)
+        digest = hashlib.sha256(data).hexdigest()
+        with sessions.begin() as session:
+            if queries.content_already_ingested(session, digest):
+                queries.record_source_unchanged(session, source, digest, now)
+                return SourceReport(source, "unchanged")
+        page = parse_page(data)
+        with sessions.begin() as session:
+            counts = queries.store_papers(session, page.papers, now)
+            queries.record_source_ingested(
+                session,
+                source,
+                page_format=page.format,
+                content_hash=digest,
+                date_hint=page.date_hint,
+                counts=counts,
+                now=now,
+            )
+    except (SourceError, ParseError) as exc:
+        return _failed(sessions, source, str(exc), now)
+    except SQLAlchemyError as exc:
+        log.exception("database error while storing %s", source)
+        return _failed(sessions, source, f"database error: {type(exc).__name__}", now)
+    log.debug("ingested %s: %s, %d papers", source, page.format, counts.parsed)
+    return SourceReport.stored(source, page.format, counts)
+
+
+def _failed(
+    sessions: sessionmaker[Session], source: str, error: str, now: datetime
+) -> SourceReport:
+    with sessions.begin() as session:
+        queries.record_source_failure(session, source, error, now)
+    return SourceReport(source, "failed", error=error)
+
+
+def ingest_all(
+    sessions: sessionmaker[Session],
+    sources: Sequence[str],
+    policy: FetchPolicy,
+    on_done: Callable[[SourceReport], None] = lambda report: None,
+) -> list[SourceReport]:
+    """Ingest every source in turn; one failing source never stops the others."""
+    reports = []
+    for source in sources:
+        report = ingest_source(sessions, source, policy)
+        on_done(report)
+        reports.append(report)
+    return reports

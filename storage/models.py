@@ -1,0 +1,125 @@
+"""The schema: typed SQLAlchemy models. Migrations in storage/migrations must agree with it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Explicit constraint names keep migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class PaperRow(Base):
+    __tablename__ = "papers"
+    __table_args__ = (
+        # A paper without an arXiv id is known by its normalised title alone, so at most one
+        # such row may carry each title key.
+        Index(
+            "uq_papers_title_key_no_id",
+            "title_key",
+            unique=True,
+            sqlite_where=text("arxiv_id IS NULL"),
+            postgresql_where=text("arxiv_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    title_key: Mapped[str] = mapped_column(Text, index=True)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published: Mapped[date | None] = mapped_column(Date)
+    featured_on: Mapped[date | None] = mapped_column(Date)
+    upvotes: Mapped[int | None] = mapped_column(Integer)
+    code_url: Mapped[str | None] = mapped_column(Text)
+    project_url: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SourceRow(Base):
+    """A page or feed that was ingested (or tried), keyed by its path or URL."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location: Mapped[str] = mapped_column(Text, unique=True)
+    format: Mapped[str | None] = mapped_column(String(32))
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    date_hint: Mapped[str | None] = mapped_column(String(32))
+    papers_parsed: Mapped[int] = mapped_column(Integer, default=0)
+    papers_new: Mapped[int] = mapped_column(Integer, default=0)
+    papers_known: Mapped[int] = mapped_column(Integer, default=0)
+    papers_enriched: Mapped[int] = mapped_column(Integer, default=0)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_ingested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubscriberRow(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_type: Mapped[str] = mapped_column(String(16), default="private")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    delivery_time: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    keywords: Mapped[list[KeywordRow]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class KeywordRow(Base):
+    __tablename__ = "keywords"
+    __table_args__ = (UniqueConstraint("subscriber_id", "keyword"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    keyword: Mapped[str] = mapped_column(String(100))
+
+    subscriber: Mapped[SubscriberRow] = relationship(back_populates="keywords")
+
+
+class DeliveryRow(Base):
+    """The "seen" record: this paper reached this chat. One per chat and paper."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

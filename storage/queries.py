@@ -1,0 +1,223 @@
+"""Every query paperboy runs. Nothing outside storage/ builds SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from storage.identity import title_key
+from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
+from storage.records import Paper
+
+# Stay well under the bound-parameter limits of SQLite and PostgreSQL.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """What storing one page did; new + known + enriched == parsed."""
+
+    parsed: int = 0
+    new: int = 0
+    known: int = 0
+    enriched: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    papers: int
+    papers_with_arxiv_id: int
+    sources: int
+    failing_sources: int
+    subscribers: int
+    active_subscribers: int
+    keywords: int
+    deliveries: int
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+class _KnownPapers:
+    """The stored papers a page may refer to, indexed by arXiv id and by title key."""
+
+    def __init__(self, session: Session, papers: Sequence[Paper]) -> None:
+        self.by_id: dict[str, PaperRow] = {}
+        self.by_key: dict[str, list[PaperRow]] = defaultdict(list)
+        ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
+        keys = sorted({title_key(p.title) for p in papers})
+        for id_chunk in _chunks(ids):
+            self._add_all(session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(id_chunk))))
+        for key_chunk in _chunks(keys):
+            self._add_all(
+                session.scalars(select(PaperRow).where(PaperRow.title_key.in_(key_chunk)))
+            )
+
+    def _add_all(self, rows: Iterable[PaperRow]) -> None:
+        for row in rows:
+            if row.arxiv_id:
+                self.by_id[row.arxiv_id] = row
+            if row not in self.by_key[row.title_key]:
+                self.by_key[row.title_key].append(row)
+
+    def add(self, row: PaperRow) -> None:
+        self._add_all([row])
+
+    def find(self, paper: Paper, key: str) -> PaperRow | None:
+        if paper.arxiv_id and paper.arxiv_id in self.by_id:
+            return self.by_id[paper.arxiv_id]
+        same_title = sorted(self.by_key.get(key, []), key=lambda r: r.id or 0)
+        without_id = [row for row in same_title if row.arxiv_id is None]
+        if without_id:
+            return without_id[0]
+        # Two papers may share a title; an id that differs from every stored one is a new paper.
+        if same_title and paper.arxiv_id is None:
+            return same_title[0]
+        return None
+
+
+def _merged(old: list[str], new: Sequence[str]) -> list[str]:
+    return old + [value for value in new if value not in old]
+
+
+def _enrichment(row: PaperRow, paper: Paper) -> dict[str, object]:
+    """What a new sighting adds to a stored paper: ids, longer text, more authors and links."""
+    updates: dict[str, object] = {}
+    if row.arxiv_id is None and paper.arxiv_id:
+        updates["arxiv_id"] = paper.arxiv_id
+    if len(paper.abstract) > len(row.abstract):
+        updates["abstract"] = paper.abstract
+    if len(paper.authors) > len(row.authors):
+        updates["authors"] = list(paper.authors)
+    if paper.upvotes is not None and (row.upvotes is None or paper.upvotes > row.upvotes):
+        updates["upvotes"] = paper.upvotes
+    for name in ("published", "featured_on", "code_url", "project_url"):
+        if getattr(row, name) is None and getattr(paper, name) is not None:
+            updates[name] = getattr(paper, name)
+    for name in ("categories", "keywords"):
+        old: list[str] = getattr(row, name)
+        added = [value for value in getattr(paper, name) if value not in old]
+        if added:
+            updates[name] = old + added
+    return updates
+
+
+def _new_row(paper: Paper, key: str, now: datetime) -> PaperRow:
+    return PaperRow(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        title_key=key,
+        abstract=paper.abstract,
+        authors=list(paper.authors),
+        published=paper.published,
+        featured_on=paper.featured_on,
+        upvotes=paper.upvotes,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        categories=list(paper.categories),
+        keywords=list(paper.keywords),
+        first_seen_at=now,
+        updated_at=now,
+    )
+
+
+def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
+    """Insert unseen papers and enrich known ones, inside the caller's transaction."""
+    known = _KnownPapers(session, papers)
+    new = unchanged = enriched = 0
+    for paper in papers:
+        key = title_key(paper.title)
+        row = known.find(paper, key)
+        if row is None:
+            row = _new_row(paper, key, now)
+            session.add(row)
+            new += 1
+        elif updates := _enrichment(row, paper):
+            for name, value in updates.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            enriched += 1
+        else:
+            unchanged += 1
+        known.add(row)
+    session.flush()
+    return StoreCounts(parsed=len(papers), new=new, known=unchanged, enriched=enriched)
+
+
+def _source(session: Session, location: str) -> SourceRow:
+    row = session.scalar(select(SourceRow).where(SourceRow.location == location))
+    if row is None:
+        row = SourceRow(location=location)
+        session.add(row)
+    return row
+
+
+def content_already_ingested(session: Session, content_hash: str) -> bool:
+    """True if a page with exactly this content was stored before, from any location."""
+    query = select(SourceRow.id).where(SourceRow.content_hash == content_hash).limit(1)
+    return session.scalar(query) is not None
+
+
+def record_source_unchanged(
+    session: Session, location: str, content_hash: str, now: datetime
+) -> None:
+    row = _source(session, location)
+    row.content_hash = content_hash
+    row.last_checked_at = now
+    row.last_error = None
+    row.consecutive_failures = 0
+
+
+def record_source_ingested(
+    session: Session,
+    location: str,
+    *,
+    page_format: str,
+    content_hash: str,
+    date_hint: str | None,
+    counts: StoreCounts,
+    now: datetime,
+) -> None:
+    row = _source(session, location)
+    row.format = page_format
+    row.content_hash = content_hash
+    row.date_hint = date_hint
+    row.papers_parsed = counts.parsed
+    row.papers_new = counts.new
+    row.papers_known = counts.known
+    row.papers_enriched = counts.enriched
+    row.last_checked_at = row.last_ingested_at = now
+    row.last_error = None
+    row.last_error_at = None
+    row.consecutive_failures = 0
+
+
+def record_source_failure(session: Session, location: str, error: str, now: datetime) -> None:
+    row = _source(session, location)
+    row.last_checked_at = row.last_error_at = now
+    row.last_error = error
+    row.consecutive_failures = (row.consecutive_failures or 0) + 1
+
+
+def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def stats(session: Session) -> Stats:
+    return Stats(
+        papers=_count(session, PaperRow),
+        papers_with_arxiv_id=_count(session, PaperRow, PaperRow.arxiv_id.is_not(None)),
+        sources=_count(session, SourceRow),
+        failing_sources=_count(session, SourceRow, SourceRow.last_error.is_not(None)),
+        subscribers=_count(session, SubscriberRow),
+        active_subscribers=_count(session, SubscriberRow, SubscriberRow.active.is_(True)),
+        keywords=_count(session, KeywordRow),
+        deliveries=_count(session, DeliveryRow),
+    )
