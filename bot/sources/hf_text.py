@@ -34,18 +34,26 @@ def _is_furniture(line: str) -> bool:
 
 
 def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
-    """Numbered content lines with furniture removed, and the page's date line if any."""
-    lines: list[tuple[int, str]] = []
+    """Numbered title/abstract fields with furniture removed, and the page's date line if any.
+
+    When blank lines separate the content, each block is one field (a wrapped abstract spans
+    several lines); a page with no blank lines between its content has one field per line.
+    """
+    blocks: list[list[tuple[int, str]]] = [[]]
     date_hint: str | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = _GLUED_BUTTON.sub("", raw.strip())
-        if not line or _is_furniture(line):
-            continue
-        if _DATE_LINE.match(line):
+        if not line:
+            if blocks[-1]:
+                blocks.append([])
+        elif _DATE_LINE.match(line):
             date_hint = date_hint or line
-            continue
-        lines.append((number, line))
-    return lines, date_hint
+        elif not _is_furniture(line):
+            blocks[-1].append((number, line))
+    blocks = [block for block in blocks if block]
+    if len(blocks) == 1:
+        return blocks[0], date_hint
+    return [(block[0][0], " ".join(line for _, line in block)) for block in blocks], date_hint
 
 
 def sniff(text: str) -> bool:
@@ -75,7 +83,9 @@ def parse(text: str) -> ParsedPage:
                 f"line {title_no}: expected a paper title, found {len(title)} characters of text"
             )
         if index + 1 >= len(lines):
-            raise ParseError(f"truncated page: line {title_no}: title {title[:60]!r} has no abstract")
+            raise ParseError(
+                f"truncated page: line {title_no}: title {title[:60]!r} has no abstract"
+            )
         abstract_no, abstract = lines[index + 1]
         if len(abstract) < MIN_ABSTRACT:
             raise ParseError(
