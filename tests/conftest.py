@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import db
-from storage.models import Base
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -62,15 +61,3 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return db.make_sessions(engine)
-
-
-def snapshot(engine: Engine, skip: frozenset[str] = frozenset()) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, to prove that a failed operation changed nothing."""
-    with engine.connect() as connection:
-        return {
-            table.name: sorted(
-                (tuple(row) for row in connection.execute(select(table))), key=repr
-            )
-            for table in Base.metadata.sorted_tables
-            if table.name not in skip
-        }

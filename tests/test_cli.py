@@ -1,0 +1,243 @@
+"""`paperboy ingest` and `paperboy stats` end to end, including every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from bot import cli, ingest
+from storage import queries
+from storage.models import PaperRow, SourceRow
+from tests.conftest import FIXTURES
+from tests.httpserver import LocalServer, Reply, hang, serve
+from tests.snapshots import snapshot
+
+
+@pytest.fixture(autouse=True)
+def environment(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Run where no .env file can leak in, with short network limits for the URL tests.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", db_url)
+    monkeypatch.setenv("PAPERBOY_HTTP_TIMEOUT", "0.3")
+    monkeypatch.setenv("PAPERBOY_HTTP_RETRIES", "1")
+    monkeypatch.setenv("PAPERBOY_HTTP_BACKOFF", "0.01")
+
+
+@pytest.fixture
+def server(seed_pages: list[Path]) -> Iterator[LocalServer]:
+    routes = {
+        "/seed.txt": Reply(body=seed_pages[0].read_bytes()),
+        "/gone": Reply(404, b"not here"),
+        "/broken": Reply(500, b"oops"),
+        "/slow": hang(10),
+    }
+    with serve(routes) as local:
+        yield local
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out
+
+
+def stats(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    code, out = run(capsys, "stats", "--json")
+    assert code == 0
+    figures: dict[str, int] = json.loads(out)
+    return figures
+
+
+def test_ingest_seeds_twice(
+    capsys: pytest.CaptureFixture[str], seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run(capsys, "ingest", str(seeds_dir))
+    assert code == 0, out
+    assert out.count("ingested   ") == 5
+    assert "papers parsed 603, new 504, known 99, enriched 0" in out
+
+    # The second run must not even parse: every page is recognised by its content hash.
+    def no_parsing(data: bytes) -> None:
+        raise AssertionError("an unchanged page was parsed again")
+
+    monkeypatch.setattr(ingest, "parse_page", no_parsing)
+    code, out = run(capsys, "ingest", str(seeds_dir))
+    assert code == 0, out
+    assert out.count("unchanged  ") == 5
+    assert "0 ingested, 5 unchanged, 0 failed); papers parsed 0, new 0" in out
+    figures = stats(capsys)
+    assert (figures["papers"], figures["sources"], figures["failing_sources"]) == (504, 5, 0)
+
+
+def test_json_report(capsys: pytest.CaptureFixture[str], seed_pages: list[Path]) -> None:
+    code, out = run(capsys, "ingest", "--json", str(seed_pages[0]), str(seed_pages[1]))
+    assert code == 0
+    report = json.loads(out)
+    assert [s["status"] for s in report["sources"]] == ["ingested", "ingested"]
+    assert report["sources"][0]["format"] == "hf-text"
+    assert report["sources"][0]["parsed"] == 72
+    assert report["totals"]["new"] == report["sources"][0]["new"] + report["sources"][1]["new"]
+    assert report["totals"]["failed"] == 0
+
+
+def _truncated_seed(seed: Path) -> bytes:
+    data = seed.read_bytes()
+    return data[: data.rindex(b" the ", 0, len(data) - 200)]
+
+
+BAD_FILES = {
+    "empty.txt": (lambda seed: b"", "empty page"),
+    "binary.bin": (lambda seed: bytes(range(256)) * 4, "not UTF-8"),
+    "truncated.txt": (_truncated_seed, "truncated page"),
+    "nopapers.html": (
+        lambda seed: b"<!doctype html><html><body><div>No papers today</div></body></html>",
+        "without Hugging Face paper data",
+    ),
+    "invalid.json": (lambda seed: b'[{"paper": {"id": "2401.01234", "title": ', "invalid JSON"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file_fails_clearly_and_changes_nothing(
+    name: str,
+    capsys: pytest.CaptureFixture[str],
+    seed_pages: list[Path],
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    assert run(capsys, "ingest", str(seed_pages[1]))[0] == 0
+    make, reason = BAD_FILES[name]
+    bad = tmp_path / name
+    bad.write_bytes(make(seed_pages[0]))
+    before = snapshot(engine, skip=frozenset({"sources"}))
+
+    code, out = run(capsys, "ingest", str(bad))
+
+    assert code == 1
+    assert f"FAILED     {name}: " in out
+    assert reason in out
+    assert snapshot(engine, skip=frozenset({"sources"})) == before
+    with engine.connect() as connection:
+        error = connection.scalar(select(SourceRow.last_error).where(SourceRow.location == str(bad)))
+    assert error is not None
+    assert reason in error
+
+
+def test_one_bad_source_does_not_stop_the_others(
+    capsys: pytest.CaptureFixture[str], seed_pages: list[Path], tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_bytes(b"")
+    code, out = run(
+        capsys, "ingest", str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt"), str(seed_pages[0])
+    )
+    assert code == 1
+    assert "FAILED     missing.txt: no such file or directory" in out
+    assert "1 ingested, 0 unchanged, 2 failed" in out
+    figures = stats(capsys)
+    assert (figures["papers"], figures["failing_sources"]) == (72, 2)
+
+
+def test_directory_skips_hidden_files(
+    capsys: pytest.CaptureFixture[str], seed_pages: list[Path], tmp_path: Path
+) -> None:
+    pages = tmp_path / "pages"
+    (pages / "nested").mkdir(parents=True)
+    (pages / "nested" / "a.txt").write_bytes(seed_pages[0].read_bytes())
+    (pages / ".DS_Store").write_bytes(b"\x00\x01binary")
+    code, out = run(capsys, "ingest", str(pages))
+    assert code == 0, out
+    assert "total: 1 sources" in out
+
+
+def test_urls(
+    capsys: pytest.CaptureFixture[str], server: LocalServer, engine: Engine
+) -> None:
+    assert run(capsys, "ingest", server.url("/seed.txt"))[0] == 0
+    before = snapshot(engine, skip=frozenset({"sources"}))
+
+    code, out = run(capsys, "ingest", server.url("/gone"), server.url("/broken"), server.url("/slow"))
+
+    assert code == 1
+    assert f"FAILED     {server.url('/gone')}: HTTP 404 Not Found" in out
+    assert f"FAILED     {server.url('/broken')}: HTTP 500 Internal Server Error after 2 attempts" in out
+    assert f"FAILED     {server.url('/slow')}: timed out (0.3 s limit) after 2 attempts" in out
+    assert server.count("/gone") == 1
+    assert snapshot(engine, skip=frozenset({"sources"})) == before
+    assert stats(capsys)["failing_sources"] == 3
+
+
+def test_database_failure_mid_page_stores_nothing(
+    capsys: pytest.CaptureFixture[str],
+    seed_pages: list[Path],
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert run(capsys, "ingest", str(seed_pages[0]))[0] == 0
+    before = snapshot(engine, skip=frozenset({"sources"}))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE sources", {}, Exception("database or disk is full"))
+
+    # The papers of the page are already added to the session when the failure strikes.
+    monkeypatch.setattr(queries, "record_source_ingested", disk_full)
+    code, out = run(capsys, "ingest", str(seed_pages[1]))
+
+    assert code == 1
+    assert "database error: OperationalError" in out
+    assert snapshot(engine, skip=frozenset({"sources"})) == before
+
+
+@pytest.mark.parametrize("atom_first", [False, True])
+def test_text_page_and_atom_entry_make_one_paper(
+    atom_first: bool, capsys: pytest.CaptureFixture[str], seed_pages: list[Path], engine: Engine
+) -> None:
+    seed = next(p for p in seed_pages if b"SubscribeStitchable Neural Networks" in p.read_bytes())
+    sources = [str(seed), str(FIXTURES / "arxiv_api.xml")]
+    for source in reversed(sources) if atom_first else sources:
+        assert run(capsys, "ingest", source)[0] == 0
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(PaperRow.arxiv_id, PaperRow.authors).where(
+                PaperRow.title_key == "stitchable neural networks"
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].arxiv_id == "2302.06586"
+    assert rows[0].authors
+
+
+def test_console_script(tmp_path: Path, seed_pages: list[Path], db_url: str) -> None:
+    """The installed `paperboy` entry point, in a real process."""
+    script = Path(sys.executable).with_name("paperboy")
+    env = {**os.environ, "PAPERBOY_DATABASE_URL": db_url}
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("paperboy ")
+    done = subprocess.run(
+        [script, "ingest", str(seed_pages[0])], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "parsed 72, new 72" in done.stdout
+    bad = subprocess.run(
+        [script, "ingest", str(tmp_path / "nope.txt")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    assert "no such file or directory" in bad.stdout
+
+
+def test_default_database_is_created_under_data(
+    tmp_path: Path, seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAPERBOY_DATABASE_URL")
+    assert cli.main(["ingest", str(seed_pages[0])]) == 0
+    assert (tmp_path / "data" / "paperboy.db").is_file()

@@ -1,0 +1,129 @@
+"""Identity and dedupe in the paper store, and one transaction per page."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sources import parse_page
+from storage import queries
+from storage.identity import title_key
+from storage.models import PaperRow
+from storage.records import Paper
+
+NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
+
+
+def store(sessions: sessionmaker[Session], papers: list[Paper]) -> queries.StoreCounts:
+    with sessions.begin() as session:
+        return queries.store_papers(session, papers, NOW)
+
+
+def paper_rows(sessions: sessionmaker[Session]) -> list[PaperRow]:
+    with sessions() as session:
+        return list(session.scalars(select(PaperRow).order_by(PaperRow.id)))
+
+
+def seed_papers(seed_pages: list[Path]) -> list[list[Paper]]:
+    return [list(parse_page(path.read_bytes()).papers) for path in seed_pages]
+
+
+def test_title_key_folds_case_unicode_and_punctuation() -> None:
+    assert title_key("PowerNorm: Rethinking  Batch-Normalization") == title_key(
+        "powernorm rethinking batch normalization"
+    )
+    assert title_key("ＢＥＲＴ — Pre‐training") == "bert pre training"
+    assert title_key("Straße") == title_key("STRASSE")
+    assert title_key("Spiking Graph Convolutional Networks") != title_key(
+        "Simplifying Graph Convolutional Networks"
+    )
+
+
+def test_seeds_give_504_papers(sessions: sessionmaker[Session], seed_pages: list[Path]) -> None:
+    pages = seed_papers(seed_pages)
+    counts = [store(sessions, page) for page in pages]
+    assert sum(c.parsed for c in counts) == 603
+    assert sum(c.new for c in counts) == 504
+    assert all(c.parsed == c.new + c.known + c.enriched for c in counts)
+    assert len(paper_rows(sessions)) == 504
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_order_any_number_of_times(
+    sessions: sessionmaker[Session], seed_pages: list[Path], seed: int
+) -> None:
+    pages = seed_papers(seed_pages)
+    order = [*pages, *pages[:2]]
+    random.Random(seed).shuffle(order)
+    for page in order:
+        store(sessions, page)
+    again = [store(sessions, page) for page in pages]
+    assert sum(c.new for c in again) == 0
+    assert len(paper_rows(sessions)) == 504
+
+
+def test_entries_shuffled_across_pages(
+    sessions: sessionmaker[Session], seed_pages: list[Path]
+) -> None:
+    entries = list(itertools.chain.from_iterable(seed_papers(seed_pages)))
+    random.Random(7).shuffle(entries)
+    store(sessions, entries)
+    assert len(paper_rows(sessions)) == 504
+
+
+def test_similar_titles_stay_two_papers(sessions: sessionmaker[Session]) -> None:
+    store(
+        sessions,
+        [
+            Paper(title="Spiking Graph Convolutional Networks", abstract="spiking"),
+            Paper(title="Simplifying Graph Convolutional Networks", abstract="simplifying"),
+            Paper(title="Simplifying graph convolutional networks.", abstract="same paper"),
+        ],
+    )
+    assert sorted(row.title for row in paper_rows(sessions)) == [
+        "Simplifying Graph Convolutional Networks",
+        "Spiking Graph Convolutional Networks",
+    ]
+
+
+def test_paper_seen_without_id_then_with_one_is_enriched(sessions: sessionmaker[Session]) -> None:
+    store(sessions, [Paper(title="Stitchable Neural Networks", abstract="short")])
+    counts = store(
+        sessions,
+        [
+            Paper(
+                title="Stitchable neural networks",
+                abstract="a much longer abstract than before",
+                arxiv_id="2302.06586",
+                authors=("Zizheng Pan", "Jianfei Cai"),
+                published=date(2023, 2, 13),
+                upvotes=3,
+                code_url="https://github.com/ziplab/SN-Net",
+                categories=("cs.LG",),
+            )
+        ],
+    )
+    assert counts == queries.StoreCounts(parsed=1, new=0, known=0, enriched=1)
+    [row] = paper_rows(sessions)
+    assert row.title == "Stitchable Neural Networks"
+    assert row.arxiv_id == "2302.06586"
+    assert row.abstract == "a much longer abstract than before"
+    assert row.authors == ["Zizheng Pan", "Jianfei Cai"]
+    assert (row.published, row.upvotes, row.categories) == (date(2023, 2, 13), 3, ["cs.LG"])
+    # A later sighting without the id, with less, changes nothing and still finds the paper.
+    counts = store(sessions, [Paper(title="Stitchable Neural Networks", abstract="short", upvotes=1)])
+    assert counts == queries.StoreCounts(parsed=1, new=0, known=1, enriched=0)
+    assert len(paper_rows(sessions)) == 1
+
+
+def test_same_title_different_ids_are_two_papers(sessions: sessionmaker[Session]) -> None:
+    store(sessions, [Paper(title="HyperNetworks", arxiv_id="1609.09106")])
+    store(sessions, [Paper(title="HyperNetworks", arxiv_id="2306.06955")])
+    store(sessions, [Paper(title="HyperNetworks")])
+    assert sorted(str(r.arxiv_id) for r in paper_rows(sessions)) == ["1609.09106", "2306.06955"]
