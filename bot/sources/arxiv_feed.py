@@ -1,13 +1,123 @@
-"""Placeholder: being written."""
+"""arXiv feeds: Atom API responses (export.arxiv.org/api/query) and listing feeds (rss.arxiv.org).
 
-from storage.records import ParsedPage
+feedparser reads every variant; this module turns its loosely typed entries into Papers.
+The listing feeds prefix each abstract with "arXiv:<id> Announce Type: <type> Abstract:"
+and put all authors into one comma-joined dc:creator.
+"""
 
-NAME = "arxiv_feed"
+from __future__ import annotations
+
+import io
+import re
+import time
+import xml.sax
+from datetime import date
+from typing import Any
+
+import feedparser
+
+from bot.sources.errors import ParseError
+from bot.sources.text import arxiv_id, links_in, squash
+from storage.records import Paper, ParsedPage
+
+NAME = "arxiv-feed"
+
+_SNIFF_CHARS = 2000
+_ROOT = re.compile(r"<(?:feed|rss|rdf:rdf)[\s/>]", re.IGNORECASE)
+# Matched against the squashed summary, so the newline before "Abstract:" is a space.
+_ANNOUNCE = re.compile(r"^arXiv:\S+ Announce Type: \S+ Abstract: ?")
+# Commas, an Oxford ", and", or a plain " and " between the last two names.
+_AUTHOR_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=[^,]*$)")
+# The API answers a bad query with HTTP 200 and a single entry describing the error.
+_API_ERROR = "arxiv.org/api/errors"
 
 
 def sniff(text: str) -> bool:
-    return False
+    head = text.lstrip()[:_SNIFF_CHARS]
+    return head.startswith("<") and _ROOT.search(head) is not None
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _entries(text: str) -> list[dict[str, Any]]:
+    # Given a str, feedparser fetches URLs and opens file names; a stream keeps parsing pure.
+    # The text is already decoded, so its XML declaration's encoding no longer applies.
+    result = feedparser.parse(
+        io.BytesIO(text.encode("utf-8")),
+        response_headers={"content-type": "application/xml; charset=utf-8"},
+    )
+    error = result.get("bozo_exception")
+    # feedparser falls back to lenient parsing of broken XML; a truncated download would
+    # then quietly lose its last entries, so malformed XML is rejected instead.
+    if isinstance(error, xml.sax.SAXException):
+        raise ParseError(f"malformed feed XML: {error}")
+    return [entry for entry in result.get("entries", []) if isinstance(entry, dict)]
+
+
+def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
+    authors = entry.get("authors")
+    names: list[str] = []
+    for author in authors if isinstance(authors, list) else []:
+        if isinstance(author, dict):
+            joined = squash(_str(author.get("name")))
+            names.extend(name for name in _AUTHOR_SEPARATOR.split(joined) if name)
+    return tuple(names)
+
+
+def _categories(entry: dict[str, Any]) -> tuple[str, ...]:
+    primary = entry.get("arxiv_primary_category")
+    tags = entry.get("tags")
+    found = [primary] if isinstance(primary, dict) else []
+    if isinstance(tags, list):
+        found += [tag for tag in tags if isinstance(tag, dict)]
+    terms = (squash(_str(tag.get("term"))) for tag in found)
+    # The primary category leads; the API repeats it among the tags.
+    return tuple(dict.fromkeys(term for term in terms if term))
+
+
+def _published(entry: dict[str, Any]) -> date | None:
+    parsed = entry.get("published_parsed")
+    if not isinstance(parsed, time.struct_time):
+        return None
+    # feedparser drops dates it cannot read but passes years 0 and 10000 (after moving
+    # 9999-12-31 to UTC) on; those are unknown dates too.
+    try:
+        return date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
+    except ValueError:
+        return None
+
+
+def _paper(index: int, entry: dict[str, Any]) -> Paper:
+    title = squash(_str(entry.get("title")))
+    # Every arXiv entry has a title; one without means this is not the feed we expect.
+    if not title:
+        raise ParseError(f"entry {index} has no title")
+    abstract = _ANNOUNCE.sub("", squash(_str(entry.get("summary"))))
+    ids = (arxiv_id(_str(entry.get(key))) for key in ("id", "link"))
+    # Authors often announce code or a project page in the API's comment field.
+    code_url, project_url = links_in(f"{abstract} {_str(entry.get('arxiv_comment'))}")
+    return Paper(
+        title=title,
+        abstract=abstract,
+        arxiv_id=next((found for found in ids if found), None),
+        authors=_authors(entry),
+        published=_published(entry),
+        code_url=code_url,
+        project_url=project_url,
+        categories=_categories(entry),
+    )
 
 
 def parse(text: str) -> ParsedPage:
-    raise NotImplementedError
+    entries = _entries(text)
+    if not entries:
+        raise ParseError("feed holds no entries")
+    papers: list[Paper] = []
+    for index, entry in enumerate(entries):
+        if _API_ERROR in _str(entry.get("id")):
+            reason = squash(_str(entry.get("summary"))) or "no details given"
+            raise ParseError(f"arXiv API error: {reason}")
+        papers.append(_paper(index, entry))
+    return ParsedPage(format=NAME, papers=tuple(papers))

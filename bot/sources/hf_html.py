@@ -1,13 +1,68 @@
-"""Placeholder: being written."""
+"""Hugging Face paper pages as HTML (`/papers`, `/papers/date/...`, `/papers/<id>`).
 
+The pages are rendered client-side from JSON kept in the `data-props` attribute of a
+hydration div: `DailyPapers` holds the listing's items, `PaperContent` one paper. Reading
+that JSON, rather than the rendered cards, gives the same records as the JSON API.
+"""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from bot.sources.arxiv_feed import sniff as is_feed
+from bot.sources.errors import ParseError
+from bot.sources.hf_json import load_json, paper_from_item, papers_from_items
 from storage.records import ParsedPage
 
-NAME = "hf_html"
+NAME = "hf-html"
+
+_HTML_MARKERS = ("<html", "<!doctype html", "<div")
+# Tried in this order, so a page that somehow holds both reads as the listing.
+_TARGETS = ("DailyPapers", "PaperContent")
 
 
 def sniff(text: str) -> bool:
-    return False
+    if not text.lstrip().startswith("<") or is_feed(text):
+        return False
+    lowered = text.lower()
+    return any(marker in lowered for marker in _HTML_MARKERS)
+
+
+def _props(node: LexborNode) -> object:
+    raw = node.attributes.get("data-props")
+    if not raw:
+        raise ParseError("attribute missing or empty")
+    return load_json(raw)
+
+
+def _page(target: str, props: object) -> ParsedPage:
+    if target == "PaperContent":
+        # The props are shaped like a listing item: {"paper": {...}, ...}.
+        return ParsedPage(format=NAME, papers=(paper_from_item(props),))
+    # Either the item list itself or, as on the live site, an object holding it under
+    # dailyPapers next to the listing's date.
+    if not isinstance(props, dict):
+        return ParsedPage(format=NAME, papers=papers_from_items(props))
+    if "dailyPapers" not in props:
+        raise ParseError("object without a dailyPapers list")
+    day = props.get("date")
+    return ParsedPage(
+        format=NAME,
+        papers=papers_from_items(props["dailyPapers"]),
+        date_hint=day if isinstance(day, str) and day else None,
+    )
 
 
 def parse(text: str) -> ParsedPage:
-    raise NotImplementedError
+    tree = LexborHTMLParser(text)
+    for target in _TARGETS:
+        node = tree.css_first(f'div[data-target="{target}"]')
+        if node is None:
+            continue
+        try:
+            return _page(target, _props(node))
+        except ParseError as exc:
+            raise ParseError(f"{target} data-props: {exc}") from None
+    raise ParseError(
+        "HTML page without Hugging Face paper data (no data-target=DailyPapers/PaperContent)"
+    )

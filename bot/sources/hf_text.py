@@ -20,7 +20,7 @@ MIN_ABSTRACT = 80
 
 _FURNITURE = frozenset({"new", "subscribe", "byak and the research community"})
 _FURNITURE_PREFIX = "get trending papers in your email inbox"
-_GLUED_BUTTON = re.compile(r"^Subscribe(?=\S)")
+_BUTTON = "Subscribe"
 _DATE_LINE = re.compile(
     r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?$"
 )
@@ -41,14 +41,22 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
     """
     blocks: list[list[tuple[int, str]]] = [[]]
     date_hint: str | None = None
+    # Until the button shows up on a line of its own, it may be glued to the first title
+    # ("SubscribeStitchable ..."); a title that merely starts with "Subscribe" elsewhere stays.
+    button_pending = True
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = _GLUED_BUTTON.sub("", raw.strip())
+        line = raw.strip()
         if not line:
             if blocks[-1]:
                 blocks.append([])
         elif _DATE_LINE.match(line):
             date_hint = date_hint or line
-        elif not _is_furniture(line):
+        elif _is_furniture(line):
+            button_pending = button_pending and line != _BUTTON
+        else:
+            if button_pending and line.startswith(_BUTTON):
+                line = line[len(_BUTTON) :].lstrip()
+            button_pending = False
             blocks[-1].append((number, line))
     blocks = [block for block in blocks if block]
     if len(blocks) == 1:

@@ -8,7 +8,6 @@ from bot.sources.errors import ParseError
 
 # Control characters other than tab, newline and carriage return never occur in a real page.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACE = re.compile(r"\s+")
 
 # New-style ids (2401.01234, 0704.0001) and old-style ones (hep-th/9901001), version optional.
 _ARXIV_ID = re.compile(
@@ -34,7 +33,7 @@ def decode_text(data: bytes) -> str:
 
 def squash(text: str) -> str:
     """Collapse runs of whitespace (newlines included) into single spaces."""
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def arxiv_id(raw: str) -> str | None:
