@@ -76,7 +76,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
             bar.write(_report_line(report), file=sys.stdout)
 
     with bar:
-        reports = ingest_all(db.make_sessions(engine), sources, settings.fetch_policy(), done)
+        reports = ingest_all(
+            db.make_sessions(engine), sources, settings.fetch_policy(), done, force=args.force
+        )
     totals = _totals(reports)
     if args.json:
         print(json.dumps({"sources": [asdict(r) for r in reports], "totals": totals}, indent=2))
@@ -118,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="ingest digest pages into the paper store")
     ingest.add_argument("sources", nargs="+", metavar="SOURCE", help="file, directory or URL")
     ingest.add_argument("--json", action="store_true", help="print a JSON report")
+    ingest.add_argument(
+        "--force", action="store_true", help="parse pages again even if their content is unchanged"
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     stats = commands.add_parser("stats", help="count papers, sources, subscribers and more")

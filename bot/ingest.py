@@ -94,15 +94,19 @@ def read_source(source: str, policy: FetchPolicy) -> bytes:
 
 
 def ingest_source(
-    sessions: sessionmaker[Session], source: str, policy: FetchPolicy
+    sessions: sessionmaker[Session], source: str, policy: FetchPolicy, *, force: bool = False
 ) -> SourceReport:
-    """Ingest one source; a failure stores nothing of it but is recorded against the source."""
+    """Ingest one source; a failure stores nothing of it but is recorded against the source.
+
+    A page whose exact content was stored before is skipped unless `force` is set (useful
+    after a parser improvement).
+    """
     now = datetime.now(UTC)
     try:
         data = read_source(source, policy)
         digest = hashlib.sha256(data).hexdigest()
         with sessions.begin() as session:
-            if queries.content_already_ingested(session, digest):
+            if not force and queries.content_already_ingested(session, digest):
                 queries.record_source_unchanged(session, source, digest, now)
                 return SourceReport(source, "unchanged")
         page = parse_page(data)
@@ -139,11 +143,13 @@ def ingest_all(
     sources: Sequence[str],
     policy: FetchPolicy,
     on_done: Callable[[SourceReport], None] = lambda report: None,
+    *,
+    force: bool = False,
 ) -> list[SourceReport]:
     """Ingest every source in turn; one failing source never stops the others."""
     reports = []
     for source in sources:
-        report = ingest_source(sessions, source, policy)
+        report = ingest_source(sessions, source, policy, force=force)
         on_done(report)
         reports.append(report)
     return reports

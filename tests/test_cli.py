@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -92,7 +92,7 @@ def _truncated_seed(seed: Path) -> bytes:
     return data[: data.rindex(b" the ", 0, len(data) - 200)]
 
 
-BAD_FILES = {
+BAD_FILES: dict[str, tuple[Callable[[Path], bytes], str]] = {
     "empty.txt": (lambda seed: b"", "empty page"),
     "binary.bin": (lambda seed: bytes(range(256)) * 4, "not UTF-8"),
     "truncated.txt": (_truncated_seed, "truncated page"),
@@ -125,7 +125,9 @@ def test_bad_file_fails_clearly_and_changes_nothing(
     assert reason in out
     assert snapshot(engine, skip=frozenset({"sources"})) == before
     with engine.connect() as connection:
-        error = connection.scalar(select(SourceRow.last_error).where(SourceRow.location == str(bad)))
+        error = connection.scalar(
+            select(SourceRow.last_error).where(SourceRow.location == str(bad))
+        )
     assert error is not None
     assert reason in error
 
@@ -135,7 +137,11 @@ def test_one_bad_source_does_not_stop_the_others(
 ) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
     code, out = run(
-        capsys, "ingest", str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt"), str(seed_pages[0])
+        capsys,
+        "ingest",
+        str(tmp_path / "empty.txt"),
+        str(tmp_path / "missing.txt"),
+        str(seed_pages[0]),
     )
     assert code == 1
     assert "FAILED     missing.txt: no such file or directory" in out
@@ -156,17 +162,20 @@ def test_directory_skips_hidden_files(
     assert "total: 1 sources" in out
 
 
-def test_urls(
-    capsys: pytest.CaptureFixture[str], server: LocalServer, engine: Engine
-) -> None:
+def test_urls(capsys: pytest.CaptureFixture[str], server: LocalServer, engine: Engine) -> None:
     assert run(capsys, "ingest", server.url("/seed.txt"))[0] == 0
     before = snapshot(engine, skip=frozenset({"sources"}))
 
-    code, out = run(capsys, "ingest", server.url("/gone"), server.url("/broken"), server.url("/slow"))
+    code, out = run(
+        capsys, "ingest", server.url("/gone"), server.url("/broken"), server.url("/slow")
+    )
 
     assert code == 1
     assert f"FAILED     {server.url('/gone')}: HTTP 404 Not Found" in out
-    assert f"FAILED     {server.url('/broken')}: HTTP 500 Internal Server Error after 2 attempts" in out
+    assert (
+        f"FAILED     {server.url('/broken')}: HTTP 500 Internal Server Error after 2 attempts"
+        in out
+    )
     assert f"FAILED     {server.url('/slow')}: timed out (0.3 s limit) after 2 attempts" in out
     assert server.count("/gone") == 1
     assert snapshot(engine, skip=frozenset({"sources"})) == before
@@ -220,7 +229,11 @@ def test_console_script(tmp_path: Path, seed_pages: list[Path], db_url: str) -> 
     version = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("paperboy ")
     done = subprocess.run(
-        [script, "ingest", str(seed_pages[0])], capture_output=True, text=True, env=env, cwd=tmp_path
+        [script, "ingest", str(seed_pages[0])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert "parsed 72, new 72" in done.stdout
@@ -241,3 +254,12 @@ def test_default_database_is_created_under_data(
     monkeypatch.delenv("PAPERBOY_DATABASE_URL")
     assert cli.main(["ingest", str(seed_pages[0])]) == 0
     assert (tmp_path / "data" / "paperboy.db").is_file()
+
+
+def test_force_parses_unchanged_pages_again(
+    capsys: pytest.CaptureFixture[str], seed_pages: list[Path]
+) -> None:
+    assert run(capsys, "ingest", str(seed_pages[0]))[0] == 0
+    code, out = run(capsys, "ingest", "--force", str(seed_pages[0]))
+    assert code == 0
+    assert "parsed 72, new 0, known 72, enriched 0" in out

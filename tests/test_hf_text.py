@@ -26,16 +26,18 @@ representation ability in learning the graph information. Code: https://github.c
 
 Simplifying Graph Convolutional Networks
 
-Graph Convolutional Networks (GCNs) and their variants have experienced significant attention and
-have become the de facto methods for learning graph representations. See https://example.org/sgc for more.
+Graph Convolutional Networks (GCNs) and their variants have experienced significant attention
+and have become the de facto methods for learning graph representations.
+See https://example.org/sgc for more.
 """
 
 LINES = (
     "Get trending papers in your email inbox once a day!\n"
     "Get trending papers in your email inbox!\n"
     "SubscribeStitchable Neural Networks\n"
-    "The public model zoo containing enormous powerful pretrained model families has reached an "
-    "unprecedented scope than ever, which significantly contributes to the success of deep learning.\n"
+    "The public model zoo containing enormous powerful pretrained model families has reached "
+    "an unprecedented scope than ever, which significantly contributes to the success of deep "
+    "learning.\n"
     "Reversible Column Networks\n"
     "We propose a new neural network design paradigm Reversible Column Network (RevCol). The main "
     "body of RevCol is composed of multiple copies of subnetworks.\n"
@@ -76,7 +78,10 @@ def test_blank_line_layout() -> None:
 
 def test_line_per_field_layout_with_glued_subscribe() -> None:
     page = parse_page(LINES.encode())
-    assert [p.title for p in page.papers] == ["Stitchable Neural Networks", "Reversible Column Networks"]
+    assert [p.title for p in page.papers] == [
+        "Stitchable Neural Networks",
+        "Reversible Column Networks",
+    ]
     assert page.date_hint is None
 
 
@@ -92,6 +97,28 @@ def test_line_per_field_layout_with_glued_subscribe() -> None:
 def test_malformed_text_pages(text: str, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse_page(text.encode())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "Reversible Column Networks",
+            "Subscriber Churn Prediction",
+            "Subscriber Churn Prediction",
+        ),
+        (
+            "Stitchable Neural Networks",
+            "Subscriber Churn Prediction",
+            "Subscriber Churn Prediction",
+        ),
+        ("Stitchable Neural Networks", "i-RevNet: Deep Invertible Networks", "i-RevNet: Deep ..."),
+    ],
+)
+def test_only_the_glued_button_is_removed(old: str, new: str, expected: str) -> None:
+    titles = [p.title for p in parse_page(LINES.replace(old, new).encode()).papers]
+    assert expected.removesuffix("...") in " | ".join(titles)
+    assert not any(t.startswith(("Subscribe ", "r Churn", "Revnet")) for t in titles)
 
 
 def test_title_too_long_is_rejected() -> None:
