@@ -29,8 +29,7 @@ PROGRESS_MIN_SOURCES = 10
 def _display(source: str) -> str:
     if is_url(source):
         return source
-    relative = os.path.relpath(source)
-    return source if relative.startswith("..") else relative
+    return min(os.path.relpath(source), source, key=len)
 
 
 def _report_line(report: SourceReport) -> str:
