@@ -15,4 +15,5 @@ def title_key(title: str) -> str:
     Networks") are different papers, so no fuzzy similarity is involved.
     """
     folded = unicodedata.normalize("NFKC", title).casefold()
-    return _FOLD.sub(" ", folded).strip()
+    # A title of punctuation alone ("???") would fold to nothing and collide with every other.
+    return _FOLD.sub(" ", folded).strip() or " ".join(folded.split())

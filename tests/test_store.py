@@ -41,6 +41,7 @@ def test_title_key_folds_case_unicode_and_punctuation() -> None:
     # Fullwidth letters, an em dash and a Unicode hyphen fold to their plain forms.
     assert title_key("\uff22\uff25\uff32\uff34 \u2014 Pre\u2010training") == "bert pre training"
     assert title_key("Straße") == title_key("STRASSE")
+    assert title_key("?!") != title_key("...")
     assert title_key("Spiking Graph Convolutional Networks") != title_key(
         "Simplifying Graph Convolutional Networks"
     )
