@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,7 +19,9 @@ from tqdm import tqdm
 from bot import __version__
 from bot.config import Settings
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
+from bot.matching import Matcher
 from storage import db, queries
+from storage.records import Paper
 
 log = logging.getLogger("paperboy")
 
@@ -104,6 +107,36 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
     return 0
 
 
+def _link(paper: Paper) -> str | None:
+    return paper.abs_url or paper.code_url or paper.project_url
+
+
+def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    with db.make_sessions(engine)() as session:
+        papers = queries.all_papers(session)
+    matches = Matcher(papers).match(args.keywords)
+    # Title matches first: they are what the digest will show first too.
+    matches.sort(key=lambda match: match.where != "title")
+    if args.json:
+        rows = [
+            {
+                "title": m.paper.title,
+                "arxiv_id": m.paper.arxiv_id,
+                "url": _link(m.paper),
+                "matched": [hit.keyword for hit in m.hits],
+                "where": {hit.keyword: hit.where for hit in m.hits},
+            }
+            for m in matches
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(args.keywords))
+    for number, m in enumerate(matches, start=1):
+        why = ", ".join(f"{hit.keyword} ({hit.where})" for hit in m.hits)
+        print(f"{number:>4}. {m.paper.title}\n      matched {why}  {_link(m.paper) or ''}".rstrip())
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     print(f"database schema at revision {db.current_revision(engine)} (newest)")
     return 0
@@ -128,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=cmd_stats)
 
+    preview = commands.add_parser(
+        "preview", help="the stored papers a subscriber with these keywords would be sent"
+    )
+    preview.add_argument(
+        "--keyword",
+        "-k",
+        dest="keywords",
+        action="append",
+        required=True,
+        metavar="K",
+        help="a keyword (repeat for several; prefix with - to exclude)",
+    )
+    preview.add_argument("--json", action="store_true", help="print JSON")
+    preview.set_defaults(handler=cmd_preview)
+
     database = commands.add_parser("db", help="database maintenance")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema to the newest revision")
@@ -135,8 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_option_values(argv: Sequence[str]) -> list[str]:
+    """Glue "--keyword -survey" into "--keyword=-survey", which argparse would otherwise
+    read as an unknown option rather than an excluding keyword."""
+    glued: list[str] = []
+    for arg in argv:
+        if glued and glued[-1] in ("--keyword", "-k") and arg.startswith("-"):
+            glued[-1] = f"--keyword={arg}"
+        else:
+            glued.append(arg)
+    return glued
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_option_values(sys.argv[1:] if argv is None else argv))
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -160,5 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point."""
+    # Die quietly when the reader goes away (`paperboy preview ... | head`).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -221,3 +221,26 @@ def stats(session: Session) -> Stats:
         keywords=_count(session, KeywordRow),
         deliveries=_count(session, DeliveryRow),
     )
+
+
+def _record(row: PaperRow) -> Paper:
+    return Paper(
+        title=row.title,
+        abstract=row.abstract,
+        arxiv_id=row.arxiv_id,
+        authors=tuple(row.authors),
+        published=row.published,
+        featured_on=row.featured_on,
+        upvotes=row.upvotes,
+        code_url=row.code_url,
+        project_url=row.project_url,
+        categories=tuple(row.categories),
+        keywords=tuple(row.keywords),
+    )
+
+
+def all_papers(session: Session) -> list[Paper]:
+    """Every stored paper, newest first."""
+    newest = select(PaperRow).order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
+    rows = session.scalars(newest)
+    return [_record(row) for row in rows]
