@@ -249,11 +249,11 @@ class _Acronym:
     meaning: tuple[str, ...] | None = None
 
 
-_Pattern = _Phrase | _Acronym
+Pattern = _Phrase | _Acronym
 
 
 @dataclass(frozen=True, slots=True)
-class _Document:
+class Document:
     title_keys: tuple[str, ...]
     abstract_keys: tuple[str, ...]
     title_words: frozenset[str]
@@ -261,14 +261,15 @@ class _Document:
     defines: dict[str, set[tuple[str, ...]]]
 
 
-def _document(paper: Paper) -> _Document:
+def prepare(paper: Paper) -> Document:
+    """A paper tokenised once for matching."""
     title = words(paper.title)
     abstract = words(paper.abstract)
     defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     for text in (paper.title, paper.abstract):
         for acronym, long_form in definitions(text):
             defines[acronym].add(long_form)
-    return _Document(
+    return Document(
         title_keys=tuple(word_key(w) for w in title),
         abstract_keys=tuple(word_key(w) for w in abstract),
         title_words=frozenset(_singular_acronym(w) for w in title if _is_acronym(w)),
@@ -292,7 +293,8 @@ def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
     return len(one) == len(other) and one[0] == other[0]
 
 
-def _where(document: _Document, pattern: _Pattern) -> Where | None:
+def locate(document: Document, pattern: Pattern) -> Where | None:
+    """Where a pattern occurs in a paper (the title wins), or None."""
     if isinstance(pattern, _Acronym):
         meanings = document.defines.get(pattern.text)
         if (
@@ -311,7 +313,7 @@ def _where(document: _Document, pattern: _Pattern) -> Where | None:
 
 def compile_keyword(
     keyword: str, vocabulary: Vocabulary, acronyms: AcronymTable
-) -> tuple[_Pattern, ...]:
+) -> tuple[Pattern, ...]:
     """The patterns a keyword stands for: itself with its variants, and its acronym/long form."""
     parts = words(keyword)
     if not parts:
@@ -363,7 +365,7 @@ class Matcher:
         acronyms: AcronymTable | None = None,
     ) -> None:
         self.papers = list(papers)
-        self._documents = [_document(paper) for paper in self.papers]
+        self._documents = [prepare(paper) for paper in self.papers]
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._by_acronym: dict[str, set[int]] = defaultdict(set)
         for index, document in enumerate(self._documents):
@@ -377,9 +379,9 @@ class Matcher:
             acronyms = acronyms or learned_acronyms
         self.vocabulary = vocabulary
         self.acronyms = acronyms
-        self._cache: dict[str, dict[int, Where]] = {}
+        self._cache: dict[str, dict[int, Hit]] = {}
 
-    def _candidates(self, pattern: _Pattern) -> set[int]:
+    def _candidates(self, pattern: Pattern) -> set[int]:
         if isinstance(pattern, _Acronym):
             return self._by_acronym.get(pattern.text, set())
         found: set[int] | None = None
@@ -390,7 +392,7 @@ class Matcher:
                 return set()
         return found or set()
 
-    def hits(self, keyword: str) -> dict[int, Where]:
+    def hits(self, keyword: str) -> dict[int, Hit]:
         """Papers (by index) that a keyword matches, and where; cached per keyword."""
         cached = self._cache.get(keyword)
         if cached is not None:
@@ -398,15 +400,17 @@ class Matcher:
         found: dict[int, Where] = {}
         for pattern in compile_keyword(keyword, self.vocabulary, self.acronyms):
             for index in self._candidates(pattern):
-                where = _where(self._documents[index], pattern)
+                where = locate(self._documents[index], pattern)
                 if where and found.get(index) != "title":
                     found[index] = where
-        self._cache[keyword] = found
-        return found
+        # One Hit per paper, shared by every subscriber of the keyword.
+        hits = {index: Hit(keyword, where) for index, where in sorted(found.items())}
+        self._cache[keyword] = hits
+        return hits
 
     def match(self, keywords: Iterable[str]) -> list[Match]:
         """The papers matching any keyword and no excluding one, in batch order."""
-        hits: dict[int, list[Hit]] = defaultdict(list)
+        included: dict[int, list[Hit]] = {}
         excluded: set[int] = set()
         for raw in keywords:
             keyword, exclude = parse_keyword(raw)
@@ -416,11 +420,15 @@ class Matcher:
             if exclude:
                 excluded.update(found)
                 continue
-            for index, where in found.items():
-                hits[index].append(Hit(keyword, where))
+            for index, hit in found.items():
+                if index in included:
+                    included[index].append(hit)
+                else:
+                    included[index] = [hit]
+        papers = self.papers
         return [
-            Match(self.papers[index], tuple(hits[index]))
-            for index in sorted(hits)
+            Match(papers[index], tuple(hits))
+            for index, hits in sorted(included.items())
             if index not in excluded
         ]
 
