@@ -263,3 +263,24 @@ def test_force_parses_unchanged_pages_again(
     code, out = run(capsys, "ingest", "--force", str(seed_pages[0]))
     assert code == 0
     assert "parsed 72, new 0, known 72, enriched 0" in out
+
+
+def test_preview_json(capsys: pytest.CaptureFixture[str], seeds_dir: Path) -> None:
+    assert run(capsys, "ingest", str(seeds_dir))[0] == 0
+    labelled = {
+        entry["keyword"]: set(entry["relevant"])
+        for entry in json.loads((FIXTURES / "labelled_keywords.json").read_text(encoding="utf-8"))
+    }
+    for keyword in ("GNN", "tranformers", "quantisation", "low-rank", "knowlege distillation"):
+        code, out = run(capsys, "preview", "--keyword", keyword, "--json")
+        assert code == 0
+        rows = json.loads(out)
+        assert {row["title"] for row in rows} == labelled[keyword], keyword
+        assert all(row["matched"] == [keyword] and "arxiv_id" in row for row in rows)
+    # An excluding keyword right after -k is a keyword, not an unknown option.
+    code, out = run(capsys, "preview", "-k", "MoE", "-k", "-sparse", "--json")
+    assert code == 0
+    _, sparse = run(capsys, "preview", "-k", "sparse", "--json")
+    excluded = {row["title"] for row in json.loads(sparse)} & labelled["MoE"]
+    assert excluded
+    assert {row["title"] for row in json.loads(out)} == labelled["MoE"] - excluded
