@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import json
 import logging
 import os
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
 from tqdm import tqdm
 
-from bot import __version__
-from bot.config import Settings
+from bot import __version__, demo, logs, search
+from bot.app import build_application
+from bot.config import ConfigError, Settings
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.matching import Matcher
 from storage import db, queries
 from storage.records import Paper
+from storage.search import WINDOW, SearchUnavailable
 
 log = logging.getLogger("paperboy")
 
@@ -137,6 +141,114 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     return 0
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    token = settings.token()
+    application = build_application(settings, db.make_sessions(engine))
+    log.info("paperboy %s starting (%s)", __version__, settings.webhook_url or "long polling")
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            # Telegram echoes it in a header, so forged updates from others are refused.
+            secret_token=hashlib.sha256(token.encode()).hexdigest()[:32],
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def _search_json(outcome: search.SearchOutcome) -> dict[str, object]:
+    return {
+        "query": outcome.query,
+        "corrected": outcome.corrected,
+        "message": outcome.message,
+        "offset": outcome.offset,
+        "matches": outcome.matches,
+        "more": outcome.more or outcome.capped,
+        "results": [
+            {
+                "title": result.title,
+                "arxiv_id": result.arxiv_id,
+                "url": result.url,
+                "date": result.date.isoformat() if result.date else None,
+                "snippet": search.render_marks(result.snippet, "**", "**"),
+            }
+            for result in outcome.results
+        ],
+    }
+
+
+def _search_summary(outcome: search.SearchOutcome) -> str:
+    shown = len(outcome.results)
+    total = f"{outcome.matches:,}" + ("+" if outcome.capped else "")
+    if not shown:
+        return f"no more results: {total} papers match"
+    line = f"results {outcome.offset + 1}-{outcome.offset + shown} of {total}"
+    if outcome.capped:
+        line += f" (the best of the newest {WINDOW:,} matches; more words narrow it down)"
+    if outcome.more:
+        line += f"; next page: --offset {outcome.offset + shown}"
+    return line
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    try:
+        with db.make_sessions(engine)() as session:
+            outcome = search.search(
+                session, " ".join(args.query), limit=args.limit, offset=args.offset
+            )
+    except SearchUnavailable as exc:
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(_search_json(outcome), indent=2, ensure_ascii=False))
+        return 0
+    if outcome.message:
+        print(outcome.message)
+    if not outcome.matches:
+        if outcome.message != search.EMPTY_QUERY:
+            print(f"no papers match {outcome.corrected or outcome.query}")
+        return 0
+    # Bold on a terminal; elsewhere markdown-like stars, which survive a pipe or a log.
+    start, end = ("\x1b[1m", "\x1b[22m") if sys.stdout.isatty() else ("**", "**")
+    for number, result in enumerate(outcome.results, start=outcome.offset + 1):
+        about = " · ".join(
+            filter(None, [result.url, result.date.isoformat() if result.date else None])
+        )
+        print(f"{number:>3}. {result.title}")
+        if about:
+            print(f"     {about}")
+        if snippet := " ".join(result.snippet.split()):
+            print(f"     {search.render_marks(snippet, start, end)}")
+    print(_search_summary(outcome))
+    return 0
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    # The conversation is the output; the bot's start/stop chatter would only interleave.
+    for chatty in ("telegram", "apscheduler"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    reports, transcript = asyncio.run(demo.play(args.pages))
+    for report in reports:
+        print(_report_line(report))
+    print()
+    print(transcript)
+    return 1 if any(report.status == "failed" for report in reports) else 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     print(f"database schema at revision {db.current_revision(engine)} (newest)")
     return 0
@@ -161,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=cmd_stats)
 
+    run = commands.add_parser("run", help="run the Telegram bot (upgrades the database first)")
+    run.set_defaults(handler=cmd_run)
+
+    demo_command = commands.add_parser(
+        "demo", help="show the bot at work against a local stand-in of Telegram (no token needed)"
+    )
+    demo_command.add_argument("pages", nargs="*", metavar="PAGE", help="pages to ingest first")
+    demo_command.set_defaults(handler=cmd_demo)
+
     preview = commands.add_parser(
         "preview", help="the stored papers a subscriber with these keywords would be sent"
     )
@@ -175,6 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--json", action="store_true", help="print JSON")
     preview.set_defaults(handler=cmd_preview)
+
+    find = commands.add_parser("search", help="search the stored papers' titles and abstracts")
+    find.add_argument("query", nargs="*", metavar="WORD", help='words, "a phrase", a prefix')
+    find.add_argument(
+        "--limit",
+        type=_count(1, search.MAX_LIMIT),
+        default=search.DEFAULT_LIMIT,
+        help=f"results per page (default {search.DEFAULT_LIMIT}, at most {search.MAX_LIMIT})",
+    )
+    find.add_argument("--offset", type=_count(0, 10**9), default=0, help="results to skip")
+    find.add_argument("--json", action="store_true", help="print JSON")
+    find.set_defaults(handler=cmd_search)
 
     database = commands.add_parser("db", help="database maintenance")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -202,17 +335,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"paperboy: bad configuration: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL at INFO; Alembic narrates each migration step.
-    for noisy in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        secrets = [settings.token()]
+    except ConfigError:
+        secrets = []
+    logs.configure(settings.log_level, secrets)
     try:
         engine = db.make_engine(settings.database_url)
         # Every command runs on the newest schema; upgrading an up-to-date database is a no-op.
         db.upgrade(engine)
         code: int = args.handler(args, settings, engine)
+    except ConfigError as exc:
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 2
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         print(f"paperboy: database error: {type(exc).__name__}: {reason}", file=sys.stderr)
@@ -222,9 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    # Die quietly when the reader goes away (`paperboy preview ... | head`).
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader went away (`paperboy preview ... | head`): stop quietly. Python would
+        # flush stdout again on exit and fail once more, so point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    index: int  # the paper's position in the matched batch
     paper: Paper
     hits: tuple[Hit, ...]
 
@@ -427,7 +428,7 @@ class Matcher:
                     included[index] = [hit]
         papers = self.papers
         return [
-            Match(papers[index], tuple(hits))
+            Match(index, papers[index], tuple(hits))
             for index, hits in sorted(included.items())
             if index not in excluded
         ]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -84,6 +85,8 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Added by an admin (/sources add): ingested on every scheduled run, not only once.
+    scheduled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class SubscriberRow(Base):
@@ -92,9 +95,16 @@ class SubscriberRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     chat_type: Mapped[str] = mapped_column(String(16), default="private")
+    # A channel's @username or a group's title, to name it in replies.
+    title: Mapped[str | None] = mapped_column(String(255))
+    # The forum topic a subscription was made in; its digests go there.
+    thread_id: Mapped[int | None] = mapped_column(Integer)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     delivery_time: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    # False once Telegram says the chat is gone (blocked, kicked, deleted); /start revives it.
     active: Mapped[bool] = mapped_column(default=True)
+    # The subscriber's own choice (/pause, /resume), kept apart from `active`.
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     keywords: Mapped[list[KeywordRow]] = relationship(
@@ -123,3 +133,33 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# A word in at least this many papers is one the vocabulary can suggest.
+COMMON_PAPERS = 2
+
+
+class SearchWordRow(Base):
+    """A word of the stored titles and abstracts, and how many papers use it.
+
+    The vocabulary that search corrects misspelt words against. The full-text index holds
+    stems ("network" for "networks"), which cannot be shown as a correction; these are the
+    surface words (lowercased, diacritics removed; see storage/words.py).
+    """
+
+    __tablename__ = "search_words"
+    __table_args__ = (
+        # Typo correction and prefix completion look among these only: the words of a single
+        # paper are most of a large vocabulary.
+        Index(
+            "ix_search_words_common",
+            "word",
+            sqlite_where=text(f"papers >= {COMMON_PAPERS}"),
+            postgresql_where=text(f"papers >= {COMMON_PAPERS}"),
+        ),
+        # Looked up by word and by word range only: a clustered key halves its size on SQLite.
+        {"sqlite_with_rowid": False},
+    )
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    papers: Mapped[int] = mapped_column(Integer)

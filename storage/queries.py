@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
 
 from storage.identity import title_key
 from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
 from storage.records import Paper
+from storage.search import update_vocabulary
+from storage.words import vocabulary_words
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
@@ -109,37 +111,45 @@ def _enrichment(row: PaperRow, paper: Paper) -> dict[str, object]:
     return updates
 
 
-def _new_row(paper: Paper, key: str, now: datetime) -> PaperRow:
-    return PaperRow(
-        arxiv_id=paper.arxiv_id,
-        title=paper.title,
-        title_key=key,
-        abstract=paper.abstract,
-        authors=list(paper.authors),
-        published=paper.published,
-        featured_on=paper.featured_on,
-        upvotes=paper.upvotes,
-        code_url=paper.code_url,
-        project_url=paper.project_url,
-        categories=list(paper.categories),
-        keywords=list(paper.keywords),
-        first_seen_at=now,
-        updated_at=now,
-    )
+def _new_values(paper: Paper, key: str, now: datetime) -> dict[str, object]:
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "title_key": key,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "published": paper.published,
+        "featured_on": paper.featured_on,
+        "upvotes": paper.upvotes,
+        "code_url": paper.code_url,
+        "project_url": paper.project_url,
+        "categories": list(paper.categories),
+        "keywords": list(paper.keywords),
+        "first_seen_at": now,
+        "updated_at": now,
+    }
 
 
 def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
     """Insert unseen papers and enrich known ones, inside the caller's transaction."""
     known = _KnownPapers(session, papers)
     new = unchanged = enriched = 0
+    # Papers per word gained (or lost) by this batch, for the search vocabulary.
+    word_changes: Counter[str] = Counter()
     for paper in papers:
         key = title_key(paper.title)
         row = known.find(paper, key)
         if row is None:
-            row = _new_row(paper, key, now)
+            row = PaperRow(**_new_values(paper, key, now))
             session.add(row)
+            word_changes.update(vocabulary_words(row.title, row.abstract))
             new += 1
         elif updates := _enrichment(row, paper):
+            if "abstract" in updates:
+                before = vocabulary_words(row.title, row.abstract)
+                after = vocabulary_words(row.title, paper.abstract)
+                word_changes.update(after - before)
+                word_changes.subtract(before - after)
             for name, value in updates.items():
                 setattr(row, name, value)
             row.updated_at = now
@@ -148,7 +158,22 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
             unchanged += 1
         known.add(row)
     session.flush()
+    update_vocabulary(session, word_changes)
     return StoreCounts(parsed=len(papers), new=new, known=unchanged, enriched=enriched)
+
+
+def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) -> None:
+    """Bulk-load papers known to be new and distinct, without store_papers' lookups.
+
+    For building large libraries quickly (bench/search.py). The search indexes (kept by
+    triggers) and the search vocabulary stay in sync exactly as with store_papers.
+    """
+    rows = [_new_values(paper, title_key(paper.title), now) for paper in papers]
+    session.execute(insert(PaperRow), rows)
+    word_changes: Counter[str] = Counter()
+    for paper in papers:
+        word_changes.update(vocabulary_words(paper.title, paper.abstract))
+    update_vocabulary(session, word_changes)
 
 
 def _source(session: Session, location: str) -> SourceRow:
@@ -223,7 +248,8 @@ def stats(session: Session) -> Stats:
     )
 
 
-def _record(row: PaperRow) -> Paper:
+def paper_record(row: PaperRow) -> Paper:
+    """A stored paper as the record the other layers use."""
     return Paper(
         title=row.title,
         abstract=row.abstract,
@@ -243,4 +269,26 @@ def all_papers(session: Session) -> list[Paper]:
     """Every stored paper, newest first."""
     newest = select(PaperRow).order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
     rows = session.scalars(newest)
-    return [_record(row) for row in rows]
+    return [paper_record(row) for row in rows]
+
+
+def failing_sources(session: Session) -> list[SourceRow]:
+    query = select(SourceRow).where(SourceRow.last_error.is_not(None)).order_by(SourceRow.location)
+    return list(session.scalars(query))
+
+
+def scheduled_sources(session: Session) -> list[str]:
+    """Sources an admin added: ingested on every scheduled run."""
+    query = select(SourceRow.location).where(SourceRow.scheduled.is_(True))
+    return list(session.scalars(query.order_by(SourceRow.id)))
+
+
+def schedule_source(session: Session, location: str, scheduled: bool) -> bool:
+    """Add a source to the scheduled runs, or take it off; False if there was nothing to remove."""
+    row = session.scalar(select(SourceRow).where(SourceRow.location == location))
+    if row is None and not scheduled:
+        return False
+    row = row or _source(session, location)
+    changed = row.scheduled != scheduled
+    row.scheduled = scheduled
+    return changed or scheduled

@@ -1,0 +1,200 @@
+"""Search latency as the library grows: p50 and p95 per size, and how p95 grows.
+
+One synthetic library is built from the seed papers and grown through each size (10,000,
+200,000 and 1,000,000 papers by default). Its papers recombine seed title halves and
+abstract sentences, so the everyday vocabulary and its frequencies look real, and each gets
+an invented method name ("Bakodu: ...") in its title and abstract, so the vocabulary keeps
+growing with the library as real ones do (model names, acronyms, rare terms). Papers go in
+through storage (queries.insert_new_papers), so the full-text indexes and the vocabulary
+are kept by the same triggers and code as in production.
+
+At each size a fixed mix of queries runs through bot.search.search, each in a new session,
+as the bot would: common topic words, rare words, quoted phrases, several words, unfinished
+last words, misspellings and method names. After a warm-up round, --rounds rounds are
+timed; p50 and p95 are over every timed query at that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import re
+import statistics
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.search import search
+from bot.sources import parse_page
+from storage import db, queries
+from storage.models import PaperRow
+from storage.records import Paper
+from storage.words import vocabulary_words
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SIZES = (10_000, 200_000, 1_000_000)
+BATCH = 5_000
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CONSONANTS = "bdfghjklmnprstvz"
+_VOWELS = "aeiou"
+TOPICS = [
+    *("learning", "neural", "networks", "graph", "diffusion", "transformer", "language"),
+    *("training", "attention", "image", "reinforcement", "convolutional", "optimization"),
+]
+KINDS = ("common", "rare", "phrase", "words", "prefix", "typo", "name")
+
+
+def method_name(number: int) -> str:
+    """A pronounceable made-up name, different for every number: 0 -> "Bababa"."""
+    syllables = []
+    for _ in range(3):
+        number, syllable = divmod(number, len(_CONSONANTS) * len(_VOWELS))
+        consonant, vowel = divmod(syllable, len(_VOWELS))
+        syllables.append(_CONSONANTS[consonant] + _VOWELS[vowel])
+    while number:
+        number, letter = divmod(number, len(_CONSONANTS))
+        syllables.append(_CONSONANTS[letter])
+    return "".join(syllables).capitalize()
+
+
+class Corpus:
+    def __init__(self, seeds: Path) -> None:
+        papers = {
+            paper.title: paper
+            for path in sorted(seeds.glob("*.txt"))
+            for paper in parse_page(path.read_bytes()).papers
+        }
+        self.titles = [title.split() for title in papers]
+        self.sentences = [
+            sentence
+            for paper in papers.values()
+            for sentence in _SENTENCE_END.split(paper.abstract)
+            if len(sentence) > 20
+        ]
+        self.vocabulary: Counter[str] = Counter()
+        for paper in papers.values():
+            self.vocabulary.update(vocabulary_words(paper.title, paper.abstract))
+
+    def paper(self, number: int, rng: random.Random) -> Paper:
+        one, other = rng.sample(self.titles, 2)
+        name = method_name(number)
+        title = " ".join(one[: len(one) // 2] + other[len(other) // 2 :])
+        abstract = " ".join(rng.sample(self.sentences, rng.randint(5, 8)))
+        return Paper(
+            title=f"{name}: {title}",
+            abstract=f"We propose {name}. {abstract}",
+            arxiv_id=f"{2001 + number // 100_000}.{number % 100_000:05d}",
+            featured_on=date(2020, 1, 1) + timedelta(days=number // 500),
+        )
+
+    def _misspelt(self, word: str, rng: random.Random) -> str:
+        """The word with a letter left out or two letters swapped, and no longer a word."""
+        while True:
+            at = rng.randrange(1, len(word) - 1)
+            if rng.random() < 0.5:
+                typo = word[:at] + word[at + 1 :]
+            else:
+                typo = word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+            if typo not in self.vocabulary:
+                return typo
+
+    def queries(self, size: int, rng: random.Random, per_kind: int) -> list[tuple[str, str]]:
+        """(kind, query) pairs; method names are drawn from the first `size` papers."""
+        by_count = [word for word, _ in self.vocabulary.most_common()]
+        mid = [w for w in by_count[50:1500] if len(w) >= 7]
+        rare = [w for w, n in self.vocabulary.items() if n <= 2 and len(w) >= 5]
+        bigrams = [
+            f'"{a} {b}"'.lower()
+            for title in self.titles
+            for a, b in itertools.pairwise(title)
+            if a.isalpha() and b.isalpha() and len(a) > 3 and len(b) > 3
+        ]
+        picks: dict[str, list[str]] = {
+            "common": rng.sample(TOPICS, per_kind),
+            "rare": rng.sample(rare, per_kind),
+            "phrase": rng.sample(bigrams, per_kind),
+            "words": [f"{rng.choice(TOPICS)} {word}" for word in rng.sample(mid + rare, per_kind)],
+            "prefix": [
+                f"{rng.choice(TOPICS)} {word[: rng.randint(4, 6)]}"
+                for word in rng.sample(mid, per_kind)
+            ],
+            "typo": [self._misspelt(word, rng) for word in rng.sample(mid, per_kind)],
+            "name": [method_name(rng.randrange(size)) for _ in range(per_kind)],
+        }
+        return [(kind, query) for kind in KINDS for query in picks[kind]]
+
+
+def grow(sessions: sessionmaker[Session], corpus: Corpus, size: int, rng: random.Random) -> None:
+    with sessions() as session:
+        have = session.scalar(select(func.count()).select_from(PaperRow)) or 0
+    now = datetime.now(UTC)
+    for start in range(have, size, BATCH):
+        batch = [corpus.paper(n, rng) for n in range(start, min(size, start + BATCH))]
+        with sessions.begin() as session:
+            queries.insert_new_papers(session, batch, now)
+
+
+def timed(sessions: sessionmaker[Session], query: str) -> float:
+    start = time.perf_counter()
+    with sessions() as session:
+        search(session, query)
+    return (time.perf_counter() - start) * 1000
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
+    parser.add_argument("--per-kind", type=int, default=12, help="queries of each kind")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seeds", type=Path, default=SEEDS)
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the library here and reuse it (default: a temp dir)"
+    )
+    args = parser.parse_args()
+
+    corpus = Corpus(args.seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        engine = db.make_engine(f"sqlite:///{workdir / 'search-bench.db'}")
+        db.upgrade(engine)
+        sessions = db.make_sessions(engine)
+        build_rng = random.Random(42)
+        results: dict[int, list[float]] = {}
+        print(f"{'papers':>9}  {'build':>8}  {'p50':>7}  {'p95':>7}   p95 by kind (ms)")
+        for size in sorted(args.sizes):
+            start = time.perf_counter()
+            grow(sessions, corpus, size, build_rng)
+            built = time.perf_counter() - start
+            mix = corpus.queries(size, random.Random(7), args.per_kind)
+            for _, query in mix:  # warm-up: the page cache, the compiled statements
+                timed(sessions, query)
+            by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            for _ in range(args.rounds):
+                for kind, query in mix:
+                    by_kind[kind].append(timed(sessions, query))
+            results[size] = [ms for times in by_kind.values() for ms in times]
+            kinds = "  ".join(f"{kind} {p95(times):.1f}" for kind, times in by_kind.items())
+            print(
+                f"{size:>9,}  {built:7.1f}s  {statistics.median(results[size]):5.1f}ms"
+                f"  {p95(results[size]):5.1f}ms   {kinds}"
+            )
+        engine.dispose()
+    if len(results) > 1:
+        low, high = min(results), max(results)
+        ratio = p95(results[high]) / p95(results[low])
+        print(f"p95 ratio {high:,} / {low:,} papers: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

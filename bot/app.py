@@ -1,0 +1,159 @@
+"""The Telegram application: one command list drives routing, /help and the command menu.
+
+Everything Telegram-specific is wired here; handlers live in bot/handlers.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from html import escape
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.config import Settings
+from storage import subscriptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    description: str
+    callback: handlers.Handler
+    aliases: tuple[str, ...] = ()
+    admin: bool = False
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "welcome, and how to subscribe", handlers.start),
+    Command("help", "what I can do", handlers.help_command),
+    Command("subscribe", "add keywords: /subscribe gnn, pruning", handlers.subscribe, ("add",)),
+    Command("unsubscribe", "remove a keyword", handlers.unsubscribe, ("remove",)),
+    Command("keywords", "list your keywords", handlers.keywords),
+    Command("search", "search stored papers: /search query", handlers.search),
+    Command("latest", "newest papers matching your keywords", handlers.latest),
+    Command("digest", "send my digest now", handlers.digest),
+    Command("time", "daily digest time: /time 07:30", handlers.set_time),
+    Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),
+    Command("pause", "pause daily digests", handlers.pause),
+    Command("resume", "resume daily digests", handlers.resume),
+    Command("settings", "everything about your subscription", handlers.settings),
+    Command("export", "your keywords and settings as JSON", handlers.export),
+    Command("import", "restore an /export document", handlers.import_command),
+    Command("stop", "delete all your data", handlers.stop),
+    Command("stats", "bot statistics (admins)", handlers.stats, admin=True),
+    Command("ingest", "ingest all sources now (admins)", handlers.ingest_now, admin=True),
+    Command("sources", "list, add or remove sources (admins)", handlers.sources, admin=True),
+)
+
+
+def help_text() -> str:
+    lines = ["<b>paperboy</b> sends new research papers that match your keywords.", ""]
+    lines += [
+        f"/{c.name} — {escape(c.description)}"
+        + (f" (also /{', /'.join(c.aliases)})" if c.aliases else "")
+        for c in COMMANDS
+        if not c.admin
+    ]
+    lines += [
+        "",
+        "In a channel you administer, name it first: <code>/subscribe @channel keyword</code>.",
+        "Keywords understand typos, plurals, British spellings and acronyms; "
+        "<code>-word</code> excludes.",
+    ]
+    return "\n".join(lines)
+
+
+async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
+    # The menu comes from the same list as the routing, so the two cannot drift apart.
+    await application.bot.set_my_commands(
+        [BotCommand(c.name, c.description) for c in COMMANDS if not c.admin]
+    )
+
+
+CHAT_GONE = ("blocked", "deactivated", "kicked", "chat not found", "not a member")
+
+
+def chat_is_gone(error: TelegramError) -> bool:
+    """Telegram says the chat is no longer reachable: blocked, deleted, kicked, or unknown."""
+    text = str(error).lower()
+    return isinstance(error, Forbidden) or (
+        isinstance(error, BadRequest) and any(reason in text for reason in CHAT_GONE)
+    )
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one error handler: a gone chat is deactivated, anything else is logged and the
+    user hears that something went wrong. Transactions already rolled back on the way."""
+    error = context.error
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
+        log.info("chat %s is gone (%s): deactivating it", chat.id, error)
+        with context.bot_data["sessions"].begin() as session:
+            subscriptions.deactivate(session, chat.id)
+        return
+    log.error("error while handling an update", exc_info=error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(
+                "Sorry, something went wrong. Please try again."
+            )
+        except TelegramError:
+            log.warning("could not tell the user about the error either")
+
+
+def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
+    api = settings.bot_api_url.rstrip("/")
+    application = (
+        Application.builder()
+        .token(settings.token())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        # Waits out 429s and keeps under Telegram's per-chat and per-group limits.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(register_commands)
+        .build()
+    )
+    application.bot_data.update(sessions=sessions, settings=settings, help=help_text())
+    application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
+    # Edited messages are ignored: re-running a command because it was edited surprises.
+    new_messages = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    for command in COMMANDS:
+        callback = handlers.admin_only(command.callback) if command.admin else command.callback
+        application.add_handler(
+            CommandHandler((command.name, *command.aliases), callback, filters=new_messages)
+        )
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    application.add_handler(
+        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.import_reply)
+    )
+    application.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, handlers.not_text)
+    )
+    application.add_error_handler(on_error)
+    return application

@@ -1,0 +1,222 @@
+"""Playing Telegram's users: FakeBotApi's helpers that enqueue the updates Telegram would send
+when a user writes, edits, sends a sticker or photo, presses a button, blocks the bot or
+upgrades a group."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from bot.devserver.objects import JSON, Chat, MemberStatus, User
+from bot.devserver.world import World, now
+
+# A command at the start of a message, as Telegram marks it: "/start" or "/start@somebot".
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
+
+
+class PlayingUsers:
+    """Mixed into FakeBotApi. Users and chats must exist (add_user, add_chat); a user writing
+    in a group becomes a member of it."""
+
+    bot: User
+    _world: World
+    _ids: itertools.count[int]  # callback query and file ids
+
+    def user_sends(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        """`user_id` writes `text` in `chat_id` (default: their private chat), in forum topic
+        `thread_id` if given, as a reply to message `reply_to` if given; returns the
+        message_id. A leading /command gets its bot_command entity, as Telegram adds it."""
+        extra: JSON | None = None
+        if reply_to is not None:
+            with self._world.changed:
+                chat, _ = self._user_in(user_id, chat_id)
+                replied = self._world.message(chat.id, reply_to)
+                if replied is None:
+                    raise LookupError(f"no message {reply_to} in chat {chat.id}")
+                extra = {"reply_to_message": self._world.message_json(replied)}
+        return self._user_message(
+            user_id, chat_id, thread_id, text=text, entities=_command_entities(text), extra=extra
+        )
+
+    def user_sends_sticker(
+        self, user_id: int, *, chat_id: int | None = None, emoji: str = "👍"
+    ) -> int:
+        """`user_id` sends a sticker; returns the message_id."""
+        file_id = f"sticker-{next(self._ids)}"
+        sticker = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._user_message(
+            user_id, chat_id, None, shown=f"[sticker {emoji}]", extra={"sticker": sticker}
+        )
+
+    def user_sends_photo(
+        self, user_id: int, *, chat_id: int | None = None, caption: str | None = None
+    ) -> int:
+        """`user_id` sends a photo (in three sizes), with `caption`; returns the message_id."""
+        file_id = f"photo-{next(self._ids)}"
+        sizes = [
+            {
+                "file_id": f"{file_id}-{w}",
+                "file_unique_id": f"{file_id}-{w}",
+                "width": w,
+                "height": w * 3 // 4,
+            }
+            for w in (90, 320, 1280)
+        ]
+        extra: JSON = {"photo": sizes} | ({"caption": caption} if caption else {})
+        shown = f"[photo] {caption}" if caption else "[photo]"
+        return self._user_message(user_id, chat_id, None, shown=shown, extra=extra)
+
+    def user_edits(
+        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
+    ) -> None:
+        """`user_id` edits their message: an edited_message update."""
+        with self._world.changed:
+            chat, user = self._user_in(user_id, chat_id)
+            message = self._world.message(chat.id, message_id)
+            if message is None or message.sender_id != user.id or message.text is None:
+                raise LookupError(
+                    f"{user.first_name} has no text message {message_id} in {chat.id}"
+                )
+            message.edit(text, None, text, None, now())
+            message.entities = _command_entities(text)
+            self._enqueue("edited_message", self._world.message_json(message))
+
+    def user_presses(
+        self, user_id: int, message_id: int, button: str, *, chat_id: int | None = None
+    ) -> str:
+        """`user_id` presses the inline button labelled `button` under the bot's message:
+        a callback_query update carrying the message and the button's data. Returns the
+        query's id, which the bot must answer once."""
+        with self._world.changed:
+            chat, user = self._user_in(user_id, chat_id)
+            message = self._world.message(chat.id, message_id)
+            buttons = message.buttons() if message is not None and message.from_bot else []
+            pressed = [b for b in buttons if b["text"] == button and "callback_data" in b]
+            if message is None or not pressed:
+                labels = [b["text"] for b in buttons]
+                raise LookupError(
+                    f"no callback button {button!r} under message {message_id}: {labels}"
+                )
+            query_id = str(next(self._ids))
+            self._world.open_queries.add(query_id)
+            query = {
+                "id": query_id,
+                "from": user.to_json(),
+                "message": self._world.message_json(message),
+                "chat_instance": str(chat.id),
+                "data": pressed[0]["callback_data"],
+            }
+            self._enqueue("callback_query", query)
+            return query_id
+
+    def change_bot_status(self, chat_id: int, status: MemberStatus, *, by: int) -> None:
+        """User `by` changes the bot's membership (a my_chat_member update): "kicked" in a
+        private chat blocks the bot, "member" unblocks it; "left"/"kicked" in a group removes
+        the bot, "member"/"administrator" adds it back."""
+        with self._world.changed:
+            chat, user = self._user_in(by, chat_id)
+            old = self._world.status_of(chat, self.bot.id)
+            if chat.type == "private":
+                chat.blocked = status == "kicked"
+            else:
+                chat.kicked = status in ("left", "kicked")
+                chat.members[self.bot.id] = status
+            update = {
+                "chat": chat.to_json(),
+                "from": user.to_json(),
+                "date": now(),
+                "old_chat_member": self._world.member_json(chat, self.bot, old),
+                "new_chat_member": self._world.member_json(chat, self.bot, status),
+            }
+            self._enqueue("my_chat_member", update)
+
+    def migrate_group(self, chat_id: int, new_chat_id: int, *, by: int) -> Chat:
+        """User `by` upgrades a group to a supergroup: the group's message with
+        migrate_to_chat_id, then the supergroup's with migrate_from_chat_id. Sending to the
+        old id then answers 400 with migrate_to_chat_id."""
+        with self._world.changed:
+            group, user = self._user_in(by, chat_id)
+            if group.type != "group":
+                raise ValueError(f"chat {chat_id} is not a basic group")
+            supergroup = Chat(
+                new_chat_id, "supergroup", title=group.title, members=dict(group.members)
+            )
+            self._world.add_chat(supergroup)
+            group.migrated_to = new_chat_id
+            announcements = [
+                (
+                    group,
+                    f"[upgraded to supergroup {new_chat_id}]",
+                    {"migrate_to_chat_id": new_chat_id},
+                ),
+                (supergroup, f"[upgraded from group {chat_id}]", {"migrate_from_chat_id": chat_id}),
+            ]
+            for chat, shown, extra in announcements:
+                message = self._world.post(chat, user.id, shown=shown, extra=extra)
+                self._enqueue("message", self._world.message_json(message))
+            return supergroup
+
+    def _user_message(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        thread_id: int | None,
+        *,
+        text: str | None = None,
+        shown: str | None = None,
+        entities: list[JSON] | None = None,
+        extra: JSON | None = None,
+    ) -> int:
+        with self._world.changed:
+            chat, user = self._user_in(user_id, chat_id)
+            if thread_id is not None and not chat.is_forum:
+                raise ValueError(f"chat {chat.id} is not a forum: no topics")
+            message = self._world.post(
+                chat,
+                user.id,
+                text=text,
+                shown=shown if shown is not None else text or "",
+                thread_id=thread_id,
+                entities=entities,
+                extra=extra,
+            )
+            self._enqueue("message", self._world.message_json(message))
+            return message.message_id
+
+    def _user_in(self, user_id: int, chat_id: int | None) -> tuple[Chat, User]:
+        user = self._world.users[user_id]
+        chat = self._world.chats[user_id if chat_id is None else chat_id]
+        if chat.type == "channel":
+            raise ValueError("users do not post in channels here")
+        if chat.type != "private":
+            chat.members.setdefault(user_id, "member")  # who writes in a group is in it
+        return chat, user
+
+    def _enqueue(self, kind: str, payload: JSON) -> None:
+        self._world.enqueue(kind, payload)
+        self._world.changed.notify_all()
+
+
+def _command_entities(text: str) -> list[JSON]:
+    match = _COMMAND.match(text)
+    if match is None:
+        return []
+    length = len(match.group().encode("utf-16-le")) // 2  # Telegram counts UTF-16 units
+    return [{"type": "bot_command", "offset": 0, "length": length}]

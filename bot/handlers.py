@@ -1,0 +1,501 @@
+"""Telegram handlers: parse a command, check who may run it, call bot.service, reply.
+
+Short by design; the logic lives in bot/service.py, which knows nothing of Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot import service
+from bot.config import Settings
+from bot.ingest import ingest_all
+from bot.render import has_more, search_page
+from bot.search import search as search_papers
+from storage import subscriptions
+from storage.search import SearchUnavailable
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+COMMANDS_PER_MINUTE = 20
+SEARCH_PAGE = 5
+SEARCHES_KEPT = 20
+IMPORT_PROMPT = "Reply to this message with the JSON document that /export gave you."
+_ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+def _sessions(context: ContextTypes.DEFAULT_TYPE) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = context.bot_data["sessions"]
+    return sessions
+
+
+def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    settings: Settings = context.bot_data["settings"]
+    return settings
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _args(update: Update) -> str:
+    """The text after the command word ("/subscribe@paperboy_bot a, b" -> "a, b")."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    parts = text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _here(update: Update) -> service.Chat:
+    chat = update.effective_chat
+    message = update.effective_message
+    assert chat is not None
+    thread = message.message_thread_id if message and message.is_topic_message else None
+    return service.Chat(chat.id, chat.type, chat.title or chat.username, thread)
+
+
+async def _reply(update: Update, *texts: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    for index, text in enumerate(texts):
+        await message.reply_text(text, reply_markup=markup if index == len(texts) - 1 else None)
+
+
+async def _is_admin(context: ContextTypes.DEFAULT_TYPE, chat_id: int | str, user_id: int) -> bool:
+    member = await context.bot.get_chat_member(chat_id, user_id)
+    return member.status in _ADMINS
+
+
+async def _target(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[service.Chat, str] | None:
+    """The chat a settings-changing command is about, and the rest of its arguments.
+
+    In a private chat, a first argument "@channel" names a channel the user administers;
+    in a group, only its administrators may change it. None (after replying) if refused.
+    """
+    here = _here(update)
+    args = _args(update)
+    user = update.effective_user
+    if user is None:
+        return None
+    if here.type == ChatType.PRIVATE and args.startswith("@"):
+        name, _, rest = args.partition(" ")
+        return await _channel(update, context, name, user.id, rest)
+    if here.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await _is_admin(
+        context, here.id, user.id
+    ):
+        await _reply(update, "Only the group's administrators can change its subscription.")
+        return None
+    return here, args
+
+
+async def _channel(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, user_id: int, rest: str
+) -> tuple[service.Chat, str] | None:
+    try:
+        channel = await context.bot.get_chat(name)
+    except BadRequest:
+        await _reply(update, f"I cannot find {name[:64]}. Is the name right, and am I a member?")
+        return None
+    if channel.type != ChatType.CHANNEL:
+        await _reply(update, f"{name[:64]} is not a channel.")
+        return None
+    try:
+        user_is_admin = await _is_admin(context, channel.id, user_id)
+        me = await context.bot.get_chat_member(channel.id, context.bot.id)
+    except (BadRequest, Forbidden):
+        await _reply(update, f"I cannot see the members of {name[:64]}: make me an admin there.")
+        return None
+    if not user_is_admin:
+        await _reply(update, f"Only administrators of {name[:64]} can manage its subscription.")
+        return None
+    if me.status not in _ADMINS or not getattr(me, "can_post_messages", False):
+        await _reply(update, f"I cannot post in {name[:64]}: make me an admin who may post.")
+        return None
+    return service.Chat(channel.id, ChatType.CHANNEL, f"@{channel.username or channel.id}"), rest
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    with _sessions(context).begin() as session:
+        reply = service.start(session, _here(update), _now())
+    await _reply(update, reply)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _reply(update, context.bot_data["help"])
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _target(update, context)
+    if target:
+        with _sessions(context).begin() as session:
+            reply = service.subscribe(session, target[0], target[1], _now())
+        await _reply(update, reply)
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _target(update, context)
+    if target is None:
+        return
+    chat, keyword = target
+    if keyword.strip():
+        with _sessions(context).begin() as session:
+            reply = service.unsubscribe(session, chat, keyword)
+        await _reply(update, reply)
+        return
+    with _sessions(context)() as session:
+        row = subscriptions.find(session, chat.id)
+        stored = sorted(row.keywords, key=lambda k: k.keyword.casefold()) if row else []
+        buttons = [
+            [InlineKeyboardButton(f"✕ {k.keyword[:60]}", callback_data=f"unsub:{chat.id}:{k.id}")]
+            for k in stored
+        ]
+    if not buttons:
+        await _reply(update, "There are no keywords to remove. Add some with /subscribe.")
+        return
+    await _reply(update, "Tap a keyword to remove it:", markup=InlineKeyboardMarkup(buttons))
+
+
+async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _read_target(update, context)
+    if target:
+        with _sessions(context)() as session:
+            replies = service.keyword_list(session, target)
+        await _reply(update, *replies)
+
+
+async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> service.Chat | None:
+    """Like _target, but anyone in a group may read its settings."""
+    here = _here(update)
+    if here.type == ChatType.PRIVATE and _args(update).startswith("@"):
+        target = await _target(update, context)
+        return target[0] if target else None
+    return here
+
+
+def _setting(
+    change: Callable[[Session, service.Chat, str, datetime], str],
+) -> Handler:
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        target = await _target(update, context)
+        if target:
+            with _sessions(context).begin() as session:
+                reply = change(session, target[0], target[1], _now())
+            await _reply(update, reply)
+
+    return handler
+
+
+set_time = _setting(service.set_time)
+set_timezone = _setting(service.set_timezone)
+pause = _setting(lambda session, chat, _, now: service.set_paused(session, chat, True, now))
+resume = _setting(lambda session, chat, _, now: service.set_paused(session, chat, False, now))
+
+
+async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _read_target(update, context)
+    if target:
+        with _sessions(context)() as session:
+            reply = service.settings(session, target)
+        await _reply(update, reply)
+
+
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _read_target(update, context)
+    if target:
+        with _sessions(context)() as session:
+            document = service.export(session, target)
+        await _reply(update, f"<pre>{escape(document, quote=False)}</pre>")
+
+
+async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _target(update, context)
+    if target is None:
+        return
+    chat, document = target
+    if document.strip():
+        with _sessions(context).begin() as session:
+            reply = service.import_document(session, chat, document, _now())
+        await _reply(update, reply)
+        return
+    message = update.effective_message
+    if message:
+        await message.reply_text(IMPORT_PROMPT, reply_markup=ForceReply(selective=True))
+
+
+async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply to the /import prompt carries the document."""
+    message = update.effective_message
+    prompt = message.reply_to_message if message else None
+    if message is None or prompt is None or prompt.text != IMPORT_PROMPT:
+        return
+    if prompt.from_user is None or prompt.from_user.id != context.bot.id:
+        return
+    target = await _target(update, context)
+    if target:
+        with _sessions(context).begin() as session:
+            reply = service.import_document(session, target[0], message.text or "", _now())
+        await _reply(update, reply)
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _target(update, context)
+    if target is None:
+        return
+    chat = target[0]
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Yes, delete everything", callback_data=f"stop:{chat.id}"),
+                InlineKeyboardButton("No, keep it", callback_data="cancel"),
+            ]
+        ]
+    )
+    await _reply(
+        update,
+        f"Delete the keywords, settings and history of {escape(chat.name)}? This cannot be undone.",
+        markup=buttons,
+    )
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _read_target(update, context)
+    if target:
+        with _sessions(context)() as session:
+            replies = service.latest(session, target)
+        await _reply(update, *replies)
+
+
+async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    target = await _target(update, context)
+    if target:
+        await _send_digest(update, context, target[0])
+
+
+async def _send_digest(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, chat: service.Chat
+) -> None:
+    with _sessions(context)() as session:
+        prepared = service.digest(session, chat, _settings(context).digest_max)
+        subscriber = subscriptions.find(session, chat.id)
+    if subscriber is None or not prepared.messages:
+        await _reply(update, "Nothing new for your keywords right now.")
+        return
+    more = (
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(f"{prepared.more} more", callback_data=f"digest:{chat.id}")]]
+        )
+        if prepared.more
+        else None
+    )
+    for index, (text, paper_ids) in enumerate(prepared.messages):
+        last = index == len(prepared.messages) - 1
+        await context.bot.send_message(
+            chat.id,
+            text,
+            message_thread_id=subscriber.thread_id,
+            reply_markup=more if last else None,
+        )
+        # Recorded only once Telegram has accepted the message that carries the papers.
+        with _sessions(context).begin() as session:
+            subscriptions.record_deliveries(session, subscriber.id, paper_ids, _now())
+
+
+async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = _args(update)
+    message = update.effective_message
+    if message is None:
+        return
+    text, markup = _search_page(context, query, 0)
+    sent = await message.reply_text(text, reply_markup=markup)
+    if markup is not None and context.chat_data is not None:
+        # The buttons page through this query; remember it for the message (the last few).
+        searches: dict[int, str] = context.chat_data.setdefault("searches", {})
+        searches[sent.message_id] = query
+        for old in sorted(searches)[:-SEARCHES_KEPT]:
+            del searches[old]
+
+
+async def _page_search(update: Update, context: ContextTypes.DEFAULT_TYPE, offset: int) -> None:
+    callback = update.callback_query
+    assert callback is not None
+    assert isinstance(callback.message, Message)
+    searches = (context.chat_data or {}).get("searches", {})
+    query = searches.get(callback.message.message_id)
+    if query is None:
+        await callback.answer("This search has expired: send /search again.", show_alert=True)
+        return
+    text, markup = _search_page(context, query, max(0, offset))
+    await callback.answer()
+    await callback.edit_message_text(text, reply_markup=markup)
+
+
+def _search_page(
+    context: ContextTypes.DEFAULT_TYPE, query: str, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    with _sessions(context)() as session:
+        try:
+            outcome = search_papers(session, query, limit=SEARCH_PAGE, offset=offset)
+        except SearchUnavailable as exc:
+            return escape(str(exc)), None
+    buttons = []
+    if offset > 0:
+        back = f"search:{max(0, offset - SEARCH_PAGE)}"
+        buttons.append(InlineKeyboardButton("« back", callback_data=back))
+    if has_more(outcome):
+        more = f"search:{offset + SEARCH_PAGE}"
+        buttons.append(InlineKeyboardButton("more »", callback_data=more))
+    return search_page(outcome), InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every inline button: unsub:<chat>:<keyword id>, stop:<chat>, digest:<chat>, cancel,
+    search:<offset>."""
+    query = update.callback_query
+    if query is None or query.data is None or not isinstance(query.message, Message):
+        return
+    action, _, rest = query.data.partition(":")
+    if action == "search":
+        await _page_search(update, context, int(rest or 0))
+        return
+    if action == "cancel":
+        await query.answer("Kept.")
+        await query.edit_message_text("Nothing was deleted.")
+        return
+    chat_id, _, extra = rest.partition(":")
+    if not chat_id.lstrip("-").isdigit() or not await _may_change(update, context, int(chat_id)):
+        await query.answer("Only an administrator can do that.", show_alert=True)
+        return
+    chat = service.Chat(int(chat_id), query.message.chat.type)
+    if action == "unsub" and extra.isdigit():
+        with _sessions(context).begin() as session:
+            removed = subscriptions.remove_keyword_id(session, chat.id, int(extra))
+        await query.answer(f"Removed {removed}" if removed else "Already removed.")
+        if removed:
+            await query.edit_message_text(f"Unsubscribed from: {escape(removed)}")
+    elif action == "stop":
+        with _sessions(context).begin() as session:
+            reply = service.forget(session, chat)
+        await query.answer()
+        await query.edit_message_text(reply)
+    elif action == "digest":
+        await query.answer()
+        await _send_digest(update, context, chat)
+    else:
+        await query.answer()
+
+
+async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
+    """A button that changes a chat: pressed by the private chat's user or a chat admin."""
+    user = update.effective_user
+    if user is None:
+        return False
+    if chat_id == user.id:
+        return True
+    try:
+        return await _is_admin(context, chat_id, user.id)
+    except TelegramError:
+        return False
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    with _sessions(context)() as session:
+        reply = service.stats(session)
+    await _reply(update, reply)
+
+
+async def ingest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _reply(update, "Ingesting all sources…")
+    settings = _settings(context)
+    with _sessions(context)() as session:
+        sources = service.ingest_sources(session, settings.sources)
+    # Ingest is blocking I/O (HTTP, SQLite); keep the event loop free for other chats.
+    reports = await asyncio.to_thread(
+        ingest_all, _sessions(context), sources, settings.fetch_policy()
+    )
+    await _reply(update, service.ingest_summary(reports))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    action, _, location = _args(update).strip().partition(" ")
+    with _sessions(context).begin() as session:
+        reply = service.manage_sources(
+            session, action.lower(), location.strip(), _settings(context).sources
+        )
+    await _reply(update, reply)
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _reply(update, "I don't know that command. /help lists what I can do.")
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, plain chat: a hint in private chats, silence in groups."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await _reply(update, "I understand commands only. /help lists them.")
+
+
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    # Telegram sends both halves; the old group's message names the new id.
+    old, new = message.chat_id, message.migrate_to_chat_id
+    if new is None and message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat_id
+    if new is not None:
+        with _sessions(context).begin() as session:
+            subscriptions.migrate(session, old, new)
+
+
+async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: more than COMMANDS_PER_MINUTE commands a minute from one
+    user get a single "slow down" and are otherwise ignored until the minute has passed."""
+    user = update.effective_user
+    message = update.effective_message
+    if user is None or message is None or not (message.text or "").startswith("/"):
+        return
+    recent: deque[float] = context.bot_data.setdefault("recent", {}).setdefault(user.id, deque())
+    now = time.monotonic()
+    while recent and now - recent[0] > 60:
+        recent.popleft()
+    recent.append(now)
+    if len(recent) > COMMANDS_PER_MINUTE:
+        if len(recent) == COMMANDS_PER_MINUTE + 1:
+            await _reply(update, "Please slow down: too many commands in a minute.")
+        raise ApplicationHandlerStop
+
+
+def admin_only(handler: Handler) -> Handler:
+    async def checked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        if user is None or user.id not in _settings(context).admin_ids:
+            await _reply(update, "That command is for the bot's administrators.")
+            return
+        await handler(update, context)
+
+    return checked

@@ -1,0 +1,337 @@
+"""What the chat commands do, as plain functions over a database session: no Telegram I/O.
+
+Each returns the reply as Telegram HTML (everything user- or page-supplied escaped), so the
+handlers stay a thin layer that parses a command and sends what comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from html import escape
+
+from rapidfuzz import process
+from sqlalchemy.orm import Session
+
+from bot.ingest import SourceReport
+from bot.matching import Match, Matcher
+from bot.render import pack, paper_block, split_messages
+from storage import queries, subscriptions
+from storage.models import SubscriberRow
+
+MAX_KEYWORDS = 50
+MAX_KEYWORD_LENGTH = 100
+# /latest and /digest look at this many of the newest stored papers: digests are about
+# what is new, and matching a whole archive on every command would not scale.
+CANDIDATES = 2_000
+DIGEST_MAX = 10
+EXPORT_FORMAT = "paperboy-subscription/1"
+
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
+_TIMEZONES = sorted(zoneinfo.available_timezones())
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """The chat a command is about (where it was sent, or the channel it names)."""
+
+    id: int
+    type: str
+    title: str | None = None
+    thread_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.title or ("this chat" if self.type != "private" else "you")
+
+    def heading(self, what: str) -> str:
+        """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
+        if self.type == "private":
+            return f"<b>Your {what.lower()}</b>"
+        return f"<b>{what} of {escape(self.name)}</b>"
+
+
+def split_keywords(text: str) -> list[str]:
+    """Keywords from "a, b c, -d": commas or new lines separate them."""
+    return [" ".join(part.split()) for part in re.split(r"[,\n]", text) if part.strip()]
+
+
+def _subscriber(session: Session, chat: Chat, now: datetime) -> SubscriberRow:
+    return subscriptions.enroll(
+        session, chat.id, chat.type, now, title=chat.title, thread_id=chat.thread_id
+    )
+
+
+def start(session: Session, chat: Chat, now: datetime) -> str:
+    row = _subscriber(session, chat, now)
+    have = subscriptions.keywords(row)
+    lines = [
+        "<b>Welcome to paperboy!</b>",
+        "I send a daily digest of new research papers that match your keywords.",
+        "",
+        "Subscribe with <code>/subscribe graph neural networks, pruning</code>.",
+        "Typos, plurals, British spellings and acronyms (GNN, MoE) are understood; "
+        "<code>-survey</code> excludes.",
+    ]
+    if have:
+        lines += ["", "Your keywords: " + escape(", ".join(have))]
+    lines += ["", "/help lists everything I can do."]
+    return "\n".join(lines)
+
+
+def subscribe(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    wanted = split_keywords(text)
+    if not wanted:
+        return "Usage: <code>/subscribe keyword[, keyword...]</code>"
+    too_long = [k for k in wanted if len(k) > MAX_KEYWORD_LENGTH]
+    if too_long:
+        return (
+            f"A keyword can be at most {MAX_KEYWORD_LENGTH} characters; "
+            f"“{escape(too_long[0][:40])}…” has {len(too_long[0])}. Nothing was added."
+        )
+    row = _subscriber(session, chat, now)
+    present = len(row.keywords)
+    fresh = {k.casefold() for k in wanted} - {k.keyword.casefold() for k in row.keywords}
+    if present + len(fresh) > MAX_KEYWORDS:
+        return (
+            f"{chat.name.capitalize()} can have at most {MAX_KEYWORDS} keywords "
+            f"({present} now). Remove some with /unsubscribe first. Nothing was added."
+        )
+    added = subscriptions.add_keywords(row, wanted)
+    reply = []
+    if added:
+        reply.append("Subscribed to: " + escape(", ".join(added)))
+    if len(added) < len(wanted):
+        reply.append("Already there: " + escape(", ".join(k for k in wanted if k not in added)))
+    return "\n".join(reply)
+
+
+def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:
+    row = subscriptions.find(session, chat.id)
+    if row is None or not row.keywords:
+        return "There are no keywords to remove. Add some with /subscribe."
+    removed = subscriptions.remove_keyword(row, " ".join(keyword.split()))
+    if removed is None:
+        return f"“{escape(keyword[:100])}” is not among the keywords. /keywords lists them."
+    return f"Unsubscribed from: {escape(removed)}"
+
+
+def keyword_list(session: Session, chat: Chat) -> list[str]:
+    row = subscriptions.find(session, chat.id)
+    have = subscriptions.keywords(row) if row else []
+    if not have:
+        return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
+    header = f"{chat.heading('Keywords')} ({len(have)}):"
+    return split_messages((f"• {escape(k)}" for k in have), header=header, separator="\n")
+
+
+def stored_keywords(session: Session, chat: Chat) -> list[str]:
+    row = subscriptions.find(session, chat.id)
+    return subscriptions.keywords(row) if row else []
+
+
+def set_time(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    found = _TIME.match(text.strip())
+    if not found:
+        return "Usage: <code>/time HH:MM</code>, for example <code>/time 07:30</code>."
+    at = time(int(found.group(1)), int(found.group(2)))
+    row = _subscriber(session, chat, now)
+    subscriptions.set_schedule(row, at=at)
+    return f"Daily digest at {at:%H:%M} ({escape(row.timezone)})."
+
+
+def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    name = text.strip()
+    if not name:
+        return (
+            "Usage: <code>/timezone Area/City</code>, "
+            "for example <code>/timezone Europe/Berlin</code>."
+        )
+    exact = {zone.casefold(): zone for zone in _TIMEZONES}.get(name.casefold())
+    if exact is None:
+        close = [zone for zone, _, _ in process.extract(name, _TIMEZONES, limit=3)]
+        return f"Unknown time zone “{escape(name[:64])}”. Did you mean: " + ", ".join(
+            f"<code>{escape(zone)}</code>" for zone in close
+        )
+    row = _subscriber(session, chat, now)
+    subscriptions.set_schedule(row, timezone=exact)
+    return f"Time zone set to {escape(exact)}; daily digest at {row.delivery_time:%H:%M}."
+
+
+def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> str:
+    row = _subscriber(session, chat, now)
+    row.paused = paused
+    if paused:
+        return "Paused: no daily digests until /resume."
+    return f"Resumed: daily digest at {row.delivery_time:%H:%M} ({escape(row.timezone)})."
+
+
+def settings(session: Session, chat: Chat) -> str:
+    row = subscriptions.find(session, chat.id)
+    if row is None:
+        return "Nothing stored yet. /start to begin."
+    state = "paused" if row.paused else ("active" if row.active else "inactive")
+    have = subscriptions.keywords(row)
+    return "\n".join(
+        [
+            chat.heading("Settings"),
+            f"Digest: {state}, daily at {row.delivery_time:%H:%M} ({escape(row.timezone)})",
+            f"Keywords ({len(have)}): " + (escape(", ".join(have)) if have else "none"),
+            f"Papers sent so far: {subscriptions.delivered_count(session, row.id)}",
+        ]
+    )
+
+
+def export(session: Session, chat: Chat) -> str:
+    """The keywords and settings as a JSON document that /import takes back."""
+    row = subscriptions.find(session, chat.id)
+    document = {
+        "format": EXPORT_FORMAT,
+        "keywords": subscriptions.keywords(row) if row else [],
+        "timezone": row.timezone if row else "UTC",
+        "time": f"{row.delivery_time:%H:%M}" if row else "08:00",
+        "paused": row.paused if row else False,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def import_document(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return "That is not a JSON document: send the text that /export gave you."
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        return (
+            "That is not a paperboy export (its <code>format</code> should be "
+            + EXPORT_FORMAT
+            + ")."
+        )
+    keywords = document.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
+    reply = subscribe(session, chat, "\n".join(keywords), now) if keywords else ""
+    for key, apply in (("timezone", set_timezone), ("time", set_time)):
+        value = document.get(key)
+        if isinstance(value, str):
+            reply += "\n" + apply(session, chat, value, now)
+    if isinstance(document.get("paused"), bool):
+        reply += "\n" + set_paused(session, chat, document["paused"], now)
+    return reply.strip() or "The export was empty: nothing to import."
+
+
+def forget(session: Session, chat: Chat) -> str:
+    if subscriptions.forget(session, chat.id):
+        return "Done: your keywords, settings and history are deleted. /start to begin again."
+    return "There was nothing stored about you."
+
+
+def _why(match: Match) -> str:
+    return "matched " + ", ".join(f"{hit.keyword} ({hit.where})" for hit in match.hits)
+
+
+def _ranked(matches: list[Match]) -> list[Match]:
+    # Title matches first, then the most upvoted; the sort is stable, so newest next.
+    return sorted(matches, key=lambda m: (m.where != "title", -(m.paper.upvotes or 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Messages to send, each with the ids of the papers it carries."""
+
+    messages: list[tuple[str, list[int]]]
+    more: int
+
+
+def latest(session: Session, chat: Chat, limit: int = 5) -> list[str]:
+    """The newest stored papers matching the chat's keywords, sent before or not."""
+    row = subscriptions.find(session, chat.id)
+    have = subscriptions.keywords(row) if row else []
+    if not have:
+        return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
+    papers = [paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)]
+    matches = _ranked(Matcher(papers).match(have))[:limit]
+    if not matches:
+        return ["No stored paper matches your keywords yet."]
+    header = chat.heading("Latest papers")
+    return split_messages((paper_block(m.paper, _why(m)) for m in matches), header=header)
+
+
+def digest(session: Session, chat: Chat, limit: int = DIGEST_MAX) -> Digest:
+    """The unsent papers matching the chat's keywords, best first, as messages to send."""
+    row = subscriptions.find(session, chat.id)
+    have = subscriptions.keywords(row) if row else []
+    if row is None or not have:
+        return Digest([], 0)
+    candidates = subscriptions.undelivered_papers(session, row.id, CANDIDATES)
+    matches = _ranked(Matcher([paper for _, paper in candidates]).match(have))
+    chosen = ((paper_block(m.paper, _why(m)), candidates[m.index][0]) for m in matches[:limit])
+    return Digest(pack(chosen), max(0, len(matches) - limit))
+
+
+def stats(session: Session) -> str:
+    figures = queries.stats(session)
+    failing = queries.failing_sources(session)
+    lines = [
+        "<b>paperboy</b>",
+        f"Papers: {figures.papers} ({figures.papers_with_arxiv_id} with an arXiv id)",
+        f"Subscribers: {figures.subscribers} ({figures.active_subscribers} active)",
+        f"Keywords: {figures.keywords}",
+        f"Papers delivered: {figures.deliveries}",
+        f"Sources: {figures.sources} ({figures.failing_sources} failing)",
+    ]
+    lines += [
+        f"⚠ {escape(s.location[:200])}: {escape((s.last_error or '')[:200])}" for s in failing
+    ]
+    return "\n".join(lines)
+
+
+def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
+    """What a scheduled or /ingest run reads: configured sources, then those admins added."""
+    return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
+
+
+def ingest_summary(reports: Sequence[SourceReport]) -> str:
+    if not reports:
+        return "No sources are configured. Add one with <code>/sources add URL</code>."
+    lines = []
+    for report in reports:
+        name = escape(report.source[:200])
+        if report.status == "failed":
+            lines.append(f"⚠ {name}: {escape((report.error or '')[:300])}")
+        elif report.status == "unchanged":
+            lines.append(f"• {name}: unchanged")
+        else:
+            lines.append(f"• {name}: {report.parsed} papers, {report.new} new")
+    new = sum(r.new for r in reports)
+    failed = sum(r.status == "failed" for r in reports)
+    lines.append(f"<b>{len(reports)} sources, {new} new papers, {failed} failed.</b>")
+    return "\n".join(split_messages(lines, separator="\n")[:1])
+
+
+def manage_sources(session: Session, action: str, location: str, configured: Sequence[str]) -> str:
+    """/sources, /sources add URL, /sources remove URL."""
+    if action == "add":
+        if not location.startswith(("http://", "https://")):
+            return "Usage: <code>/sources add https://…</code> (an http or https URL)."
+        queries.schedule_source(session, location, True)
+        return f"Added {escape(location)}: it is ingested on every run from now on."
+    if action == "remove":
+        if not queries.schedule_source(session, location, False):
+            return f"{escape(location[:200])} is not among the sources added with /sources add."
+        return f"Removed {escape(location)}."
+    if action:
+        return (
+            "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
+            "<code>/sources remove URL</code>."
+        )
+    added = queries.scheduled_sources(session)
+    if not configured and not added:
+        return "No sources yet. Add one with <code>/sources add URL</code>."
+    lines = ["<b>Sources</b>"]
+    lines += [f"• {escape(s)} (PAPERBOY_SOURCES)" for s in configured]
+    lines += [f"• {escape(s)}" for s in added]
+    return "\n".join(split_messages(lines, separator="\n")[:1])

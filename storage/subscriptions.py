@@ -1,0 +1,156 @@
+"""Queries about subscribers: their chats, keywords, settings and what they were sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import DeliveryRow, KeywordRow, PaperRow, SubscriberRow
+from storage.queries import paper_record
+from storage.records import Paper
+
+
+def find(session: Session, chat_id: int) -> SubscriberRow | None:
+    query = (
+        select(SubscriberRow)
+        .where(SubscriberRow.chat_id == chat_id)
+        .options(selectinload(SubscriberRow.keywords))
+    )
+    return session.scalar(query)
+
+
+def enroll(
+    session: Session,
+    chat_id: int,
+    chat_type: str,
+    now: datetime,
+    *,
+    title: str | None = None,
+    thread_id: int | None = None,
+) -> SubscriberRow:
+    """The subscriber of a chat, created if new; a chat that had gone away becomes active."""
+    row = find(session, chat_id)
+    if row is None:
+        row = SubscriberRow(chat_id=chat_id, chat_type=chat_type, created_at=now, keywords=[])
+        session.add(row)
+    row.active = True
+    row.chat_type = chat_type
+    row.title = title or row.title
+    if thread_id is not None:
+        row.thread_id = thread_id
+    session.flush()
+    return row
+
+
+def keywords(row: SubscriberRow) -> list[str]:
+    return sorted((k.keyword for k in row.keywords), key=str.casefold)
+
+
+def add_keywords(row: SubscriberRow, new: Sequence[str]) -> list[str]:
+    """Add keywords not yet present (compared case-insensitively); returns those added."""
+    present = {k.keyword.casefold() for k in row.keywords}
+    added = []
+    for keyword in new:
+        if keyword.casefold() not in present:
+            row.keywords.append(KeywordRow(keyword=keyword))
+            present.add(keyword.casefold())
+            added.append(keyword)
+    return added
+
+
+def remove_keyword(row: SubscriberRow, keyword: str) -> str | None:
+    """Remove a keyword (case-insensitively); returns it as it was stored, or None."""
+    for stored in row.keywords:
+        if stored.keyword.casefold() == keyword.casefold():
+            row.keywords.remove(stored)
+            return stored.keyword
+    return None
+
+
+def set_schedule(
+    row: SubscriberRow, *, timezone: str | None = None, at: time | None = None
+) -> None:
+    if timezone is not None:
+        row.timezone = timezone
+    if at is not None:
+        row.delivery_time = at
+
+
+def forget(session: Session, chat_id: int) -> bool:
+    """Delete a chat's subscriber with its keywords and delivery history."""
+    result = session.execute(delete(SubscriberRow).where(SubscriberRow.chat_id == chat_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def deactivate(session: Session, chat_id: int) -> None:
+    """The chat is gone for the bot (blocked, kicked, deleted): stop sending to it."""
+    session.execute(
+        update(SubscriberRow).where(SubscriberRow.chat_id == chat_id).values(active=False)
+    )
+
+
+def migrate(session: Session, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup with a new id: the subscription moves with it."""
+    if find(session, new_chat_id) is None:
+        session.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.chat_id == old_chat_id)
+            .values(chat_id=new_chat_id, chat_type="supergroup")
+        )
+
+
+def _newest(session: Session, limit: int, *where: ColumnElement[bool]) -> list[tuple[int, Paper]]:
+    query = select(PaperRow).where(*where)
+    query = query.order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc()).limit(limit)
+    return [(row.id, paper_record(row)) for row in session.scalars(query)]
+
+
+def newest_papers(session: Session, limit: int) -> list[tuple[int, Paper]]:
+    """The newest stored papers with their row ids."""
+    return _newest(session, limit)
+
+
+def undelivered_papers(session: Session, subscriber_id: int, limit: int) -> list[tuple[int, Paper]]:
+    """The newest stored papers this subscriber was never sent, with their row ids."""
+    sent = select(DeliveryRow.paper_id).where(DeliveryRow.subscriber_id == subscriber_id)
+    return _newest(session, limit, PaperRow.id.not_in(sent))
+
+
+def record_deliveries(
+    session: Session, subscriber_id: int, paper_ids: Iterable[int], now: datetime
+) -> None:
+    """Remember that these papers reached the chat; papers already recorded are skipped."""
+    ids = set(paper_ids)
+    already = set(
+        session.scalars(
+            select(DeliveryRow.paper_id).where(
+                DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.paper_id.in_(ids)
+            )
+        )
+    )
+    session.add_all(
+        DeliveryRow(subscriber_id=subscriber_id, paper_id=paper_id, delivered_at=now)
+        for paper_id in sorted(ids - already)
+    )
+    session.flush()
+
+
+def delivered_count(session: Session, subscriber_id: int) -> int:
+    query = select(func.count()).select_from(DeliveryRow)
+    return session.scalar(query.where(DeliveryRow.subscriber_id == subscriber_id)) or 0
+
+
+def remove_keyword_id(session: Session, chat_id: int, keyword_id: int) -> str | None:
+    """Remove one keyword of a chat by its id (from an inline button); returns its text."""
+    row = session.scalar(
+        select(KeywordRow)
+        .join(SubscriberRow)
+        .where(KeywordRow.id == keyword_id, SubscriberRow.chat_id == chat_id)
+    )
+    if row is None:
+        return None
+    session.delete(row)
+    return row.keyword

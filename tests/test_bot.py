@@ -1,0 +1,338 @@
+"""The bot end to end: the real python-telegram-bot stack against the local Bot API.
+
+Every call the bot makes is checked against the official Bot API description, and every
+message against Telegram's rules (HTML, length); each test ends by asserting that none was
+invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+from telegram.ext import Application
+
+from bot import logs
+from bot.app import COMMANDS, build_application, register_commands
+from bot.config import Settings
+from bot.devserver import FakeBotApi
+from bot.devserver.limits import RateLimits
+from storage import queries, subscriptions
+from storage.records import Paper
+from tests.telegram_helpers import TOKEN, bot_api_spec
+
+ALICE, BOB, ADMIN = 1001, 1002, 1003
+GROUP, FORUM, CHANNEL = -2001, -1002002, -1002003
+
+PAPERS = [
+    Paper("Graph Neural Networks at Scale", "We train GNNs (graph neural networks) on graphs."),
+    Paper("Pruning Mixture-of-Experts", "We prune MoE experts without retraining.", "2401.00002"),
+    Paper(
+        "<script>alert(1)</script> & Friends", "A paper whose title is hostile HTML, on pruning."
+    ),
+    *(Paper(f"Pruning Study {n}", f"Pruning study number {n} of many.") for n in range(12)),
+]
+
+
+@dataclass
+class Bot:
+    api: FakeBotApi
+    app: Application  # type: ignore[type-arg]
+    sessions: sessionmaker[Session]
+
+    async def say(
+        self, user: int, text: str, chat: int | None = None, thread_id: int | None = None
+    ) -> str:
+        """A user writes; returns everything the bot showed in that chat afterwards."""
+        replies = await self.api.converse(user, text, chat_id=chat, thread_id=thread_id)
+        return "\n".join(message.shown for message in replies)
+
+    async def press(self, user: int, label: str, chat: int | None = None) -> str:
+        message = next(
+            m
+            for m in reversed(self.api.sent(chat or user))
+            if label in json.dumps(m.reply_markup, ensure_ascii=False)
+        )
+        before = len(self.api.sent(chat or user))
+        self.api.user_presses(user, message.message_id, label, chat_id=chat)
+        await self.api.wait_idle()
+        edited = self.api.sent(chat or user)[self.api.sent(chat or user).index(message)]
+        new = [m.shown for m in self.api.sent(chat or user)[before:]]
+        return "\n".join([edited.shown, *new])
+
+
+@pytest.fixture
+async def bot(sessions: sessionmaker[Session], db_url: str, tmp_path: Path) -> AsyncIterator[Bot]:
+    with sessions.begin() as session:
+        queries.store_papers(session, PAPERS, datetime(2026, 11, 24, tzinfo=UTC))
+    source = tmp_path / "page.txt"
+    source.write_bytes((Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes())
+    api = FakeBotApi(bot_api_spec(), limits=RateLimits(private_chat=None, group_chat=None))
+    api.start()
+    api.add_user(ALICE, "Alice")
+    api.add_user(BOB, "Bob")
+    api.add_user(ADMIN, "Ada")
+    api.add_chat(GROUP, "group", "Reading group", members={ALICE: "administrator", BOB: "member"})
+    api.add_chat(FORUM, "supergroup", "Lab", is_forum=True, members={ALICE: "creator"})
+    api.add_chat(CHANNEL, "channel", "Papers", username="papers", members={ALICE: "administrator"})
+    settings = Settings(
+        database_url=db_url,
+        bot_token=SecretStr(TOKEN),
+        bot_api_url=api.base_url.removesuffix("/bot"),
+        admin_ids=[ADMIN],
+        sources=[str(source)],
+        digest_max=5,
+    )
+    app = build_application(settings, sessions)
+    await app.initialize()
+    await register_commands(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        yield Bot(api, app, sessions)
+        assert api.violations == []
+        assert api.rejected == []
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        api.stop()
+
+
+async def test_menu_comes_from_the_command_list(bot: Bot) -> None:
+    [call] = [c for c in bot.api.calls if c.method == "setMyCommands"]
+    menu = [c["command"] for c in json.loads(str(call.params["commands"]))]
+    assert menu == [c.name for c in COMMANDS if not c.admin]
+
+
+async def test_private_conversation(bot: Bot) -> None:
+    assert "Welcome to paperboy" in await bot.say(ALICE, "/start")
+    assert "/subscribe" in await bot.say(ALICE, "/help")
+    assert "Subscribed to: GNN, pruning" in await bot.say(ALICE, "/subscribe GNN, pruning")
+    assert "Subscribed to: MoE" in await bot.say(ALICE, "/add MoE")
+    keywords = await bot.say(ALICE, "/keywords")
+    assert "• GNN" in keywords
+    assert "• MoE" in keywords
+    assert "Tap a keyword" in await bot.say(ALICE, "/unsubscribe")
+    assert "Unsubscribed from: MoE" in await bot.press(ALICE, "✕ MoE")
+    assert "Unsubscribed from: GNN" in await bot.say(ALICE, "/remove gnn")
+    assert "07:30" in await bot.say(ALICE, "/time 07:30")
+    assert "Did you mean" in await bot.say(ALICE, "/timezone Europe/Berln")
+    assert "Europe/Berlin" in await bot.say(ALICE, "/timezone Europe/Berlin")
+    assert "Paused" in await bot.say(ALICE, "/pause")
+    assert "Resumed" in await bot.say(ALICE, "/resume")
+    settings = await bot.say(ALICE, "/settings")
+    assert "active, daily at 07:30 (Europe/Berlin)" in settings
+    assert "pruning" in settings
+    assert bot.api.answers
+
+
+async def test_search_pages_with_buttons(bot: Bot) -> None:
+    first = await bot.say(ALICE, "/search pruning")
+    assert "Papers 1 to 5 of" in first
+    second = await bot.press(ALICE, "more »")
+    assert "Papers 6 to 10 of" in second
+    back = await bot.press(ALICE, "« back")
+    assert "Papers 1 to 5 of" in back
+    corrected = await bot.say(ALICE, "/search prunning")
+    assert "showing results for pruning" in corrected
+    assert "Type some words" in await bot.say(ALICE, "/search")
+    assert "No papers match" in await bot.say(ALICE, '/search " * NEAR -')
+
+
+async def test_digest_latest_and_more_button(bot: Bot) -> None:
+    await bot.say(ALICE, "/subscribe pruning")
+    assert "Pruning" in await bot.say(ALICE, "/latest")
+    digest = await bot.say(ALICE, "/digest")
+    assert digest.count("Pruning") >= 5
+    assert "&lt;script&gt;" not in digest  # shown text: the tags arrive escaped, as text
+    with bot.sessions() as session:
+        row = subscriptions.find(session, ALICE)
+        assert row is not None
+        assert subscriptions.delivered_count(session, row.id) == 5
+    more = await bot.press(ALICE, "9 more")
+    assert "Pruning" in more
+    with bot.sessions() as session:
+        assert row is not None
+        assert subscriptions.delivered_count(session, row.id) == 10
+    assert "Pruning" in await bot.say(ALICE, "/digest")
+    assert "Nothing new" in await bot.say(ALICE, "/digest")
+    with bot.sessions() as session:
+        assert subscriptions.delivered_count(session, row.id) == 14
+
+
+async def test_export_import_and_stop(bot: Bot) -> None:
+    await bot.say(ALICE, "/subscribe GNN, -survey")
+    exported = await bot.say(ALICE, "/export")
+    document = exported[exported.index("{") :]
+    assert json.loads(document)["keywords"] == ["-survey", "GNN"]
+    prompt = await bot.say(BOB, "/import")
+    assert "Reply to this message" in prompt
+    [prompt_message] = [m for m in bot.api.sent(BOB) if "Reply to this message" in m.shown]
+    bot.api.user_sends(BOB, document, reply_to=prompt_message.message_id)
+    await bot.api.wait_idle()
+    assert "Subscribed to: -survey, GNN" in bot.api.sent(BOB)[-1].shown
+    assert "cannot be undone" in await bot.say(BOB, "/stop")
+    assert "deleted" in await bot.press(BOB, "Yes, delete everything")
+    with bot.sessions() as session:
+        assert subscriptions.find(session, BOB) is None
+
+
+async def test_bad_and_hostile_input(bot: Bot) -> None:
+    assert "/help" in await bot.say(ALICE, "/frobnicate")
+    assert "Usage" in await bot.say(ALICE, "/subscribe")
+    assert "at most 100 characters" in await bot.say(ALICE, "/subscribe " + "x" * 150)
+    hostile = "<b>bold</b> & <a href='x'>link</a> שלום 🧪 " + "y" * 50
+    reply = await bot.say(ALICE, "/subscribe " + hostile)
+    assert "Subscribed to: <b>bold</b> &" in reply  # shown as typed, not as markup
+    long_search = await bot.say(ALICE, "/search " + " ".join(f"w{n}" for n in range(900)))
+    assert "only the first" in long_search
+    bot.api.user_sends_sticker(ALICE)
+    await bot.api.wait_idle()
+    assert "commands only" in bot.api.sent(ALICE)[-1].shown
+    count = len(bot.api.sent(ALICE))
+    message_id = bot.api.user_sends(ALICE, "/keywords")
+    await bot.api.wait_idle()
+    bot.api.user_edits(ALICE, message_id, "/stop")
+    await bot.api.wait_idle()
+    assert len(bot.api.sent(ALICE)) == count + 1  # the edit was ignored
+
+
+async def test_groups_admins_topics_and_migration(bot: Bot) -> None:
+    refused = await bot.say(BOB, "/subscribe@paperboy_test_bot GNN", chat=GROUP)
+    assert "Only the group's administrators" in refused
+    assert "Subscribed to: GNN" in await bot.say(
+        ALICE, "/subscribe@paperboy_test_bot GNN", chat=GROUP
+    )
+    assert "Papers 1 to" in await bot.say(BOB, "/search graph", chat=GROUP)
+    await bot.say(ALICE, "/subscribe pruning", chat=FORUM, thread_id=77)
+    with bot.sessions() as session:
+        forum = subscriptions.find(session, FORUM)
+        assert forum is not None
+        assert forum.thread_id == 77
+    await bot.say(ALICE, "/digest", chat=FORUM, thread_id=77)
+    assert {m.thread_id for m in bot.api.sent(FORUM)} == {77}
+    bot.api.migrate_group(GROUP, -1009999, by=ALICE)
+    await bot.api.wait_idle()
+    with bot.sessions() as session:
+        assert subscriptions.find(session, GROUP) is None
+        moved = subscriptions.find(session, -1009999)
+        assert moved is not None
+        assert subscriptions.keywords(moved) == ["GNN"]
+
+
+async def test_channels_are_managed_from_a_private_chat(bot: Bot) -> None:
+    assert "Subscribed to: GNN" in await bot.say(ALICE, "/subscribe @papers GNN")
+    assert "• GNN" in await bot.say(ALICE, "/keywords @papers")
+    assert "Only administrators of @papers" in await bot.say(BOB, "/subscribe @papers MoE")
+    assert "cannot find @nowhere" in await bot.say(ALICE, "/subscribe @nowhere MoE")
+    bot.api.chat(CHANNEL).members[bot.api.bot.id] = "member"
+    assert "cannot post in @papers" in await bot.say(ALICE, "/subscribe @papers MoE")
+    bot.api.chat(CHANNEL).members[bot.api.bot.id] = "administrator"
+    assert "Unsubscribed from: GNN" in await bot.say(ALICE, "/unsubscribe @papers GNN")
+
+
+async def test_blocked_user_is_deactivated_and_start_revives(bot: Bot) -> None:
+    await bot.say(BOB, "/subscribe pruning")
+    bot.api.chat(BOB).blocked = True
+    await bot.say(BOB, "/digest")
+    with bot.sessions() as session:
+        row = subscriptions.find(session, BOB)
+        assert row is not None
+        assert not row.active
+    bot.api.chat(BOB).blocked = False
+    await bot.say(BOB, "/start")
+    with bot.sessions() as session:
+        row = subscriptions.find(session, BOB)
+        assert row is not None
+        assert row.active
+
+
+async def test_admin_commands(bot: Bot) -> None:
+    assert "for the bot's administrators" in await bot.say(ALICE, "/stats")
+    assert "Papers: 15" in await bot.say(ADMIN, "/stats")
+    assert "Added https://example.org/feed" in await bot.say(
+        ADMIN, "/sources add https://example.org/feed"
+    )
+    listing = await bot.say(ADMIN, "/sources")
+    assert "https://example.org/feed" in listing
+    assert "page.txt (PAPERBOY_SOURCES)" in listing
+    assert "Removed" in await bot.say(ADMIN, "/sources remove https://example.org/feed")
+    report = await bot.say(ADMIN, "/ingest")
+    assert "6 papers, 6 new" in report
+
+
+async def test_too_many_commands_are_slowed_down(bot: Bot) -> None:
+    for _ in range(20):
+        bot.api.user_sends(BOB, "/help")
+    await bot.api.wait_idle()
+    assert "slow down" in await bot.say(BOB, "/help")
+    assert "slow down" not in await bot.say(ALICE, "/help")
+
+
+async def test_the_token_never_reaches_the_logs(
+    bot: Bot, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logs.configure("DEBUG", [TOKEN])
+    # httpx writes request URLs, token included, at DEBUG and INFO: let it, to prove the
+    # redaction rather than the silence.
+    logging.getLogger("httpx").setLevel(logging.DEBUG)
+    try:
+        bot.api.inject("sendMessage", status=500)
+        await bot.say(ALICE, "/help")
+        err = capfd.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "[redacted]" in err
+    assert TOKEN not in err
+
+
+async def test_paperboy_run_in_a_real_process(db_url: str, tmp_path: Path) -> None:
+    """`paperboy run` as an operator starts it: token from a file, the API URL from the
+    environment, stopped with SIGINT; the token appears nowhere in its output."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with FakeBotApi(bot_api_spec()) as api:
+        api.add_user(ALICE, "Alice")
+        env = {
+            **os.environ,
+            "PAPERBOY_DATABASE_URL": db_url,
+            "PAPERBOY_BOT_TOKEN_FILE": str(token_file),
+            "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
+            "PAPERBOY_LOG_LEVEL": "DEBUG",
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("paperboy")),
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            [reply] = await api.converse(ALICE, "/start", timeout=30)
+            assert "Welcome to paperboy" in reply.shown
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0
+        assert api.violations == []
+        assert api.tokens == {TOKEN}
+    text = output.decode()
+    assert "Application started" in text
+    assert TOKEN not in text

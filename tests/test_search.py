@@ -1,0 +1,551 @@
+"""Search: ranking, query language, typo correction, hostile input, index sync, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, create_mock_engine, func, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import cli
+from bot.search import (
+    EMPTY_QUERY,
+    MAX_WORDS,
+    SearchOutcome,
+    best_correction,
+    parse_query,
+    render_marks,
+    search,
+)
+from bot.sources import parse_page
+from storage import db, queries
+from storage import search as store
+from storage.identity import title_key
+from storage.models import PaperRow, SearchWordRow
+from storage.records import Paper
+from storage.search import MARK_END, MARK_START, SearchUnavailable, Term
+from storage.words import vocabulary_words, words
+
+NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
+
+HOSTILE = [
+    "",
+    "   ",
+    '"',
+    '""',
+    '"""',
+    "*",
+    "graph*",
+    "NEAR(graph neural)",
+    "graph AND OR NOT neural",
+    "-graph",
+    "title:graph",
+    "^graph",
+    "(graph",
+    "graph)",
+    "'; DROP TABLE papers; --",
+    "\"; DROP TABLE papers; --",
+    "%_\\",
+    "!!! ??? ...",
+    "\x00\x01\x02\x03",
+    "graph " * 2000,
+    "x" * 10_000,
+    "é" * 5000,
+    "\u202egraph\u202c",
+    "\U0001d524\U0001d52f\U0001d51e\U0001d52d\U0001d525",  # "graph" in fraktur letters
+    "图 神经 网络",
+]
+
+
+@pytest.fixture(scope="module")
+def seeded_template(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path, seed_pages: list[Path]
+) -> Path:
+    """A database holding the 504 seed papers, copied by each test."""
+    path = tmp_path_factory.mktemp("seeded") / "paperboy.db"
+    shutil.copy(migrated_template, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    for page in seed_pages:
+        with db.make_sessions(engine).begin() as session:
+            queries.store_papers(session, parse_page(page.read_bytes()).papers, NOW)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def library(seeded_template: Path, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    path = tmp_path / "library.db"
+    shutil.copy(seeded_template, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    yield db.make_sessions(engine)
+    engine.dispose()
+
+
+def find(sessions: sessionmaker[Session], query: str, **page: int) -> SearchOutcome:
+    with sessions() as session:
+        return search(session, query, **page)
+
+
+def titles(outcome: SearchOutcome) -> list[str]:
+    return [result.title for result in outcome.results]
+
+
+def everything(sessions: sessionmaker[Session], query: str) -> set[str]:
+    """Titles of all matches (the seeds have fewer than the ranking window)."""
+    found: set[str] = set()
+    while len(page := find(sessions, query, limit=50, offset=len(found)).results):
+        found.update(result.title for result in page)
+    return found
+
+
+def matching_ids(session: Session, index: str, word: str, floor: int = 0) -> list[int]:
+    query = f"SELECT rowid FROM {index} WHERE {index} MATCH :word AND rowid >= :floor"
+    return list(session.scalars(text(query), {"word": f'"{word}"', "floor": floor}))
+
+
+def assert_indexes_intact(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        # Raises if the index disagrees with the papers it was built from.
+        index = store.FTS_INDEX
+        session.execute(text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"))
+        # The recent index holds only the newest papers, which that check cannot allow for:
+        # it must hold every paper from its oldest on, and find what the full index finds.
+        recent = list(session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")))
+        floor = min(recent)
+        newest = session.scalars(select(PaperRow.id).where(PaperRow.id >= floor))
+        assert sorted(recent) == sorted(newest)
+        sample = session.scalars(select(SearchWordRow.word).order_by(SearchWordRow.word))
+        for word in list(sample)[::25]:
+            assert matching_ids(session, store.RECENT_INDEX, word) == matching_ids(
+                session, store.FTS_INDEX, word, floor
+            ), word
+
+
+def assert_intact(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PaperRow)) == 504
+    assert_indexes_intact(sessions)
+
+
+def vocabulary(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        rows = session.execute(select(SearchWordRow.word, SearchWordRow.papers))
+        return {row.word: row.papers for row in rows}
+
+
+def recount(sessions: sessionmaker[Session]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    with sessions() as session:
+        for title, abstract in session.execute(select(PaperRow.title, PaperRow.abstract)):
+            counts.update(vocabulary_words(title, abstract))
+    return dict(counts)
+
+
+# The query language, without a database.
+
+
+def test_words_fold_case_diacritics_and_punctuation() -> None:
+    assert words("Graph-Based RÉSEAUX, naïve_Bayes x²") == [
+        "graph",
+        "based",
+        "reseaux",
+        "naive",
+        "bayes",
+        "x2",
+    ]
+    assert vocabulary_words("GPT4 uses 3D Transformers; Transformers!") == {"uses", "transformers"}
+
+
+def test_parse_words_phrases_and_prefix() -> None:
+    assert parse_query('graph "neural ODE" netw').terms == (
+        Term(("graph",)),
+        Term(("neural", "ode")),
+        Term(("netw",), prefix=True),
+    )
+    # A space or a closing quote after the last word: it is finished.
+    assert parse_query("graph netw ").terms[-1] == Term(("netw",))
+    assert parse_query('graph "netw"').terms[-1] == Term(("netw",))
+    # Too short to complete.
+    assert parse_query("graph ne").terms[-1] == Term(("ne",))
+    # An unclosed quote runs to the end; curly quotes are quotes.
+    assert parse_query('graph "neural netw').terms[-1] == Term(("neural", "netw"))
+    assert parse_query("\u201cgraph neural\u201d").terms == (Term(("graph", "neural")),)
+    # Operators and punctuation are only separators; repeats count once.
+    assert parse_query("NEAR(graph OR graph) -title:*").terms == (
+        Term(("near",)),
+        Term(("graph",)),
+        Term(("or",)),
+        Term(("title",)),
+    )
+
+
+def test_parse_caps_the_words() -> None:
+    parsed = parse_query(" ".join(f"w{n}" for n in range(40)))
+    assert len(parsed.terms) == MAX_WORDS
+    assert parsed.dropped == 40 - MAX_WORDS
+    phrase = parse_query('"' + " ".join(f"w{n}" for n in range(20)) + '"')
+    assert phrase.terms[0].words == tuple(f"w{n}" for n in range(MAX_WORDS))
+    assert parse_query("x" * 10_000).dropped == 0
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_parse_never_fails(query: str) -> None:
+    parsed = parse_query(query)
+    assert sum(len(term.words) for term in parsed.terms) <= MAX_WORDS
+    assert all(term.words for term in parsed.terms)
+
+
+def test_best_correction_prefers_closest_then_most_used() -> None:
+    candidates = [("transformers", 50), ("transformer", 10), ("transforms", 90)]
+    assert best_correction("tranformer", candidates) == "transformer"
+    assert best_correction("tranformers", candidates) == "transformers"
+    assert best_correction("gradient", [("gradual", 5)]) is None
+    # 4-7 letters: one typo; shorter words are never corrected.
+    assert best_correction("modle", [("model", 3), ("mode", 9)]) == "mode"
+    assert best_correction("mdle", [("model", 3)]) is None
+    assert best_correction("gan", [("gain", 3)]) is None
+
+
+def test_render_marks_is_always_balanced() -> None:
+    s, e = MARK_START, MARK_END
+    assert render_marks(f"a {s}graph{e} b", "<b>", "</b>") == "a <b>graph</b> b"
+    assert render_marks(f"{e}{s}{s}x{e}{e} {s}y", "[", "]") == "[x] [y]"
+
+
+# Ranking and matching, on the seed papers.
+
+
+def test_title_hit_ranks_above_abstract_only_hits(library: sessionmaker[Session]) -> None:
+    outcome = find(library, "hypernetworks", limit=50)
+    in_title = ["hypernetwork" in title.lower() for title in titles(outcome)]
+    assert in_title.count(True) == 7
+    assert in_title.count(False) >= 4
+    # Every paper with the word in its title comes before every paper with it elsewhere.
+    assert in_title == sorted(in_title, reverse=True)
+
+
+def test_phrase_needs_the_words_together(library: sessionmaker[Session]) -> None:
+    phrase = everything(library, '"graph neural"')
+    separate = everything(library, "graph neural")
+    assert phrase
+    assert phrase < separate
+    outcome = find(library, '"graph neural"')
+    for result in outcome.results:
+        marked = render_marks(result.snippet, "[", "]").lower()
+        assert "[graph neural]" in marked or "[graph] [neural]" in marked or not marked
+
+
+def test_several_words_must_all_match(library: sessionmaker[Session]) -> None:
+    both = everything(library, "graph diffusion")
+    assert both
+    assert both <= everything(library, "graph") & everything(library, "diffusion")
+    assert everything(library, "graph zzzqqqxx") == set()
+
+
+def test_stemming_finds_other_forms(library: sessionmaker[Session]) -> None:
+    assert everything(library, "network") == everything(library, "networks")
+
+
+def test_last_word_completes_unless_finished(library: sessionmaker[Session]) -> None:
+    completed = find(library, "hypernetw", limit=50)
+    assert completed.corrected is None
+    assert "HyperNetworks" in titles(completed)
+    # Finished, it is just a word no paper uses, and is corrected.
+    assert find(library, "hypernetw ").corrected == "hypernets"
+    assert find(library, '"hypernetw"').corrected == "hypernets"
+    # A word that papers use is taken as finished: "hypernet" finds only hypernet(s).
+    assert find(library, "hypernet").matches < completed.matches
+
+
+def test_misspelt_words_are_corrected(library: sessionmaker[Session]) -> None:
+    outcome = find(library, "tranformer")
+    assert outcome.corrected == "transformer"
+    assert outcome.message == "showing results for transformer"
+    assert outcome.results
+    assert outcome.results == find(library, "transformer").results
+
+    outcome = find(library, '"convolutonal neural" netwroks')
+    assert outcome.corrected == '"convolutional neural" networks'
+    assert outcome.results
+
+
+def test_known_words_are_not_corrected(library: sessionmaker[Session]) -> None:
+    for query in ("transformer", "hypernetworks", "graph neural networks", "gans"):
+        outcome = find(library, query)
+        assert (outcome.corrected, outcome.message) == (None, None), query
+    # One seed paper spells it this way, so it is a word of the library, and finds that paper.
+    outcome = find(library, "convolutinal")
+    assert (outcome.corrected, outcome.matches) == (None, 1)
+
+
+def test_corrections_are_words_of_several_papers(library: sessionmaker[Session]) -> None:
+    def save(title: str) -> None:
+        with library.begin() as session:
+            queries.store_papers(session, [Paper(title, abstract="On quasicrystals.")], NOW)
+
+    # A word of one paper is as likely a typo itself: it is known, but never suggested.
+    save("Quasi Things")
+    assert find(library, "quasicrystls").corrected is None
+    save("More Quasi Things")
+    assert find(library, "quasicrystls").corrected == "quasicrystals"
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_answer_calmly(library: sessionmaker[Session], query: str) -> None:
+    outcome = find(library, query)
+    assert outcome.message or outcome.results or outcome.matches == 0
+    if not parse_query(query).terms:
+        assert outcome.message == EMPTY_QUERY
+    assert_intact(library)
+
+
+def test_long_queries_say_they_were_cut(library: sessionmaker[Session]) -> None:
+    outcome = find(library, "graph " + " ".join(f"neural{n}" for n in range(30)))
+    assert outcome.message == f"only the first {MAX_WORDS} words were searched"
+
+
+def test_paging(library: sessionmaker[Session]) -> None:
+    whole = find(library, "learning", limit=6)
+    first = find(library, "learning", limit=3)
+    second = find(library, "learning", limit=3, offset=3)
+    assert whole.results == first.results + second.results
+    assert first.more
+    assert (first.matches, first.capped) == (whole.matches, False)
+    assert find(library, "learning", offset=whole.matches).results == ()
+    assert len(find(library, "learning", limit=500).results) == 50
+
+
+def test_results_carry_link_date_and_snippet(library: sessionmaker[Session]) -> None:
+    with library.begin() as session:
+        queries.store_papers(
+            session,
+            [
+                Paper(
+                    title="Zebrafish Models",
+                    abstract="Fish swim. We stitch pretrained zebrafish models together.",
+                    arxiv_id="2302.99999",
+                    published=date(2023, 2, 13),
+                )
+            ],
+            NOW,
+        )
+    [result] = find(library, "zebrafish").results
+    assert result.url == "https://arxiv.org/abs/2302.99999"
+    assert result.date == date(2023, 2, 13)
+    assert f"pretrained {MARK_START}zebrafish{MARK_END} models" in result.snippet
+    [powernorm] = find(library, "powernorm").results
+    assert powernorm.url == "https://github.com/sIncerass/powernorm"
+    assert powernorm.date is None
+
+
+# The indexes and the vocabulary follow every change to the papers.
+
+
+def test_vocabulary_counts_papers_per_word(library: sessionmaker[Session]) -> None:
+    assert vocabulary(library) == recount(library)
+
+
+def test_enriched_abstract_is_searchable(library: sessionmaker[Session]) -> None:
+    def save(abstract: str) -> None:
+        with library.begin() as session:
+            queries.store_papers(session, [Paper("Quasi Things", abstract=abstract)], NOW)
+
+    save("A short abstract about lattices.")
+    assert "Quasi Things" in titles(find(library, "lattices", limit=50))
+    assert find(library, "quasicrystals").matches == 0
+    lattices = vocabulary(library)["lattices"]
+    save("A much longer abstract about quasicrystals, replacing the short one entirely.")
+    assert titles(find(library, "quasicrystals")) == ["Quasi Things"]
+    assert "Quasi Things" not in titles(find(library, "lattices", limit=50))
+    # The vocabulary followed: the new word came, the old one lost a paper.
+    words_now = vocabulary(library)
+    assert (words_now["quasicrystals"], words_now.get("lattices", 0)) == (1, lattices - 1)
+    assert vocabulary(library) == recount(library)
+    assert_indexes_intact(library)
+
+
+def test_forced_reingest_changes_nothing(
+    library: sessionmaker[Session], seed_pages: list[Path]
+) -> None:
+    before = vocabulary(library)
+    for page in seed_pages:
+        with library.begin() as session:
+            queries.store_papers(session, parse_page(page.read_bytes()).papers, NOW)
+    assert vocabulary(library) == before
+    assert_intact(library)
+
+
+def row(title: str, abstract: str, **more: object) -> dict[str, object]:
+    """A papers row as migration 0001 made the table, written without storage code."""
+    return {
+        "title": title,
+        "title_key": title_key(title),
+        "abstract": abstract,
+        "authors": [],
+        "categories": [],
+        "keywords": [],
+        "first_seen_at": NOW,
+        "updated_at": NOW,
+        **more,
+    }
+
+
+def first_page(seed_pages: list[Path]) -> list[Paper]:
+    papers = parse_page(seed_pages[0].read_bytes()).papers
+    return list({title_key(paper.title): paper for paper in papers}.values())
+
+
+def test_papers_stored_before_the_search_migration_are_found(
+    tmp_path: Path, seed_pages: list[Path]
+) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(db.alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(PaperRow), [row(p.title, p.abstract) for p in first_page(seed_pages)]
+        )
+    db.upgrade(engine)
+    sessions = db.make_sessions(engine)
+    assert "A Brief Review of Hypernetworks in Deep Learning" in titles(
+        find(sessions, "hypernetworks")
+    )
+    assert find(sessions, "hypernetwroks").corrected == "hypernetworks"
+    assert vocabulary(sessions) == recount(sessions)
+    engine.dispose()
+
+
+def test_old_papers_leave_the_recent_index_and_stay_findable(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = everything(library, "graph hypernetworks")
+    assert expected
+    # Ids jump past the recent index's size (50,000): every seed paper is pushed out of it.
+    fresh = [
+        row(f"Fresh graph paper {n}", "graph learning, recently", id=100_000 + n) for n in range(3)
+    ]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), fresh)
+    with library() as session:
+        recent = session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")).all()
+    assert sorted(recent) == [100_000, 100_001, 100_002]
+    assert_indexes_intact(library)
+    # The seed papers now rank on the whole index, and find the same papers as before.
+    assert everything(library, "graph hypernetworks") == expected
+    # With a window of 2, "graph" has a full window of recent matches: it is left out of the
+    # scoring, and the results are still the newest 2 papers with both words.
+    ranked_on: list[tuple[str, bool]] = []
+    ranked_sql = store._ranked_sql
+
+    def spy(index: str, filtered: bool) -> object:
+        ranked_on.append((index, filtered))
+        return ranked_sql(index, filtered)
+
+    monkeypatch.setattr(store, "_ranked_sql", spy)
+    monkeypatch.setattr(store, "WINDOW", 2)
+    outcome = find(library, "graph hypernetworks", limit=50)
+    assert ranked_on == [(store.FTS_INDEX, True)]
+    assert (outcome.matches, outcome.capped) == (2, True)
+    assert set(titles(outcome)) <= expected
+    assert len(outcome.results) == 2
+    # Every word common, the phrase rare: nothing is cheap to score, so newest first.
+    ranked_on.clear()
+    outcome = find(library, '"learning graph"', limit=50)
+    assert ranked_on == []
+    assert outcome.results
+    # Enough matches among the recent papers: only those are ranked, on the recent index.
+    monkeypatch.setattr(store, "WINDOW", 2000)
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    outcome = find(library, "graph", limit=50)
+    assert ranked_on == [(store.RECENT_INDEX, False)]
+    assert sorted(titles(outcome)) == [f"Fresh graph paper {n}" for n in range(3)]
+    assert (outcome.matches, outcome.capped) == (3, True)
+
+
+@pytest.fixture(scope="module")
+def shared_library(seeded_template: Path) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(f"sqlite:///{seeded_template}")
+    yield db.make_sessions(engine)
+    engine.dispose()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=st.text(max_size=300))
+def test_any_text_is_a_valid_query(
+    shared_library: sessionmaker[Session], query: str
+) -> None:
+    outcome = find(shared_library, query, limit=3)
+    assert len(outcome.results) <= 3
+    assert outcome.matches >= len(outcome.results)
+
+
+def test_other_databases_are_refused_clearly() -> None:
+    engine = create_mock_engine("postgresql://", lambda *args, **kwargs: None)
+    session = Session(bind=engine)  # type: ignore[arg-type]
+    with pytest.raises(SearchUnavailable, match="search is not available on postgresql yet"):
+        search(session, "graph")
+
+
+# The command.
+
+
+@pytest.fixture
+def cli_library(
+    seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Engine:
+    path = tmp_path / "cli.db"
+    shutil.copy(seeded_template, path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{path}")
+    return db.make_engine(f"sqlite:///{path}")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(["search", *args])
+    return code, capsys.readouterr().out
+
+
+def test_cli_json(cli_library: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "--json", "--limit", "2", "tranformer")
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["query"] == "tranformer"
+    assert answer["corrected"] == "transformer"
+    assert answer["message"] == "showing results for transformer"
+    assert answer["more"] is True
+    assert len(answer["results"]) == 2
+    for result in answer["results"]:
+        assert set(result) == {"title", "arxiv_id", "url", "date", "snippet"}
+        assert MARK_START not in result["snippet"]
+    code, out = run(capsys, "--json", "zzzqqqxx")
+    assert (code, json.loads(out)["results"], json.loads(out)["corrected"]) == (0, [], None)
+
+
+def test_cli_text(cli_library: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "graph", "neural", "--limit", "2")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("  1. ")
+    assert "**graph**" in out.lower()
+    assert lines[-1].startswith("results 1-2 of ")
+    assert lines[-1].endswith("next page: --offset 2")
+
+    assert run(capsys, "tranformer")[1].startswith("showing results for transformer\n")
+    assert run(capsys, "zzzqqqxx") == (0, "no papers match zzzqqqxx\n")
+    assert run(capsys) == (0, EMPTY_QUERY + "\n")
+    assert run(capsys, "'; DROP TABLE papers; --")[0] == 0
+    with cli_library.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM papers")) == 504
+
+
+def test_cli_rejects_a_limit_over_50(cli_library: Engine) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["search", "graph", "--limit", "51"])

@@ -1,0 +1,154 @@
+"""The chat commands' logic, without Telegram: subscriptions, settings, digests, rendering."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import service
+from bot.render import MESSAGE_LIMIT, pack, paper_block, split_messages
+from storage import queries, subscriptions
+from storage.records import Paper
+
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+ME = service.Chat(42, "private")
+GROUP = service.Chat(-100, "supergroup", "Reading group", thread_id=7)
+
+PAPERS = [
+    Paper("Graph Neural Networks at Scale", "We train GNNs on billions of edges.", "2401.00001"),
+    Paper("Pruning Experts", "Mixture-of-experts (MoE) layers are pruned.", upvotes=30),
+    Paper("A Survey of Pruning", "We survey network pruning methods.", upvotes=99),
+    Paper("<b>Tags</b> & Ampersands", "An abstract with <script> and & in it about pruning."),
+]
+
+
+@pytest.fixture
+def store(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with sessions.begin() as session:
+        queries.store_papers(session, PAPERS, NOW)
+    return sessions
+
+
+def test_subscribe_unsubscribe_and_list(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        assert "Subscribed to: GNN, pruning" in service.subscribe(session, ME, "GNN, pruning", NOW)
+        reply = service.subscribe(session, ME, "pruning\nMoE", NOW)
+        assert "Subscribed to: MoE" in reply
+        assert "Already there: pruning" in reply
+        assert "Usage" in service.subscribe(session, ME, " , ,", NOW)
+        assert "Unsubscribed from: pruning" in service.unsubscribe(session, ME, "PRUNING")
+        assert "is not among" in service.unsubscribe(session, ME, "nothing")
+        [listing] = service.keyword_list(session, ME)
+    assert "• GNN" in listing
+    assert "• MoE" in listing
+    assert "pruning" not in listing
+
+
+def test_keyword_limits(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        assert "at most 100 characters" in service.subscribe(session, ME, "x" * 101, NOW)
+        many = ", ".join(f"kw{i}" for i in range(service.MAX_KEYWORDS + 1))
+        assert "at most 50 keywords" in service.subscribe(session, ME, many, NOW)
+        assert service.stored_keywords(session, ME) == []
+        service.subscribe(session, ME, ", ".join(f"kw{i}" for i in range(50)), NOW)
+        assert "at most 50 keywords" in service.subscribe(session, ME, "one more", NOW)
+        # Fifty keywords of a hundred characters do not fit one message: the list is split.
+    with store.begin() as session:
+        subscriptions.forget(session, ME.id)
+        service.subscribe(session, ME, ", ".join(f"{i:03d}" + "k" * 97 for i in range(50)), NOW)
+        listing = service.keyword_list(session, ME)
+    assert len(listing) == 2
+    assert all(len(message) <= MESSAGE_LIMIT for message in listing)
+
+
+def test_time_timezone_pause_and_settings(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        assert "07:30 (UTC)" in service.set_time(session, ME, "7:30", NOW)
+        assert "Usage" in service.set_time(session, ME, "25:00", NOW)
+        assert "Europe/Berlin" in service.set_timezone(session, ME, "europe/berlin", NOW)
+        suggestion = service.set_timezone(session, ME, "Europe/Berln", NOW)
+        assert "Unknown time zone" in suggestion
+        assert "Europe/Berlin" in suggestion
+        assert "Paused" in service.set_paused(session, ME, True, NOW)
+        settings = service.settings(session, ME)
+    assert "paused, daily at 07:30 (Europe/Berlin)" in settings
+
+
+def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        service.subscribe(session, ME, "GNN, -survey", NOW)
+        service.set_time(session, ME, "06:15", NOW)
+        document = service.export(session, ME)
+    other = service.Chat(43, "private")
+    with store.begin() as session:
+        service.import_document(session, other, document, NOW)
+        assert json.loads(service.export(session, other)) == json.loads(document)
+        assert "not a JSON document" in service.import_document(session, other, "{oops", NOW)
+        assert "not a paperboy export" in service.import_document(session, other, "[]", NOW)
+        bad = json.dumps({"format": service.EXPORT_FORMAT, "keywords": [1, 2]})
+        assert "must be a list of texts" in service.import_document(session, other, bad, NOW)
+
+
+def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        service.subscribe(session, ME, "pruning, -survey", NOW)
+        digest = service.digest(session, ME, limit=1)
+    assert digest.more == 1
+    [(text, ids)] = digest.messages
+    # Title matches come first, the most upvoted among them first.
+    assert "Pruning Experts" in text
+    with store.begin() as session:
+        row = subscriptions.find(session, ME.id)
+        assert row is not None
+        subscriptions.record_deliveries(session, row.id, ids, NOW)
+        again = service.digest(session, ME)
+    texts = " ".join(text for text, _ in again.messages)
+    assert "Pruning Experts" not in texts
+    assert "&lt;b&gt;Tags&lt;/b&gt; &amp; Ampersands" in texts
+    assert "Survey" not in texts
+
+
+def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        service.subscribe(session, GROUP, "GNN", NOW)
+        [reply] = service.latest(session, GROUP)
+        row = subscriptions.find(session, GROUP.id)
+    assert "Graph Neural Networks at Scale" in reply
+    assert "https://arxiv.org/abs/2401.00001" in reply
+    assert row is not None
+    assert (row.thread_id, row.title) == (7, "Reading group")
+
+
+def test_forget(store: sessionmaker[Session]) -> None:
+    with store.begin() as session:
+        service.subscribe(session, ME, "GNN", NOW)
+        assert "deleted" in service.forget(session, ME)
+        assert "nothing stored" in service.forget(session, ME)
+        assert subscriptions.find(session, ME.id) is None
+
+
+def test_paper_block_escapes_and_cuts() -> None:
+    paper = Paper("<i>T</i> & co", "word " * 200, "2401.00001", code_url="https://x.org/?a=1&b=<2>")
+    block = paper_block(paper, "matched pruning (title)")
+    assert block.startswith(
+        '<a href="https://arxiv.org/abs/2401.00001"><b>&lt;i&gt;T&lt;/i&gt; &amp; co'
+    )
+    assert 'href="https://x.org/?a=1&amp;b=&lt;2&gt;"' in block
+    assert "…" in block
+    assert len(block) < 1000
+
+
+def test_messages_split_at_block_boundaries() -> None:
+    blocks = [f"<b>{i}</b> " + "x" * 1000 for i in range(10)]
+    messages = split_messages(blocks, header="<b>Digest</b>")
+    assert len(messages) == 3
+    assert all(len(m) <= MESSAGE_LIMIT for m in messages)
+    assert "".join(messages).count("<b>") == 11
+    assert all(m.count("<b>") == m.count("</b>") for m in messages)
+    packed = pack([(b, i) for i, b in enumerate(blocks)])
+    assert [ids for _, ids in packed] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    with pytest.raises(ValueError, match="cannot fit"):
+        split_messages(["x" * (MESSAGE_LIMIT + 1)])
