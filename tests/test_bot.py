@@ -8,16 +8,19 @@ invalid.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
@@ -199,6 +202,9 @@ async def test_bad_and_hostile_input(bot: Bot) -> None:
     assert "Subscribed to: <b>bold</b> &" in reply  # shown as typed, not as markup
     long_search = await bot.say(ALICE, "/search " + " ".join(f"w{n}" for n in range(900)))
     assert "only the first" in long_search
+    ten_thousand = ("שלום <i>x</i> & 🧪 " * 700)[:10_000]
+    assert "at most 100 characters" in await bot.say(ALICE, "/subscribe " + ten_thousand)
+    assert "No papers match" in await bot.say(ALICE, "/search " + ten_thousand)
     bot.api.user_sends_sticker(ALICE)
     await bot.api.wait_idle()
     assert "commands only" in bot.api.sent(ALICE)[-1].shown
@@ -336,3 +342,73 @@ async def test_paperboy_run_in_a_real_process(db_url: str, tmp_path: Path) -> No
     text = output.decode()
     assert "Application started" in text
     assert TOKEN not in text
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_webhook_mode(db_url: str, tmp_path: Path) -> None:
+    """With PAPERBOY_WEBHOOK_URL, the bot sets its webhook and takes updates over HTTP,
+    refusing posts that lack the secret token Telegram is given."""
+    port = _free_port()
+    with FakeBotApi(bot_api_spec()) as api:
+        api.add_user(ALICE, "Alice")
+        env = {
+            **os.environ,
+            "PAPERBOY_DATABASE_URL": db_url,
+            "PAPERBOY_BOT_TOKEN": TOKEN,
+            "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
+            "PAPERBOY_WEBHOOK_URL": "https://bot.example.org/telegram",
+            "PAPERBOY_WEBHOOK_LISTEN": "127.0.0.1",
+            "PAPERBOY_WEBHOOK_PORT": str(port),
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("paperboy")),
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 1_790_000_000,
+                "chat": {"id": ALICE, "type": "private", "first_name": "Alice"},
+                "from": {"id": ALICE, "is_bot": False, "first_name": "Alice"},
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        secret = hashlib.sha256(TOKEN.encode()).hexdigest()[:32]
+        url = f"http://127.0.0.1:{port}/telegram"
+        try:
+            async with httpx.AsyncClient() as client:
+                for _ in range(100):
+                    try:
+                        forged = await client.post(url, json=update)
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.1)
+                assert forged.status_code == 403
+                answer = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+                )
+                assert answer.status_code == 200
+            for _ in range(100):
+                if api.sent(ALICE):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.communicate(), timeout=30)
+        [welcome] = api.sent(ALICE)
+        assert "Welcome to paperboy" in welcome.shown
+        [webhook] = [call for call in api.calls if call.method == "setWebhook"]
+        assert webhook.params["url"] == "https://bot.example.org/telegram"
+        assert api.violations == []
