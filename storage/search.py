@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, text
@@ -110,21 +111,20 @@ def _match(expressions: Sequence[str]) -> str:
     return " AND ".join(expressions)
 
 
+# The newest WINDOW matches from id `floor` on: how many, and the oldest one's id.
 _WINDOW_SQL = text(
     f"SELECT count(*), min(rowid) FROM (SELECT rowid FROM {FTS_INDEX} "
-    f"WHERE {FTS_INDEX} MATCH :query ORDER BY rowid DESC LIMIT :window)"
+    f"WHERE {FTS_INDEX} MATCH :query AND rowid >= :floor ORDER BY rowid DESC LIMIT :window)"
 )
 _RECENT_FLOOR_SQL = text(f"SELECT min(id) FROM {RECENT_INDEX}_docsize")
-_IN_RECENT_SQL = text(
-    f"SELECT count(*) FROM (SELECT rowid FROM {FTS_INDEX} "
-    f"WHERE {FTS_INDEX} MATCH :query AND rowid >= :floor LIMIT :window)"
-)
+_OLDEST_SQL = text("SELECT min(id) FROM papers")
 _NEWEST_SQL = text(
     f"SELECT rowid FROM {FTS_INDEX} WHERE {FTS_INDEX} MATCH :query "
     "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
 )
 
 
+@cache
 def _ranked_sql(index: str, filtered: bool) -> Any:
     # `filtered`: the ranking expression leaves out common terms, so the rows must also be
     # among the newest matches of the whole query.
@@ -177,20 +177,20 @@ class Fts5Search:
     ) -> HitPage:
         expressions = [self._expression(session, term) for term in terms]
         query = _match(expressions)
-        matches, cut = session.execute(_WINDOW_SQL, {"query": query, "window": WINDOW}).one()
+        floor = session.scalar(_RECENT_FLOOR_SQL)
+        if floor is None:  # no papers
+            return HitPage((), 0, capped=False)
+        page = {"limit": limit, "offset": offset, "window": WINDOW}
+        recent, cut = self._window(session, query, floor)
+        older = floor > (session.scalar(_OLDEST_SQL) or floor)
+        if recent >= RECENT_ENOUGH or (recent and not older):
+            ranked = _ranked_sql(RECENT_INDEX, filtered=False)
+            ids = session.scalars(ranked, {**page, "rank_query": query, "cut": cut}).all()
+            capped = recent >= WINDOW or older
+            return HitPage(self._hits(session, query, ids), recent, capped)
+        matches, cut = self._window(session, query, 0) if older else (0, 0)
         if not matches:
             return HitPage((), 0, capped=False)
-        floor = session.scalar(_RECENT_FLOOR_SQL)
-        if floor is None:  # only if the recent index was emptied by hand
-            floor = cut + 1
-        recent = matches if cut >= floor else self._recent_matches(session, query, floor)
-        page = {"limit": limit, "offset": offset, "window": WINDOW}
-        if recent >= min(matches, RECENT_ENOUGH):
-            ranked = _ranked_sql(RECENT_INDEX, filtered=False)
-            params = {**page, "rank_query": query, "cut": max(cut, floor)}
-            ids = session.scalars(ranked, params).all()
-            capped = matches > recent or matches >= WINDOW
-            return HitPage(self._hits(session, query, ids), recent, capped)
         scored = [
             expression
             for term, expression in zip(terms, expressions, strict=True)
@@ -211,19 +211,17 @@ class Fts5Search:
         return _match_term(term, words_starting_with(session, term.words[0], PREFIX_COMPLETIONS))
 
     @staticmethod
-    def _recent_matches(session: Session, expression: str, floor: int) -> int:
-        """Matches among the papers of the recent index, counted up to WINDOW."""
+    def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:
+        """How many of the newest WINDOW matches have an id from `floor` on, and the oldest id."""
         params = {"query": expression, "floor": floor, "window": WINDOW}
-        return session.scalar(_IN_RECENT_SQL, params) or 0
+        found, oldest = session.execute(_WINDOW_SQL, params).one()
+        return found, oldest or 0
 
     def _common(self, session: Session, term: Term, expression: str, floor: int) -> bool:
+        """Whether the term has a full WINDOW of matches among the recent papers."""
         # A phrase costs what its rarest word does: FTS5 seeks along that word's postings.
-        if term.prefix or len(term.words) == 1:
-            return self._recent_matches(session, expression, floor) >= WINDOW
-        return all(
-            self._recent_matches(session, _quoted([word]), floor) >= WINDOW
-            for word in term.words
-        )
+        expressions = [expression] if term.prefix else [_quoted([word]) for word in term.words]
+        return all(self._window(session, e, floor)[0] >= WINDOW for e in expressions)
 
     @staticmethod
     def _hits(session: Session, query: str, ids: Sequence[int]) -> tuple[Hit, ...]:
