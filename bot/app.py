@@ -12,7 +12,7 @@ from html import escape
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -88,23 +88,12 @@ async def register_commands(application: Application) -> None:  # type: ignore[t
     )
 
 
-CHAT_GONE = ("blocked", "deactivated", "kicked", "chat not found", "not a member")
-
-
-def chat_is_gone(error: TelegramError) -> bool:
-    """Telegram says the chat is no longer reachable: blocked, deleted, kicked, or unknown."""
-    text = str(error).lower()
-    return isinstance(error, Forbidden) or (
-        isinstance(error, BadRequest) and any(reason in text for reason in CHAT_GONE)
-    )
-
-
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The one error handler: a gone chat is deactivated, anything else is logged and the
     user hears that something went wrong. Transactions already rolled back on the way."""
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
-    if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
+    if isinstance(error, TelegramError) and handlers.chat_is_gone(error) and chat is not None:
         log.info("chat %s is gone (%s): deactivating it", chat.id, error)
         with context.bot_data["sessions"].begin() as session:
             subscriptions.deactivate(session, chat.id)
@@ -149,7 +138,10 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     application.add_handler(
-        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.import_reply)
+        MessageHandler(
+            handlers.RepliesToImportPrompt() & filters.UpdateType.MESSAGE & ~filters.COMMAND,
+            handlers.import_reply,
+        )
     )
     application.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown))
     application.add_handler(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
+from telegram.error import TelegramError
 from tqdm import tqdm
 
 from bot import __version__, demo, logs, search
@@ -23,9 +24,9 @@ from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.matching import Matcher
+from bot.render import paper_url
 from storage import db, queries
-from storage.records import Paper
-from storage.search import WINDOW, SearchUnavailable
+from storage.search import SearchUnavailable
 
 log = logging.getLogger("paperboy")
 
@@ -111,10 +112,6 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
     return 0
 
 
-def _link(paper: Paper) -> str | None:
-    return paper.abs_url or paper.code_url or paper.project_url
-
-
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     with db.make_sessions(engine)() as session:
         papers = queries.all_papers(session)
@@ -126,7 +123,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
             {
                 "title": m.paper.title,
                 "arxiv_id": m.paper.arxiv_id,
-                "url": _link(m.paper),
+                "url": paper_url(m.paper),
                 "matched": [hit.keyword for hit in m.hits],
                 "where": {hit.keyword: hit.where for hit in m.hits},
             }
@@ -137,7 +134,8 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(args.keywords))
     for number, m in enumerate(matches, start=1):
         why = ", ".join(f"{hit.keyword} ({hit.where})" for hit in m.hits)
-        print(f"{number:>4}. {m.paper.title}\n      matched {why}  {_link(m.paper) or ''}".rstrip())
+        link = paper_url(m.paper) or ""
+        print(f"{number:>4}. {m.paper.title}\n      matched {why}  {link}".rstrip())
     return 0
 
 
@@ -167,7 +165,8 @@ def _search_json(outcome: search.SearchOutcome) -> dict[str, object]:
         "message": outcome.message,
         "offset": outcome.offset,
         "matches": outcome.matches,
-        "more": outcome.more or outcome.capped,
+        "capped": outcome.capped,
+        "more": outcome.more,
         "results": [
             {
                 "title": result.title,
@@ -188,7 +187,7 @@ def _search_summary(outcome: search.SearchOutcome) -> str:
         return f"no more results: {total} papers match"
     line = f"results {outcome.offset + 1}-{outcome.offset + shown} of {total}"
     if outcome.capped:
-        line += f" (the best of the newest {WINDOW:,} matches; more words narrow it down)"
+        line += f" (the best of the newest {outcome.matches:,}; more words narrow it down)"
     if outcome.more:
         line += f"; next page: --offset {outcome.offset + shown}"
     return line
@@ -347,6 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, settings, engine)
     except ConfigError as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        # PTB quotes a rejected token in its message ("The token `...` was rejected").
+        print(f"paperboy: Telegram error: {logs.redact(str(exc), secrets)}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc

@@ -9,10 +9,10 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
@@ -25,11 +25,12 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext.filters import MessageFilter
 
 from bot import service
 from bot.config import Settings
-from bot.ingest import ingest_all
-from bot.render import has_more, search_page
+from bot.ingest import expand_sources, ingest_all
+from bot.render import preformatted, search_page
 from bot.search import search as search_papers
 from storage import subscriptions
 from storage.search import SearchUnavailable
@@ -41,8 +42,21 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 COMMANDS_PER_MINUTE = 20
 SEARCH_PAGE = 5
 SEARCHES_KEPT = 20
+THROTTLE_USERS = 10_000
+T = TypeVar("T")
 IMPORT_PROMPT = "Reply to this message with the JSON document that /export gave you."
 _ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+CHAT_GONE = ("blocked", "deactivated", "kicked", "chat not found", "not a member")
+
+
+def chat_is_gone(error: TelegramError) -> bool:
+    """Telegram says the chat is no longer reachable: blocked, deleted, kicked, or unknown."""
+    text = str(error).lower()
+    return isinstance(error, Forbidden) or (
+        isinstance(error, BadRequest) and any(reason in text for reason in CHAT_GONE)
+    )
 
 
 def _sessions(context: ContextTypes.DEFAULT_TYPE) -> sessionmaker[Session]:
@@ -115,25 +129,26 @@ async def _target(
 async def _channel(
     update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, user_id: int, rest: str
 ) -> tuple[service.Chat, str] | None:
+    shown = escape(name[:64])
     try:
         channel = await context.bot.get_chat(name)
-    except BadRequest:
-        await _reply(update, f"I cannot find {name[:64]}. Is the name right, and am I a member?")
+    except (BadRequest, Forbidden):
+        await _reply(update, f"I cannot find {shown}. Is the name right, and am I a member?")
         return None
     if channel.type != ChatType.CHANNEL:
-        await _reply(update, f"{name[:64]} is not a channel.")
+        await _reply(update, f"{shown} is not a channel.")
         return None
     try:
         user_is_admin = await _is_admin(context, channel.id, user_id)
         me = await context.bot.get_chat_member(channel.id, context.bot.id)
     except (BadRequest, Forbidden):
-        await _reply(update, f"I cannot see the members of {name[:64]}: make me an admin there.")
+        await _reply(update, f"I cannot see the members of {shown}: make me an admin there.")
         return None
     if not user_is_admin:
-        await _reply(update, f"Only administrators of {name[:64]} can manage its subscription.")
+        await _reply(update, f"Only administrators of {shown} can manage its subscription.")
         return None
     if me.status not in _ADMINS or not getattr(me, "can_post_messages", False):
-        await _reply(update, f"I cannot post in {name[:64]}: make me an admin who may post.")
+        await _reply(update, f"I cannot post in {shown}: make me an admin who may post.")
         return None
     return service.Chat(channel.id, ChatType.CHANNEL, f"@{channel.username or channel.id}"), rest
 
@@ -228,7 +243,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if target:
         with _sessions(context)() as session:
             document = service.export(session, target)
-        await _reply(update, f"<pre>{escape(document, quote=False)}</pre>")
+        await _reply(update, *preformatted(document))
 
 
 async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -242,23 +257,34 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _reply(update, reply)
         return
     message = update.effective_message
-    if message:
+    if message and context.chat_data is not None:
+        # The reply will not name the chat again ("/import @channel"): remember it.
+        context.chat_data["import_target"] = chat
         await message.reply_text(IMPORT_PROMPT, reply_markup=ForceReply(selective=True))
 
 
 async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A reply to the /import prompt carries the document."""
-    message = update.effective_message
-    prompt = message.reply_to_message if message else None
-    if message is None or prompt is None or prompt.text != IMPORT_PROMPT:
+    message = update.message
+    target = (context.chat_data or {}).get("import_target")
+    if message is None or not isinstance(target, service.Chat):
         return
-    if prompt.from_user is None or prompt.from_user.id != context.bot.id:
+    if not await _may_change(update, context, target.id):
+        await _reply(update, "Only an administrator can import into that chat.")
         return
-    target = await _target(update, context)
-    if target:
-        with _sessions(context).begin() as session:
-            reply = service.import_document(session, target[0], message.text or "", _now())
-        await _reply(update, reply)
+    with _sessions(context).begin() as session:
+        reply = service.import_document(session, target, message.text or "", _now())
+    await _reply(update, reply)
+
+
+class RepliesToImportPrompt(MessageFilter):
+    """New text messages that answer the bot's /import prompt."""
+
+    def filter(self, message: Message) -> bool:
+        prompt = message.reply_to_message
+        return bool(
+            prompt and prompt.text == IMPORT_PROMPT and prompt.from_user and prompt.from_user.is_bot
+        )
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -281,11 +307,28 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+def _matching(
+    context: ContextTypes.DEFAULT_TYPE, work: Callable[[Session, service.Reference], T]
+) -> Awaitable[T]:
+    """Run matching work in a thread (it is CPU-bound: the event loop must keep serving
+    other chats), against the reference corpus cached until new papers arrive."""
+    sessions = _sessions(context)
+
+    def run() -> T:
+        with sessions() as session:
+            known = service.reference(session, context.bot_data.get("reference"))
+            context.bot_data["reference"] = known
+            return work(session, known)
+
+    return asyncio.to_thread(run)
+
+
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        with _sessions(context)() as session:
-            replies = service.latest(session, target)
+        replies = await _matching(
+            context, lambda session, known: service.latest(session, target, known)
+        )
         await _reply(update, *replies)
 
 
@@ -298,8 +341,11 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _send_digest(
     update: Update, context: ContextTypes.DEFAULT_TYPE, chat: service.Chat
 ) -> None:
+    limit = _settings(context).digest_max
+    prepared = await _matching(
+        context, lambda session, known: service.digest(session, chat, known, limit)
+    )
     with _sessions(context)() as session:
-        prepared = service.digest(session, chat, _settings(context).digest_max)
         subscriber = subscriptions.find(session, chat.id)
     if subscriber is None or not prepared.messages:
         await _reply(update, "Nothing new for your keywords right now.")
@@ -313,12 +359,20 @@ async def _send_digest(
     )
     for index, (text, paper_ids) in enumerate(prepared.messages):
         last = index == len(prepared.messages) - 1
-        await context.bot.send_message(
-            chat.id,
-            text,
-            message_thread_id=subscriber.thread_id,
-            reply_markup=more if last else None,
-        )
+        try:
+            await context.bot.send_message(
+                chat.id,
+                text,
+                message_thread_id=subscriber.thread_id,
+                reply_markup=more if last else None,
+            )
+        except TelegramError as error:
+            if not chat_is_gone(error) or chat.id == _here(update).id:
+                raise  # the error handler deals with the chat the command came from
+            with _sessions(context).begin() as session:
+                subscriptions.deactivate(session, chat.id)
+            await _reply(update, f"{escape(chat.name)} cannot be reached: it is now inactive.")
+            return
         # Recorded only once Telegram has accepted the message that carries the papers.
         with _sessions(context).begin() as session:
             subscriptions.record_deliveries(session, subscriber.id, paper_ids, _now())
@@ -365,7 +419,7 @@ def _search_page(
     if offset > 0:
         back = f"search:{max(0, offset - SEARCH_PAGE)}"
         buttons.append(InlineKeyboardButton("« back", callback_data=back))
-    if has_more(outcome):
+    if outcome.more:
         more = f"search:{offset + SEARCH_PAGE}"
         buttons.append(InlineKeyboardButton("more »", callback_data=more))
     return search_page(outcome), InlineKeyboardMarkup([buttons]) if buttons else None
@@ -379,7 +433,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     action, _, rest = query.data.partition(":")
     if action == "search":
-        await _page_search(update, context, int(rest or 0))
+        await _page_search(update, context, int(rest) if rest.isdigit() else 0)
         return
     if action == "cancel":
         await query.answer("Kept.")
@@ -431,21 +485,21 @@ async def ingest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await _reply(update, "Ingesting all sources…")
     settings = _settings(context)
     with _sessions(context)() as session:
-        sources = service.ingest_sources(session, settings.sources)
+        sources = expand_sources(service.ingest_sources(session, settings.sources))
     # Ingest is blocking I/O (HTTP, SQLite); keep the event loop free for other chats.
     reports = await asyncio.to_thread(
         ingest_all, _sessions(context), sources, settings.fetch_policy()
     )
-    await _reply(update, service.ingest_summary(reports))
+    await _reply(update, *service.ingest_summary(reports))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, _, location = _args(update).strip().partition(" ")
     with _sessions(context).begin() as session:
-        reply = service.manage_sources(
+        replies = service.manage_sources(
             session, action.lower(), location.strip(), _settings(context).sources
         )
-    await _reply(update, reply)
+    await _reply(update, *replies)
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -476,11 +530,16 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler: more than COMMANDS_PER_MINUTE commands a minute from one
     user get a single "slow down" and are otherwise ignored until the minute has passed."""
     user = update.effective_user
-    message = update.effective_message
+    message = update.message  # edits are ignored elsewhere, so they do not count either
     if user is None or message is None or not (message.text or "").startswith("/"):
         return
-    recent: deque[float] = context.bot_data.setdefault("recent", {}).setdefault(user.id, deque())
     now = time.monotonic()
+    users: dict[int, deque[float]] = context.bot_data.setdefault("recent", {})
+    if len(users) > THROTTLE_USERS:
+        # Forget users quiet for a minute, so the table does not grow for ever.
+        for quiet in [uid for uid, times in users.items() if now - times[-1] > 60]:
+            del users[quiet]
+    recent = users.setdefault(user.id, deque())
     while recent and now - recent[0] > 60:
         recent.popleft()
     recent.append(now)

@@ -18,10 +18,14 @@ class RedactingFormatter(logging.Formatter):
         self.secrets = [secret for secret in secrets if secret]
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        for secret in self.secrets:
-            line = line.replace(secret, "[redacted]")
-        return line
+        return redact(super().format(record), self.secrets)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 def configure(level: str, secrets: Iterable[str] = ()) -> None:

@@ -225,10 +225,13 @@ class AcronymTable:
     long_forms: dict[str, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
     acronyms: dict[tuple[str, ...], set[str]] = field(default_factory=lambda: defaultdict(set))
 
+    def add(self, acronym: str, long_form: tuple[str, ...]) -> None:
+        self.long_forms[acronym].add(long_form)
+        self.acronyms[long_form].add(acronym)
+
     def learn(self, text: str) -> None:
         for acronym, long_form in definitions(text):
-            self.long_forms[acronym].add(long_form)
-            self.acronyms[long_form].add(acronym)
+            self.add(acronym, long_form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,10 +377,17 @@ class Matcher:
                 self._by_key[key].add(index)
             for acronym in document.title_words | document.abstract_words:
                 self._by_acronym[acronym].add(index)
-        if vocabulary is None or acronyms is None:
-            learned_vocabulary, learned_acronyms = learn(self.papers)
-            vocabulary = vocabulary or learned_vocabulary
-            acronyms = acronyms or learned_acronyms
+        if vocabulary is None:
+            vocabulary = Vocabulary()
+            for paper in self.papers:
+                vocabulary.add(paper.title)
+                vocabulary.add(paper.abstract)
+        if acronyms is None:
+            acronyms = AcronymTable()
+            for document in self._documents:
+                for acronym, long_forms in document.defines.items():
+                    for long_form in long_forms:
+                        acronyms.add(acronym, long_form)
         self.vocabulary = vocabulary
         self.acronyms = acronyms
         self._cache: dict[str, dict[int, Hit]] = {}

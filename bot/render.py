@@ -18,6 +18,8 @@ from storage.records import Paper
 MESSAGE_LIMIT = 4096
 EXCERPT = 300
 TITLE_LIMIT = 300
+# Links longer than this (a page can hold anything) are left out rather than risk the limit.
+URL_LIMIT = 500
 
 T = TypeVar("T")
 
@@ -38,9 +40,19 @@ def link(url: str, label: str) -> str:
     return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>'
 
 
+def _usable(url: str | None) -> str | None:
+    return url if url and len(url) <= URL_LIMIT else None
+
+
 def paper_url(paper: Paper) -> str | None:
     """Where a paper's title links to: its arXiv page, else its code or project page."""
-    return paper.abs_url or paper.code_url or paper.project_url
+    return paper.abs_url or _usable(paper.code_url) or _usable(paper.project_url)
+
+
+def linked_title(title: str, url: str | None) -> str:
+    bold = f"<b>{escape(cut(title, TITLE_LIMIT))}</b>"
+    usable = _usable(url)
+    return f'<a href="{escape(usable, quote=True)}">{bold}</a>' if usable else bold
 
 
 def paper_links(paper: Paper) -> str:
@@ -49,8 +61,8 @@ def paper_links(paper: Paper) -> str:
         for url, label in (
             (paper.abs_url, "arXiv"),
             (paper.pdf_url, "PDF"),
-            (paper.code_url, "code"),
-            (paper.project_url, "project"),
+            (_usable(paper.code_url), "code"),
+            (_usable(paper.project_url), "project"),
         )
         if url
     ]
@@ -59,9 +71,7 @@ def paper_links(paper: Paper) -> str:
 
 def paper_block(paper: Paper, why: str | None = None, excerpt: int = EXCERPT) -> str:
     """One paper: bold linked title, why it matched, an abstract excerpt, its links."""
-    title = f"<b>{escape(cut(paper.title, TITLE_LIMIT))}</b>"
-    url = paper_url(paper)
-    lines = [f'<a href="{escape(url, quote=True)}">{title}</a>' if url else title]
+    lines = [linked_title(paper.title, paper_url(paper))]
     if why:
         lines.append(f"<i>{escape(why)}</i>")
     if paper.abstract:
@@ -120,13 +130,16 @@ def search_page(outcome: SearchOutcome) -> str:
     last = outcome.offset + len(outcome.results)
     lines.append(f"Papers {outcome.offset + 1} to {last} of {total}:")
     for number, result in enumerate(outcome.results, start=outcome.offset + 1):
-        title = f"<b>{escape(cut(result.title, TITLE_LIMIT))}</b>"
-        linked = f'<a href="{escape(result.url, quote=True)}">{title}</a>' if result.url else title
         when = f" ({result.date:%Y-%m-%d})" if result.date else ""
-        snippet = render_marks(escape(result.snippet), "<b>", "</b>")
-        lines.append(f"\n{number}. {linked}{when}\n{snippet}")
+        snippet = render_marks(escape(cut(result.snippet, EXCERPT)), "<b>", "</b>")
+        lines.append(f"\n{number}. {linked_title(result.title, result.url)}{when}\n{snippet}")
     return "\n".join(lines)
 
 
-def has_more(outcome: SearchOutcome) -> bool:
-    return outcome.offset + len(outcome.results) < outcome.matches
+def preformatted(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A text shown verbatim in <pre> blocks, split between lines to fit each message."""
+    wrap = len("<pre></pre>")
+    lines = (escape(line, quote=False) for line in text.splitlines())
+    return [
+        f"<pre>{chunk}</pre>" for chunk in split_messages(lines, separator="\n", limit=limit - wrap)
+    ]

@@ -6,9 +6,10 @@ The query language, deliberately small and impossible to get wrong:
   - "quoted words": must appear together in this order (an unclosed quote runs to the end;
     curly quotes work too, as phones type them);
   - the last word, unless quoted or followed by a space, also finds longer words that begin
-    with it: "graph neural netw" finds "graph neural networks";
+    with it if no paper uses it as a word: "graph neural netw" finds "graph neural networks";
   - a word of 4 letters or more that no stored paper uses is corrected to the closest word
     that papers do use (1 typo for words of 4-7 letters, 2 from 8), and the result says so;
+    words the papers use are never corrected, even if they are typos themselves;
   - at most MAX_WORDS words are searched; the result says when some were left out.
 """
 
@@ -63,7 +64,7 @@ class SearchOutcome:
     message: str | None
     results: tuple[SearchResult, ...]
     offset: int = 0
-    # Papers matching, counted up to the ranking window; `capped` means there are more.
+    # The matches that were ranked; `capped`: more papers may match (storage.search.HitPage).
     matches: int = 0
     capped: bool = False
 

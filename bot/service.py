@@ -18,21 +18,24 @@ from rapidfuzz import process
 from sqlalchemy.orm import Session
 
 from bot.ingest import SourceReport
-from bot.matching import Match, Matcher
-from bot.render import pack, paper_block, split_messages
+from bot.matching import AcronymTable, Match, Matcher, Vocabulary, learn
+from bot.render import cut, pack, paper_block, split_messages
 from storage import queries, subscriptions
 from storage.models import SubscriberRow
 
 MAX_KEYWORDS = 50
 MAX_KEYWORD_LENGTH = 100
+# Keywords listed inline in a reply are cut to this much: 50 keywords of 100 characters
+# would not fit a message (/keywords lists them all, over several messages if need be).
+LISTING = 1_500
 # /latest and /digest look at this many of the newest stored papers: digests are about
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
-DIGEST_MAX = 10
 EXPORT_FORMAT = "paperboy-subscription/1"
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 _TIMEZONES = sorted(zoneinfo.available_timezones())
+_TIMEZONE_BY_NAME = {zone.casefold(): zone for zone in _TIMEZONES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +101,16 @@ def subscribe(session: Session, chat: Chat, text: str, now: datetime) -> str:
     fresh = {k.casefold() for k in wanted} - {k.keyword.casefold() for k in row.keywords}
     if present + len(fresh) > MAX_KEYWORDS:
         return (
-            f"{chat.name.capitalize()} can have at most {MAX_KEYWORDS} keywords "
+            f"At most {MAX_KEYWORDS} keywords are allowed for {escape(chat.name)} "
             f"({present} now). Remove some with /unsubscribe first. Nothing was added."
         )
     added = subscriptions.add_keywords(row, wanted)
     reply = []
     if added:
-        reply.append("Subscribed to: " + escape(", ".join(added)))
+        reply.append("Subscribed to: " + escape(cut(", ".join(added), LISTING)))
     if len(added) < len(wanted):
-        reply.append("Already there: " + escape(", ".join(k for k in wanted if k not in added)))
+        already = ", ".join(k for k in wanted if k not in added)
+        reply.append("Already there: " + escape(cut(already, LISTING)))
     return "\n".join(reply)
 
 
@@ -129,11 +133,6 @@ def keyword_list(session: Session, chat: Chat) -> list[str]:
     return split_messages((f"• {escape(k)}" for k in have), header=header, separator="\n")
 
 
-def stored_keywords(session: Session, chat: Chat) -> list[str]:
-    row = subscriptions.find(session, chat.id)
-    return subscriptions.keywords(row) if row else []
-
-
 def set_time(session: Session, chat: Chat, text: str, now: datetime) -> str:
     found = _TIME.match(text.strip())
     if not found:
@@ -151,7 +150,7 @@ def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
             "Usage: <code>/timezone Area/City</code>, "
             "for example <code>/timezone Europe/Berlin</code>."
         )
-    exact = {zone.casefold(): zone for zone in _TIMEZONES}.get(name.casefold())
+    exact = _TIMEZONE_BY_NAME.get(name.casefold())
     if exact is None:
         close = [zone for zone, _, _ in process.extract(name, _TIMEZONES, limit=3)]
         return f"Unknown time zone “{escape(name[:64])}”. Did you mean: " + ", ".join(
@@ -180,7 +179,8 @@ def settings(session: Session, chat: Chat) -> str:
         [
             chat.heading("Settings"),
             f"Digest: {state}, daily at {row.delivery_time:%H:%M} ({escape(row.timezone)})",
-            f"Keywords ({len(have)}): " + (escape(", ".join(have)) if have else "none"),
+            f"Keywords ({len(have)}): "
+            + (escape(cut(", ".join(have), LISTING)) if have else "none"),
             f"Papers sent so far: {subscriptions.delivered_count(session, row.id)}",
         ]
     )
@@ -246,28 +246,51 @@ class Digest:
     more: int
 
 
-def latest(session: Session, chat: Chat, limit: int = 5) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What keywords are read against: the words and acronym definitions of the newest
+    stored papers. Shared by /latest and /digest, and independent of what a chat was sent,
+    so a keyword is never read differently once its papers have been delivered."""
+
+    newest_id: int | None
+    vocabulary: Vocabulary
+    acronyms: AcronymTable
+
+
+def reference(session: Session, cached: Reference | None = None) -> Reference:
+    """The reference for the current store; `cached` is reused while no paper was added."""
+    newest_id = subscriptions.newest_paper_id(session)
+    if cached is not None and cached.newest_id == newest_id:
+        return cached
+    vocabulary, acronyms = learn(
+        paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)
+    )
+    return Reference(newest_id, vocabulary, acronyms)
+
+
+def latest(session: Session, chat: Chat, known: Reference, limit: int = 5) -> list[str]:
     """The newest stored papers matching the chat's keywords, sent before or not."""
     row = subscriptions.find(session, chat.id)
     have = subscriptions.keywords(row) if row else []
     if not have:
         return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
     papers = [paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)]
-    matches = _ranked(Matcher(papers).match(have))[:limit]
+    matches = Matcher(papers, known.vocabulary, known.acronyms).match(have)[:limit]
     if not matches:
         return ["No stored paper matches your keywords yet."]
-    header = chat.heading("Latest papers")
-    return split_messages((paper_block(m.paper, _why(m)) for m in matches), header=header)
+    blocks = (paper_block(m.paper, _why(m)) for m in matches)
+    return split_messages(blocks, header=chat.heading("Latest papers"))
 
 
-def digest(session: Session, chat: Chat, limit: int = DIGEST_MAX) -> Digest:
+def digest(session: Session, chat: Chat, known: Reference, limit: int) -> Digest:
     """The unsent papers matching the chat's keywords, best first, as messages to send."""
     row = subscriptions.find(session, chat.id)
     have = subscriptions.keywords(row) if row else []
     if row is None or not have:
         return Digest([], 0)
     candidates = subscriptions.undelivered_papers(session, row.id, CANDIDATES)
-    matches = _ranked(Matcher([paper for _, paper in candidates]).match(have))
+    matcher = Matcher([paper for _, paper in candidates], known.vocabulary, known.acronyms)
+    matches = _ranked(matcher.match(have))
     chosen = ((paper_block(m.paper, _why(m)), candidates[m.index][0]) for m in matches[:limit])
     return Digest(pack(chosen), max(0, len(matches) - limit))
 
@@ -294,9 +317,9 @@ def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
 
 
-def ingest_summary(reports: Sequence[SourceReport]) -> str:
+def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
     if not reports:
-        return "No sources are configured. Add one with <code>/sources add URL</code>."
+        return ["No sources are configured. Add one with <code>/sources add URL</code>."]
     lines = []
     for report in reports:
         name = escape(report.source[:200])
@@ -309,29 +332,31 @@ def ingest_summary(reports: Sequence[SourceReport]) -> str:
     new = sum(r.new for r in reports)
     failed = sum(r.status == "failed" for r in reports)
     lines.append(f"<b>{len(reports)} sources, {new} new papers, {failed} failed.</b>")
-    return "\n".join(split_messages(lines, separator="\n")[:1])
+    return split_messages(lines, separator="\n")
 
 
-def manage_sources(session: Session, action: str, location: str, configured: Sequence[str]) -> str:
+def manage_sources(
+    session: Session, action: str, location: str, configured: Sequence[str]
+) -> list[str]:
     """/sources, /sources add URL, /sources remove URL."""
     if action == "add":
         if not location.startswith(("http://", "https://")):
-            return "Usage: <code>/sources add https://…</code> (an http or https URL)."
+            return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
         queries.schedule_source(session, location, True)
-        return f"Added {escape(location)}: it is ingested on every run from now on."
+        return [f"Added {escape(location)}: it is ingested on every run from now on."]
     if action == "remove":
         if not queries.schedule_source(session, location, False):
-            return f"{escape(location[:200])} is not among the sources added with /sources add."
-        return f"Removed {escape(location)}."
+            return [f"{escape(location[:200])} is not among the sources added with /sources add."]
+        return [f"Removed {escape(location)}."]
     if action:
-        return (
+        return [
             "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
             "<code>/sources remove URL</code>."
-        )
+        ]
     added = queries.scheduled_sources(session)
     if not configured and not added:
-        return "No sources yet. Add one with <code>/sources add URL</code>."
+        return ["No sources yet. Add one with <code>/sources add URL</code>."]
     lines = ["<b>Sources</b>"]
     lines += [f"• {escape(s)} (PAPERBOY_SOURCES)" for s in configured]
     lines += [f"• {escape(s)}" for s in added]
-    return "\n".join(split_messages(lines, separator="\n")[:1])
+    return split_messages(lines, separator="\n")

@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select, text
+from sqlalchemy import ColumnElement, TextClause, and_, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,8 @@ class Hit:
 @dataclass(frozen=True, slots=True)
 class HitPage:
     hits: tuple[Hit, ...]
-    # Papers matching every term, counted up to WINDOW; `capped` means there are more.
+    # The matches that were ranked (at most WINDOW); `capped`: more papers may match, newer
+    # ones beyond WINDOW or older ones than the recent papers ranked (see Fts5Search).
     matches: int
     capped: bool
 
@@ -125,7 +126,7 @@ _NEWEST_SQL = text(
 
 
 @cache
-def _ranked_sql(index: str, filtered: bool) -> Any:
+def _ranked_sql(index: str, filtered: bool) -> TextClause:
     # `filtered`: the ranking expression leaves out common terms, so the rows must also be
     # among the newest matches of the whole query.
     # "+rowid": as an index constraint, the IN list would run the MATCH once per id.
@@ -182,6 +183,7 @@ class Fts5Search:
             return HitPage((), 0, capped=False)
         page = {"limit": limit, "offset": offset, "window": WINDOW}
         recent, cut = self._window(session, query, floor)
+        # Whether the library goes back further than the recent index.
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
         if recent >= RECENT_ENOUGH or (recent and not older):
             ranked = _ranked_sql(RECENT_INDEX, filtered=False)

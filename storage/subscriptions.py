@@ -108,6 +108,11 @@ def _newest(session: Session, limit: int, *where: ColumnElement[bool]) -> list[t
     return [(row.id, paper_record(row)) for row in session.scalars(query)]
 
 
+def newest_paper_id(session: Session) -> int | None:
+    """The id of the most recently stored paper: it changes whenever papers are added."""
+    return session.scalar(select(func.max(PaperRow.id)))
+
+
 def newest_papers(session: Session, limit: int) -> list[tuple[int, Paper]]:
     """The newest stored papers with their row ids."""
     return _newest(session, limit)

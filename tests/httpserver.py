@@ -97,6 +97,11 @@ class LocalServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: LocalServer
 
+    def do_POST(self) -> None:
+        # The body is read and ignored: routes answer by path alone.
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
+
     def do_GET(self) -> None:
         request = Request(self.command, urlsplit(self.path).path, dict(self.headers.items()))
         reply = self.server._reply_for(request)

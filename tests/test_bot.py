@@ -26,13 +26,14 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
-from bot import logs
+from bot import cli, logs
 from bot.app import COMMANDS, build_application, register_commands
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from storage import queries, subscriptions
 from storage.records import Paper
+from tests.httpserver import Reply, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
 ALICE, BOB, ADMIN = 1001, 1002, 1003
@@ -248,6 +249,35 @@ async def test_channels_are_managed_from_a_private_chat(bot: Bot) -> None:
     assert "cannot post in @papers" in await bot.say(ALICE, "/subscribe @papers MoE")
     bot.api.chat(CHANNEL).members[bot.api.bot.id] = "administrator"
     assert "Unsubscribed from: GNN" in await bot.say(ALICE, "/unsubscribe @papers GNN")
+    # A name typed by the user is escaped like everything else.
+    assert "cannot find @<b>x" in await bot.say(ALICE, "/subscribe @<b>x MoE")
+
+
+async def test_import_into_a_channel_through_the_reply(bot: Bot) -> None:
+    prompt = await bot.say(ALICE, "/import @papers")
+    assert "Reply to this message" in prompt
+    [message] = [m for m in bot.api.sent(ALICE) if "Reply to this message" in m.shown]
+    document = json.dumps({"format": "paperboy-subscription/1", "keywords": ["channel kw"]})
+    bot.api.user_sends(ALICE, document, reply_to=message.message_id)
+    await bot.api.wait_idle()
+    with bot.sessions() as session:
+        channel = subscriptions.find(session, CHANNEL)
+        assert channel is not None
+        assert subscriptions.keywords(channel) == ["channel kw"]
+        assert subscriptions.find(session, ALICE) is None
+
+
+async def test_a_kicked_channel_is_deactivated_not_its_admin(bot: Bot) -> None:
+    await bot.say(ALICE, "/start")
+    await bot.say(ALICE, "/subscribe @papers pruning")
+    await bot.say(ALICE, "/subscribe pruning")
+    bot.api.chat(CHANNEL).kicked = True
+    reply = await bot.say(ALICE, "/digest @papers")
+    assert "cannot" in reply
+    with bot.sessions() as session:
+        alice = subscriptions.find(session, ALICE)
+        assert alice is not None
+        assert alice.active
 
 
 async def test_blocked_user_is_deactivated_and_start_revives(bot: Bot) -> None:
@@ -412,3 +442,24 @@ async def test_webhook_mode(db_url: str, tmp_path: Path) -> None:
         [webhook] = [call for call in api.calls if call.method == "setWebhook"]
         assert webhook.params["url"] == "https://bot.example.org/telegram"
         assert api.violations == []
+
+
+def test_a_rejected_token_is_reported_without_the_token(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unauthorized = Reply(
+        401, json.dumps(UNAUTHORIZED).encode(), {"Content-Type": "application/json"}
+    )
+    with serve({f"/bot{TOKEN}/getMe": unauthorized}) as server:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("PAPERBOY_DATABASE_URL", db_url)
+        monkeypatch.setenv("PAPERBOY_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("PAPERBOY_BOT_API_URL", server.url("").rstrip("/"))
+        assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "Telegram error" in err
+    assert "[redacted]" in err
+    assert TOKEN not in err
+
+
+UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from storage import db, queries
+from storage import db, queries, subscriptions
 from storage.records import Paper
 
 
@@ -39,4 +39,22 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'x.db'}")
     with engine.connect() as connection:
         assert connection.scalar(text("PRAGMA journal_mode")) == "wal"
+        assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+
+
+def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(tmp_path: Path) -> None:
+    """SQLite migrations rebuild tables (drop and copy); with foreign keys enforced the drop
+    would cascade into keywords and deliveries. Down to 0002 and up again rebuilds
+    subscribers: its keywords must survive."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'keep.db'}")
+    db.upgrade(engine)
+    now = datetime.now(UTC)
+    with db.make_sessions(engine).begin() as session:
+        row = subscriptions.enroll(session, 42, "private", now)
+        subscriptions.add_keywords(row, ["GNN", "pruning"])
+    config = db.alembic_config(engine)
+    command.downgrade(config, "0002")
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM keywords")) == 2
         assert connection.scalar(text("PRAGMA foreign_keys")) == 1

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import service
-from bot.render import MESSAGE_LIMIT, pack, paper_block, split_messages
+from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
 from storage import queries, subscriptions
 from storage.records import Paper
 
@@ -51,10 +51,10 @@ def test_keyword_limits(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         assert "at most 100 characters" in service.subscribe(session, ME, "x" * 101, NOW)
         many = ", ".join(f"kw{i}" for i in range(service.MAX_KEYWORDS + 1))
-        assert "at most 50 keywords" in service.subscribe(session, ME, many, NOW)
-        assert service.stored_keywords(session, ME) == []
+        assert "At most 50 keywords" in service.subscribe(session, ME, many, NOW)
+        assert "No keywords yet" in service.keyword_list(session, ME)[0]
         service.subscribe(session, ME, ", ".join(f"kw{i}" for i in range(50)), NOW)
-        assert "at most 50 keywords" in service.subscribe(session, ME, "one more", NOW)
+        assert "At most 50 keywords" in service.subscribe(session, ME, "one more", NOW)
         # Fifty keywords of a hundred characters do not fit one message: the list is split.
     with store.begin() as session:
         subscriptions.forget(session, ME.id)
@@ -95,7 +95,7 @@ def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
 def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, ME, "pruning, -survey", NOW)
-        digest = service.digest(session, ME, limit=1)
+        digest = service.digest(session, ME, service.reference(session), limit=1)
     assert digest.more == 1
     [(text, ids)] = digest.messages
     # Title matches come first, the most upvoted among them first.
@@ -104,7 +104,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
         row = subscriptions.find(session, ME.id)
         assert row is not None
         subscriptions.record_deliveries(session, row.id, ids, NOW)
-        again = service.digest(session, ME)
+        again = service.digest(session, ME, service.reference(session), limit=10)
     texts = " ".join(text for text, _ in again.messages)
     assert "Pruning Experts" not in texts
     assert "&lt;b&gt;Tags&lt;/b&gt; &amp; Ampersands" in texts
@@ -114,7 +114,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, GROUP, "GNN", NOW)
-        [reply] = service.latest(session, GROUP)
+        [reply] = service.latest(session, GROUP, service.reference(session))
         row = subscriptions.find(session, GROUP.id)
     assert "Graph Neural Networks at Scale" in reply
     assert "https://arxiv.org/abs/2401.00001" in reply
@@ -152,3 +152,46 @@ def test_messages_split_at_block_boundaries() -> None:
     assert [ids for _, ids in packed] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     with pytest.raises(ValueError, match="cannot fit"):
         split_messages(["x" * (MESSAGE_LIMIT + 1)])
+
+
+def test_delivered_papers_do_not_change_what_a_keyword_means(
+    sessions: sessionmaker[Session],
+) -> None:
+    """ "modal" is a rare word next to "model": once the modal papers are delivered, the
+    keyword must not be taken for a typo of "model" and bring in the model papers."""
+    papers = [Paper(f"Modal logic {n}", "A modal logic study.") for n in range(3)]
+    papers += [Paper(f"Model {n}", "We train a model.") for n in range(40)]
+    with sessions.begin() as session:
+        queries.store_papers(session, papers, NOW)
+        service.subscribe(session, ME, "modal", NOW)
+        first = service.digest(session, ME, service.reference(session), limit=10)
+        row = subscriptions.find(session, ME.id)
+        assert row is not None
+        for _, ids in first.messages:
+            subscriptions.record_deliveries(session, row.id, ids, NOW)
+        second = service.digest(session, ME, service.reference(session), limit=10)
+    assert sum(len(ids) for _, ids in first.messages) == 3
+    assert second.messages == []
+
+
+def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session]) -> None:
+    url = "https://github.com/" + "x" * 2_100
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Long Link Pruning", f"Code: {url}")], NOW)
+        service.subscribe(session, ME, "pruning", NOW)
+        [(text, _)] = service.digest(session, ME, service.reference(session), limit=5).messages
+    assert "Long Link Pruning" in text
+    assert 'href="https://github.com/xxx' not in text
+    assert len(text) < MESSAGE_LIMIT
+
+
+def test_long_replies_stay_under_the_limit(store: sessionmaker[Session]) -> None:
+    keywords = [f"{i:03d}" + "k" * 97 for i in range(50)]
+    with store.begin() as session:
+        added = service.subscribe(session, ME, ", ".join(keywords), NOW)
+        settings = service.settings(session, ME)
+        exported = preformatted(service.export(session, ME))
+    assert len(added) < MESSAGE_LIMIT
+    assert len(settings) < MESSAGE_LIMIT
+    assert len(exported) == 2
+    assert all(len(part) <= MESSAGE_LIMIT and part.startswith("<pre>") for part in exported)

@@ -1,4 +1,4 @@
-"""search: the vocabulary table and, on SQLite, an FTS5 index over titles and abstracts
+"""search: the vocabulary table and, on SQLite, FTS5 indexes over titles and abstracts
 
 Revision ID: 0002
 Revises: 0001
@@ -42,8 +42,8 @@ FTS_DDL = (
         INSERT INTO papers_fts_recent(papers_fts_recent, rowid, title, abstract)
             SELECT 'delete', id, title, abstract FROM papers WHERE id IN (
                 SELECT id FROM papers_fts_recent_docsize WHERE id <= new.id - {RECENT});
-        -- Deleted entries linger in the index until merged away, and slow down counting a
-        -- word (which ranking does) threefold: rewrite the index now and then.
+        -- Deleted entries linger in the index until merged away, and make counting a word
+        -- (which ranking does) several times slower: rewrite the index now and then.
         INSERT INTO papers_fts_recent(papers_fts_recent)
             SELECT 'optimize' WHERE new.id % {OPTIMIZE_EVERY} = 0;
     END""",
