@@ -19,7 +19,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
 
-from bot import __version__, demo, logs, search
+from bot import __version__, demo, logs, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
@@ -115,9 +115,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     with db.make_sessions(engine)() as session:
         papers = queries.all_papers(session)
-    matches = Matcher(papers).match(args.keywords)
-    # Title matches first: they are what the digest will show first too.
-    matches.sort(key=lambda match: match.where != "title")
+    # In the order a digest would send them.
+    matches = service.ranked(Matcher(papers).match(args.keywords))
     if args.json:
         rows = [
             {

@@ -233,8 +233,8 @@ def _why(match: Match) -> str:
     return "matched " + ", ".join(f"{hit.keyword} ({hit.where})" for hit in match.hits)
 
 
-def _ranked(matches: list[Match]) -> list[Match]:
-    # Title matches first, then the most upvoted; the sort is stable, so newest next.
+def ranked(matches: list[Match]) -> list[Match]:
+    """Digest order: title matches first, then the most upvoted; otherwise as given."""
     return sorted(matches, key=lambda m: (m.where != "title", -(m.paper.upvotes or 0)))
 
 
@@ -290,7 +290,7 @@ def digest(session: Session, chat: Chat, known: Reference, limit: int) -> Digest
         return Digest([], 0)
     candidates = subscriptions.undelivered_papers(session, row.id, CANDIDATES)
     matcher = Matcher([paper for _, paper in candidates], known.vocabulary, known.acronyms)
-    matches = _ranked(matcher.match(have))
+    matches = ranked(matcher.match(have))
     chosen = ((paper_block(m.paper, _why(m)), candidates[m.index][0]) for m in matches[:limit])
     return Digest(pack(chosen), max(0, len(matches) - limit))
 

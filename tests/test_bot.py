@@ -463,3 +463,16 @@ def test_a_rejected_token_is_reported_without_the_token(
 
 
 UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
+
+
+async def test_papers_count_as_sent_only_once_telegram_accepted_them(bot: Bot) -> None:
+    await bot.say(ALICE, "/subscribe pruning")
+    bot.api.inject("sendMessage", status=500)
+    assert "something went wrong" in await bot.say(ALICE, "/digest")
+    with bot.sessions() as session:
+        row = subscriptions.find(session, ALICE)
+        assert row is not None
+        assert subscriptions.delivered_count(session, row.id) == 0
+    assert "Pruning" in await bot.say(ALICE, "/digest")
+    with bot.sessions() as session:
+        assert subscriptions.delivered_count(session, row.id) == 5
