@@ -163,14 +163,6 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _reply(update, context.bot_data["help"])
 
 
-async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    target = await _target(update, context)
-    if target:
-        with _sessions(context).begin() as session:
-            reply = service.subscribe(session, target[0], target[1], _now())
-        await _reply(update, reply)
-
-
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _target(update, context)
     if target is None:
@@ -224,6 +216,7 @@ def _setting(
     return handler
 
 
+subscribe = _setting(service.subscribe)
 set_time = _setting(service.set_time)
 set_timezone = _setting(service.set_timezone)
 pause = _setting(lambda session, chat, _, now: service.set_paused(session, chat, True, now))
