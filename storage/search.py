@@ -32,7 +32,7 @@ RECENT_INDEX = "papers_fts_recent"
 # Ranking scores at most this many matches: the newest ones (see Fts5Search).
 WINDOW = 2000
 # With this many matches among the newest papers, ranking looks no further back.
-RECENT_ENOUGH = 100
+RECENT_ENOUGH = 20
 # A title hit counts this many times an abstract hit.
 TITLE_WEIGHT = 5.0
 SNIPPET_TOKENS = 24
@@ -121,26 +121,22 @@ _RECENT_FLOOR_SQL = text(f"SELECT min(id) FROM {RECENT_INDEX}_docsize")
 _OLDEST_SQL = text("SELECT min(id) FROM papers")
 _NEWEST_SQL = text(
     f"SELECT rowid FROM {FTS_INDEX} WHERE {FTS_INDEX} MATCH :query "
-    "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
+    "ORDER BY rowid DESC LIMIT :window"
 )
 
 
 @cache
 def _ranked_sql(index: str, filtered: bool) -> TextClause:
     # `filtered`: the ranking expression leaves out common terms, so the rows must also be
-    # among the newest matches of the whole query.
+    # among the newest matches of the whole query, whose ids are given.
     # "+rowid": as an index constraint, the IN list would run the MATCH once per id.
-    window = (
-        f"AND +rowid IN (SELECT rowid FROM {FTS_INDEX} WHERE {FTS_INDEX} MATCH :query "
-        "ORDER BY rowid DESC LIMIT :window) "
-        if filtered
-        else ""
-    )
-    return text(
+    among = "AND +rowid IN :ids " if filtered else ""
+    statement = text(
         f"SELECT rowid FROM {index} WHERE {index} MATCH :rank_query AND rowid >= :cut "
-        f"{window}ORDER BY bm25({index}, {TITLE_WEIGHT}, 1.0), rowid DESC "
+        f"{among}ORDER BY bm25({index}, {TITLE_WEIGHT}, 1.0), rowid DESC "
         "LIMIT :limit OFFSET :offset"
     )
+    return statement.bindparams(bindparam("ids", expanding=True)) if filtered else statement
 
 
 _HITS_SQL = text(
@@ -181,7 +177,7 @@ class Fts5Search:
         floor = session.scalar(_RECENT_FLOOR_SQL)
         if floor is None:  # no papers
             return HitPage((), 0, capped=False)
-        page = {"limit": limit, "offset": offset, "window": WINDOW}
+        page = {"limit": limit, "offset": offset}
         recent, cut = self._window(session, query, floor)
         # Whether the library goes back further than the recent index.
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
@@ -190,8 +186,10 @@ class Fts5Search:
             ids = session.scalars(ranked, {**page, "rank_query": query, "cut": cut}).all()
             capped = recent >= WINDOW or older
             return HitPage(self._hits(session, query, ids), recent, capped)
-        matches, cut = self._window(session, query, 0) if older else (0, 0)
-        if not matches:
+        if not older:
+            return HitPage((), 0, capped=False)
+        window = session.scalars(_NEWEST_SQL, {"query": query, "window": WINDOW}).all()
+        if not window:
             return HitPage((), 0, capped=False)
         scored = [
             expression
@@ -200,11 +198,11 @@ class Fts5Search:
         ]
         if scored:
             ranked = _ranked_sql(FTS_INDEX, filtered=len(scored) < len(expressions))
-            params = {**page, "query": query, "rank_query": _match(scored), "cut": cut}
+            params = {**page, "rank_query": _match(scored), "cut": window[-1], "ids": window}
+            ids = session.scalars(ranked, params).all()
         else:
-            ranked, params = _NEWEST_SQL, {**page, "query": query}
-        ids = session.scalars(ranked, params).all()
-        return HitPage(self._hits(session, query, ids), matches, matches >= WINDOW)
+            ids = window[offset : offset + limit]
+        return HitPage(self._hits(session, query, ids), len(window), len(window) >= WINDOW)
 
     @staticmethod
     def _expression(session: Session, term: Term) -> str:

@@ -16,10 +16,8 @@ _WORD = re.compile(r"[^\W_]+")
 # 4 letters or more (shorter ones are never corrected) and not absurdly long.
 VOCABULARY_MIN_LENGTH = 4
 VOCABULARY_MAX_LENGTH = 40
-# A whole word (no digit or letter on either side) made of letters only.
-_VOCABULARY_WORD = re.compile(
-    rf"(?<![^\W_])[^\W\d_]{{{VOCABULARY_MIN_LENGTH},{VOCABULARY_MAX_LENGTH}}}(?![^\W_])"
-)
+# In ASCII text every character but a letter or digit separates words.
+_ASCII_SEPARATORS = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 
 
 def fold(text: str) -> str:
@@ -33,13 +31,15 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The words of a text in order, folded: "Graph-Based RÉSEAUX" -> graph, based, reseaux."""
-    return _WORD.findall(fold(text))
+    folded = fold(text)
+    if folded.isascii():  # most abstracts; twice as fast as the regex, on the ingest path
+        return folded.translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(folded)
 
 
 def vocabulary_words(*texts: str) -> set[str]:
     """The distinct words of some texts that belong in the search vocabulary."""
-    # One regex pass in C: this runs on every new paper at ingest.
-    return {word for text in texts for word in _VOCABULARY_WORD.findall(fold(text))}
+    return {word for word in set(words(" ".join(texts))) if belongs_in_vocabulary(word)}
 
 
 def belongs_in_vocabulary(word: str) -> bool:

@@ -162,6 +162,14 @@ def test_words_fold_case_diacritics_and_punctuation() -> None:
         "bayes",
         "x2",
     ]
+    assert words("Graph-Based deep_learning, GPT4 (x2)!") == [
+        "graph",
+        "based",
+        "deep",
+        "learning",
+        "gpt4",
+        "x2",
+    ]
     assert vocabulary_words("GPT4 uses 3D Transformers; Transformers!") == {"uses", "transformers"}
 
 
