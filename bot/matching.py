@@ -140,6 +140,14 @@ class Vocabulary:
     texts: Counter[str] = field(default_factory=Counter)
     by_surface: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, papers: Iterable[Paper]) -> Vocabulary:
+        vocabulary = cls()
+        for paper in papers:
+            vocabulary.add(paper.title)
+            vocabulary.add(paper.abstract)
+        return vocabulary
+
     def add(self, text: str) -> None:
         keys = set()
         for word in words(text):
@@ -378,10 +386,7 @@ class Matcher:
             for acronym in document.title_words | document.abstract_words:
                 self._by_acronym[acronym].add(index)
         if vocabulary is None:
-            vocabulary = Vocabulary()
-            for paper in self.papers:
-                vocabulary.add(paper.title)
-                vocabulary.add(paper.abstract)
+            vocabulary = Vocabulary.of(self.papers)
         if acronyms is None:
             acronyms = AcronymTable()
             for document in self._documents:
@@ -444,12 +449,10 @@ class Matcher:
         ]
 
 
-def learn(papers: Iterable[Paper]) -> tuple[Vocabulary, AcronymTable]:
+def learn(papers: Sequence[Paper]) -> tuple[Vocabulary, AcronymTable]:
     """The vocabulary and acronym definitions of a corpus."""
-    vocabulary = Vocabulary()
     acronyms = AcronymTable()
     for paper in papers:
-        for text in (paper.title, paper.abstract):
-            vocabulary.add(text)
-            acronyms.learn(text)
-    return vocabulary, acronyms
+        acronyms.learn(paper.title)
+        acronyms.learn(paper.abstract)
+    return Vocabulary.of(papers), acronyms

@@ -263,7 +263,7 @@ def reference(session: Session, cached: Reference | None = None) -> Reference:
     if cached is not None and cached.newest_id == newest_id:
         return cached
     vocabulary, acronyms = learn(
-        paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)
+        [paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)]
     )
     return Reference(newest_id, vocabulary, acronyms)
 

@@ -285,10 +285,12 @@ def scheduled_sources(session: Session) -> list[str]:
 
 def schedule_source(session: Session, location: str, scheduled: bool) -> bool:
     """Add a source to the scheduled runs, or take it off; False if there was nothing to remove."""
-    row = session.scalar(select(SourceRow).where(SourceRow.location == location))
-    if row is None and not scheduled:
+    if scheduled:
+        _source(session, location).scheduled = True
+        return True
+    query = select(SourceRow).where(SourceRow.location == location, SourceRow.scheduled.is_(True))
+    row = session.scalar(query)
+    if row is None:
         return False
-    row = row or _source(session, location)
-    changed = row.scheduled != scheduled
-    row.scheduled = scheduled
-    return changed or scheduled
+    row.scheduled = False
+    return True
