@@ -27,6 +27,9 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.config import Settings
+from bot.delivery import chat_is_gone
+from bot.digests import Digests
+from bot.scheduler import Scheduler, make_sender
 from storage import subscriptions
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),
     Command("pause", "pause daily digests", handlers.pause),
     Command("resume", "resume daily digests", handlers.resume),
+    Command("nothingnew", "on/off: a note on days with nothing new", handlers.nothing_new),
     Command("settings", "everything about your subscription", handlers.settings),
     Command("export", "your keywords and settings as JSON", handlers.export),
     Command("import", "restore an /export document", handlers.import_command),
@@ -93,7 +97,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     user hears that something went wrong. Transactions already rolled back on the way."""
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
-    if isinstance(error, TelegramError) and handlers.chat_is_gone(error) and chat is not None:
+    if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
         log.info("chat %s is gone (%s): deactivating it", chat.id, error)
         with context.bot_data["sessions"].begin() as session:
             subscriptions.deactivate(session, chat.id)
@@ -106,6 +110,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         except TelegramError:
             log.warning("could not tell the user about the error either")
+
+
+async def start_schedule(application: Application) -> None:  # type: ignore[type-arg]
+    """post_init of `paperboy run`: the command menu, then the ingest and digest jobs."""
+    await register_commands(application)
+    data = application.bot_data
+    scheduler = Scheduler(data["sessions"], data["settings"], data["digests"])
+    data["scheduler"] = scheduler
+    scheduler.start()
+
+
+async def stop_digests(application: Application) -> None:  # type: ignore[type-arg]
+    """post_shutdown: stop the jobs and close the digest sender's connections."""
+    scheduler: Scheduler | None = application.bot_data.get("scheduler")
+    if scheduler is not None:
+        await scheduler.stop()
+    digests: Digests = application.bot_data["digests"]
+    await digests.sender.bot.shutdown()
 
 
 def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
@@ -123,10 +145,14 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         )
         # Waits out 429s and keeps under Telegram's per-chat and per-group limits.
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(register_commands)
+        .post_init(start_schedule)
+        .post_shutdown(stop_digests)
         .build()
     )
-    application.bot_data.update(sessions=sessions, settings=settings, help=help_text())
+    digests = Digests(sessions, make_sender(settings), settings.digest_max)
+    application.bot_data.update(
+        sessions=sessions, settings=settings, help=help_text(), digests=digests
+    )
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     # Edited messages are ignored: re-running a command because it was edited surprises.
     new_messages = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST

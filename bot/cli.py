@@ -11,10 +11,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import cast
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
@@ -22,16 +24,23 @@ from tqdm import tqdm
 from bot import __version__, demo, logs, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
+from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
+from bot.lease import Lease
 from bot.matching import Matcher
 from bot.render import paper_url
+from bot.schedule import utc_now
+from bot.scheduler import make_sender
 from storage import db, queries
+from storage.records import Paper
 from storage.search import SearchUnavailable
 
 log = logging.getLogger("paperboy")
 
 # A progress bar is worth drawing only when a run is long enough to wonder about.
 PROGRESS_MIN_SOURCES = 10
+# `digest --now` waits this long for another process's digest run to end.
+LEASE_WAIT = 90.0
 
 
 def _display(source: str) -> str:
@@ -112,7 +121,18 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
     return 0
 
 
+def _paper_json(paper: Paper) -> dict[str, object]:
+    return {"title": paper.title, "arxiv_id": paper.arxiv_id, "url": paper_url(paper)}
+
+
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    if args.chat is not None:
+        planned = _planned(db.make_sessions(engine), [args.chat], settings.digest_max)
+        _print_planned(planned, args.json)
+        return 0
+    if not args.keywords:
+        print("paperboy: preview needs --keyword (or --chat)", file=sys.stderr)
+        return 2
     with db.make_sessions(engine)() as session:
         papers = queries.all_papers(session)
     # In the order a digest would send them.
@@ -120,9 +140,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     if args.json:
         rows = [
             {
-                "title": m.paper.title,
-                "arxiv_id": m.paper.arxiv_id,
-                "url": paper_url(m.paper),
+                **_paper_json(m.paper),
                 "matched": [hit.keyword for hit in m.hits],
                 "where": {hit.keyword: hit.where for hit in m.hits},
             }
@@ -136,6 +154,90 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         link = paper_url(m.paper) or ""
         print(f"{number:>4}. {m.paper.title}\n      matched {why}  {link}".rstrip())
     return 0
+
+
+def _planned(
+    sessions: sessionmaker[Session], chat_ids: Sequence[int], limit: int
+) -> list[dict[str, object]]:
+    """What the digests of these chats would carry now, without sending anything."""
+    planned: list[dict[str, object]] = []
+    with sessions() as session:
+        known = service.candidates(session)
+        papers = dict(zip(known.ids, known.matcher.papers, strict=True))
+        for chat_id in chat_ids:
+            plan = service.digest(session, chat_id, known, limit)
+            ids = [paper_id for _, message_ids in plan.messages for paper_id in message_ids]
+            planned.append(
+                {
+                    "chat_id": chat_id,
+                    "subscribed": plan.subscriber_id is not None,
+                    "messages": len(plan.messages),
+                    "papers": [_paper_json(papers[i]) for i in ids],
+                    "more": plan.more,
+                }
+            )
+    return planned
+
+
+def _print_planned(planned: list[dict[str, object]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(planned, indent=2, ensure_ascii=False))
+        return
+    for chat in planned:
+        papers = cast(list[dict[str, object]], chat["papers"])
+        if not chat["subscribed"]:
+            print(f"chat {chat['chat_id']}: no subscription")
+            continue
+        more = f", {chat['more']} more behind the button" if chat["more"] else ""
+        print(f"chat {chat['chat_id']}: {len(papers)} papers in {chat['messages']} messages{more}")
+        for paper in papers:
+            print(f"  - {paper['title']}  {paper['url'] or ''}".rstrip())
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    sessions = db.make_sessions(engine)
+    if args.dry_run:
+        with sessions() as session:
+            chats = [args.chat] if args.chat else service.pending_today(session, utc_now())
+        _print_planned(_planned(sessions, chats, settings.digest_max), args.json)
+        return 0
+    return asyncio.run(_digest_now(settings, sessions, args.chat))
+
+
+async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat: int | None) -> int:
+    digests = Digests(sessions, make_sender(settings), settings.digest_max)
+    lease = Lease(sessions)
+    try:
+        waited = 0.0
+        while not await asyncio.to_thread(lease.acquire, utc_now()):
+            if waited == 0:
+                print(
+                    f"waiting: another process delivers digests ({lease.holder()})", file=sys.stderr
+                )
+            if waited >= LEASE_WAIT:
+                print(
+                    "paperboy: the other process still holds the digests; try later",
+                    file=sys.stderr,
+                )
+                return 1
+            await asyncio.sleep(2.0)
+            waited += 2.0
+        flood = digests.flood_wait_until()
+        if flood is not None:
+            print(
+                f"paperboy: Telegram's flood wait lasts until {flood:%Y-%m-%d %H:%M} UTC",
+                file=sys.stderr,
+            )
+            return 1
+        with sessions() as session:
+            chats = [chat] if chat is not None else service.pending_today(session, utc_now())
+        report = await digests.run(chats, lease)
+    finally:
+        await asyncio.to_thread(lease.release)
+        await digests.sender.bot.shutdown()
+    print(report.summary())
+    failed = report.outcomes.get(Outcome.FAILED.value, 0)
+    return 1 if failed or report.flood_wait is not None else 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
@@ -288,12 +390,28 @@ def build_parser() -> argparse.ArgumentParser:
         "-k",
         dest="keywords",
         action="append",
-        required=True,
         metavar="K",
         help="a keyword (repeat for several; prefix with - to exclude)",
     )
+    preview.add_argument(
+        "--chat", type=int, metavar="ID", help="instead: what this chat's next digest carries"
+    )
     preview.add_argument("--json", action="store_true", help="print JSON")
     preview.set_defaults(handler=cmd_preview)
+
+    digest = commands.add_parser(
+        "digest", help="deliver digests now, through the scheduler's code path"
+    )
+    digest.add_argument(
+        "--now",
+        action="store_true",
+        required=True,
+        help="every chat that has not had today's digest yet (resumes a cut-short run)",
+    )
+    digest.add_argument("--chat", type=int, metavar="ID", help="only this chat, even if done today")
+    digest.add_argument("--dry-run", action="store_true", help="print what would be sent")
+    digest.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    digest.set_defaults(handler=cmd_digest)
 
     find = commands.add_parser("search", help="search the stored papers' titles and abstracts")
     find.add_argument("query", nargs="*", metavar="WORD", help='words, "a phrase", a prefix')

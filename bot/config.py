@@ -5,10 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.fetch import FetchPolicy
+
+# Hugging Face's daily papers: what paperboy ingests when no sources are configured.
+DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
+# Telegram's broadcast limit for bots without paid broadcasts.
+FREE_RATE_LIMIT = 30
 
 
 class ConfigError(Exception):
@@ -30,11 +35,25 @@ class Settings(BaseSettings):
     bot_token_file: Path | None = None
     bot_api_url: str = "https://api.telegram.org"
     admin_ids: Annotated[list[int], NoDecode] = []
-    sources: Annotated[list[str], NoDecode] = []
+    sources: Annotated[list[str], NoDecode] = [DEFAULT_SOURCE]
+    ingest_interval: float = Field(default=3600.0, ge=60)
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     digest_max: int = Field(default=10, ge=1, le=50)
+    rate_limit: float = Field(default=25.0, gt=0, le=1000)
+    paid_broadcasts: bool = False
+    telegram_timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _within_telegram_limits(self) -> Settings:
+        if self.rate_limit > FREE_RATE_LIMIT and not self.paid_broadcasts:
+            raise ValueError(
+                f"PAPERBOY_RATE_LIMIT={self.rate_limit:g} is above Telegram's "
+                f"{FREE_RATE_LIMIT} messages/s; set PAPERBOY_PAID_BROADCASTS=true only if "
+                "the bot has paid broadcasts enabled"
+            )
+        return self
 
     @field_validator("admin_ids", "sources", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
 
@@ -29,8 +29,10 @@ from telegram.ext.filters import MessageFilter
 
 from bot import service
 from bot.config import Settings
+from bot.digests import Digests, Outcome
 from bot.ingest import expand_sources, ingest_all
 from bot.render import preformatted, search_page
+from bot.schedule import utc_now
 from bot.search import search as search_papers
 from storage import subscriptions
 from storage.search import SearchUnavailable
@@ -48,17 +50,6 @@ IMPORT_PROMPT = "Reply to this message with the JSON document that /export gave 
 _ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 
-CHAT_GONE = ("blocked", "deactivated", "kicked", "chat not found", "not a member")
-
-
-def chat_is_gone(error: TelegramError) -> bool:
-    """Telegram says the chat is no longer reachable: blocked, deleted, kicked, or unknown."""
-    text = str(error).lower()
-    return isinstance(error, Forbidden) or (
-        isinstance(error, BadRequest) and any(reason in text for reason in CHAT_GONE)
-    )
-
-
 def _sessions(context: ContextTypes.DEFAULT_TYPE) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = context.bot_data["sessions"]
     return sessions
@@ -67,10 +58,6 @@ def _sessions(context: ContextTypes.DEFAULT_TYPE) -> sessionmaker[Session]:
 def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
     settings: Settings = context.bot_data["settings"]
     return settings
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _args(update: Update) -> str:
@@ -155,7 +142,7 @@ async def _channel(
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with _sessions(context).begin() as session:
-        reply = service.start(session, _here(update), _now())
+        reply = service.start(session, _here(update), utc_now())
     await _reply(update, reply)
 
 
@@ -210,7 +197,7 @@ def _setting(
         target = await _target(update, context)
         if target:
             with _sessions(context).begin() as session:
-                reply = change(session, target[0], target[1], _now())
+                reply = change(session, target[0], target[1], utc_now())
             await _reply(update, reply)
 
     return handler
@@ -219,6 +206,7 @@ def _setting(
 subscribe = _setting(service.subscribe)
 set_time = _setting(service.set_time)
 set_timezone = _setting(service.set_timezone)
+nothing_new = _setting(service.set_notify_empty)
 pause = _setting(lambda session, chat, _, now: service.set_paused(session, chat, True, now))
 resume = _setting(lambda session, chat, _, now: service.set_paused(session, chat, False, now))
 
@@ -246,7 +234,7 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     chat, document = target
     if document.strip():
         with _sessions(context).begin() as session:
-            reply = service.import_document(session, chat, document, _now())
+            reply = service.import_document(session, chat, document, utc_now())
         await _reply(update, reply)
         return
     message = update.effective_message
@@ -266,7 +254,7 @@ async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await _reply(update, "Only an administrator can import into that chat.")
         return
     with _sessions(context).begin() as session:
-        reply = service.import_document(session, target, message.text or "", _now())
+        reply = service.import_document(session, target, message.text or "", utc_now())
     await _reply(update, reply)
 
 
@@ -301,17 +289,16 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _matching(
-    context: ContextTypes.DEFAULT_TYPE, work: Callable[[Session, service.Reference], T]
+    context: ContextTypes.DEFAULT_TYPE, work: Callable[[Session, service.Candidates], T]
 ) -> Awaitable[T]:
     """Run matching work in a thread (it is CPU-bound: the event loop must keep serving
-    other chats), against the reference corpus cached until new papers arrive."""
+    other chats), against the candidates cached until new papers arrive."""
     sessions = _sessions(context)
+    digests: Digests = context.bot_data["digests"]
 
     def run() -> T:
         with sessions() as session:
-            known = service.reference(session, context.bot_data.get("reference"))
-            context.bot_data["reference"] = known
-            return work(session, known)
+            return work(session, digests.candidates(session))
 
     return asyncio.to_thread(run)
 
@@ -334,41 +321,15 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _send_digest(
     update: Update, context: ContextTypes.DEFAULT_TYPE, chat: service.Chat
 ) -> None:
-    limit = _settings(context).digest_max
-    prepared = await _matching(
-        context, lambda session, known: service.digest(session, chat, known, limit)
-    )
-    with _sessions(context)() as session:
-        subscriber = subscriptions.find(session, chat.id)
-    if subscriber is None or not prepared.messages:
-        await _reply(update, "Nothing new for your keywords right now.")
-        return
-    more = (
-        InlineKeyboardMarkup(
-            [[InlineKeyboardButton(f"{prepared.more} more", callback_data=f"digest:{chat.id}")]]
-        )
-        if prepared.more
-        else None
-    )
-    for index, (text, paper_ids) in enumerate(prepared.messages):
-        last = index == len(prepared.messages) - 1
-        try:
-            await context.bot.send_message(
-                chat.id,
-                text,
-                message_thread_id=subscriber.thread_id,
-                reply_markup=more if last else None,
-            )
-        except TelegramError as error:
-            if not chat_is_gone(error) or chat.id == _here(update).id:
-                raise  # the error handler deals with the chat the command came from
-            with _sessions(context).begin() as session:
-                subscriptions.deactivate(session, chat.id)
+    digests: Digests = context.bot_data["digests"]
+    outcome, sent, _ = await digests.deliver(chat.id)
+    if outcome is Outcome.GONE:
+        if chat.id != _here(update).id:
             await _reply(update, f"{escape(chat.name)} cannot be reached: it is now inactive.")
-            return
-        # Recorded only once Telegram has accepted the message that carries the papers.
-        with _sessions(context).begin() as session:
-            subscriptions.record_deliveries(session, subscriber.id, paper_ids, _now())
+    elif outcome in (Outcome.FAILED, Outcome.REFUSED):
+        await _reply(update, "Telegram did not take the digest just now; try again later.")
+    elif not sent:
+        await _reply(update, "Nothing new for your keywords right now.")
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -18,9 +18,10 @@ from rapidfuzz import process
 from sqlalchemy.orm import Session
 
 from bot.ingest import SourceReport
-from bot.matching import AcronymTable, Match, Matcher, Vocabulary, learn
+from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
-from storage import queries, subscriptions
+from bot.schedule import local_day, next_digest
+from storage import queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
 MAX_KEYWORDS = 50
@@ -163,10 +164,24 @@ def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
 
 def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> str:
     row = _subscriber(session, chat, now)
-    row.paused = paused
+    subscriptions.set_paused(row, paused)
     if paused:
         return "Paused: no daily digests until /resume."
     return f"Resumed: daily digest at {row.delivery_time:%H:%M} ({escape(row.timezone)})."
+
+
+def set_notify_empty(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    choice = text.strip().lower()
+    if choice not in ("on", "off"):
+        return (
+            "Usage: <code>/nothingnew on</code> (a short note on days without new papers) or "
+            "<code>/nothingnew off</code> (no message on those days, the default)."
+        )
+    row = _subscriber(session, chat, now)
+    row.notify_empty = choice == "on"
+    if row.notify_empty:
+        return "On days without new papers you will get a short “nothing new today”."
+    return "On days without new papers there will be no message."
 
 
 def settings(session: Session, chat: Chat) -> str:
@@ -179,6 +194,9 @@ def settings(session: Session, chat: Chat) -> str:
         [
             chat.heading("Settings"),
             f"Digest: {state}, daily at {row.delivery_time:%H:%M} ({escape(row.timezone)})",
+            "On days with nothing new: "
+            + ("a short note" if row.notify_empty else "no message")
+            + " (/nothingnew)",
             f"Keywords ({len(have)}): "
             + (escape(cut(", ".join(have), LISTING)) if have else "none"),
             f"Papers sent so far: {subscriptions.delivered_count(session, row.id)}",
@@ -195,6 +213,7 @@ def export(session: Session, chat: Chat) -> str:
         "timezone": row.timezone if row else "UTC",
         "time": f"{row.delivery_time:%H:%M}" if row else "08:00",
         "paused": row.paused if row else False,
+        "nothing_new": "on" if row and row.notify_empty else "off",
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -214,7 +233,11 @@ def import_document(session: Session, chat: Chat, text: str, now: datetime) -> s
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
     reply = subscribe(session, chat, "\n".join(keywords), now) if keywords else ""
-    for key, apply in (("timezone", set_timezone), ("time", set_time)):
+    for key, apply in (
+        ("timezone", set_timezone),
+        ("time", set_time),
+        ("nothing_new", set_notify_empty),
+    ):
         value = document.get(key)
         if isinstance(value, str):
             reply += "\n" + apply(session, chat, value, now)
@@ -240,59 +263,98 @@ def ranked(matches: list[Match]) -> list[Match]:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """Messages to send, each with the ids of the papers it carries."""
+    """Messages to send, each with the ids of the papers it carries; `more` matches wait for
+    the "N more" button. `subscriber_id` None: the chat has no subscription."""
 
     messages: list[tuple[str, list[int]]]
     more: int
+    subscriber_id: int | None = None
+    thread_id: int | None = None
+    # The chat asked to hear "nothing new today" on empty days (and has keywords).
+    notify_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class Reference:
-    """What keywords are read against: the words and acronym definitions of the newest
-    stored papers. Shared by /latest and /digest, and independent of what a chat was sent,
-    so a keyword is never read differently once its papers have been delivered."""
+class Candidates:
+    """The newest stored papers, indexed once for matching and shared by every chat: /latest,
+    /digest and each digest of a scheduled run. Keywords are read against their vocabulary
+    and acronyms, which do not depend on what a chat was sent, so a keyword is never read
+    differently once its papers have been delivered."""
 
     newest_id: int | None
-    vocabulary: Vocabulary
-    acronyms: AcronymTable
+    ids: list[int]  # the papers' row ids, in the matcher's order (newest first)
+    matcher: Matcher
 
 
-def reference(session: Session, cached: Reference | None = None) -> Reference:
-    """The reference for the current store; `cached` is reused while no paper was added."""
+def candidates(session: Session, cached: Candidates | None = None) -> Candidates:
+    """The candidates for the current store; `cached` is reused while no paper was added."""
     newest_id = subscriptions.newest_paper_id(session)
     if cached is not None and cached.newest_id == newest_id:
         return cached
-    vocabulary, acronyms = learn(
-        [paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)]
+    newest = subscriptions.newest_papers(session, CANDIDATES)
+    papers = [paper for _, paper in newest]
+    vocabulary, acronyms = learn(papers)
+    return Candidates(
+        newest_id, [row_id for row_id, _ in newest], Matcher(papers, vocabulary, acronyms)
     )
-    return Reference(newest_id, vocabulary, acronyms)
 
 
-def latest(session: Session, chat: Chat, known: Reference, limit: int = 5) -> list[str]:
+def latest(session: Session, chat: Chat, known: Candidates, limit: int = 5) -> list[str]:
     """The newest stored papers matching the chat's keywords, sent before or not."""
     row = subscriptions.find(session, chat.id)
     have = subscriptions.keywords(row) if row else []
     if not have:
         return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
-    papers = [paper for _, paper in subscriptions.newest_papers(session, CANDIDATES)]
-    matches = Matcher(papers, known.vocabulary, known.acronyms).match(have)[:limit]
+    matches = known.matcher.match(have)[:limit]
     if not matches:
         return ["No stored paper matches your keywords yet."]
     blocks = (paper_block(m.paper, _why(m)) for m in matches)
     return split_messages(blocks, header=chat.heading("Latest papers"))
 
 
-def digest(session: Session, chat: Chat, known: Reference, limit: int) -> Digest:
+def digest(session: Session, chat_id: int, known: Candidates, limit: int) -> Digest:
     """The unsent papers matching the chat's keywords, best first, as messages to send."""
-    row = subscriptions.find(session, chat.id)
-    have = subscriptions.keywords(row) if row else []
-    if row is None or not have:
+    row = subscriptions.find(session, chat_id)
+    if row is None:
         return Digest([], 0)
-    candidates = subscriptions.undelivered_papers(session, row.id, CANDIDATES)
-    matcher = Matcher([paper for _, paper in candidates], known.vocabulary, known.acronyms)
-    matches = ranked(matcher.match(have))
-    chosen = ((paper_block(m.paper, _why(m)), candidates[m.index][0]) for m in matches[:limit])
-    return Digest(pack(chosen), max(0, len(matches) - limit))
+    have = subscriptions.keywords(row)
+    matches = known.matcher.match(have) if have else []
+    sent = subscriptions.delivered_among(session, row.id, [known.ids[m.index] for m in matches])
+    fresh = ranked([m for m in matches if known.ids[m.index] not in sent])
+    chosen = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in fresh[:limit])
+    return Digest(
+        pack(chosen),
+        max(0, len(fresh) - limit),
+        row.id,
+        row.thread_id,
+        row.notify_empty and bool(have),
+    )
+
+
+def due_chats(session: Session, now: datetime) -> list[int]:
+    """The chats whose scheduled digest is due, after scheduling any not yet scheduled."""
+    schedule.schedule_unscheduled(
+        session, lambda row: next_digest(now, row.timezone, row.delivery_time, row.last_digest_on)
+    )
+    return schedule.due(session, now)
+
+
+def pending_today(session: Session, now: datetime) -> list[int]:
+    """The receiving chats that have not had a digest yet on their local today."""
+    return [
+        row.chat_id
+        for row in schedule.receiving(session)
+        if row.last_digest_on is None or row.last_digest_on < local_day(now, row.timezone)
+    ]
+
+
+def finish_digest(session: Session, chat_id: int, started: datetime) -> None:
+    """The chat's digest of the day that `started` is in is done: schedule the next one."""
+    row = subscriptions.find(session, chat_id)
+    if row is not None:
+        day = local_day(started, row.timezone)
+        next_at = next_digest(started, row.timezone, row.delivery_time, day)
+        schedule.finish_digest(session, chat_id, day, next_at)
 
 
 def stats(session: Session) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    TypeDecorator,
     UniqueConstraint,
     false,
     text,
@@ -29,6 +31,22 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class Instant(TypeDecorator[datetime]):
+    """A moment in time, always given back in UTC: SQLite stores no offset and would return
+    naive datetimes, which cannot be compared with the aware ones the code uses."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -62,8 +80,8 @@ class PaperRow(Base):
     project_url: Mapped[str | None] = mapped_column(Text)
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(Instant, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class SourceRow(Base):
@@ -80,10 +98,10 @@ class SourceRow(Base):
     papers_new: Mapped[int] = mapped_column(Integer, default=0)
     papers_known: Mapped[int] = mapped_column(Integer, default=0)
     papers_enriched: Mapped[int] = mapped_column(Integer, default=0)
-    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_ingested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_checked_at: Mapped[datetime | None] = mapped_column(Instant)
+    last_ingested_at: Mapped[datetime | None] = mapped_column(Instant)
     last_error: Mapped[str | None] = mapped_column(Text)
-    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_at: Mapped[datetime | None] = mapped_column(Instant)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # Added by an admin (/sources add): ingested on every scheduled run, not only once.
     scheduled: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -105,7 +123,14 @@ class SubscriberRow(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # The subscriber's own choice (/pause, /resume), kept apart from `active`.
     paused: Mapped[bool] = mapped_column(default=False, server_default=false())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Send a short "nothing new today" instead of staying silent on empty days.
+    notify_empty: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    # The schedule, kept here so a restart or a second process neither resets nor repeats it:
+    # the next scheduled digest (None: to be computed from the settings) and the local day
+    # of the last one, of which there is at most one per day.
+    next_digest_at: Mapped[datetime | None] = mapped_column(Instant, index=True)
+    last_digest_on: Mapped[date | None] = mapped_column(Date)
 
     keywords: Mapped[list[KeywordRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
@@ -132,7 +157,7 @@ class DeliveryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
-    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime] = mapped_column(Instant)
 
 
 # A word in at least this many papers is one the vocabulary can suggest.
@@ -163,3 +188,23 @@ class SearchWordRow(Base):
 
     word: Mapped[str] = mapped_column(Text, primary_key=True)
     papers: Mapped[int] = mapped_column(Integer)
+
+
+class LeaseRow(Base):
+    """A named lease: the one process allowed to run a job (scheduled digests) until it ends."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class StateRow(Base):
+    """Small facts about the running bot that outlive a process: the last ingest, a flood wait."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Instant)

@@ -294,3 +294,18 @@ def schedule_source(session: Session, location: str, scheduled: bool) -> bool:
         return False
     row.scheduled = False
     return True
+
+
+def failures_since(session: Session, locations: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+    """The failing ones of these sources: consecutive failures and when the last one was."""
+    found: dict[str, tuple[int, datetime]] = {}
+    for chunk in _chunks(locations):
+        query = select(SourceRow).where(
+            SourceRow.location.in_(chunk),
+            SourceRow.consecutive_failures > 0,
+            SourceRow.last_error_at.is_not(None),
+        )
+        for row in session.scalars(query):
+            assert row.last_error_at is not None
+            found[row.location] = (row.consecutive_failures, row.last_error_at)
+    return found

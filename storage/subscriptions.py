@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import DeliveryRow, KeywordRow, PaperRow, SubscriberRow
@@ -36,6 +36,8 @@ def enroll(
     if row is None:
         row = SubscriberRow(chat_id=chat_id, chat_type=chat_type, created_at=now, keywords=[])
         session.add(row)
+    if not row.active:
+        row.next_digest_at = None  # back after a long absence: from the next digest time on
     row.active = True
     row.chat_type = chat_type
     row.title = title or row.title
@@ -77,6 +79,13 @@ def set_schedule(
         row.timezone = timezone
     if at is not None:
         row.delivery_time = at
+    row.next_digest_at = None  # the scheduler computes it again from the new settings
+
+
+def set_paused(row: SubscriberRow, paused: bool) -> None:
+    if row.paused and not paused:
+        row.next_digest_at = None  # no catch-up of the days paused: the next digest time on
+    row.paused = paused
 
 
 def forget(session: Session, chat_id: int) -> bool:
@@ -102,12 +111,6 @@ def migrate(session: Session, old_chat_id: int, new_chat_id: int) -> None:
         )
 
 
-def _newest(session: Session, limit: int, *where: ColumnElement[bool]) -> list[tuple[int, Paper]]:
-    query = select(PaperRow).where(*where)
-    query = query.order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc()).limit(limit)
-    return [(row.id, paper_record(row)) for row in session.scalars(query)]
-
-
 def newest_paper_id(session: Session) -> int | None:
     """The id of the most recently stored paper: it changes whenever papers are added."""
     return session.scalar(select(func.max(PaperRow.id)))
@@ -115,13 +118,18 @@ def newest_paper_id(session: Session) -> int | None:
 
 def newest_papers(session: Session, limit: int) -> list[tuple[int, Paper]]:
     """The newest stored papers with their row ids."""
-    return _newest(session, limit)
+    query = select(PaperRow).order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
+    return [(row.id, paper_record(row)) for row in session.scalars(query.limit(limit))]
 
 
-def undelivered_papers(session: Session, subscriber_id: int, limit: int) -> list[tuple[int, Paper]]:
-    """The newest stored papers this subscriber was never sent, with their row ids."""
-    sent = select(DeliveryRow.paper_id).where(DeliveryRow.subscriber_id == subscriber_id)
-    return _newest(session, limit, PaperRow.id.not_in(sent))
+def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -> set[int]:
+    """Which of these papers were delivered to the subscriber already."""
+    if not paper_ids:
+        return set()
+    query = select(DeliveryRow.paper_id).where(
+        DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.paper_id.in_(paper_ids)
+    )
+    return set(session.scalars(query))
 
 
 def record_deliveries(

@@ -467,8 +467,8 @@ UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 
 async def test_papers_count_as_sent_only_once_telegram_accepted_them(bot: Bot) -> None:
     await bot.say(ALICE, "/subscribe pruning")
-    bot.api.inject("sendMessage", status=500)
-    assert "something went wrong" in await bot.say(ALICE, "/digest")
+    bot.api.inject("sendMessage", status=400)
+    assert "did not take the digest" in await bot.say(ALICE, "/digest")
     with bot.sessions() as session:
         row = subscriptions.find(session, ALICE)
         assert row is not None

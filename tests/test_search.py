@@ -53,7 +53,7 @@ HOSTILE = [
     "(graph",
     "graph)",
     "'; DROP TABLE papers; --",
-    "\"; DROP TABLE papers; --",
+    '"; DROP TABLE papers; --',
     "%_\\",
     "!!! ??? ...",
     "\x00\x01\x02\x03",
@@ -487,9 +487,7 @@ def shared_library(seeded_template: Path) -> Iterator[sessionmaker[Session]]:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=st.text(max_size=300))
-def test_any_text_is_a_valid_query(
-    shared_library: sessionmaker[Session], query: str
-) -> None:
+def test_any_text_is_a_valid_query(shared_library: sessionmaker[Session], query: str) -> None:
     outcome = find(shared_library, query, limit=3)
     assert len(outcome.results) <= 3
     assert outcome.matches >= len(outcome.results)
@@ -506,9 +504,7 @@ def test_other_databases_are_refused_clearly() -> None:
 
 
 @pytest.fixture
-def cli_library(
-    seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Engine:
+def cli_library(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     path = tmp_path / "cli.db"
     shutil.copy(seeded_template, path)
     monkeypatch.chdir(tmp_path)

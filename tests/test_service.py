@@ -95,7 +95,7 @@ def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
 def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, ME, "pruning, -survey", NOW)
-        digest = service.digest(session, ME, service.reference(session), limit=1)
+        digest = service.digest(session, ME.id, service.candidates(session), limit=1)
     assert digest.more == 1
     [(text, ids)] = digest.messages
     # Title matches come first, the most upvoted among them first.
@@ -104,7 +104,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
         row = subscriptions.find(session, ME.id)
         assert row is not None
         subscriptions.record_deliveries(session, row.id, ids, NOW)
-        again = service.digest(session, ME, service.reference(session), limit=10)
+        again = service.digest(session, ME.id, service.candidates(session), limit=10)
     texts = " ".join(text for text, _ in again.messages)
     assert "Pruning Experts" not in texts
     assert "&lt;b&gt;Tags&lt;/b&gt; &amp; Ampersands" in texts
@@ -114,7 +114,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, GROUP, "GNN", NOW)
-        [reply] = service.latest(session, GROUP, service.reference(session))
+        [reply] = service.latest(session, GROUP, service.candidates(session))
         row = subscriptions.find(session, GROUP.id)
     assert "Graph Neural Networks at Scale" in reply
     assert "https://arxiv.org/abs/2401.00001" in reply
@@ -164,12 +164,12 @@ def test_delivered_papers_do_not_change_what_a_keyword_means(
     with sessions.begin() as session:
         queries.store_papers(session, papers, NOW)
         service.subscribe(session, ME, "modal", NOW)
-        first = service.digest(session, ME, service.reference(session), limit=10)
+        first = service.digest(session, ME.id, service.candidates(session), limit=10)
         row = subscriptions.find(session, ME.id)
         assert row is not None
         for _, ids in first.messages:
             subscriptions.record_deliveries(session, row.id, ids, NOW)
-        second = service.digest(session, ME, service.reference(session), limit=10)
+        second = service.digest(session, ME.id, service.candidates(session), limit=10)
     assert sum(len(ids) for _, ids in first.messages) == 3
     assert second.messages == []
 
@@ -179,7 +179,7 @@ def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session])
     with sessions.begin() as session:
         queries.store_papers(session, [Paper("Long Link Pruning", f"Code: {url}")], NOW)
         service.subscribe(session, ME, "pruning", NOW)
-        [(text, _)] = service.digest(session, ME, service.reference(session), limit=5).messages
+        [(text, _)] = service.digest(session, ME.id, service.candidates(session), limit=5).messages
     assert "Long Link Pruning" in text
     assert 'href="https://github.com/xxx' not in text
     assert len(text) < MESSAGE_LIMIT

@@ -59,6 +59,7 @@ class Rejection:
 class _Fault:
     status: int | None
     delay: float
+    retry_after: int | None
 
 
 class FakeBotApi(PlayingUsers):
@@ -197,12 +198,20 @@ class FakeBotApi(PlayingUsers):
         return self._world.chats[chat_id]
 
     def inject(
-        self, method: str, *, times: int = 1, status: int | None = 500, delay: float = 0.0
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        status: int | None = 500,
+        delay: float = 0.0,
+        retry_after: int | None = None,
     ) -> None:
         """The next `times` calls of `method` wait `delay` seconds, then answer `status`
-        (None: answer normally after the delay)."""
+        (None: answer normally after the delay); `retry_after` makes it a 429 flood wait."""
+        if retry_after is not None:
+            status = 429
         faults = self._faults.setdefault(method.lower(), deque())
-        faults.extend(_Fault(status, delay) for _ in range(times))
+        faults.extend(_Fault(status, delay, retry_after) for _ in range(times))
 
     # --- reading what the bot did -----------------------------------------------------------
 
@@ -307,10 +316,19 @@ class FakeBotApi(PlayingUsers):
 
     def _call(self, method: str, params: dict[str, object]) -> object:
         name, handler = self._resolve(method, params)
-        faults = self._faults.get(name.lower())
-        if faults:
-            fault = faults.popleft()
+        with self._world.changed:  # concurrent requests take faults one each
+            faults = self._faults.get(name.lower())
+            fault = faults.popleft() if faults else None
+        if fault is not None:
             self._world.stopping.wait(fault.delay)
+            if fault.retry_after is not None:
+                with self._world.changed:
+                    self.throttled += 1
+                raise ApiError(
+                    429,
+                    f"Too Many Requests: retry after {fault.retry_after}",
+                    {"retry_after": fault.retry_after},
+                )
             if fault.status is not None:
                 raise ApiError(fault.status, HTTPStatus(fault.status).phrase)
         with self._world.changed:

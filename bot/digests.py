@@ -1,0 +1,227 @@
+"""Digest runs: plan each chat's digest, send it through the delivery engine, record what
+Telegram accepted, and close the chat's day. The one code path of the scheduled digests,
+`paperboy digest --now`, /digest and the "N more" button.
+
+A paper counts as delivered only once Telegram accepted the message carrying it, and the
+record is written right after, so a crash repeats at most the one message a chat had in
+flight and never loses a paper. A chat's day is closed only when its digest is complete;
+a run cut short is resumed by the next one with the chats it had not finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import service
+from bot.delivery import FloodWait, Result, Sender, chat_pause
+from bot.lease import Lease
+from bot.schedule import utc_now
+from storage import schedule, subscriptions
+
+log = logging.getLogger(__name__)
+
+NOTHING_NEW = "Nothing new for your keywords today."
+FLOOD_KEY = "flood_wait_until"
+WORKERS = 64
+RENEW_EVERY = 15.0
+
+
+def more_button(chat_id: int, more: int) -> InlineKeyboardMarkup | None:
+    if not more:
+        return None
+    button = InlineKeyboardButton(f"{more} more", callback_data=f"digest:{chat_id}")
+    return InlineKeyboardMarkup([[button]])
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"  # every message of the digest was accepted
+    EMPTY = "empty"  # nothing new (a "nothing new" note may have been sent)
+    GONE = "gone"  # the chat is gone: deactivated
+    FAILED = "failed"  # Telegram or the network kept failing: the chat stays due
+    REFUSED = "refused"  # Telegram refused a message (logged): its papers stay unsent
+    NO_SUBSCRIPTION = "no subscription"
+
+
+@dataclass
+class RunReport:
+    chats: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    papers: int = 0
+    throttled: int = 0
+    retried: int = 0
+    seconds: float = 0.0
+    flood_wait: float | None = None
+
+    def count(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
+
+    def summary(self) -> str:
+        done = ", ".join(f"{n} {name}" for name, n in sorted(self.outcomes.items())) or "none"
+        line = (
+            f"{self.chats} chats ({done}); {self.messages} messages with {self.papers} papers "
+            f"in {self.seconds:.1f} s; {self.throttled} 429s, {self.retried} retries"
+        )
+        if self.flood_wait is not None:
+            line += f"; stopped: Telegram asked for a {self.flood_wait:.0f} s pause"
+        return line
+
+
+@dataclass
+class Digests:
+    """Delivers digests with one Sender (one pace for the bot) and shared candidates."""
+
+    sessions: sessionmaker[Session]
+    sender: Sender
+    limit: int
+    clock: Callable[[], datetime] = utc_now
+    _candidates: service.Candidates | None = None
+
+    def _in_session(self, work: Callable[..., object], *args: object) -> None:
+        with self.sessions.begin() as session:
+            work(session, *args)
+
+    def __post_init__(self) -> None:
+        self.sender.on_migrated = self._migrated
+        self.sender.on_flood_wait = self.note_flood_wait
+
+    async def _migrated(self, old_chat_id: int, new_chat_id: int) -> None:
+        await self._write(subscriptions.migrate, old_chat_id, new_chat_id)
+
+    def candidates(self, session: Session) -> service.Candidates:
+        """The candidates of the current store, indexed again only after new papers came."""
+        self._candidates = service.candidates(session, self._candidates)
+        return self._candidates
+
+    def _plan(self, chat_id: int) -> service.Digest:
+        with self.sessions() as session:
+            return service.digest(session, chat_id, self.candidates(session), self.limit)
+
+    async def _write(self, work: Callable[..., object], *args: object) -> None:
+        """Run work(session, *args) in a transaction, off the event loop: a write may wait
+        for an ingest holding the database."""
+        await asyncio.to_thread(self._in_session, work, *args)
+
+    async def deliver(
+        self, chat_id: int, started: datetime | None = None
+    ) -> tuple[Outcome, int, int]:
+        """Send the chat its unsent matches (first `limit`, the rest behind "N more");
+        with `started`, close the chat's day of that run. Returns the outcome and how
+        many messages and papers were accepted."""
+        plan = await asyncio.to_thread(self._plan, chat_id)
+        if plan.subscriber_id is None:
+            return Outcome.NO_SUBSCRIPTION, 0, 0
+        messages = [(text, ids) for text, ids in plan.messages]
+        if not messages and plan.notify_empty and started is not None:
+            messages = [(NOTHING_NEW, [])]
+        markup = more_button(chat_id, plan.more)
+        sent = papers = refused = 0
+        last_sent: float | None = None
+        private = chat_id > 0
+        for index, (text, paper_ids) in enumerate(messages):
+            await chat_pause(last_sent, private)
+            last = index == len(messages) - 1
+            result, chat_id = await self.sender.send(
+                chat_id, text, thread_id=plan.thread_id, markup=markup if last else None
+            )
+            last_sent = time.monotonic()
+            if result is Result.SENT:
+                sent += 1
+                papers += len(paper_ids)
+                # Recorded right after Telegram accepted the message that carries them.
+                await self._write(
+                    subscriptions.record_deliveries, plan.subscriber_id, paper_ids, self.clock()
+                )
+            elif result is Result.GONE:
+                await self._write(subscriptions.deactivate, chat_id)
+                return Outcome.GONE, sent, papers
+            elif result is Result.FAILED:
+                return Outcome.FAILED, sent, papers
+            else:  # REFUSED, and logged by the sender: the rest of the digest goes on
+                refused += 1
+        if started is not None:
+            await self._write(service.finish_digest, chat_id, started)
+        if refused:
+            return Outcome.REFUSED, sent, papers
+        return (Outcome.DELIVERED if plan.messages else Outcome.EMPTY), sent, papers
+
+    async def run(self, chat_ids: Sequence[int], lease: Lease | None = None) -> RunReport:
+        """Deliver the digests of these chats concurrently (the Sender keeps the pace)."""
+        started = self.clock()
+        clock_start = time.monotonic()
+        report = RunReport(chats=len(chat_ids))
+        counters = self.sender.counters
+        before = (counters.sent, counters.throttled, counters.retried)
+        queue = list(reversed(chat_ids))
+        finished = asyncio.Event()
+        running = min(WORKERS, len(chat_ids))
+
+        async def worker() -> None:
+            nonlocal running
+            try:
+                while queue:
+                    chat_id = queue.pop()
+                    try:
+                        outcome, _, papers = await self.deliver(chat_id, started)
+                    except (FloodWait, asyncio.CancelledError):
+                        raise
+                    except Exception:
+                        log.exception("the digest of chat %s failed; it stays due", chat_id)
+                        outcome, papers = Outcome.FAILED, 0
+                    report.count(outcome)
+                    report.papers += papers
+            finally:
+                running -= 1
+                if not running:
+                    finished.set()
+
+        async def keep_lease(lease: Lease) -> None:
+            while not finished.is_set():
+                try:
+                    await asyncio.wait_for(finished.wait(), RENEW_EVERY)
+                except TimeoutError:
+                    if not await asyncio.to_thread(lease.acquire, self.clock()):
+                        raise RuntimeError("lost the digest lease to another process") from None
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(running):
+                    group.create_task(worker())
+                if lease is not None and running:
+                    group.create_task(keep_lease(lease))
+        except* FloodWait as waits:
+            wait = waits.exceptions[0]
+            assert isinstance(wait, FloodWait)
+            report.flood_wait = wait.seconds
+            log.error("%s: digests stop until it is over", wait)
+        report.messages = counters.sent - before[0]
+        report.throttled = counters.throttled - before[1]
+        report.retried = counters.retried - before[2]
+        report.seconds = time.monotonic() - clock_start
+        return report
+
+    def flood_wait_until(self) -> datetime | None:
+        """The end of a long flood wait Telegram imposed, while it lasts."""
+        with self.sessions() as session:
+            row = schedule.state(session, FLOOD_KEY)
+        if row is None:
+            return None
+        until = datetime.fromisoformat(row.value)
+        return until if until > self.clock() else None
+
+    async def note_flood_wait(self, seconds: float) -> None:
+        """Remember a long flood wait, for /stats, the health check and the next run."""
+        if seconds < 60:
+            return
+        now = self.clock()
+        until = (now + timedelta(seconds=seconds)).isoformat()
+        await self._write(schedule.set_state, FLOOD_KEY, until, now)

@@ -1,0 +1,169 @@
+"""The schedule of a running bot, on APScheduler in the bot's event loop: ingest every source
+every PAPERBOY_INGEST_INTERVAL (a failing source backs off on its own), and every half minute
+deliver the digests that are due. What is due lives in the database, so the jobs are simply
+registered again at start, and a run missed while the bot was down is caught up then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot import service
+from bot.config import Settings
+from bot.delivery import Pacer, Sender
+from bot.digests import WORKERS, Digests, RunReport
+from bot.ingest import SourceReport, expand_sources, ingest_all
+from bot.lease import Lease
+from bot.schedule import utc_now
+from storage import queries, schedule
+
+log = logging.getLogger(__name__)
+
+DIGEST_TICK = 30.0
+LAST_INGEST_KEY = "last_ingest_at"
+LAST_RUN_KEY = "last_digest_run"
+# A failing source waits interval * 2^(failures-1) before it is tried again, a day at most.
+MAX_BACKOFF = timedelta(days=1)
+
+
+def make_sender(settings: Settings) -> Sender:
+    """A Bot for digests, apart from the one answering commands: it has no rate limiter of
+    its own (the Sender paces it) and connections for every concurrent send."""
+    api = settings.bot_api_url.rstrip("/")
+    timeout = settings.telegram_timeout
+    request = HTTPXRequest(
+        connection_pool_size=WORKERS,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=timeout,
+        pool_timeout=timeout,
+    )
+    bot = Bot(settings.token(), base_url=f"{api}/bot", request=request)
+    return Sender(bot, Pacer(settings.rate_limit))
+
+
+def backing_off(
+    failures: dict[str, tuple[int, datetime]], now: datetime, interval: timedelta
+) -> set[str]:
+    """The failing sources whose backoff has not run out yet."""
+    waiting = set()
+    for location, (count, last_error_at) in failures.items():
+        backoff = min(MAX_BACKOFF, interval * 2 ** (count - 1))
+        # A tenth of slack: the run after the backoff may come a little early (jitter).
+        if now < last_error_at + backoff * 0.9:
+            waiting.add(location)
+    return waiting
+
+
+class Scheduler:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        digests: Digests,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.digests = digests
+        self.clock = clock
+        self.lease = Lease(sessions)
+        self._aps: AsyncIOScheduler | None = None
+        self._run: asyncio.Task[RunReport | None] | None = None
+
+    def start(self) -> None:
+        """Register the jobs (in a running event loop); the first digest tick is at once."""
+        aps = AsyncIOScheduler(timezone=UTC)
+        interval = self.settings.ingest_interval
+        aps.add_job(
+            self.tick,
+            IntervalTrigger(seconds=DIGEST_TICK),
+            id="digests",
+            next_run_time=self.clock(),
+            coalesce=True,
+            max_instances=1,
+        )
+        aps.add_job(
+            self.ingest,
+            IntervalTrigger(seconds=interval, jitter=interval / 10),
+            id="ingest",
+            next_run_time=self.clock() + timedelta(seconds=5),
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(interval),
+        )
+        aps.start()
+        self._aps = aps
+        log.info(
+            "scheduler started: ingest every %.0f s, digests checked every %.0f s",
+            interval,
+            DIGEST_TICK,
+        )
+
+    async def stop(self) -> None:
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+        if self._run is not None:
+            self._run.cancel()
+            await asyncio.gather(self._run, return_exceptions=True)
+        await asyncio.to_thread(self.lease.release)
+
+    async def tick(self) -> None:
+        """Start delivering the due digests unless a run is under way (runs can be long)."""
+        if self._run is None or self._run.done():
+            self._run = asyncio.create_task(self.deliver_due())
+
+    async def deliver_due(self) -> RunReport | None:
+        """One run over the digests due now; None when it is not this process's turn."""
+        now = self.clock()
+        flood = self.digests.flood_wait_until()
+        if flood is not None:
+            log.warning("Telegram's flood wait lasts until %s: digests wait", flood.isoformat())
+            return None
+        if not await asyncio.to_thread(self.lease.acquire, now):
+            log.debug("another process delivers the digests")
+            return None
+        due = await asyncio.to_thread(self._due, now)
+        if not due:
+            return None
+        log.info("delivering %d due digests", len(due))
+        report = await self.digests.run(due, self.lease)
+        summary = report.summary()
+        log.info("digest run: %s", summary)
+        with self.sessions.begin() as session:
+            schedule.set_state(session, LAST_RUN_KEY, summary, self.clock())
+        return report
+
+    def _due(self, now: datetime) -> list[int]:
+        with self.sessions.begin() as session:
+            return service.due_chats(session, now)
+
+    async def ingest(self) -> list[SourceReport]:
+        """Ingest every configured and admin-added source, except those backing off."""
+        now = self.clock()
+        interval = timedelta(seconds=self.settings.ingest_interval)
+        with self.sessions() as session:
+            sources = expand_sources(service.ingest_sources(session, self.settings.sources))
+            waiting = backing_off(queries.failures_since(session, sources), now, interval)
+        due: Sequence[str] = [s for s in sources if s not in waiting]
+        if waiting:
+            log.info("%d failing sources back off this time", len(waiting))
+        reports = await asyncio.to_thread(
+            ingest_all, self.sessions, due, self.settings.fetch_policy()
+        )
+        for report in reports:
+            if report.status == "failed":
+                log.warning("source %s failed: %s", report.source, report.error)
+        new = sum(r.new for r in reports)
+        log.info("ingest: %d sources, %d new papers", len(reports), new)
+        with self.sessions.begin() as session:
+            schedule.set_state(session, LAST_INGEST_KEY, now.isoformat(), self.clock())
+        return reports
