@@ -1,0 +1,254 @@
+"""The digest schedule: local times across time zones and daylight-saving changes, one digest
+per local day, and catching up a run missed while the bot was down. The scheduler runs on a
+controllable clock against the local Bot API, through the real sending path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.devserver import FakeBotApi
+from bot.devserver.limits import RateLimits
+from bot.digests import NOTHING_NEW, Digests
+from bot.schedule import digest_instant, local_day, next_digest, zone
+from bot.scheduler import Scheduler, backing_off, make_sender
+from storage import queries, subscriptions
+from storage.records import Paper
+from tests.telegram_helpers import TOKEN, bot_api_spec
+
+NEW_YORK = "America/New_York"
+BERLIN = "Europe/Berlin"
+TOKYO = "Asia/Tokyo"
+LORD_HOWE = "Australia/Lord_Howe"  # a half-hour daylight-saving change
+
+# 2026: the US springs forward on 8 March and falls back on 1 November; the EU on 29 March
+# and 25 October.
+US_SPRING, US_FALL = date(2026, 3, 8), date(2026, 11, 1)
+
+
+def at(day: date, hour: int, minute: int, timezone: str) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def test_a_usual_day_is_the_wall_clock_time_in_the_zone() -> None:
+    assert digest_instant(date(2026, 7, 1), time(8), BERLIN) == datetime(2026, 7, 1, 6, tzinfo=UTC)
+    assert digest_instant(date(2026, 1, 5), time(8), BERLIN) == datetime(2026, 1, 5, 7, tzinfo=UTC)
+    assert digest_instant(date(2026, 1, 5), time(8), TOKYO) == datetime(2026, 1, 4, 23, tzinfo=UTC)
+
+
+def test_a_time_the_clocks_skip_is_due_when_they_jump() -> None:
+    # 02:30 does not exist in New York on 8 March: 01:59 EST is followed by 03:00 EDT.
+    moment = digest_instant(US_SPRING, time(2, 30), NEW_YORK)
+    assert moment == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert moment.astimezone(zone(NEW_YORK)).time() == time(3, 0)
+    # Lord Howe springs forward half an hour at 02:00 on 4 October 2026.
+    skipped = digest_instant(date(2026, 10, 4), time(2, 10), LORD_HOWE)
+    assert skipped.astimezone(zone(LORD_HOWE)).time() == time(2, 30)
+
+
+def test_a_time_that_happens_twice_is_due_the_first_time() -> None:
+    moment = digest_instant(US_FALL, time(1, 30), NEW_YORK)
+    assert moment == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, not 01:30 EST
+
+
+def test_next_digest_skips_days_that_had_one() -> None:
+    now = at(date(2026, 5, 4), 7, 0, BERLIN)
+    assert next_digest(now, BERLIN, time(8), None) == at(date(2026, 5, 4), 8, 0, BERLIN)
+    # Sent today already (say, by a catch-up at 07:00): tomorrow.
+    today = date(2026, 5, 4)
+    assert next_digest(now, BERLIN, time(8), today) == at(date(2026, 5, 5), 8, 0, BERLIN)
+    # A new subscriber after today's time: tomorrow, not at once.
+    later = at(today, 9, 0, BERLIN)
+    assert next_digest(later, BERLIN, time(8), None) == at(date(2026, 5, 5), 8, 0, BERLIN)
+    # Across the spring change the wall clock time stays 08:00 (the UTC hour moves).
+    spring = at(date(2026, 3, 28), 9, 0, BERLIN)
+    following = next_digest(spring, BERLIN, time(8), date(2026, 3, 28))
+    assert following == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
+    assert local_day(following, BERLIN) == date(2026, 3, 29)
+
+
+def test_an_unknown_zone_name_falls_back_to_utc() -> None:
+    assert digest_instant(date(2026, 1, 1), time(8), "Mars/Olympus") == datetime(
+        2026, 1, 1, 8, tzinfo=UTC
+    )
+
+
+def test_a_failing_source_backs_off_exponentially() -> None:
+    now = datetime(2026, 5, 4, 12, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    failures = {
+        "once": (1, now - 55 * timedelta(minutes=1)),  # retried on the next hourly run
+        "twice": (2, now - hour),  # waits two hours
+        "often": (10, now - 20 * hour),  # capped at a day
+        "long ago": (10, now - 25 * hour),
+    }
+    assert backing_off(failures, now, hour) == {"twice", "often"}
+
+
+# --- the scheduler on a controllable clock -------------------------------------------------
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    api: FakeBotApi
+    scheduler: Scheduler
+    clock: Clock
+    sessions: sessionmaker[Session]
+    received: dict[int, list[datetime]]  # chat -> when each digest message arrived
+
+    async def run_until(self, end: datetime, step: timedelta = timedelta(minutes=15)) -> None:
+        """Tick every `step` up to `end`, as the running bot would; note what arrives when."""
+        while self.clock.now < end:
+            self.clock.now += step
+            await self.tick()
+
+    async def tick(self) -> None:
+        before = {chat: len(self.api.sent(chat)) for chat in self.received}
+        await self.scheduler.deliver_due()
+        for chat, count in before.items():
+            arrived = len(self.api.sent(chat)) - count
+            self.received[chat] += [self.clock.now] * arrived
+
+    def subscribe(self, chat: int, timezone: str, hour: int, minute: int = 0) -> None:
+        self.api.add_user(chat, f"user {chat}")
+        with self.sessions.begin() as session:
+            row = subscriptions.enroll(session, chat, "private", self.clock.now)
+            subscriptions.add_keywords(row, ["pruning"])
+            subscriptions.set_schedule(row, timezone=timezone, at=time(hour, minute))
+            row.notify_empty = True  # so every day shows as one message
+        self.received[chat] = []
+
+    def local_days(self, chat: int, timezone: str) -> list[date]:
+        return [local_day(moment, timezone) for moment in self.received[chat]]
+
+
+@pytest.fixture
+async def world(sessions: sessionmaker[Session], db_url: str) -> AsyncIterator[World]:
+    api = FakeBotApi(bot_api_spec(), limits=RateLimits(private_chat=None))
+    api.start()
+    clock = Clock(datetime(2026, 3, 6, 0, 0, tzinfo=UTC))
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Pruning at Scale", "We prune.")], clock.now)
+    settings = Settings(
+        database_url=db_url,
+        bot_token=SecretStr(TOKEN),
+        bot_api_url=api.base_url.removesuffix("/bot"),
+        sources=[],
+    )
+    digests = Digests(sessions, make_sender(settings), 10, clock=clock)
+    scheduler = Scheduler(sessions, settings, digests, clock=clock)
+    try:
+        yield World(api, scheduler, clock, sessions, {})
+        assert api.violations == [] and api.rejected == []
+    finally:
+        await digests.sender.bot.shutdown()
+        api.stop()
+
+
+async def test_each_zone_gets_one_digest_a_day_at_its_local_time(world: World) -> None:
+    world.subscribe(1, BERLIN, 8)
+    world.subscribe(2, NEW_YORK, 2, 30)  # the hour skipped on 8 March
+    world.subscribe(3, TOKYO, 8)
+    world.subscribe(4, NEW_YORK, 8)
+    await world.run_until(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+
+    days = [
+        date(2026, 3, 6),
+        date(2026, 3, 7),
+        date(2026, 3, 8),
+        date(2026, 3, 9),
+        date(2026, 3, 10),
+    ]
+    assert world.local_days(1, BERLIN) == days
+    assert [m.astimezone(zone(BERLIN)).time() for m in world.received[1]] == [time(8)] * 5
+    # New York at 02:30: on the change day, when the clocks jump to 03:00.
+    assert world.local_days(2, NEW_YORK) == days
+    shown = [m.astimezone(zone(NEW_YORK)).time() for m in world.received[2]]
+    assert shown == [time(2, 30), time(2, 30), time(3, 0), time(2, 30), time(2, 30)]
+    # 08:00 in New York stays 08:00 after the change, one hour earlier in UTC.
+    assert [m.astimezone(zone(NEW_YORK)).time() for m in world.received[4]] == [time(8)] * 5
+    assert [m.hour for m in world.received[4]] == [13, 13, 12, 12, 12]
+    # Tokyo's 8 o'clock on the 6th was before the clock started: its days are the 7th on.
+    assert world.local_days(3, TOKYO) == days[1:]
+    # Every chat saw the papers once, then a "nothing new" note on each later day.
+    notes = [m.shown for m in world.api.sent(1)]
+    assert "Pruning at Scale" in notes[0] and notes[1:] == [NOTHING_NEW] * 4
+
+
+async def test_the_hour_that_happens_twice_sends_once(world: World) -> None:
+    world.clock.now = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
+    world.subscribe(5, NEW_YORK, 1, 30)
+    await world.run_until(datetime(2026, 11, 2, 12, 0, tzinfo=UTC), step=timedelta(minutes=10))
+    assert world.local_days(5, NEW_YORK) == [
+        date(2026, 10, 31),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    ]
+    assert world.received[5][1] == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+async def test_a_run_missed_while_down_is_caught_up_once(world: World) -> None:
+    world.subscribe(6, BERLIN, 8)
+    await world.run_until(datetime(2026, 3, 6, 12, 0, tzinfo=UTC))
+    assert len(world.received[6]) == 1
+    # Down from noon on the 6th until 15:00 on the 9th: three digests were missed.
+    world.clock.now = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
+    await world.tick()
+    assert world.local_days(6, BERLIN) == [date(2026, 3, 6), date(2026, 3, 9)]
+    # The catch-up was the 9th's digest: nothing more that day, the next on the 10th at 08:00.
+    await world.run_until(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    assert world.local_days(6, BERLIN)[-1] == date(2026, 3, 10)
+    assert world.received[6][-1] == datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+    assert len(world.received[6]) == 3
+
+
+async def test_changing_the_time_reschedules_without_a_second_digest(world: World) -> None:
+    world.subscribe(7, BERLIN, 8)
+    await world.run_until(datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
+    assert len(world.received[7]) == 1
+    with world.sessions.begin() as session:
+        row = subscriptions.find(session, 7)
+        assert row is not None
+        subscriptions.set_schedule(row, at=time(18, 0))  # later the same day
+    await world.run_until(datetime(2026, 3, 7, 20, 0, tzinfo=UTC))
+    # Not again on the 6th at 18:00 (it had its digest that day), then the 7th at 18:00.
+    assert world.received[7][1:] == [datetime(2026, 3, 7, 17, 0, tzinfo=UTC)]
+
+
+async def test_paused_and_gone_chats_get_nothing_and_resume_without_a_backlog(
+    world: World,
+) -> None:
+    world.subscribe(8, BERLIN, 8)
+    world.subscribe(9, BERLIN, 8)
+    with world.sessions.begin() as session:
+        paused = subscriptions.find(session, 8)
+        assert paused is not None
+        subscriptions.set_paused(paused, True)
+    world.api.chat(9).blocked = True
+    await world.run_until(datetime(2026, 3, 8, 12, 0, tzinfo=UTC))
+    assert world.received[8] == [] and world.received[9] == []
+    with world.sessions() as session:
+        gone = subscriptions.find(session, 9)
+        assert gone is not None and not gone.active
+    with world.sessions.begin() as session:
+        row = subscriptions.find(session, 8)
+        assert row is not None
+        subscriptions.set_paused(row, False)
+    await world.run_until(datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
+    # Resumed at noon on the 8th: the next digest is the 9th's, not one for each day missed.
+    assert world.received[8] == [datetime(2026, 3, 9, 7, 0, tzinfo=UTC)]
