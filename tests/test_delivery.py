@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -38,7 +39,7 @@ async def test_pacer_spaces_sends_for_the_whole_bot() -> None:
     for _ in range(91):
         await pacer.slot()
         starts.append(fake.now)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) == pytest.approx((1 + MARGIN) / 30)
     # In no one-second window are there more than 30 sends.
     assert max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts) <= 30
@@ -63,7 +64,8 @@ async def api() -> AsyncIterator[FakeBotApi]:
     api.add_chat(GROUP, "group", "Old group")
     try:
         yield api
-        assert api.violations == [] and api.rejected == []
+        assert api.violations == []
+        assert api.rejected == []
     finally:
         api.stop()
 
@@ -92,7 +94,8 @@ async def test_a_429_pauses_the_bot_for_retry_after_then_goes_on(
     assert await sender.send(USER, "hello") == (Result.SENT, USER)
     assert time.monotonic() - started >= 1.0
     assert [m.shown for m in api.sent(USER)] == ["hello"]
-    assert sender.counters.throttled == 1 and sender.counters.sent == 1
+    assert sender.counters.throttled == 1
+    assert sender.counters.sent == 1
 
 
 async def test_a_very_long_flood_wait_stops_the_run_and_is_reported(

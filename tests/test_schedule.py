@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -154,7 +153,8 @@ async def world(sessions: sessionmaker[Session], db_url: str) -> AsyncIterator[W
     scheduler = Scheduler(sessions, settings, digests, clock=clock)
     try:
         yield World(api, scheduler, clock, sessions, {})
-        assert api.violations == [] and api.rejected == []
+        assert api.violations == []
+        assert api.rejected == []
     finally:
         await digests.sender.bot.shutdown()
         api.stop()
@@ -187,7 +187,8 @@ async def test_each_zone_gets_one_digest_a_day_at_its_local_time(world: World) -
     assert world.local_days(3, TOKYO) == days[1:]
     # Every chat saw the papers once, then a "nothing new" note on each later day.
     notes = [m.shown for m in world.api.sent(1)]
-    assert "Pruning at Scale" in notes[0] and notes[1:] == [NOTHING_NEW] * 4
+    assert "Pruning at Scale" in notes[0]
+    assert notes[1:] == [NOTHING_NEW] * 4
 
 
 async def test_the_hour_that_happens_twice_sends_once(world: World) -> None:
@@ -241,10 +242,12 @@ async def test_paused_and_gone_chats_get_nothing_and_resume_without_a_backlog(
         subscriptions.set_paused(paused, True)
     world.api.chat(9).blocked = True
     await world.run_until(datetime(2026, 3, 8, 12, 0, tzinfo=UTC))
-    assert world.received[8] == [] and world.received[9] == []
+    assert world.received[8] == []
+    assert world.received[9] == []
     with world.sessions() as session:
         gone = subscriptions.find(session, 9)
-        assert gone is not None and not gone.active
+        assert gone is not None
+        assert not gone.active
     with world.sessions.begin() as session:
         row = subscriptions.find(session, 8)
         assert row is not None

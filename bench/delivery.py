@@ -1,0 +1,311 @@
+"""Digest delivery at Telegram's limits: sustained messages/s, 429s, and digest planning time.
+
+The seed papers go into a fresh SQLite database, with --subscribers private chats, each
+subscribed to one to three keywords that match at least four seed papers, and a digest
+limit of three papers, so every chat gets exactly one message and one message a second per
+chat never binds. The chats are users of the local Bot API stand-in (bot.devserver), which
+enforces Telegram's limits (30 messages/s for the bot, one a second per private chat) and
+answers after 50 ms. Timed in one run:
+  - planning every subscriber's digest without sending: the shared candidates once, then
+    service.digest per chat (what a digest run does), a median over --repeat runs, against
+    the naive way (baseline): a fresh Matcher over the candidate papers for each subscriber
+    (the papers are loaded from the database once, which favours the baseline), measured on
+    a sample of subscribers and scaled up linearly,
+  - delivering the digests with the delivery engine (scheduler.make_sender, Digests.run)
+    at PAPERBOY_RATE_LIMIT=30, against a sequential run (baseline): one chat after another
+    through Digests.deliver, with a pace so high that only the round trip limits it, on
+    other chats; and the engine at the default rate (25) on other chats again.
+Sustained messages/s is messages over the run's time; the per-second counts are of the
+messages the stand-in accepted in each whole second of the run (its clock).
+Target: at least 28 messages/s at PAPERBOY_RATE_LIMIT=30 (93% of Telegram's limit), no 429.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import service
+from bot.config import Settings
+from bot.devserver import FakeBotApi, Limit, RateLimits
+from bot.digests import Digests, RunReport
+from bot.matching import Matcher, learn
+from bot.scheduler import make_sender
+from bot.sources import parse_page
+from storage import db, queries, subscriptions
+from storage.records import Paper
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+TOKEN = SecretStr("123:ABC")
+TARGET = 28.0
+LIMIT = 3  # papers a digest carries: one message per chat
+# Keywords that each match at least four seed papers, so every digest has LIMIT papers.
+KEYWORDS = [
+    *("diffusion", "reinforcement learning", "LLM", "agent", "reasoning", "benchmark", "3D"),
+    *("multimodal", "retrieval", "speech", "mixture of experts", "quantization"),
+    *("transformer", "attention", "distillation", "segmentation", "embodied", "safety"),
+    *("audio", "evaluation", "dataset"),
+]
+# Chats of the baselines: apart from the main run's (1..N), so that no chat gets two
+# messages within a second and every run sends first digests.
+SEQUENTIAL_CHATS = 1_000_001
+DEFAULT_RATE_CHATS = 2_000_001
+
+
+def seed_papers(seeds: Path) -> list[Paper]:
+    return [p for f in sorted(seeds.glob("*.txt")) for p in parse_page(f.read_bytes()).papers]
+
+
+def populate(
+    sessions: sessionmaker[Session], papers: list[Paper], chats: list[int], rng: random.Random
+) -> int:
+    """Store the papers and subscribe the chats; returns how many distinct papers there are."""
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        queries.store_papers(session, papers, now)
+        for chat_id in chats:
+            row = subscriptions.enroll(session, chat_id, "private", now)
+            subscriptions.add_keywords(row, rng.sample(KEYWORDS, rng.randint(1, 3)))
+    with sessions() as session:
+        return queries.stats(session).papers
+
+
+def plan_all(sessions: sessionmaker[Session], chats: Sequence[int]) -> tuple[float, int, int]:
+    """Plan every chat's digest as a run does (shared candidates, a session per chat);
+    returns the seconds taken, and the messages and papers planned."""
+    start = time.perf_counter()
+    with sessions() as session:
+        known = service.candidates(session)
+    messages = papers = 0
+    for chat_id in chats:
+        with sessions() as session:
+            plan = service.digest(session, chat_id, known, LIMIT)
+        messages += len(plan.messages)
+        papers += sum(len(ids) for _, ids in plan.messages)
+    return time.perf_counter() - start, messages, papers
+
+
+def plan_naive(
+    sessions: sessionmaker[Session], chats: Sequence[int]
+) -> tuple[float, list[service.Digest]]:
+    """Plan each chat's digest with candidates of its own: a fresh Matcher per subscriber."""
+    with sessions() as session:
+        newest_id = subscriptions.newest_paper_id(session)
+        newest = subscriptions.newest_papers(session, service.CANDIDATES)
+    ids = [row_id for row_id, _ in newest]
+    papers = [paper for _, paper in newest]
+    plans = []
+    start = time.perf_counter()
+    for chat_id in chats:
+        known = service.Candidates(newest_id, ids, Matcher(papers, *learn(papers)))
+        with sessions() as session:
+            plans.append(service.digest(session, chat_id, known, LIMIT))
+    return time.perf_counter() - start, plans
+
+
+def plans_of(sessions: sessionmaker[Session], chats: Sequence[int]) -> list[service.Digest]:
+    with sessions() as session:
+        known = service.candidates(session)
+        return [service.digest(session, chat_id, known, LIMIT) for chat_id in chats]
+
+
+def settings(database_url: str, api: FakeBotApi, rate: float) -> Settings:
+    return Settings(
+        database_url=database_url,
+        bot_token=TOKEN,
+        bot_api_url=api.base_url.removesuffix("/bot"),
+        rate_limit=rate,
+        paid_broadcasts=rate > 30,  # only the sequential baseline's unbounded pace
+        sources=[],
+    )
+
+
+async def engine_run(
+    sessions: sessionmaker[Session], config: Settings, chats: list[int]
+) -> RunReport:
+    digests = Digests(sessions, make_sender(config), LIMIT)
+    try:
+        return await digests.run(chats)
+    finally:
+        await digests.sender.bot.shutdown()
+
+
+async def sequential_run(
+    sessions: sessionmaker[Session], config: Settings, chats: list[int]
+) -> tuple[float, int, int]:
+    """One chat after the other; returns the seconds, messages accepted and 429s."""
+    digests = Digests(sessions, make_sender(config), LIMIT)
+    started = datetime.now(UTC)
+    try:
+        start = time.perf_counter()
+        sent = 0
+        for chat_id in chats:
+            sent += (await digests.deliver(chat_id, started))[1]
+        return time.perf_counter() - start, sent, digests.sender.counters.throttled
+    finally:
+        await digests.sender.bot.shutdown()
+
+
+def per_second(api: FakeBotApi, chats: Sequence[int]) -> list[int]:
+    """Messages the stand-in accepted in each whole second of a run (first and last cut)."""
+    counts = Counter(message.date for chat_id in chats for message in api.sent(chat_id))
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    return [counts[second] for second in range(first + 1, last)]
+
+
+def rate_line(label: str, messages: int, seconds: float, throttled: int, base: float) -> str:
+    rate = messages / seconds
+    return (
+        f"  {label:<30} {messages:>6,} msgs {seconds:8.1f} s {rate:7.2f} msg/s"
+        f"  {throttled:>3} x 429  {rate / base:5.2f}x baseline"
+    )
+
+
+async def deliveries(
+    args: argparse.Namespace, sessions: sessionmaker[Session], database_url: str, main: list[int]
+) -> None:
+    sequential = list(range(SEQUENTIAL_CHATS, SEQUENTIAL_CHATS + args.sequential_sample))
+    default_rate = list(range(DEFAULT_RATE_CHATS, DEFAULT_RATE_CHATS + args.default_rate_sample))
+    limits = RateLimits(overall=Limit(30, 1.0), private_chat=Limit(1, 1.0))
+    api = FakeBotApi(None, limits=limits, latency=args.latency)
+    for chat_id in (*main, *sequential, *default_rate):
+        api.add_user(chat_id, f"Reader {chat_id}")
+    api.start()
+    try:
+        seq_seconds, seq_sent, seq_throttled = await sequential_run(
+            sessions, settings(database_url, api, 1000), sequential
+        )
+        await asyncio.sleep(1.1)  # the bot's one-second window empties before the next run
+        default_report: RunReport | None = None
+        if default_rate:
+            default_report = await engine_run(
+                sessions, settings(database_url, api, 25), default_rate
+            )
+            await asyncio.sleep(1.1)
+        throttled_before = api.throttled
+        report = await engine_run(sessions, settings(database_url, api, 30), main)
+        stand_in_throttled = api.throttled - throttled_before
+        seconds_counts = per_second(api, main)
+    finally:
+        api.stop()
+
+    base = seq_sent / seq_seconds
+    rate = report.messages / report.seconds
+    print(
+        f"delivery to the Bot API stand-in (30 msg/s per bot, 1 msg/s per chat, "
+        f"{args.latency * 1000:.0f} ms latency):"
+    )
+    print(rate_line("sequential (baseline)", seq_sent, seq_seconds, seq_throttled, base))
+    if default_report is not None:
+        print(
+            rate_line(
+                "engine, rate 25 (default)",
+                default_report.messages,
+                default_report.seconds,
+                default_report.throttled,
+                base,
+            )
+        )
+    print(rate_line("engine, rate 30", report.messages, report.seconds, report.throttled, base))
+    outcomes = ", ".join(f"{n:,} {name}" for name, n in sorted(report.outcomes.items()))
+    print(f"  rate-30 run: {report.chats:,} chats ({outcomes}), {report.papers:,} papers")
+    if seconds_counts:
+        print(
+            f"  messages per whole second at the stand-in: median "
+            f"{statistics.median(seconds_counts):g}, min {min(seconds_counts)}, "
+            f"max {max(seconds_counts)} over {len(seconds_counts)} s"
+        )
+    print(
+        f"  429s: {stand_in_throttled} answered by the stand-in, "
+        f"{report.throttled} seen by the sender"
+    )
+    met = rate >= TARGET and stand_in_throttled == 0 and report.throttled == 0
+    print(
+        f"  target >= {TARGET:g} msg/s and no 429 at rate 30: "
+        f"{'met' if met else 'NOT met'} ({rate:.2f} msg/s, "
+        f"{rate / 30:.1%} of Telegram's limit)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--naive-sample", type=int, default=200)
+    parser.add_argument("--sequential-sample", type=int, default=300)
+    parser.add_argument("--default-rate-sample", type=int, default=500, help="0: skip")
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--seeds", type=Path, default=SEEDS)
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 subscribers and smaller samples"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.subscribers = 1_000
+        args.naive_sample = min(args.naive_sample, 50)
+        args.sequential_sample = min(args.sequential_sample, 100)
+        args.default_rate_sample = min(args.default_rate_sample, 200)
+
+    rng = random.Random(11)
+    main_chats = list(range(1, args.subscribers + 1))
+    others = [
+        *range(SEQUENTIAL_CHATS, SEQUENTIAL_CHATS + args.sequential_sample),
+        *range(DEFAULT_RATE_CHATS, DEFAULT_RATE_CHATS + args.default_rate_sample),
+    ]
+    papers = seed_papers(args.seeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/bench.db"
+        engine = db.make_engine(database_url)
+        db.upgrade(engine)
+        sessions = db.make_sessions(engine)
+        distinct = populate(sessions, papers, main_chats + others, rng)
+
+        fast_times: list[float] = []
+        naive_times: list[float] = []
+        sample = main_chats[: args.naive_sample]
+        scale = len(main_chats) / len(sample)
+        for _ in range(args.repeat):
+            seconds, messages, planned = plan_all(sessions, main_chats)
+            fast_times.append(seconds)
+            naive_seconds, naive_plans = plan_naive(sessions, sample)
+            naive_times.append(naive_seconds * scale)
+        assert naive_plans == plans_of(sessions, sample), "the naive plans must be the same"
+
+        print(
+            f"{len(main_chats):,} subscribers, 1-3 keywords each, {len(papers)} seed entries "
+            f"({distinct} distinct papers), digests of {LIMIT} papers"
+        )
+        fast = statistics.median(fast_times)
+        naive = statistics.median(naive_times)
+        per = 1e6 / len(main_chats)
+        print(
+            f"digest planning, {messages:,} messages with {planned:,} papers; medians over "
+            f"{args.repeat} runs:"
+        )
+        print(
+            f"  fresh Matcher per subscriber (baseline) {naive:8.2f} s {naive * per:9.0f} µs each"
+            f"  (measured on {len(sample)} subscribers, x{scale:g})"
+        )
+        print(
+            f"  shared candidates                       {fast:8.2f} s {fast * per:9.0f} µs each"
+            f"  {naive / fast:6.1f}x faster"
+        )
+        asyncio.run(deliveries(args, sessions, database_url, main_chats))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""`paperboy digest --now` as a real process, killed with SIGKILL in the middle of its fan-out
+and started again: every chat ends up with all its papers, none lost, and a crash repeats at
+most the one message a chat had in flight. Two processes started at once never both deliver."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.devserver import FakeBotApi
+from bot.devserver.limits import Limit, RateLimits
+from storage import subscriptions
+from tests.digest_helpers import expected, papers_in, populate, received
+from tests.telegram_helpers import TOKEN
+
+CHATS = list(range(20_000, 20_400))
+LIMIT = 50
+PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
+
+
+def _api() -> FakeBotApi:
+    api = FakeBotApi(limits=RateLimits(overall=Limit(100, 1.0)), latency=0.02)
+    api.start()
+    for chat in CHATS:
+        api.add_user(chat, f"user {chat}")
+    return api
+
+
+def _environment(api: FakeBotApi, db_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PAPERBOY_DATABASE_URL": db_url,
+        "PAPERBOY_BOT_TOKEN": TOKEN,
+        "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
+        "PAPERBOY_SOURCES": "",
+        "PAPERBOY_RATE_LIMIT": "80",
+        "PAPERBOY_PAID_BROADCASTS": "true",
+        "PAPERBOY_DIGEST_MAX": str(LIMIT),
+        "PAPERBOY_LOG_LEVEL": "WARNING",
+    }
+
+
+def _digest_now(environment: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [PAPERBOY, "digest", "--now"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _accepted(api: FakeBotApi) -> int:
+    return sum(1 for call in api.calls if call.method == "sendMessage" and call.error is None)
+
+
+def _repeats(api: FakeBotApi, chat: int) -> int:
+    """Messages that carried only papers the chat had been sent already."""
+    seen: set[str] = set()
+    repeats = 0
+    for message in api.sent(chat):
+        papers = papers_in(message.text)
+        if papers and papers <= seen:
+            repeats += 1
+        seen |= papers
+    return repeats
+
+
+def test_a_killed_digest_run_resumes_without_losing_a_paper(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    populate(sessions, CHATS)
+    wanted = expected(sessions, CHATS, LIMIT)
+    total = sum(1 for chat in CHATS if wanted[chat])
+    api = _api()
+    environment = _environment(api, db_url)
+    rng = random.Random(11)
+    kills = 0
+    try:
+        # Kill three runs at random points of the fan-out, each time after some progress.
+        for _ in range(3):
+            start = _accepted(api)
+            target = start + rng.randint(20, 90)
+            process = _digest_now(environment)
+            deadline = time.monotonic() + 60
+            while _accepted(api) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "the run made no progress"
+                time.sleep(0.005)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait()
+        final = _digest_now(environment)
+        output, _ = final.communicate(timeout=120)
+    finally:
+        api.stop()
+    assert final.returncode == 0, output
+    assert kills == 3
+    assert _accepted(api) >= total
+    for chat in CHATS:
+        got = received(api, chat)
+        assert set(got) == wanted[chat], f"chat {chat}: lost or extra papers"
+        # At most one repeated message per crash, never more.
+        assert _repeats(api, chat) <= kills
+    repeated = sum(_repeats(api, chat) for chat in CHATS)
+    print(f"{kills} kills, {repeated} repeated messages over {len(CHATS)} chats")
+    with sessions() as session:
+        for chat in CHATS:
+            row = subscriptions.find(session, chat)
+            assert row is not None
+            assert subscriptions.delivered_count(session, row.id) == len(wanted[chat])
+
+
+def test_two_processes_at_once_deliver_each_digest_once(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    populate(sessions, CHATS)
+    wanted = expected(sessions, CHATS, LIMIT)
+    api = _api()
+    environment = _environment(api, db_url)
+    try:
+        first, second = _digest_now(environment), _digest_now(environment)
+        outputs = [p.communicate(timeout=120)[0] for p in (first, second)]
+    finally:
+        api.stop()
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert any("another process delivers digests" in output for output in outputs), outputs
+    for chat in CHATS:
+        got = received(api, chat)
+        assert set(got) == wanted[chat]
+        assert all(count == 1 for count in got.values()), f"chat {chat} got a paper twice"

@@ -1,0 +1,107 @@
+"""A digest run to 1,000 chats through the local Bot API while it injects 429s, server errors,
+time-outs, blocked users, kicked bots and a migrated group: each chat gets exactly its
+matching papers, once; gone chats are deactivated; nothing is repeated on a second run."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import service
+from bot.config import Settings
+from bot.devserver import FakeBotApi
+from bot.devserver.limits import Limit, RateLimits
+from bot.digests import Digests, Outcome
+from bot.scheduler import make_sender
+from storage import subscriptions
+from tests.digest_helpers import NOW, expected, populate, received
+from tests.telegram_helpers import TOKEN, bot_api_spec
+
+PRIVATE = list(range(10_000, 10_950))
+GROUPS = list(range(-3_050, -3_000))
+CHATS = PRIVATE + GROUPS
+OWNER = 99
+BLOCKED = PRIVATE[::97]
+DEACTIVATED = [PRIVATE[5]]
+KICKED = GROUPS[:2]
+MIGRATED = {GROUPS[10]: -1_009_000, GROUPS[11]: -1_009_001}
+LIMIT = 50
+
+
+async def test_fan_out_to_a_thousand_chats_with_faults(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    populate(sessions, CHATS)
+    wanted = expected(sessions, CHATS, LIMIT)
+    # Telegram's per-chat limits, and a paid-broadcast bot's higher overall one.
+    api = FakeBotApi(bot_api_spec(), limits=RateLimits(overall=Limit(400, 1.0)))
+    api.start()
+    api.add_user(OWNER, "Owner")
+    for chat in PRIVATE:
+        api.add_user(chat, f"user {chat}")
+    for chat in GROUPS:
+        api.add_chat(chat, "group", f"group {chat}", members={OWNER: "creator"})
+    for chat in BLOCKED:
+        api.chat(chat).blocked = True
+    for chat in DEACTIVATED:
+        api.chat(chat).deactivated = True
+    for chat in KICKED:
+        api.chat(chat).kicked = True
+    for old, new in MIGRATED.items():
+        api.migrate_group(old, new, by=OWNER)
+    api.inject("sendMessage", times=3, retry_after=1)
+    api.inject("sendMessage", times=20, status=500)
+    api.inject("sendMessage", times=10, status=502)
+    api.inject("sendMessage", times=5, status=504, delay=0.8)  # the client times out first
+    settings = Settings(
+        database_url=db_url,
+        bot_token=SecretStr(TOKEN),
+        bot_api_url=api.base_url.removesuffix("/bot"),
+        rate_limit=300,
+        paid_broadcasts=True,
+        telegram_timeout=0.4,
+        sources=[],
+    )
+    digests = Digests(sessions, make_sender(settings), LIMIT, clock=lambda: NOW)
+    digests.sender.backoff = 0.05
+    try:
+        report = await digests.run(CHATS)
+        with sessions() as session:
+            again = service.pending_today(session, NOW)
+        second = await digests.run(CHATS)
+    finally:
+        await digests.sender.bot.shutdown()
+        api.stop()
+
+    gone = set(BLOCKED) | set(DEACTIVATED) | set(KICKED)
+    assert report.outcomes == {
+        Outcome.DELIVERED.value: len(CHATS) - len(gone),
+        Outcome.GONE.value: len(gone),
+    }
+    for chat in CHATS:
+        got = received(api, MIGRATED.get(chat, chat))
+        if chat in gone:
+            assert not got, chat
+            continue
+        assert set(got) == wanted[chat], chat
+        assert max(got.values()) == 1, f"chat {chat} got a paper twice"
+    with sessions() as session:
+        for chat in CHATS:
+            row = subscriptions.find(session, MIGRATED.get(chat, chat))
+            assert row is not None
+            assert row.active == (chat not in gone)
+            sent = 0 if chat in gone else len(wanted[chat])
+            assert subscriptions.delivered_count(session, row.id) == sent
+    assert report.throttled == 3
+    assert api.throttled == 3
+    assert report.retried >= 35
+    # Everyone had today's digest; a second run finds nothing new to send.
+    assert again == []
+    assert second.messages == 0
+    assert second.outcomes == {
+        Outcome.EMPTY.value: len(CHATS) - len(gone) - len(MIGRATED),
+        Outcome.GONE.value: len(gone),  # tried once more: they may have come back
+        Outcome.NO_SUBSCRIPTION.value: len(MIGRATED),  # they live on under the new ids
+    }
+    assert api.violations == []
+    assert api.rejected == []
