@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.app import build_application, register_commands
+from bot.app import build_application, register_commands, stop_digests
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -64,6 +64,7 @@ async def play(
                     await api.converse(USER, line, timeout=10)
                 await application.updater.stop()
                 await application.stop()
+                await stop_digests(application)
             transcript = api.transcript(USER)
         engine.dispose()
     return reports, transcript

@@ -30,7 +30,6 @@ from storage import schedule, subscriptions
 log = logging.getLogger(__name__)
 
 NOTHING_NEW = "Nothing new for your keywords today."
-FLOOD_KEY = "flood_wait_until"
 WORKERS = 64
 RENEW_EVERY = 15.0
 
@@ -212,7 +211,7 @@ class Digests:
     def flood_wait_until(self) -> datetime | None:
         """The end of a long flood wait Telegram imposed, while it lasts."""
         with self.sessions() as session:
-            row = schedule.state(session, FLOOD_KEY)
+            row = schedule.state(session, schedule.FLOOD_WAIT_UNTIL)
         if row is None:
             return None
         until = datetime.fromisoformat(row.value)
@@ -224,4 +223,4 @@ class Digests:
             return
         now = self.clock()
         until = (now + timedelta(seconds=seconds)).isoformat()
-        await self._write(schedule.set_state, FLOOD_KEY, until, now)
+        await self._write(schedule.set_state, schedule.FLOOD_WAIT_UNTIL, until, now)

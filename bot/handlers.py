@@ -431,7 +431,7 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_i
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with _sessions(context)() as session:
-        reply = service.stats(session)
+        reply = service.stats(session, utc_now())
     await _reply(update, reply)
 
 

@@ -94,14 +94,19 @@ def read_source(source: str, policy: FetchPolicy) -> bytes:
 
 
 def ingest_source(
-    sessions: sessionmaker[Session], source: str, policy: FetchPolicy, *, force: bool = False
+    sessions: sessionmaker[Session],
+    source: str,
+    policy: FetchPolicy,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
 ) -> SourceReport:
     """Ingest one source; a failure stores nothing of it but is recorded against the source.
 
     A page whose exact content was stored before is skipped unless `force` is set (useful
-    after a parser improvement).
+    after a parser improvement). `now` stamps the records (default: the current time).
     """
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     try:
         data = read_source(source, policy)
         digest = hashlib.sha256(data).hexdigest()
@@ -145,11 +150,12 @@ def ingest_all(
     on_done: Callable[[SourceReport], None] = lambda report: None,
     *,
     force: bool = False,
+    now: datetime | None = None,
 ) -> list[SourceReport]:
     """Ingest every source in turn; one failing source never stops the others."""
     reports = []
     for source in sources:
-        report = ingest_source(sessions, source, policy, force=force)
+        report = ingest_source(sessions, source, policy, force=force, now=now)
         on_done(report)
         reports.append(report)
     return reports

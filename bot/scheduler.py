@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -28,8 +29,6 @@ from storage import queries, schedule
 log = logging.getLogger(__name__)
 
 DIGEST_TICK = 30.0
-LAST_INGEST_KEY = "last_ingest_at"
-LAST_RUN_KEY = "last_digest_run"
 # A failing source waits interval * 2^(failures-1) before it is tried again, a day at most.
 MAX_BACKOFF = timedelta(days=1)
 
@@ -139,7 +138,7 @@ class Scheduler:
         summary = report.summary()
         log.info("digest run: %s", summary)
         with self.sessions.begin() as session:
-            schedule.set_state(session, LAST_RUN_KEY, summary, self.clock())
+            schedule.set_state(session, schedule.LAST_DIGEST_RUN, summary, self.clock())
         return report
 
     def _due(self, now: datetime) -> list[int]:
@@ -157,7 +156,7 @@ class Scheduler:
         if waiting:
             log.info("%d failing sources back off this time", len(waiting))
         reports = await asyncio.to_thread(
-            ingest_all, self.sessions, due, self.settings.fetch_policy()
+            partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
         )
         for report in reports:
             if report.status == "failed":
@@ -165,5 +164,5 @@ class Scheduler:
         new = sum(r.new for r in reports)
         log.info("ingest: %d sources, %d new papers", len(reports), new)
         with self.sessions.begin() as session:
-            schedule.set_state(session, LAST_INGEST_KEY, now.isoformat(), self.clock())
+            schedule.set_state(session, schedule.LAST_INGEST, now.isoformat(), self.clock())
         return reports

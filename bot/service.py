@@ -357,9 +357,17 @@ def finish_digest(session: Session, chat_id: int, started: datetime) -> None:
         schedule.finish_digest(session, chat_id, day, next_at)
 
 
-def stats(session: Session) -> str:
+def _state(session: Session, key: str) -> str | None:
+    row = schedule.state(session, key)
+    return row.value if row else None
+
+
+def stats(session: Session, now: datetime) -> str:
     figures = queries.stats(session)
     failing = queries.failing_sources(session)
+    last_ingest = _state(session, schedule.LAST_INGEST)
+    last_run = schedule.state(session, schedule.LAST_DIGEST_RUN)
+    flood = _state(session, schedule.FLOOD_WAIT_UNTIL)
     lines = [
         "<b>paperboy</b>",
         f"Papers: {figures.papers} ({figures.papers_with_arxiv_id} with an arXiv id)",
@@ -367,7 +375,17 @@ def stats(session: Session) -> str:
         f"Keywords: {figures.keywords}",
         f"Papers delivered: {figures.deliveries}",
         f"Sources: {figures.sources} ({figures.failing_sources} failing)",
+        f"Digests due now: {len(schedule.due(session, now))}",
+        "Last scheduled ingest: " + (last_ingest[:16].replace("T", " ") if last_ingest else "none"),
+        "Last digest run: "
+        + (
+            f"{last_run.updated_at:%Y-%m-%d %H:%M}: {escape(last_run.value)}"
+            if last_run
+            else "none"
+        ),
     ]
+    if flood is not None and datetime.fromisoformat(flood) > now:
+        lines.append(f"⚠ Telegram flood wait: no digests until {flood[:16].replace('T', ' ')} UTC")
     lines += [
         f"⚠ {escape(s.location[:200])}: {escape((s.last_error or '')[:200])}" for s in failing
     ]

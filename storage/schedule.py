@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 
 from storage.models import LeaseRow, StateRow, SubscriberRow
 
+# Keys of bot_state.
+LAST_INGEST = "last_ingest_at"
+LAST_DIGEST_RUN = "last_digest_run"
+FLOOD_WAIT_UNTIL = "flood_wait_until"
+
 _RECEIVING = (SubscriberRow.active.is_(True), SubscriberRow.paused.is_(False))
 
 

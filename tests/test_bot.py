@@ -17,7 +17,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
 from bot import cli, logs
-from bot.app import COMMANDS, build_application, register_commands
+from bot.app import COMMANDS, build_application, register_commands, stop_digests
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -112,6 +112,7 @@ async def bot(sessions: sessionmaker[Session], db_url: str, tmp_path: Path) -> A
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+        await stop_digests(app)
         api.stop()
 
 
@@ -338,11 +339,20 @@ async def test_the_token_never_reaches_the_logs(
     assert TOKEN not in err
 
 
-async def test_paperboy_run_in_a_real_process(db_url: str, tmp_path: Path) -> None:
+async def test_paperboy_run_in_a_real_process(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     """`paperboy run` as an operator starts it: token from a file, the API URL from the
-    environment, stopped with SIGINT; the token appears nowhere in its output."""
+    environment, stopped with SIGINT; the token appears nowhere in its output. A digest that
+    fell due while it was down is delivered at start."""
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        queries.store_papers(session, PAPERS[:2], now)
+        row = subscriptions.enroll(session, ALICE, "private", now)
+        subscriptions.add_keywords(row, ["GNN"])
+        row.next_digest_at = now - timedelta(hours=3)  # missed while the bot was down
     with FakeBotApi(bot_api_spec()) as api:
         api.add_user(ALICE, "Alice")
         env = {
@@ -351,6 +361,7 @@ async def test_paperboy_run_in_a_real_process(db_url: str, tmp_path: Path) -> No
             "PAPERBOY_BOT_TOKEN_FILE": str(token_file),
             "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
             "PAPERBOY_LOG_LEVEL": "DEBUG",
+            "PAPERBOY_SOURCES": "",
         }
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("paperboy")),
@@ -361,6 +372,12 @@ async def test_paperboy_run_in_a_real_process(db_url: str, tmp_path: Path) -> No
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
+            for _ in range(300):
+                if api.sent(ALICE):
+                    break
+                await asyncio.sleep(0.1)
+            [digest] = api.sent(ALICE)
+            assert "Graph Neural Networks at Scale" in digest.shown
             [reply] = await api.converse(ALICE, "/start", timeout=30)
             assert "Welcome to paperboy" in reply.shown
         finally:
@@ -395,6 +412,7 @@ async def test_webhook_mode(db_url: str, tmp_path: Path) -> None:
             "PAPERBOY_WEBHOOK_URL": "https://bot.example.org/telegram",
             "PAPERBOY_WEBHOOK_LISTEN": "127.0.0.1",
             "PAPERBOY_WEBHOOK_PORT": str(port),
+            "PAPERBOY_SOURCES": "",
         }
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("paperboy")),

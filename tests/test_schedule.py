@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import service
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -255,3 +257,41 @@ async def test_paused_and_gone_chats_get_nothing_and_resume_without_a_backlog(
     await world.run_until(datetime(2026, 3, 9, 12, 0, tzinfo=UTC))
     # Resumed at noon on the 8th: the next digest is the 9th's, not one for each day missed.
     assert world.received[8] == [datetime(2026, 3, 9, 7, 0, tzinfo=UTC)]
+
+
+async def test_scheduled_ingest_backs_off_a_failing_source(world: World, tmp_path: Path) -> None:
+    good = tmp_path / "page.txt"
+    good.write_bytes((Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes())
+    missing = tmp_path / "gone.txt"
+    world.scheduler.settings = world.scheduler.settings.model_copy(
+        update={"sources": [str(good), str(missing)], "ingest_interval": 3600.0}
+    )
+    first = await world.scheduler.ingest()
+    assert [r.status for r in first] == ["ingested", "failed"]
+    # An hour later the failed source is tried again (one failure: one interval)...
+    world.clock.now += timedelta(hours=1)
+    second = await world.scheduler.ingest()
+    assert [(r.source, r.status) for r in second] == [
+        (str(good), "unchanged"),
+        (str(missing), "failed"),
+    ]
+    # ...after two failures it sits out the next run, and comes back the one after.
+    world.clock.now += timedelta(hours=1)
+    assert [r.source for r in await world.scheduler.ingest()] == [str(good)]
+    world.clock.now += timedelta(hours=1)
+    assert [r.source for r in await world.scheduler.ingest()] == [str(good), str(missing)]
+
+
+async def test_stats_show_the_schedule_and_a_long_flood_wait(world: World) -> None:
+    world.subscribe(10, BERLIN, 8)
+    await world.run_until(datetime(2026, 3, 6, 8, 0, tzinfo=UTC))
+    await world.scheduler.digests.note_flood_wait(7200)
+    with world.sessions() as session:
+        text = service.stats(session, world.clock.now)
+    assert "Last digest run: 2026-03-06 07:00: 1 chats (1 delivered)" in text
+    assert "⚠ Telegram flood wait: no digests until 2026-03-06 10:00 UTC" in text
+    # While it lasts, the scheduler does not send.
+    world.subscribe(11, BERLIN, 9)
+    world.clock.now = datetime(2026, 3, 6, 8, 30, tzinfo=UTC)
+    assert await world.scheduler.deliver_due() is None
+    assert world.received[11] == []

@@ -73,14 +73,46 @@ def test_time_timezone_pause_and_settings(store: sessionmaker[Session]) -> None:
         assert "Unknown time zone" in suggestion
         assert "Europe/Berlin" in suggestion
         assert "Paused" in service.set_paused(session, ME, True, NOW)
+        assert "Usage" in service.set_notify_empty(session, ME, "maybe", NOW)
+        assert "nothing new today" in service.set_notify_empty(session, ME, "ON", NOW)
         settings = service.settings(session, ME)
     assert "paused, daily at 07:30 (Europe/Berlin)" in settings
+    assert "On days with nothing new: a short note" in settings
+
+
+def test_changing_the_schedule_makes_the_scheduler_compute_it_again(
+    store: sessionmaker[Session],
+) -> None:
+    with store.begin() as session:
+        service.subscribe(session, ME, "GNN", NOW)
+        assert service.due_chats(session, NOW) == []
+        row = subscriptions.find(session, ME.id)
+        assert row is not None
+        # NOW is 08:00 UTC: today's time has passed, so the first digest is tomorrow's.
+        assert row.next_digest_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+        service.set_time(session, ME, "09:00", NOW)
+        assert row.next_digest_at is None
+    with store.begin() as session:
+        assert service.due_chats(session, NOW) == []
+        row = subscriptions.find(session, ME.id)
+        assert row is not None
+        assert row.next_digest_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+        later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+        assert service.due_chats(session, later) == [ME.id]
+        assert service.pending_today(session, later) == [ME.id]
+        service.finish_digest(session, ME.id, later)
+        session.refresh(row)
+        assert row.last_digest_on == later.date()
+        assert row.next_digest_at == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+        assert service.due_chats(session, later) == []
+        assert service.pending_today(session, later) == []
 
 
 def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, ME, "GNN, -survey", NOW)
         service.set_time(session, ME, "06:15", NOW)
+        service.set_notify_empty(session, ME, "on", NOW)
         document = service.export(session, ME)
     other = service.Chat(43, "private")
     with store.begin() as session:
