@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,30 +80,30 @@ def test_time_timezone_pause_and_settings(store: sessionmaker[Session]) -> None:
     assert "On days with nothing new: a short note" in settings
 
 
+def _schedule(session: Session) -> tuple[datetime | None, date | None]:
+    row = subscriptions.find(session, ME.id)
+    assert row is not None
+    return row.next_digest_at, row.last_digest_on
+
+
 def test_changing_the_schedule_makes_the_scheduler_compute_it_again(
     store: sessionmaker[Session],
 ) -> None:
+    later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     with store.begin() as session:
         service.subscribe(session, ME, "GNN", NOW)
         assert service.due_chats(session, NOW) == []
-        row = subscriptions.find(session, ME.id)
-        assert row is not None
         # NOW is 08:00 UTC: today's time has passed, so the first digest is tomorrow's.
-        assert row.next_digest_at == datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+        assert _schedule(session) == (datetime(2026, 11, 25, 8, 0, tzinfo=UTC), None)
         service.set_time(session, ME, "09:00", NOW)
-        assert row.next_digest_at is None
-    with store.begin() as session:
+        assert _schedule(session) == (None, None)
         assert service.due_chats(session, NOW) == []
-        row = subscriptions.find(session, ME.id)
-        assert row is not None
-        assert row.next_digest_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-        later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+        assert _schedule(session) == (later, None)
         assert service.due_chats(session, later) == [ME.id]
         assert service.pending_today(session, later) == [ME.id]
         service.finish_digest(session, ME.id, later)
-        session.refresh(row)
-        assert row.last_digest_on == later.date()
-        assert row.next_digest_at == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+        session.expire_all()
+        assert _schedule(session) == (datetime(2026, 11, 25, 9, 0, tzinfo=UTC), later.date())
         assert service.due_chats(session, later) == []
         assert service.pending_today(session, later) == []
 
