@@ -28,7 +28,7 @@ from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.lease import Lease
 from bot.matching import Matcher
-from bot.render import paper_url
+from bot.render import paper_url, plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
 from storage import db, queries
@@ -188,8 +188,13 @@ def _print_planned(planned: list[dict[str, object]], as_json: bool) -> None:
         if not chat["subscribed"]:
             print(f"chat {chat['chat_id']}: no subscription")
             continue
+        if not papers:
+            print(f"chat {chat['chat_id']}: nothing new")
+            continue
         more = f", {chat['more']} more behind the button" if chat["more"] else ""
-        print(f"chat {chat['chat_id']}: {len(papers)} papers in {chat['messages']} messages{more}")
+        count = plural(len(papers), "paper")
+        messages = plural(cast(int, chat["messages"]), "message")
+        print(f"chat {chat['chat_id']}: {count} in {messages}{more}")
         for paper in papers:
             print(f"  - {paper['title']}  {paper['url'] or ''}".rstrip())
 
@@ -231,6 +236,9 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
             return 1
         with sessions() as session:
             chats = [chat] if chat is not None else service.pending_today(session, utc_now())
+        if not chats:
+            print("every chat has had today's digest (--chat ID sends one its unsent papers)")
+            return 0
         report = await digests.run(chats, lease)
     finally:
         await asyncio.to_thread(lease.release)

@@ -24,6 +24,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import service
 from bot.delivery import FloodWait, Result, Sender, chat_pause
 from bot.lease import Lease
+from bot.render import plural
 from bot.schedule import utc_now
 from storage import schedule, subscriptions
 
@@ -66,9 +67,10 @@ class RunReport:
 
     def summary(self) -> str:
         done = ", ".join(f"{n} {name}" for name, n in sorted(self.outcomes.items())) or "none"
+        sent = f"{plural(self.messages, 'message')} with {plural(self.papers, 'paper')}"
         line = (
-            f"{self.chats} chats ({done}); {self.messages} messages with {self.papers} papers "
-            f"in {self.seconds:.1f} s; {self.throttled} 429s, {self.retried} retries"
+            f"{plural(self.chats, 'chat')} ({done}); {sent} in {self.seconds:.1f} s; "
+            f"{self.throttled} 429s, {self.retried} retries"
         )
         if self.flood_wait is not None:
             line += f"; stopped: Telegram asked for a {self.flood_wait:.0f} s pause"

@@ -82,6 +82,11 @@ def paper_block(paper: Paper, why: str | None = None, excerpt: int = EXCERPT) ->
     return "\n".join(lines)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 paper", "2 papers"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def pack(
     items: Iterable[tuple[str, T]],
     header: str = "",

@@ -321,10 +321,14 @@ def digest(session: Session, chat_id: int, known: Candidates, limit: int) -> Dig
     matches = known.matcher.match(have) if have else []
     sent = subscriptions.delivered_among(session, row.id, [known.ids[m.index] for m in matches])
     fresh = ranked([m for m in matches if known.ids[m.index] not in sent])
-    chosen = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in fresh[:limit])
+    chosen = [(paper_block(m.paper, _why(m)), known.ids[m.index]) for m in fresh[:limit]]
+    more = max(0, len(fresh) - limit)
+    count = f"{len(chosen)} of {len(fresh)}" if more else str(len(chosen))
+    noun = "new paper" if len(fresh) == 1 else "new papers"
+    header = f"📬 <b>{count} {noun}</b> for your keywords"
     return Digest(
-        pack(chosen),
-        max(0, len(fresh) - limit),
+        pack(chosen, header=header) if chosen else [],
+        more,
         row.id,
         row.thread_id,
         row.notify_empty and bool(have),

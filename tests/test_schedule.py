@@ -288,7 +288,7 @@ async def test_stats_show_the_schedule_and_a_long_flood_wait(world: World) -> No
     await world.scheduler.digests.note_flood_wait(7200)
     with world.sessions() as session:
         text = service.stats(session, world.clock.now)
-    assert "Last digest run: 2026-03-06 07:00: 1 chats (1 delivered)" in text
+    assert "Last digest run: 2026-03-06 07:00: 1 chat (1 delivered)" in text
     assert "⚠ Telegram flood wait: no digests until 2026-03-06 10:00 UTC" in text
     # While it lasts, the scheduler does not send.
     world.subscribe(11, BERLIN, 9)
