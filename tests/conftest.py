@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import db
+from tests.postgres import Cluster
+from tests.postgres import available as postgres_unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_TEMPLATE = "paperboy_template"
+_DATABASES = itertools.count(1)
 SEEDS = Path(os.environ.get("PAPERBOY_SEEDS", REPO.parent / "shared" / "seeds"))
 
 
@@ -44,8 +50,60 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
+def _unavailable(reason: str) -> None:
+    # CI installs PostgreSQL: there a missing server is a failure, never a silent skip.
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A PostgreSQL 15 cluster of the test run's own, on a loopback port."""
+    reason = postgres_unavailable()
+    if reason is not None:
+        _unavailable(reason)
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: Cluster) -> str:
+    """A migrated database that each test's database is copied from (CREATE ... TEMPLATE)."""
+    with _admin(postgres) as admin:
+        admin.execute(text(f"CREATE DATABASE {PG_TEMPLATE}"))
+    engine = db.make_engine(postgres.url(PG_TEMPLATE))
+    db.upgrade(engine)
+    engine.dispose()
+    return PG_TEMPLATE
+
+
+@contextmanager
+def _admin(postgres: Cluster) -> Iterator[Connection]:
+    engine = db.make_engine(postgres.url()).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def new_postgres_database(postgres: Cluster, template: str | None) -> str:
+    """An empty (or, from `template`, a migrated) database of its own; returns its URL."""
+    name = f"test_{next(_DATABASES)}"
+    source = f" TEMPLATE {template}" if template else ""
+    with _admin(postgres) as admin:
+        admin.execute(text(f"CREATE DATABASE {name}{source}"))
+    return postgres.url(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path) -> str:
+    """A migrated database of the test's own: every storage test runs on both backends."""
+    if request.param == "postgresql":
+        postgres: Cluster = request.getfixturevalue("postgres")
+        return new_postgres_database(postgres, request.getfixturevalue("postgres_template"))
     path = tmp_path / "paperboy.db"
     shutil.copy(migrated_template, path)
     return f"sqlite:///{path}"
