@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
 
-from bot import __version__, demo, logs, search, service
+from bot import __version__, demo, health, logs, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
@@ -357,6 +357,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     return 1 if any(report.status == "failed" for report in reports) else 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    wrong, fine = health.problems(engine, settings, utc_now())
+    for line in fine:
+        print(f"ok: {line}")
+    for line in wrong:
+        print(f"problem: {line}")
+    print("unhealthy" if wrong else "healthy")
+    return 1 if wrong else 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     print(f"database schema at revision {db.current_revision(engine)} (newest)")
     return 0
@@ -433,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--json", action="store_true", help="print JSON")
     find.set_defaults(handler=cmd_search)
 
+    check = commands.add_parser(
+        "health", help="exit 0 if the database answers and the bot and ingest are running"
+    )
+    # A health check reports; it never changes the schema.
+    check.set_defaults(handler=cmd_health, upgrade=False)
+
     database = commands.add_parser("db", help="database maintenance")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema to the newest revision")
@@ -467,7 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = db.make_engine(settings.database_url)
         # Every command runs on the newest schema; upgrading an up-to-date database is a no-op.
-        db.upgrade(engine)
+        if getattr(args, "upgrade", True):
+            db.upgrade(engine)
         code: int = args.handler(args, settings, engine)
     except ConfigError as exc:
         print(f"paperboy: {exc}", file=sys.stderr)

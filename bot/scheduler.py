@@ -116,7 +116,9 @@ class Scheduler:
         await asyncio.to_thread(self.lease.release)
 
     async def tick(self) -> None:
-        """Start delivering the due digests unless a run is under way (runs can be long)."""
+        """Beat (for the health check), and start delivering the due digests unless a run is
+        under way (runs can be long)."""
+        await asyncio.to_thread(self._beat)
         if self._run is None or self._run.done():
             self._run = asyncio.create_task(self.deliver_due())
 
@@ -140,6 +142,11 @@ class Scheduler:
         with self.sessions.begin() as session:
             schedule.set_state(session, schedule.LAST_DIGEST_RUN, summary, self.clock())
         return report
+
+    def _beat(self) -> None:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            schedule.set_state(session, schedule.HEARTBEAT, now.isoformat(), now)
 
     def _due(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:

@@ -15,6 +15,7 @@ from storage.models import LeaseRow, StateRow, SubscriberRow
 LAST_INGEST = "last_ingest_at"
 LAST_DIGEST_RUN = "last_digest_run"
 FLOOD_WAIT_UNTIL = "flood_wait_until"
+HEARTBEAT = "heartbeat_at"  # written by the running bot every tick
 
 _RECEIVING = (SubscriberRow.active.is_(True), SubscriberRow.paused.is_(False))
 

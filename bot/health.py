@@ -1,0 +1,57 @@
+"""`paperboy health`: is this installation working? For a container's HEALTHCHECK and for
+monitoring. Plain checks over the database; each problem is one line saying what is wrong."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Settings
+from storage import db, schedule
+
+# The running bot beats every 30 seconds (bot/scheduler.py); this much silence is trouble.
+HEARTBEAT_LIMIT = timedelta(minutes=3)
+# Ingest runs every PAPERBOY_INGEST_INTERVAL; missing this many in a row is trouble.
+MISSED_INGESTS = 3
+
+
+def _age(value: str, now: datetime) -> timedelta:
+    return now - datetime.fromisoformat(value)
+
+
+def problems(engine: Engine, settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
+    """What is wrong, and what is fine, as lines for people."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision = db.current_revision(engine)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        return [f"the database does not answer: {reason}".strip()], []
+    if revision != (head := db.head_revision()):
+        return [f"the database schema is at {revision}, not {head}: run paperboy db upgrade"], []
+    wrong, fine = [], [f"database answers (schema {revision})"]
+    with db.make_sessions(engine)() as session:
+        beat = schedule.state(session, schedule.HEARTBEAT)
+        ingest = schedule.state(session, schedule.LAST_INGEST)
+        flood = schedule.state(session, schedule.FLOOD_WAIT_UNTIL)
+    if beat is None:
+        wrong.append("paperboy run has not started yet (no heartbeat)")
+    elif (silent := _age(beat.value, now)) > HEARTBEAT_LIMIT:
+        wrong.append(f"no heartbeat from paperboy run for {silent.total_seconds():.0f} s")
+    else:
+        fine.append(f"bot alive (heartbeat {_age(beat.value, now).total_seconds():.0f} s ago)")
+    interval = timedelta(seconds=settings.ingest_interval)
+    if settings.sources and beat is not None:
+        if ingest is None:
+            if _age(beat.value, now) > interval:  # not merely starting up
+                wrong.append("no scheduled ingest has run yet")
+        elif (since := _age(ingest.value, now)) > interval * MISSED_INGESTS:
+            wrong.append(f"the last scheduled ingest was {since.total_seconds() / 3600:.1f} h ago")
+        else:
+            fine.append(f"last ingest {since.total_seconds() / 60:.0f} min ago")
+    if flood is not None and datetime.fromisoformat(flood.value) > now:
+        wrong.append(f"Telegram's flood wait stops all digests until {flood.value[:16]} UTC")
+    return wrong, fine
