@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import cast
 
 from pydantic import ValidationError
@@ -31,7 +32,7 @@ from bot.matching import Matcher
 from bot.render import paper_url, plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
-from storage import db, queries
+from storage import db, queries, transfer
 from storage.records import Paper
 from storage.search import SearchUnavailable
 
@@ -357,6 +358,37 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     return 1 if any(report.status == "failed" for report in reports) else 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    target = Path(args.file)
+    partial = target.with_name(target.name + ".partial")
+    rows = 0
+    with db.make_sessions(engine)() as session, partial.open("w", encoding="utf-8") as out:
+        for line in transfer.export_lines(session, db.current_revision(engine), utc_now()):
+            out.write(line + "\n")
+            rows += 1
+    # A half-written export never takes the name of a finished one.
+    partial.replace(target)
+    print(f"exported {rows - 1} rows to {target}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    try:
+        with (
+            Path(args.file).open(encoding="utf-8") as lines,
+            db.make_sessions(engine).begin() as session,
+        ):
+            counts = transfer.import_lines(session, lines)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"paperboy: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    except transfer.TransferError as exc:
+        print(f"paperboy: nothing imported: {exc}", file=sys.stderr)
+        return 1
+    print("imported " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    return 0
+
+
 def cmd_health(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     wrong, fine = health.problems(engine, settings, utc_now())
     for line in fine:
@@ -442,6 +474,15 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--offset", type=_count(0, 10**9), default=0, help="results to skip")
     find.add_argument("--json", action="store_true", help="print JSON")
     find.set_defaults(handler=cmd_search)
+
+    export = commands.add_parser(
+        "export", help="write papers, sources, subscribers and their history as JSON lines"
+    )
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(handler=cmd_export)
+    load = commands.add_parser("import", help="load an export into a new, empty database")
+    load.add_argument("file", metavar="FILE")
+    load.set_defaults(handler=cmd_import)
 
     check = commands.add_parser(
         "health", help="exit 0 if the database answers and the bot and ingest are running"
