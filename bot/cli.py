@@ -27,7 +27,7 @@ from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
-from bot.lease import Lease
+from bot.lease import leadership
 from bot.matching import Matcher
 from bot.render import paper_url, plural
 from bot.schedule import utc_now
@@ -212,7 +212,7 @@ def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat: int | None) -> int:
     digests = Digests(sessions, make_sender(settings), settings.digest_max)
-    lease = Lease(sessions)
+    lease = leadership(sessions)
     try:
         waited = 0.0
         while not await asyncio.to_thread(lease.acquire, utc_now()):

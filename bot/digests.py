@@ -23,7 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import service
 from bot.delivery import FloodWait, Result, Sender, chat_pause
-from bot.lease import Lease
+from bot.lease import PROCESS, Leadership
 from bot.render import plural
 from bot.schedule import utc_now
 from storage import schedule, subscriptions
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 NOTHING_NEW = "Nothing new for your keywords today."
 WORKERS = 64
+# A claim outlives any one chat's digest, flood waits included; a crashed process's claims
+# are dropped by the next leader (bot/lease.py) or run out.
+CLAIM_TTL = timedelta(minutes=15)
 RENEW_EVERY = 15.0
 
 
@@ -49,6 +52,8 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # Telegram or the network kept failing: the chat stays due
     REFUSED = "refused"  # Telegram refused a message (logged): its papers stay unsent
     NO_SUBSCRIPTION = "no subscription"
+    BUSY = "busy"  # another task or process is delivering this chat's digest right now
+    DONE = "done already"  # the chat had this day's digest (another process was quicker)
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Digests:
     limit: int
     clock: Callable[[], datetime] = utc_now
     _candidates: service.Candidates | None = None
+    _busy: set[int] = field(default_factory=set)
 
     def _in_session(self, work: Callable[..., object], *args: object) -> None:
         with self.sessions.begin() as session:
@@ -112,12 +118,44 @@ class Digests:
         for an ingest holding the database."""
         await asyncio.to_thread(self._in_session, work, *args)
 
+    def _claim(self, chat_id: int, started: datetime | None) -> Outcome | None:
+        """Claim the chat for this process; an outcome instead if it is not to be sent."""
+        with self.sessions.begin() as session:
+            if subscriptions.find(session, chat_id) is None:
+                return Outcome.NO_SUBSCRIPTION
+            if not schedule.claim(session, chat_id, PROCESS, self.clock(), CLAIM_TTL):
+                return Outcome.BUSY
+            if started is not None and service.had_digest(session, chat_id, started):
+                schedule.release_claim(session, chat_id, PROCESS)
+                return Outcome.DONE
+        return None
+
     async def deliver(
         self, chat_id: int, started: datetime | None = None
     ) -> tuple[Outcome, int, int]:
         """Send the chat its unsent matches (first `limit`, the rest behind "N more");
-        with `started`, close the chat's day of that run. Returns the outcome and how
-        many messages and papers were accepted."""
+        with `started`, as that run's digest of the day, which it then closes. Returns the
+        outcome and how many messages and papers were accepted. A chat is delivered by one
+        task of one process at a time: others get Outcome.BUSY."""
+        if chat_id in self._busy:
+            return Outcome.BUSY, 0, 0
+        self._busy.add(chat_id)
+        try:
+            refused = await asyncio.to_thread(self._claim, chat_id, started)
+            if refused is not None:
+                return refused, 0, 0
+            moved_to = [chat_id]
+            try:
+                return await self._deliver(chat_id, started, moved_to)
+            finally:
+                for claimed in moved_to:
+                    await self._write(schedule.release_claim, claimed, PROCESS)
+        finally:
+            self._busy.discard(chat_id)
+
+    async def _deliver(
+        self, chat_id: int, started: datetime | None, moved_to: list[int]
+    ) -> tuple[Outcome, int, int]:
         plan = await asyncio.to_thread(self._plan, chat_id)
         if plan.subscriber_id is None:
             return Outcome.NO_SUBSCRIPTION, 0, 0
@@ -134,6 +172,7 @@ class Digests:
             result, chat_id = await self.sender.send(
                 chat_id, text, thread_id=plan.thread_id, markup=markup if last else None
             )
+            moved_to.append(chat_id)  # a migrated group's claim moved with its row
             last_sent = time.monotonic()
             if result is Result.SENT:
                 sent += 1
@@ -155,7 +194,7 @@ class Digests:
             return Outcome.REFUSED, sent, papers
         return (Outcome.DELIVERED if plan.messages else Outcome.EMPTY), sent, papers
 
-    async def run(self, chat_ids: Sequence[int], lease: Lease | None = None) -> RunReport:
+    async def run(self, chat_ids: Sequence[int], lease: Leadership | None = None) -> RunReport:
         """Deliver the digests of these chats concurrently (the Sender keeps the pace)."""
         started = self.clock()
         clock_start = time.monotonic()
@@ -185,7 +224,7 @@ class Digests:
                 if not running:
                     finished.set()
 
-        async def keep_lease(lease: Lease) -> None:
+        async def keep_lease(lease: Leadership) -> None:
             while not finished.is_set():
                 try:
                     await asyncio.wait_for(finished.wait(), RENEW_EVERY)

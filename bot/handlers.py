@@ -326,6 +326,8 @@ async def _send_digest(
     if outcome is Outcome.GONE:
         if chat.id != _here(update).id:
             await _reply(update, f"{escape(chat.name)} cannot be reached: it is now inactive.")
+    elif outcome is Outcome.BUSY:
+        await _reply(update, "The digest is on its way already.")
     elif outcome in (Outcome.FAILED, Outcome.REFUSED):
         await _reply(update, "Telegram did not take the digest just now; try again later.")
     elif not sent:

@@ -1,21 +1,53 @@
-"""The lease that lets one process at a time deliver digests, however many run on one database
-(a restart overlapping the old process, a second replica, `paperboy digest --now` beside the
-bot). A holder that crashed is recognised at once on the same machine, elsewhere when its
-lease runs out."""
+"""Leadership: one process at a time delivers digests, however many run on one database (a
+restart overlapping the old process, a second replica, `paperboy digest --now` beside the
+bot). On PostgreSQL it is an advisory lock held by a connection of the leader, which the
+server drops the moment that process dies; on SQLite a lease row, which a holder that crashed
+on the same machine loses at once and one elsewhere when it runs out.
+
+Whoever becomes the leader drops the chat claims of earlier processes (storage/schedule.py):
+a crashed leader's half-done chats are resumed at once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import schedule
 
 DIGESTS = "digests"
 TTL = timedelta(seconds=60)
+# pg_try_advisory_lock's key for the digest leader: "paperboy" in ASCII.
+ADVISORY_KEY = 0x7061706572626F79
+HOST = socket.gethostname()
+# This process, as it signs leases and claims.
+PROCESS = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Leadership(Protocol):
+    owner: str
+
+    def acquire(self, now: datetime) -> bool:
+        """Become or stay the leader; False while another live process is."""
+        ...
+
+    def holder(self) -> str | None: ...
+
+    def release(self) -> None: ...
+
+
+def leadership(sessions: sessionmaker[Session]) -> Leadership:
+    bind = sessions.kw["bind"]
+    if bind.dialect.name == "postgresql":
+        return AdvisoryLock(sessions)
+    return Lease(sessions)
 
 
 def _alive(pid: int) -> bool:
@@ -28,33 +60,40 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _take_over(sessions: sessionmaker[Session], owner: str) -> None:
+    with sessions.begin() as session:
+        schedule.release_claims_of_others(session, owner)
+
+
 class Lease:
+    """A lease row, renewed while held (SQLite, or any database)."""
+
     def __init__(self, sessions: sessionmaker[Session], name: str = DIGESTS) -> None:
         self._sessions = sessions
         self.name = name
-        self._host = socket.gethostname()
-        self.owner = f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = PROCESS
+        self._held = False
 
     def _dead(self, holder: str) -> bool:
         """A holder on this machine whose process is gone, or an earlier life of this pid
         (a container restarted with the same pid and host name)."""
         host, _, rest = holder.partition(":")
         pid_text, _, _ = rest.partition(":")
-        if host != self._host or not pid_text.isdigit():
+        if host != HOST or not pid_text.isdigit():
             return False
         pid = int(pid_text)
         return pid == os.getpid() or not _alive(pid)
 
     def acquire(self, now: datetime) -> bool:
-        """Take or renew the lease; False while another live process holds it."""
         with self._sessions.begin() as session:
             holder = schedule.lease_holder(session, self.name)
-            dead = (
-                [holder.owner]
-                if holder and holder.owner != self.owner and self._dead(holder.owner)
-                else []
-            )
-            return schedule.acquire_lease(session, self.name, self.owner, now, TTL, take_from=dead)
+            others = holder is not None and holder.owner != self.owner
+            dead = [holder.owner] if holder and others and self._dead(holder.owner) else []
+            held = schedule.acquire_lease(session, self.name, self.owner, now, TTL, take_from=dead)
+        if held and not self._held:
+            _take_over(self._sessions, self.owner)
+        self._held = held
+        return held
 
     def holder(self) -> str | None:
         with self._sessions() as session:
@@ -64,3 +103,56 @@ class Lease:
     def release(self) -> None:
         with self._sessions.begin() as session:
             schedule.release_lease(session, self.name, self.owner)
+        self._held = False
+
+
+class AdvisoryLock:
+    """PostgreSQL's session advisory lock, on a connection kept for as long as it is held."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._engine = sessions.kw["bind"]
+        self._sessions = sessions
+        self.owner = PROCESS
+        self._connection: Connection | None = None
+
+    def acquire(self, now: datetime) -> bool:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))
+                return True
+            except DBAPIError:
+                self._drop()  # the connection, and with it the lock, is gone
+        connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        locked = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+        ).scalar()
+        if not locked:
+            connection.close()
+            return False
+        self._connection = connection
+        _take_over(self._sessions, self.owner)
+        return True
+
+    def holder(self) -> str | None:
+        query = text(
+            "SELECT a.pid, a.client_addr, a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+            "AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query, {"key": ADVISORY_KEY}).first()
+        return f"PostgreSQL backend {row.pid} ({row.client_addr or 'local'})" if row else None
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self._connection.close()
+            self._connection = None
+
+    def release(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(DBAPIError):  # else gone with its connection anyway
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                )
+            self._drop()

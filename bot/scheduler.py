@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.delivery import Pacer, Sender
 from bot.digests import WORKERS, Digests, RunReport
 from bot.ingest import SourceReport, expand_sources, ingest_all
-from bot.lease import Lease
+from bot.lease import leadership
 from bot.schedule import utc_now
 from storage import queries, schedule
 
@@ -74,7 +74,7 @@ class Scheduler:
         self.settings = settings
         self.digests = digests
         self.clock = clock
-        self.lease = Lease(sessions)
+        self.lease = leadership(sessions)
         self._aps: AsyncIOScheduler | None = None
         self._run: asyncio.Task[RunReport | None] | None = None
 

@@ -352,6 +352,18 @@ def pending_today(session: Session, now: datetime) -> list[int]:
     ]
 
 
+def had_digest(session: Session, chat_id: int, started: datetime) -> bool:
+    """Whether the chat already had its digest of the local day `started` is in."""
+    row = subscriptions.find(session, chat_id)
+    day = local_day(started, row.timezone) if row else None
+    return (
+        row is not None
+        and row.last_digest_on is not None
+        and day is not None
+        and (row.last_digest_on >= day)
+    )
+
+
 def finish_digest(session: Session, chat_id: int, started: datetime) -> None:
     """The chat's digest of the day that `started` is in is done: schedule the next one."""
     row = subscriptions.find(session, chat_id)

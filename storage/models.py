@@ -131,6 +131,10 @@ class SubscriberRow(Base):
     # of the last one, of which there is at most one per day.
     next_digest_at: Mapped[datetime | None] = mapped_column(Instant, index=True)
     last_digest_on: Mapped[date | None] = mapped_column(Date)
+    # The process delivering this chat's digest right now, and until when its claim holds
+    # (a claim of a process that died runs out; see storage/schedule.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(Instant)
 
     keywords: Mapped[list[KeywordRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True

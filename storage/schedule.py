@@ -57,6 +57,49 @@ def finish_digest(session: Session, chat_id: int, day: date, next_at: datetime) 
     )
 
 
+def claim(session: Session, chat_id: int, owner: str, now: datetime, ttl: timedelta) -> bool:
+    """Claim the chat's digest for `owner` until now + ttl; False if another process holds
+    a live claim. The row is locked FOR UPDATE SKIP LOCKED (on PostgreSQL; SQLite has one
+    writer at a time anyway), so two processes claiming at once never both get it."""
+    free = (
+        select(SubscriberRow.id)
+        .where(
+            SubscriberRow.chat_id == chat_id,
+            or_(
+                SubscriberRow.claimed_until.is_(None),
+                SubscriberRow.claimed_until <= now,
+                SubscriberRow.claimed_by == owner,
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    result = session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.id.in_(free.scalar_subquery()))
+        .values(claimed_by=owner, claimed_until=now + ttl)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_claim(session: Session, chat_id: int, owner: str) -> None:
+    session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.chat_id == chat_id, SubscriberRow.claimed_by == owner)
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+def release_claims_of_others(session: Session, owner: str) -> int:
+    """Drop the claims of earlier processes: called by the one that just became the only
+    deliverer, so that chats a crashed process had claimed are not left waiting."""
+    result = session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.claimed_by.is_not(None), SubscriberRow.claimed_by != owner)
+        .values(claimed_by=None, claimed_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def acquire_lease(
     session: Session,
     name: str,

@@ -1,4 +1,4 @@
-"""the digest schedule: next and last digest per subscriber, leases, bot state
+"""the digest schedule: next and last digest per subscriber, claims, leases, bot state
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +25,10 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("next_digest_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("last_digest_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
+        batch_op.add_column(
+            sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True)
+        )
         batch_op.create_index(
             batch_op.f("ix_subscribers_next_digest_at"), ["next_digest_at"], unique=False
         )
@@ -49,6 +53,8 @@ def downgrade() -> None:
     op.drop_table("leases")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscribers_next_digest_at"))
+        batch_op.drop_column("claimed_until")
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("last_digest_on")
         batch_op.drop_column("next_digest_at")
         batch_op.drop_column("notify_empty")
