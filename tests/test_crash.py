@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,3 +137,43 @@ def test_two_processes_at_once_deliver_each_digest_once(
         got = received(api, chat)
         assert set(got) == wanted[chat]
         assert all(count == 1 for count in got.values()), f"chat {chat} got a paper twice"
+
+
+def test_two_bots_on_one_database_send_each_due_digest_once(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    """Two `paperboy run` processes (a restart overlapping the old one, or a replica) with
+    digests due: one of them leads and delivers; no chat hears anything twice."""
+    chats = CHATS[:120]
+    populate(sessions, chats)
+    with sessions.begin() as session:
+        for chat in chats:
+            row = subscriptions.find(session, chat)
+            assert row is not None
+            row.next_digest_at = datetime.now(UTC) - timedelta(hours=1)
+    wanted = expected(sessions, chats, LIMIT)
+    api = _api()
+    environment = {**_environment(api, db_url), "PAPERBOY_LOG_LEVEL": "INFO"}
+    bots = [
+        subprocess.Popen(
+            [PAPERBOY, "run"], env=environment, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while any(set(received(api, chat)) != wanted[chat] for chat in chats):
+            assert time.monotonic() < deadline, "the digests did not all arrive"
+            assert all(bot.poll() is None for bot in bots), "a bot stopped"
+            time.sleep(0.2)
+        time.sleep(3)  # time for a wrongly repeated digest to show up
+    finally:
+        for bot in bots:
+            bot.send_signal(signal.SIGINT)
+        outputs = [bot.communicate(timeout=60)[0] for bot in bots]
+        api.stop()
+    for chat in chats:
+        assert all(count == 1 for count in received(api, chat).values()), chat
+    leaders = [output for output in outputs if "delivering 120 due digests" in output]
+    assert len(leaders) == 1, outputs
