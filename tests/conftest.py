@@ -99,6 +99,14 @@ def new_postgres_database(postgres: Cluster, template: str | None) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no schema yet, on each backend: for migration tests."""
+    if request.param == "postgresql":
+        return new_postgres_database(request.getfixturevalue("postgres"), None)
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path) -> str:
     """A migrated database of the test's own: every storage test runs on both backends."""
     if request.param == "postgresql":

@@ -1,4 +1,5 @@
-"""Alembic migrations agree with the models and keep data across upgrades."""
+"""Alembic migrations agree with the models and keep data across upgrades, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,33 +7,76 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from storage import db, queries, subscriptions
 from storage.records import Paper
 
+# What a database of the first release held: papers, a source, a subscriber with keywords
+# and a delivery, written as that release's schema had them.
+FIRST_RELEASE_ROWS = (
+    "INSERT INTO papers (arxiv_id, title, title_key, abstract, authors, categories, "
+    "keywords, first_seen_at, updated_at) VALUES ('2401.00001', 'Graph Neural Networks "
+    "at Scale', 'graph neural networks at scale', 'We train GNNs on graphs.', '[]', '[]', "
+    "'[]', '2026-11-20 08:00:00+00', '2026-11-20 08:00:00+00')",
+    "INSERT INTO sources (location, papers_parsed, papers_new, papers_known, "
+    "papers_enriched, consecutive_failures) VALUES ('https://example.org/p', 1, 1, 0, 0, 0)",
+    "INSERT INTO subscribers (chat_id, chat_type, timezone, delivery_time, active, "
+    "created_at) VALUES (1001, 'private', 'Europe/Berlin', '07:30:00', true, "
+    "'2026-11-20 08:00:00+00')",
+    "INSERT INTO keywords (subscriber_id, keyword) SELECT id, 'GNN' FROM subscribers",
+    "INSERT INTO keywords (subscriber_id, keyword) SELECT id, 'pruning' FROM subscribers",
+    "INSERT INTO deliveries (subscriber_id, paper_id, delivered_at) SELECT s.id, p.id, "
+    "'2026-11-21 06:30:00+00' FROM subscribers s, papers p",
+)
 
-def test_models_and_migrations_agree(tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+
+def test_models_and_migrations_agree(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
     db.upgrade(engine)
     # Raises if autogenerate would find anything to add: the schema has no unmigrated change.
     command.check(db.alembic_config(engine))
     assert {"papers", "sources", "subscribers", "keywords", "deliveries"} <= set(
         inspect(engine).get_table_names()
     )
+    engine.dispose()
 
 
-def test_upgrade_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'data.db'}")
+def test_upgrading_from_the_first_revision_keeps_every_subscriber(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
+    command.upgrade(db.alembic_config(engine), "0001")
+    with engine.begin() as connection:
+        for statement in FIRST_RELEASE_ROWS:
+            connection.execute(text(statement))
     db.upgrade(engine)
-    with db.make_sessions(engine).begin() as session:
-        queries.store_papers(session, [Paper(title="Kept Across Upgrades")], datetime.now(UTC))
+    assert db.current_revision(engine) == db.head_revision()
+    sessions = db.make_sessions(engine)
+    with sessions() as session:
+        row = subscriptions.find(session, 1001)
+        assert row is not None
+        assert subscriptions.keywords(row) == ["GNN", "pruning"]
+        assert (row.timezone, f"{row.delivery_time:%H:%M}", row.active) == (
+            "Europe/Berlin",
+            "07:30",
+            True,
+        )
+        # New settings start at their defaults; the schedule is computed on the first tick.
+        assert (row.paused, row.notify_empty, row.next_digest_at) == (False, False, None)
+        assert subscriptions.delivered_count(session, row.id) == 1
+        assert [p.title for p in queries.all_papers(session)] == ["Graph Neural Networks at Scale"]
+    # The papers stored before the search migration are searchable, and ids go on.
+    with sessions.begin() as session:
+        counts = queries.store_papers(session, [Paper("Pruning at Scale", "")], datetime.now(UTC))
+        assert counts.new == 1
+    engine.dispose()
+
+
+def test_upgrade_is_idempotent(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
     db.upgrade(engine)
-    head = ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
-    assert db.current_revision(engine) == head
-    with engine.connect() as connection:
-        assert connection.scalar(text("SELECT title FROM papers")) == "Kept Across Upgrades"
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
@@ -42,11 +86,11 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert connection.scalar(text("PRAGMA foreign_keys")) == 1
 
 
-def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(tmp_path: Path) -> None:
+def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(empty_db_url: str) -> None:
     """SQLite migrations rebuild tables (drop and copy); with foreign keys enforced the drop
     would cascade into keywords and deliveries. Down to 0002 and up again rebuilds
-    subscribers: its keywords must survive."""
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'keep.db'}")
+    subscribers: its keywords must survive (on PostgreSQL columns are simply dropped)."""
+    engine = db.make_engine(empty_db_url)
     db.upgrade(engine)
     now = datetime.now(UTC)
     with db.make_sessions(engine).begin() as session:
@@ -57,4 +101,4 @@ def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(tmp_path: Path) -> N
     db.upgrade(engine)
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM keywords")) == 2
-        assert connection.scalar(text("PRAGMA foreign_keys")) == 1
+    engine.dispose()
