@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
+from bot import handlers, metrics
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
@@ -116,7 +116,11 @@ async def start_schedule(application: Application) -> None:  # type: ignore[type
     """post_init of `paperboy run`: the command menu, then the ingest and digest jobs."""
     await register_commands(application)
     data = application.bot_data
-    scheduler = Scheduler(data["sessions"], data["settings"], data["digests"])
+    settings: Settings = data["settings"]
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_port)
+        log.info("metrics on port %d", settings.metrics_port)
+    scheduler = Scheduler(data["sessions"], settings, data["digests"])
     data["scheduler"] = scheduler
     scheduler.start()
 

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcasts: bool = False
     telegram_timeout: float = Field(default=10.0, gt=0)
+    metrics_port: int | None = Field(default=None, gt=0, lt=65536)
 
     @model_validator(mode="after")
     def _within_telegram_limits(self) -> Settings:

@@ -24,6 +24,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot import metrics
+from bot.logs import fields
+
 log = logging.getLogger(__name__)
 
 # Telegram's limits: one message a second to a private chat, twenty a minute to a group.
@@ -177,17 +180,21 @@ class Sender:
                 log.info("sending to %s failed (%s); retry in %.1f s", chat_id, error, delay)
                 await asyncio.sleep(delay)
                 continue
+            took = time.monotonic() - started
             self.counters.sent += 1
-            self.counters.latencies.append(time.monotonic() - started)
+            self.counters.latencies.append(took)
+            metrics.MESSAGES_SENT.inc()
+            metrics.SEND_SECONDS.observe(took)
             return Result.SENT, chat_id
 
     async def _flood_wait(self, seconds: float) -> None:
         self.counters.throttled += 1
+        metrics.THROTTLED.inc()
         if self.on_flood_wait is not None:
             await self.on_flood_wait(seconds)
         if seconds > self.max_flood_wait:
             raise FloodWait(seconds)
-        log.warning("Telegram flood control: every send waits %.0f s", seconds)
+        log.warning("Telegram flood control: every send waits", extra=fields(retry_after=seconds))
         self.pacer.pause(seconds)
 
 

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot import service
+from bot import metrics, service
 from bot.config import Settings
 from bot.delivery import Pacer, Sender
 from bot.digests import WORKERS, Digests, RunReport
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
+from bot.logs import fields
 from bot.schedule import utc_now
 from storage import queries, schedule
 
@@ -138,7 +139,18 @@ class Scheduler:
         log.info("delivering %d due digests", len(due))
         report = await self.digests.run(due, self.lease)
         summary = report.summary()
-        log.info("digest run: %s", summary)
+        metrics.DIGEST_RUN_SECONDS.observe(report.seconds)
+        log.info(
+            "digest run: %s",
+            summary,
+            extra=fields(
+                chats=report.chats,
+                messages=report.messages,
+                papers=report.papers,
+                throttled=report.throttled,
+                seconds=round(report.seconds, 1),
+            ),
+        )
         with self.sessions.begin() as session:
             schedule.set_state(session, schedule.LAST_DIGEST_RUN, summary, self.clock())
         return report
@@ -147,6 +159,7 @@ class Scheduler:
         now = self.clock()
         with self.sessions.begin() as session:
             schedule.set_state(session, schedule.HEARTBEAT, now.isoformat(), now)
+            metrics.ACTIVE_SUBSCRIBERS.set(len(schedule.receiving(session)))
 
     def _due(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:
@@ -166,10 +179,11 @@ class Scheduler:
             partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
         )
         for report in reports:
+            metrics.PAPERS_INGESTED.labels(report.source).inc(report.new)
             if report.status == "failed":
-                log.warning("source %s failed: %s", report.source, report.error)
+                log.warning("source failed", extra=fields(source=report.source, error=report.error))
         new = sum(r.new for r in reports)
-        log.info("ingest: %d sources, %d new papers", len(reports), new)
+        log.info("ingest done", extra=fields(sources=len(reports), new=new))
         with self.sessions.begin() as session:
             schedule.set_state(session, schedule.LAST_INGEST, now.isoformat(), self.clock())
         return reports
