@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import statistics
 import tempfile
@@ -141,7 +142,7 @@ async def engine_run(
         report = await digests.run(chats)
         return report, statistics.median(digests.sender.counters.latencies)
     finally:
-        await digests.sender.bot.shutdown()
+        await digests.sender.close()
 
 
 async def sequential_run(
@@ -157,7 +158,7 @@ async def sequential_run(
             sent += (await digests.deliver(chat_id, started))[1]
         return time.perf_counter() - start, sent, digests.sender.counters.throttled
     finally:
-        await digests.sender.bot.shutdown()
+        await digests.sender.close()
 
 
 def per_second(api: FakeBotApi, chats: Sequence[int]) -> list[int]:
@@ -274,6 +275,7 @@ def main() -> None:
         *range(DEFAULT_RATE_CHATS, DEFAULT_RATE_CHATS + args.default_rate_sample),
     ]
     papers = seed_papers(args.seeds)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.db"
         engine = db.make_engine(database_url)
@@ -313,6 +315,11 @@ def main() -> None:
         )
         asyncio.run(deliveries(args, sessions, database_url, main_chats))
         engine.dispose()
+    # Pacing is about milliseconds: other work on the machine shows up as 429s and lost rate.
+    print(
+        f"machine load (1-minute average) {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ async def stop_digests(application: Application) -> None:  # type: ignore[type-a
     if scheduler is not None:
         await scheduler.stop()
     digests: Digests = application.bot_data["digests"]
-    await digests.sender.bot.shutdown()
+    await digests.sender.close()
 
 
 def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]

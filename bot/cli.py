@@ -243,7 +243,7 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
         report = await digests.run(chats, lease)
     finally:
         await asyncio.to_thread(lease.release)
-        await digests.sender.bot.shutdown()
+        await digests.sender.close()
     print(report.summary())
     failed = report.outcomes.get(Outcome.FAILED.value, 0)
     return 1 if failed or report.flood_wait is not None else 0

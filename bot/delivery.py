@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 import random
 import time
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,9 +34,19 @@ log = logging.getLogger(__name__)
 # Telegram's limits: one message a second to a private chat, twenty a minute to a group.
 PRIVATE_INTERVAL = 1.0
 GROUP_INTERVAL = 3.0
-# Spacing is stretched by this much so that jitter on the way never adds up to a 429.
+# A chat's own spacing is stretched by this much, so that jitter never adds up to a 429.
 MARGIN = 0.04
-CHAT_GONE = ("blocked", "deactivated", "kicked", "chat not found", "not a member")
+CHAT_GONE = (
+    "blocked",
+    "deactivated",
+    "kicked",
+    "chat not found",
+    "not a member",
+    "not enough rights",
+    "have no rights",
+)
+# The forum topic a subscription was made in was deleted: the chat itself is still there.
+THREAD_GONE = "thread not found"
 
 
 def chat_is_gone(error: TelegramError) -> bool:
@@ -54,8 +66,11 @@ def retry_after_seconds(error: RetryAfter) -> float:
 
 
 class Pacer:
-    """Hands out send slots no closer than 1/rate seconds apart, for the whole bot, and
-    holds every send back while Telegram's flood wait lasts."""
+    """The bot's sending pace: send slots 1/rate seconds apart, granted one at a time and
+    only when due (a busy event loop cannot cause a burst afterwards); never more than `rate`
+    messages in flight or answered within the last second, so that however the requests
+    bunch up on the way, Telegram never counts more than `rate` in one second; and every
+    send held back while a flood wait lasts. Each `slot()` is paired with a `done()`."""
 
     def __init__(
         self,
@@ -63,22 +78,39 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.interval = (1.0 + MARGIN) / per_second
+        self.interval = 1.0 / per_second
+        self.capacity = max(1, math.floor(per_second))
         self._clock = clock
         self._sleep = sleep
+        self._lock = asyncio.Lock()
         self._next = 0.0
         self._paused_until = 0.0
+        self._in_flight = 0
+        self._answered: deque[float] = deque()
+
+    def _window_wait(self, now: float) -> float:
+        while self._answered and self._answered[0] <= now - 1.0:
+            self._answered.popleft()
+        if self._in_flight + len(self._answered) < self.capacity:
+            return 0.0
+        # Full: until the oldest answer leaves the window (or, all in flight, a moment).
+        return self._answered[0] + 1.0 - now if self._answered else self.interval
 
     async def slot(self) -> None:
-        while True:
-            now = self._clock()
-            start = max(now, self._next, self._paused_until)
-            self._next = start + self.interval
-            if start > now:
-                await self._sleep(start - now)
-            if self._paused_until <= self._clock():
-                return
-            # A flood wait began while this send was waiting: take a slot after it.
+        async with self._lock:  # one waiter at a time, first come first served
+            while True:
+                now = self._clock()
+                wait = max(self._next - now, self._paused_until - now, self._window_wait(now))
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._next = now + self.interval
+            self._in_flight += 1
+
+    def done(self) -> None:
+        """The send of the last granted slot was answered (or failed)."""
+        self._in_flight -= 1
+        self._answered.append(self._clock())
 
     def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
@@ -111,7 +143,8 @@ class Counters:
     gone: int = 0
     refused: int = 0
     failed: int = 0
-    latencies: list[float] = field(default_factory=list)
+    # The latest send latencies (bounded: a bot runs for months).
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
 @dataclass
@@ -128,7 +161,12 @@ class Sender:
     max_flood_wait: float = 600.0
     on_migrated: Callable[[int, int], Awaitable[None]] | None = None
     on_flood_wait: Callable[[float], Awaitable[None]] | None = None
+    on_thread_gone: Callable[[int], Awaitable[None]] | None = None
     counters: Counters = field(default_factory=Counters)
+
+    async def close(self) -> None:
+        """Close the bot's connections (it is never initialised, so Bot.shutdown would not)."""
+        await self.bot.request.shutdown()
 
     async def send(
         self,
@@ -143,6 +181,7 @@ class Sender:
         while True:
             await self.pacer.slot()
             started = time.monotonic()
+            error: TelegramError | None = None
             try:
                 await self.bot.send_message(
                     chat_id,
@@ -152,24 +191,39 @@ class Sender:
                     message_thread_id=thread_id,
                     reply_markup=markup,
                 )
-            except RetryAfter as error:
+            except TelegramError as caught:
+                error = caught
+            finally:
+                self.pacer.done()
+            if error is None:
+                took = time.monotonic() - started
+                self.counters.sent += 1
+                self.counters.latencies.append(took)
+                metrics.MESSAGES_SENT.inc()
+                metrics.SEND_SECONDS.observe(took)
+                return Result.SENT, chat_id
+            if isinstance(error, RetryAfter):
                 await self._flood_wait(retry_after_seconds(error))
-                continue
-            except ChatMigrated as error:
+            elif isinstance(error, ChatMigrated):
                 old, chat_id = chat_id, error.new_chat_id
                 log.info("chat %s became %s: following it", old, chat_id)
                 if self.on_migrated is not None:
                     await self.on_migrated(old, chat_id)
-                continue
-            except (Forbidden, BadRequest) as error:
-                if chat_is_gone(error):
+            elif isinstance(error, Forbidden | BadRequest):
+                if thread_id is not None and THREAD_GONE in str(error).lower():
+                    log.info("the topic of chat %s is gone: sending to the chat", chat_id)
+                    thread_id = None
+                    if self.on_thread_gone is not None:
+                        await self.on_thread_gone(chat_id)
+                elif chat_is_gone(error):
                     self.counters.gone += 1
                     log.info("chat %s is gone: %s", chat_id, error)
                     return Result.GONE, chat_id
-                self.counters.refused += 1
-                log.error("Telegram refused a message to chat %s: %s", chat_id, error)
-                return Result.REFUSED, chat_id
-            except NetworkError as error:  # time-outs, 5xx, connection failures
+                else:
+                    self.counters.refused += 1
+                    log.error("Telegram refused a message to chat %s: %s", chat_id, error)
+                    return Result.REFUSED, chat_id
+            elif isinstance(error, NetworkError):  # time-outs, 5xx, connection failures
                 failures += 1
                 if failures > self.retries:
                     self.counters.failed += 1
@@ -179,23 +233,19 @@ class Sender:
                 delay = min(60.0, self.backoff * 2 ** (failures - 1)) * random.uniform(0.5, 1.5)
                 log.info("sending to %s failed (%s); retry in %.1f s", chat_id, error, delay)
                 await asyncio.sleep(delay)
-                continue
-            took = time.monotonic() - started
-            self.counters.sent += 1
-            self.counters.latencies.append(took)
-            metrics.MESSAGES_SENT.inc()
-            metrics.SEND_SECONDS.observe(took)
-            return Result.SENT, chat_id
+            else:  # an invalid token, a conflict: nothing a retry would change
+                raise error
 
     async def _flood_wait(self, seconds: float) -> None:
         self.counters.throttled += 1
         metrics.THROTTLED.inc()
         if self.on_flood_wait is not None:
             await self.on_flood_wait(seconds)
+        # Held for every send of the bot, /digest included, even when the run stops.
+        self.pacer.pause(seconds)
         if seconds > self.max_flood_wait:
             raise FloodWait(seconds)
         log.warning("Telegram flood control: every send waits", extra=fields(retry_after=seconds))
-        self.pacer.pause(seconds)
 
 
 async def chat_pause(last_sent: float | None, private: bool) -> None:

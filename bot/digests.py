@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ WORKERS = 64
 # A claim outlives any one chat's digest, flood waits included; a crashed process's claims
 # are dropped by the next leader (bot/lease.py) or run out.
 CLAIM_TTL = timedelta(minutes=15)
+# A chat whose digest could not be sent (Telegram or the network kept failing) is tried
+# again this much later.
+RETRY_FAILED = timedelta(minutes=10)
 RENEW_EVERY = 15.0
 
 
@@ -66,6 +70,7 @@ class RunReport:
     retried: int = 0
     seconds: float = 0.0
     flood_wait: float | None = None
+    error: str | None = None
 
     def count(self, outcome: Outcome) -> None:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
@@ -79,6 +84,8 @@ class RunReport:
         )
         if self.flood_wait is not None:
             line += f"; stopped: Telegram asked for a {self.flood_wait:.0f} s pause"
+        if self.error is not None:
+            line += f"; stopped: {self.error}"
         return line
 
 
@@ -100,14 +107,21 @@ class Digests:
     def __post_init__(self) -> None:
         self.sender.on_migrated = self._migrated
         self.sender.on_flood_wait = self.note_flood_wait
+        self.sender.on_thread_gone = self._thread_gone
+        self._indexing = threading.Lock()
+
+    async def _thread_gone(self, chat_id: int) -> None:
+        await self._write(subscriptions.forget_thread, chat_id)
 
     async def _migrated(self, old_chat_id: int, new_chat_id: int) -> None:
         await self._write(subscriptions.migrate, old_chat_id, new_chat_id)
 
     def candidates(self, session: Session) -> service.Candidates:
-        """The candidates of the current store, indexed again only after new papers came."""
-        self._candidates = service.candidates(session, self._candidates)
-        return self._candidates
+        """The candidates of the current store, indexed again only after new papers came
+        (by one thread: the others wait for it rather than index the same papers too)."""
+        with self._indexing:
+            self._candidates = service.candidates(session, self._candidates)
+            return self._candidates
 
     def _plan(self, chat_id: int) -> service.Digest:
         with self.sessions() as session:
@@ -185,6 +199,9 @@ class Digests:
                 await self._write(subscriptions.deactivate, chat_id)
                 return Outcome.GONE, sent, papers
             elif result is Result.FAILED:
+                if started is not None:  # the day stays open; not again at the next tick
+                    retry_at = self.clock() + RETRY_FAILED
+                    await self._write(schedule.postpone, chat_id, retry_at)
                 return Outcome.FAILED, sent, papers
             else:  # REFUSED, and logged by the sender: the rest of the digest goes on
                 refused += 1
@@ -243,6 +260,10 @@ class Digests:
             assert isinstance(wait, FloodWait)
             report.flood_wait = wait.seconds
             log.error("%s: digests stop until it is over", wait)
+        except* Exception as failures:
+            # The lease lost, or the database gone: the run stops, its chats stay due.
+            report.error = "; ".join(str(error) for error in failures.exceptions)
+            log.error("the digest run stopped: %s", report.error, exc_info=failures)
         report.messages = counters.sent - before[0]
         report.throttled = counters.throttled - before[1]
         report.retried = counters.retried - before[2]

@@ -4,8 +4,9 @@ bot). On PostgreSQL it is an advisory lock held by a connection of the leader, w
 server drops the moment that process dies; on SQLite a lease row, which a holder that crashed
 on the same machine loses at once and one elsewhere when it runs out.
 
-Whoever becomes the leader drops the chat claims of earlier processes (storage/schedule.py):
-a crashed leader's half-done chats are resumed at once."""
+Whoever becomes the leader drops the chat claims of processes it knows to be dead
+(storage/schedule.py), so a crashed leader's half-done chats are resumed at once; claims of
+processes elsewhere run out."""
 
 from __future__ import annotations
 
@@ -26,8 +27,20 @@ DIGESTS = "digests"
 TTL = timedelta(seconds=60)
 # pg_try_advisory_lock's key for the digest leader: "paperboy" in ASCII.
 ADVISORY_KEY = 0x7061706572626F79
-HOST = socket.gethostname()
-# This process, as it signs leases and claims.
+
+
+def _namespace() -> str:
+    """Where pids mean something: the host name and the pid namespace (two containers may
+    share a host name, and both run as pid 1)."""
+    try:
+        space = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        space = "-"
+    return f"{socket.gethostname()}/{space}"
+
+
+HOST = _namespace()
+# This process, as it signs leases and claims: "host/pidns:pid:random".
 PROCESS = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -60,9 +73,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _take_over(sessions: sessionmaker[Session], owner: str) -> None:
+def is_dead(owner: str) -> bool:
+    """An owner in this pid namespace whose process is gone, or an earlier life of this pid
+    (a process restarted with the same pid in the same namespace)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != HOST or not parts[1].isdigit() or owner == PROCESS:
+        return False
+    pid_text = parts[1]
+    pid = int(pid_text)
+    return pid == os.getpid() or not _alive(pid)
+
+
+def _take_over(sessions: sessionmaker[Session]) -> None:
+    """Drop the chat claims of dead processes, so that their half-done chats go on at once."""
     with sessions.begin() as session:
-        schedule.release_claims_of_others(session, owner)
+        dead = [owner for owner in schedule.claim_owners(session) if is_dead(owner)]
+        schedule.release_claims(session, dead)
 
 
 class Lease:
@@ -74,24 +100,14 @@ class Lease:
         self.owner = PROCESS
         self._held = False
 
-    def _dead(self, holder: str) -> bool:
-        """A holder on this machine whose process is gone, or an earlier life of this pid
-        (a container restarted with the same pid and host name)."""
-        host, _, rest = holder.partition(":")
-        pid_text, _, _ = rest.partition(":")
-        if host != HOST or not pid_text.isdigit():
-            return False
-        pid = int(pid_text)
-        return pid == os.getpid() or not _alive(pid)
-
     def acquire(self, now: datetime) -> bool:
         with self._sessions.begin() as session:
             holder = schedule.lease_holder(session, self.name)
             others = holder is not None and holder.owner != self.owner
-            dead = [holder.owner] if holder and others and self._dead(holder.owner) else []
+            dead = [holder.owner] if holder and others and is_dead(holder.owner) else []
             held = schedule.acquire_lease(session, self.name, self.owner, now, TTL, take_from=dead)
         if held and not self._held:
-            _take_over(self._sessions, self.owner)
+            _take_over(self._sessions)
         self._held = held
         return held
 
@@ -130,7 +146,7 @@ class AdvisoryLock:
             connection.close()
             return False
         self._connection = connection
-        _take_over(self._sessions, self.owner)
+        _take_over(self._sessions)
         return True
 
     def holder(self) -> str | None:

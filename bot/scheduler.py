@@ -46,7 +46,8 @@ def make_sender(settings: Settings) -> Sender:
         connect_timeout=timeout,
         pool_timeout=timeout,
     )
-    bot = Bot(settings.token(), base_url=f"{api}/bot", request=request)
+    # The sender never polls: one connection pool serves both of the bot's request slots.
+    bot = Bot(settings.token(), base_url=f"{api}/bot", request=request, get_updates_request=request)
     return Sender(bot, Pacer(settings.rate_limit))
 
 
@@ -61,6 +62,11 @@ def backing_off(
         if now < last_error_at + backoff * 0.9:
             waiting.add(location)
     return waiting
+
+
+def _log_failure(task: asyncio.Task[RunReport | None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a digest run failed", exc_info=task.exception())
 
 
 class Scheduler:
@@ -122,6 +128,7 @@ class Scheduler:
         await asyncio.to_thread(self._beat)
         if self._run is None or self._run.done():
             self._run = asyncio.create_task(self.deliver_due())
+            self._run.add_done_callback(_log_failure)
 
     async def deliver_due(self) -> RunReport | None:
         """One run over the digests due now; None when it is not this process's turn."""
@@ -130,14 +137,20 @@ class Scheduler:
         if flood is not None:
             log.warning("Telegram's flood wait lasts until %s: digests wait", flood.isoformat())
             return None
+        if not await asyncio.to_thread(self._due, now):
+            return None
+        # Led only while there is work, so that `paperboy digest --now` can run in between.
         if not await asyncio.to_thread(self.lease.acquire, now):
-            log.debug("another process delivers the digests")
+            log.info("another process delivers the digests")
             return None
-        due = await asyncio.to_thread(self._due, now)
-        if not due:
-            return None
-        log.info("delivering %d due digests", len(due))
-        report = await self.digests.run(due, self.lease)
+        try:
+            due = await asyncio.to_thread(self._due, now)  # the last leader may have sent some
+            if not due:
+                return None
+            log.info("delivering %d due digests", len(due))
+            report = await self.digests.run(due, self.lease)
+        finally:
+            await asyncio.to_thread(self.lease.release)
         summary = report.summary()
         metrics.DIGEST_RUN_SECONDS.observe(report.seconds)
         log.info(

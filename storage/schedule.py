@@ -89,15 +89,27 @@ def release_claim(session: Session, chat_id: int, owner: str) -> None:
     )
 
 
-def release_claims_of_others(session: Session, owner: str) -> int:
-    """Drop the claims of earlier processes: called by the one that just became the only
-    deliverer, so that chats a crashed process had claimed are not left waiting."""
-    result = session.execute(
-        update(SubscriberRow)
-        .where(SubscriberRow.claimed_by.is_not(None), SubscriberRow.claimed_by != owner)
-        .values(claimed_by=None, claimed_until=None)
+def claim_owners(session: Session) -> set[str]:
+    query = select(SubscriberRow.claimed_by).where(SubscriberRow.claimed_by.is_not(None))
+    return {owner for owner in session.scalars(query.distinct()) if owner}
+
+
+def release_claims(session: Session, owners: Iterable[str]) -> None:
+    """Drop every claim of these owners (processes known to be dead)."""
+    gone = list(owners)
+    if gone:
+        session.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.claimed_by.in_(gone))
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+
+def postpone(session: Session, chat_id: int, until: datetime) -> None:
+    """The chat's digest could not be sent: try again at `until`, its day still open."""
+    session.execute(
+        update(SubscriberRow).where(SubscriberRow.chat_id == chat_id).values(next_digest_at=until)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def acquire_lease(

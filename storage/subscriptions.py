@@ -102,13 +102,24 @@ def deactivate(session: Session, chat_id: int) -> None:
 
 
 def migrate(session: Session, old_chat_id: int, new_chat_id: int) -> None:
-    """A group became a supergroup with a new id: the subscription moves with it."""
+    """A group became a supergroup with a new id: the subscription moves with it. If the
+    supergroup has a subscription of its own already, that one stays and the old group's
+    stops (its id no longer reaches anyone)."""
     if find(session, new_chat_id) is None:
         session.execute(
             update(SubscriberRow)
             .where(SubscriberRow.chat_id == old_chat_id)
             .values(chat_id=new_chat_id, chat_type="supergroup")
         )
+    else:
+        deactivate(session, old_chat_id)
+
+
+def forget_thread(session: Session, chat_id: int) -> None:
+    """The forum topic the chat's digests went to was deleted: send to the chat itself."""
+    session.execute(
+        update(SubscriberRow).where(SubscriberRow.chat_id == chat_id).values(thread_id=None)
+    )
 
 
 def newest_paper_id(session: Session) -> int | None:

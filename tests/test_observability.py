@@ -73,7 +73,7 @@ async def test_metrics_count_what_was_sent() -> None:
         try:
             assert await sender.send(7, "hello") == (Result.SENT, 7)
         finally:
-            await sender.bot.shutdown()
+            await sender.close()
     page = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert f"paperboy_messages_sent_total {before + 1}" in page
     assert "paperboy_telegram_429_total" in page

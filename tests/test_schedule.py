@@ -158,7 +158,7 @@ async def world(sessions: sessionmaker[Session], db_url: str) -> AsyncIterator[W
         assert api.violations == []
         assert api.rejected == []
     finally:
-        await digests.sender.bot.shutdown()
+        await digests.sender.close()
         api.stop()
 
 
