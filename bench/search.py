@@ -160,13 +160,18 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, help="keep the library here and reuse it (default: a temp dir)"
     )
+    parser.add_argument(
+        "--url",
+        help="build the library in this database instead, e.g. an empty PostgreSQL one "
+        "(default: a SQLite file in the workdir)",
+    )
     args = parser.parse_args()
 
     corpus = Corpus(args.seeds)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(f"sqlite:///{workdir / 'search-bench.db'}")
+        engine = db.make_engine(args.url or f"sqlite:///{workdir / 'search-bench.db'}")
         db.upgrade(engine)
         sessions = db.make_sessions(engine)
         build_rng = random.Random(42)

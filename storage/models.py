@@ -190,7 +190,11 @@ class SearchWordRow(Base):
         {"sqlite_with_rowid": False},
     )
 
-    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Byte order on PostgreSQL (migration 0005): prefix ranges over a language collation
+    # would find only the prefix itself.
+    word: Mapped[str] = mapped_column(
+        Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True
+    )
     papers: Mapped[int] = mapped_column(Integer)
 
 

@@ -2,8 +2,8 @@
 
 The backend interface (`SearchBackend`) takes parsed terms, never raw user text, so the
 query syntax of the database can only ever be written here, from quoted words. SQLite's
-implementation uses FTS5; PostgreSQL can fill the same interface with a tsvector column
-and a GIN index later.
+implementation uses FTS5 (migration 0002); PostgreSQL's a tsvector per paper with a GIN
+index (migration 0005).
 """
 
 from __future__ import annotations
@@ -11,14 +11,27 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from typing import Protocol
+from functools import cache, reduce
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, TextClause, and_, bindparam, delete, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    TextClause,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY
 from sqlalchemy.orm import Session
 
-from storage.models import COMMON_PAPERS, SearchWordRow
+from storage.models import COMMON_PAPERS, PaperRow, SearchWordRow
 
 # Matched words in a snippet sit between these two characters, which never occur in text a
 # person typed, so a presenter can escape the text first and then turn them into markup.
@@ -91,7 +104,9 @@ def backend_for(session: Session) -> SearchBackend:
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         return Fts5Search()
-    raise SearchUnavailable(f"search is not available on {dialect} yet")
+    if dialect == "postgresql":
+        return PostgresSearch()
+    raise SearchUnavailable(f"search is not available on {dialect}")
 
 
 def _quoted(words: Sequence[str]) -> str:
@@ -100,11 +115,29 @@ def _quoted(words: Sequence[str]) -> str:
     return '"' + " ".join(words).replace('"', '""') + '"'
 
 
-def _match_term(term: Term, completions: Sequence[str]) -> str:
+def _completions(session: Session, term: Term) -> list[str]:
+    """The words a prefix term may also stand for: the most used ones that begin with it.
+
+    Not the databases' own prefix queries: those merge the postings of every word with the
+    prefix (linear in the library), and PostgreSQL's would compare the prefix with stems,
+    which can be shorter than it ("generati" is no prefix of the stem "generat")."""
+    if not term.prefix:
+        return []
+    return words_starting_with(session, term.words[0], PREFIX_COMPLETIONS)
+
+
+def _alternatives(term: Term, completions: Sequence[str]) -> list[tuple[str, ...]]:
+    """The phrases of which a paper must contain one: the term's, or a word of a prefix."""
     if not completions:
-        return _quoted(term.words)
-    alternatives = dict.fromkeys([term.words[0], *completions])
-    return "(" + " OR ".join(_quoted([word]) for word in alternatives) + ")"
+        return [term.words]
+    return [(word,) for word in dict.fromkeys([term.words[0], *completions])]
+
+
+def _match_term(term: Term, completions: Sequence[str]) -> str:
+    alternatives = _alternatives(term, completions)
+    if len(alternatives) == 1:
+        return _quoted(alternatives[0])
+    return "(" + " OR ".join(_quoted(words) for words in alternatives) + ")"
 
 
 # Explicit ANDs: FTS5 refuses an implicit AND next to a parenthesised OR group.
@@ -206,9 +239,7 @@ class Fts5Search:
 
     @staticmethod
     def _expression(session: Session, term: Term) -> str:
-        if not term.prefix:
-            return _match_term(term, ())
-        return _match_term(term, words_starting_with(session, term.words[0], PREFIX_COMPLETIONS))
+        return _match_term(term, _completions(session, term))
 
     @staticmethod
     def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:
@@ -253,6 +284,201 @@ def _date(value: object) -> date | None:
     return date.fromisoformat(str(value))
 
 
+# PostgreSQL (migration 0005): papers_fts holds each paper's tsvector; it is also the name
+# of the text search configuration (Porter stemming, no stop words). papers_fts_words and
+# papers_fts_fold are the SQL functions that prepare a text for it, papers and queries alike.
+PG_CONFIG = cast(literal(FTS_INDEX), REGCONFIG)
+# ts_rank's weights of the labels D, C, B and A: title words are A, abstract words B.
+_RANK_WEIGHTS = [0.0, 0.0, 1 / TITLE_WEIGHT, 1.0]
+# One excerpt of SNIPPET_TOKENS words around the matches, like FTS5's snippet(). MinWords
+# sizes the excerpt of an abstract without any of the words (the title matched).
+_HEADLINE_OPTIONS = (
+    f"StartSel={MARK_START}, StopSel={MARK_END}, MaxFragments=1, "
+    f"MaxWords={SNIPPET_TOKENS}, MinWords={SNIPPET_TOKENS - 1}, ShortWord=0"
+)
+# PostgreSQL looks for the newest matches in spans of ids, newest first: the first holds
+# FIRST_SPAN papers, each next one SPAN_GROWTH times more (see PostgresSearch).
+FIRST_SPAN = 2 * WINDOW
+SPAN_GROWTH = 4
+
+
+@cache
+def _span_sql(required: bool, any_of: int) -> TextClause:
+    """The newest papers in a span of ids whose keys (see migration 0005) include all the
+    `required` ones and, for each of `any_of` lists, one of its keys."""
+    keys = "papers_fts_keys(document)"
+    having = [f"{keys} @> CAST(:required AS text[])"] if required else []
+    having += [f"{keys} && CAST(:any_{n} AS text[])" for n in range(any_of)]
+    # MATERIALIZED: all the candidates of the span, as the index lists them, then the newest.
+    # With ORDER BY and LIMIT on the table itself the planner may walk the span newest first
+    # instead, computing each paper's keys until it has enough, which costs far more.
+    return text(
+        f"WITH span AS MATERIALIZED (SELECT id FROM {FTS_INDEX} WHERE {' AND '.join(having)} "
+        "AND id >= :low AND id < :high) SELECT id FROM span ORDER BY id DESC LIMIT :needed"
+    )
+
+
+_PG_IDS_SQL = text(f"SELECT min(id), max(id) FROM {FTS_INDEX}")
+# Of the candidates, those that match the query exactly (a phrase of three words or more
+# needs its pairs in a row), how many they are, and a page of them ranked.
+_PG_PAGE_SQL = text(
+    f"WITH matches AS (SELECT id, document FROM {FTS_INDEX} "
+    "WHERE id = ANY(:ids) AND document @@ CAST(:query AS tsquery)) "
+    "SELECT (SELECT count(*) FROM matches), ARRAY(SELECT id FROM matches "
+    "ORDER BY ts_rank(CAST(:weights AS real[]), document, CAST(:query AS tsquery)) DESC, "
+    "id DESC LIMIT :limit OFFSET :offset)"
+)
+
+
+def _keys(words: Sequence[str]) -> ColumnElement[Any]:
+    """The index keys of a text: its words' stems and its pairs of adjacent ones."""
+    document = func.to_tsvector(PG_CONFIG, func.papers_fts_words(" ".join(words)))
+    return func.papers_fts_keys(document)
+
+
+def _all_of(queries: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    return reduce(lambda a, b: a.op("&&")(b), queries)
+
+
+def _all_keys(arrays: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    return reduce(lambda a, b: a.op("||")(b), arrays)
+
+
+def _key_filter(
+    alternatives: Sequence[Sequence[Sequence[str]]], keys: Sequence[Sequence[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """The keys every match has, and lists of keys of which it has one: a term of a single
+    phrase needs all its keys, one of several (a word and its completions) one of theirs."""
+    required: set[str] = set()
+    any_of: list[list[str]] = []
+    for phrases, some in zip(alternatives, keys, strict=True):
+        if len(phrases) == 1:
+            required.update(some)
+        elif some:
+            any_of.append(list(some))
+    return sorted(required), any_of
+
+
+class PostgresSearch:
+    """PostgreSQL full-text search: a tsvector per paper, a GIN index, ranked by ts_rank.
+
+    Papers and queries go through the same SQL functions (folded, split into the words of
+    storage/words.py, stemmed), and every word of the query reaches the database as a bound
+    parameter of a function that reads plain text: no query syntax can come in.
+
+    As with FTS5 only the newest WINDOW matches are ranked. ts_rank scores a paper from its
+    own words alone, with no count across the library as bm25 needs, so ranking costs the
+    same in any library. Finding the matches is the part to bound, as reading papers is
+    what costs, and a GIN index lists them in no order, and cannot be read backwards:
+
+    - The index lists each paper by its words and pairs of adjacent words (migration
+      0005), so that it alone finds the papers with the query's words and phrases; only
+      those candidates are read, to check a phrase of three words or more and to rank.
+    - The candidates are looked for in spans of ids, newest first, each SPAN_GROWTH times
+      longer than the last, until WINDOW are found: a common query stops in the first
+      spans, a rare one has few matches to read in any span.
+    """
+
+    def search(
+        self, session: Session, terms: Sequence[Term], *, limit: int, offset: int
+    ) -> HitPage:
+        alternatives = [_alternatives(term, _completions(session, term)) for term in terms]
+        # Built by the database once, and passed on as constants: the planner then knows how
+        # common the keys are (a parameter to a function would hide that from it).
+        query, *keys = session.execute(
+            select(
+                cast(_all_of([self._tsquery(phrases) for phrases in alternatives]), Text),
+                *(_all_keys([_keys(words) for words in phrases]) for phrases in alternatives),
+            )
+        ).one()
+        if not query:  # no word that the parser keeps
+            return HitPage((), 0, capped=False)
+        required, any_of = _key_filter(alternatives, keys)
+        candidates = self._window(session, required, any_of)
+        params = {
+            "query": query,
+            "ids": candidates,
+            "weights": _RANK_WEIGHTS,
+            "limit": limit,
+            "offset": offset,
+        }
+        matches, ids = session.execute(_PG_PAGE_SQL, params).one()
+        return HitPage(self._hits(session, query, ids), matches, len(candidates) >= WINDOW)
+
+    @staticmethod
+    def _window(
+        session: Session, required: Sequence[str], any_of: Sequence[Sequence[str]]
+    ) -> list[int]:
+        """The newest WINDOW papers (all of them, if fewer) with the keys, newest first."""
+        oldest, newest = session.execute(_PG_IDS_SQL).one()
+        found: list[int] = []
+        if newest is None or not (required or any_of):  # no papers, or no word to look for
+            return found
+        statement = _span_sql(bool(required), len(any_of))
+        keys = {"required": list(required)} | {f"any_{n}": list(k) for n, k in enumerate(any_of)}
+        high, span = newest + 1, FIRST_SPAN
+        while high > oldest and len(found) < WINDOW:
+            low = high - span
+            params = {**keys, "low": low, "high": high, "needed": WINDOW - len(found)}
+            found += session.scalars(statement, params)
+            high, span = low, span * SPAN_GROWTH
+        return found
+
+    @staticmethod
+    def _tsquery(alternatives: Sequence[Sequence[str]]) -> ColumnElement[Any]:
+        """Any one of the phrases (a single word is a phrase of one)."""
+        phrases = [
+            func.phraseto_tsquery(PG_CONFIG, func.papers_fts_words(" ".join(words)))
+            for words in alternatives
+        ]
+        return reduce(lambda a, b: a.op("||")(b), phrases)
+
+    @staticmethod
+    def _hits(session: Session, query: str, ids: Sequence[int]) -> tuple[Hit, ...]:
+        if not ids:
+            return ()
+        # Cut from the folded abstract, which the query's words were matched against.
+        abstract = func.papers_fts_fold(PaperRow.abstract)
+        snippet = func.ts_headline(PG_CONFIG, abstract, cast(query, TSQUERY), _HEADLINE_OPTIONS)
+        rows = session.execute(
+            select(
+                PaperRow.id,
+                PaperRow.title,
+                PaperRow.arxiv_id,
+                PaperRow.code_url,
+                PaperRow.project_url,
+                PaperRow.published,
+                PaperRow.featured_on,
+                snippet,
+                abstract,
+            ).where(PaperRow.id.in_(ids))
+        )
+        by_id = {
+            row[0]: Hit(
+                title=row[1],
+                arxiv_id=row[2],
+                code_url=row[3],
+                project_url=row[4],
+                published=row[5],
+                featured_on=row[6],
+                snippet=_with_ellipses(row[7] or "", row[8] or ""),
+            )
+            for row in rows
+        }
+        return tuple(by_id[paper_id] for paper_id in ids if paper_id in by_id)
+
+
+def _with_ellipses(snippet: str, abstract: str) -> str:
+    """The snippet with "…" where it cuts the abstract short, as FTS5's snippets have."""
+    plain = snippet.replace(MARK_START, "").replace(MARK_END, "")
+    start = abstract.find(plain)
+    if not plain or start < 0:
+        return snippet
+    before = "…" if abstract[:start].strip() else ""
+    after = "…" if abstract[start + len(plain) :].strip() else ""
+    return before + snippet + after
+
+
 def known_words(session: Session, words: Collection[str]) -> set[str]:
     """The words that are in the vocabulary."""
     if not words:
@@ -263,6 +489,8 @@ def known_words(session: Session, words: Collection[str]) -> set[str]:
 
 def _starting_with(prefix: str) -> ColumnElement[bool]:
     # A key range, so an index finds the words; the largest code point closes the range.
+    # (Words compare by code point: on PostgreSQL the column has the C collation, see
+    # migration 0005.)
     return and_(SearchWordRow.word >= prefix, SearchWordRow.word < prefix + "\U0010ffff")
 
 

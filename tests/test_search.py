@@ -14,6 +14,7 @@ from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_mock_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli
@@ -34,6 +35,8 @@ from storage.models import PaperRow, SearchWordRow
 from storage.records import Paper
 from storage.search import MARK_END, MARK_START, SearchUnavailable, Term
 from storage.words import vocabulary_words, words
+from tests.conftest import new_postgres_database
+from tests.postgres import Cluster
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 
@@ -66,28 +69,60 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def seeded_template(
-    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path, seed_pages: list[Path]
-) -> Path:
-    """A database holding the 504 seed papers, copied by each test."""
-    path = tmp_path_factory.mktemp("seeded") / "paperboy.db"
-    shutil.copy(migrated_template, path)
-    engine = db.make_engine(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_template: Path,
+    seed_pages: list[Path],
+) -> str:
+    """A database holding the 504 seed papers, copied by each test: every search test runs
+    on both backends."""
+    if request.param == "postgresql":
+        postgres: Cluster = request.getfixturevalue("postgres")
+        url = new_postgres_database(postgres, request.getfixturevalue("postgres_template"))
+    else:
+        path = tmp_path_factory.mktemp("seeded") / "paperboy.db"
+        shutil.copy(migrated_template, path)
+        url = f"sqlite:///{path}"
+    engine = db.make_engine(url)
     for page in seed_pages:
         with db.make_sessions(engine).begin() as session:
             queries.store_papers(session, parse_page(page.read_bytes()).papers, NOW)
+    # No connection may stay open: PostgreSQL copies a template only when nobody uses it.
     engine.dispose()
-    return path
+    return url
+
+
+def copy_of(url: str, request: pytest.FixtureRequest, folder: Path) -> str:
+    """A database of its own with the contents of the one at `url`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return new_postgres_database(request.getfixturevalue("postgres"), parsed.database)
+    path = folder / "library.db"
+    shutil.copy(str(parsed.database), path)
+    return f"sqlite:///{path}"
+
+
+# For the tests of SQLite's own indexes.
+sqlite_only = pytest.mark.parametrize("seeded_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def library(seeded_template: Path, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    path = tmp_path / "library.db"
-    shutil.copy(seeded_template, path)
-    engine = db.make_engine(f"sqlite:///{path}")
+def library(
+    seeded_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(copy_of(seeded_url, request, tmp_path))
     yield db.make_sessions(engine)
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables yet."""
+    if request.param == "postgresql":
+        return new_postgres_database(request.getfixturevalue("postgres"), None)
+    return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
 def find(sessions: sessionmaker[Session], query: str, **page: int) -> SearchOutcome:
@@ -114,20 +149,36 @@ def matching_ids(session: Session, index: str, word: str, floor: int = 0) -> lis
 
 def assert_indexes_intact(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
-        # Raises if the index disagrees with the papers it was built from.
-        index = store.FTS_INDEX
-        session.execute(text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"))
-        # The recent index holds only the newest papers, which that check cannot allow for:
-        # it must hold every paper from its oldest on, and find what the full index finds.
-        recent = list(session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")))
-        floor = min(recent)
-        newest = session.scalars(select(PaperRow.id).where(PaperRow.id >= floor))
-        assert sorted(recent) == sorted(newest)
-        sample = session.scalars(select(SearchWordRow.word).order_by(SearchWordRow.word))
-        for word in list(sample)[::25]:
-            assert matching_ids(session, store.RECENT_INDEX, word) == matching_ids(
-                session, store.FTS_INDEX, word, floor
-            ), word
+        if session.get_bind().dialect.name == "postgresql":
+            assert_tsvectors_intact(session)
+        else:
+            assert_fts5_intact(session)
+
+
+def assert_fts5_intact(session: Session) -> None:
+    # Raises if the index disagrees with the papers it was built from.
+    index = store.FTS_INDEX
+    session.execute(text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"))
+    # The recent index holds only the newest papers, which that check cannot allow for:
+    # it must hold every paper from its oldest on, and find what the full index finds.
+    recent = list(session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")))
+    floor = min(recent)
+    newest = session.scalars(select(PaperRow.id).where(PaperRow.id >= floor))
+    assert sorted(recent) == sorted(newest)
+    sample = session.scalars(select(SearchWordRow.word).order_by(SearchWordRow.word))
+    for word in list(sample)[::25]:
+        assert matching_ids(session, store.RECENT_INDEX, word) == matching_ids(
+            session, store.FTS_INDEX, word, floor
+        ), word
+
+
+def assert_tsvectors_intact(session: Session) -> None:
+    # One tsvector per paper, the one its title and abstract give now.
+    stale = text(
+        f"SELECT count(*) FROM papers AS p FULL JOIN {store.FTS_INDEX} AS f ON f.id = p.id "
+        "WHERE f.document IS DISTINCT FROM papers_fts_document(p.title, p.abstract)"
+    )
+    assert session.scalar(stale) == 0
 
 
 def assert_intact(sessions: sessionmaker[Session]) -> None:
@@ -250,6 +301,41 @@ def test_phrase_needs_the_words_together(library: sessionmaker[Session]) -> None
     for result in outcome.results:
         marked = render_marks(result.snippet, "[", "]").lower()
         assert "[graph neural]" in marked or "[graph] [neural]" in marked or not marked
+
+
+def test_phrase_stays_within_title_or_abstract(library: sessionmaker[Session]) -> None:
+    with library.begin() as session:
+        queries.store_papers(session, [Paper("Spectra of Zebrafish", "Models swim.")], NOW)
+    assert find(library, '"zebrafish models"').matches == 0
+    assert titles(find(library, "zebrafish models")) == ["Spectra of Zebrafish"]
+
+
+def test_long_phrase_needs_its_words_in_a_row(library: sessionmaker[Session]) -> None:
+    with library.begin() as session:
+        queries.store_papers(session, [Paper("Zebrafish Swim", "Swim meets, for zebrafish.")], NOW)
+    # Each pair of words is in the paper ("zebrafish swim", "swim meets"), not the three.
+    assert find(library, '"zebrafish swim meets"').matches == 0
+    assert titles(find(library, '"zebrafish swim" "swim meets"')) == ["Zebrafish Swim"]
+
+
+def test_common_words_and_accents_are_words(library: sessionmaker[Session]) -> None:
+    # Curly quotes, a dash and an apostrophe (\u2019) separate words, as spaces do.
+    paper = Paper("Réseaux de Neurones", "Une étude “naïve” des réseaux—profonds, d\u2019abord.")
+    with library.begin() as session:
+        queries.store_papers(session, [paper], NOW)
+    for query in ("reseaux", "Réseaux", '"une etude naive"', "profonds", '"de neurones"', "abord"):
+        assert titles(find(library, query)) == ["Réseaux de Neurones"], query
+    [result] = find(library, "etude").results
+    assert f"{MARK_START}" in result.snippet
+    assert (
+        render_marks(result.snippet, "[", "]").lower().count("[etude]")
+        + render_marks(result.snippet, "[", "]").lower().count("[étude]")
+        == 1
+    )
+    # No stop words: the words of a phrase all count.
+    on_the = everything(library, '"on the"')
+    assert on_the
+    assert on_the < everything(library, "on")
 
 
 def test_several_words_must_all_match(library: sessionmaker[Session]) -> None:
@@ -413,9 +499,9 @@ def first_page(seed_pages: list[Path]) -> list[Paper]:
 
 
 def test_papers_stored_before_the_search_migration_are_found(
-    tmp_path: Path, seed_pages: list[Path]
+    empty_url: str, seed_pages: list[Path]
 ) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = db.make_engine(empty_url)
     command.upgrade(db.alembic_config(engine), "0001")
     with engine.begin() as connection:
         connection.execute(
@@ -428,9 +514,28 @@ def test_papers_stored_before_the_search_migration_are_found(
     )
     assert find(sessions, "hypernetwroks").corrected == "hypernetworks"
     assert vocabulary(sessions) == recount(sessions)
+    assert_indexes_intact(sessions)
     engine.dispose()
 
 
+def test_search_schema_migrates_down_and_up(empty_url: str) -> None:
+    engine = db.make_engine(empty_url)
+    db.upgrade(engine)
+    config = db.alembic_config(engine)
+    # The search indexes are no models: autogenerate must neither miss nor drop them.
+    command.check(config)
+    command.downgrade(config, "0004")
+    db.upgrade(engine)
+    command.check(config)
+    sessions = db.make_sessions(engine)
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Zebrafish Models", "On zebrafish.")], NOW)
+    assert titles(find(sessions, "zebrafish")) == ["Zebrafish Models"]
+    assert_indexes_intact(sessions)
+    engine.dispose()
+
+
+@sqlite_only
 def test_old_papers_leave_the_recent_index_and_stay_findable(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -479,8 +584,11 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
 
 
 @pytest.fixture(scope="module")
-def shared_library(seeded_template: Path) -> Iterator[sessionmaker[Session]]:
-    engine = db.make_engine(f"sqlite:///{seeded_template}")
+def shared_library(
+    seeded_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    # A copy: a connection to the seeded database would keep PostgreSQL from copying it.
+    engine = db.make_engine(copy_of(seeded_url, request, tmp_path_factory.mktemp("shared")))
     yield db.make_sessions(engine)
     engine.dispose()
 
@@ -494,9 +602,9 @@ def test_any_text_is_a_valid_query(shared_library: sessionmaker[Session], query:
 
 
 def test_other_databases_are_refused_clearly() -> None:
-    engine = create_mock_engine("postgresql://", lambda *args, **kwargs: None)
+    engine = create_mock_engine("mysql://", lambda *args, **kwargs: None)
     session = Session(bind=engine)  # type: ignore[arg-type]
-    with pytest.raises(SearchUnavailable, match="search is not available on postgresql yet"):
+    with pytest.raises(SearchUnavailable, match="search is not available on mysql"):
         search(session, "graph")
 
 
@@ -504,12 +612,18 @@ def test_other_databases_are_refused_clearly() -> None:
 
 
 @pytest.fixture
-def cli_library(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    path = tmp_path / "cli.db"
-    shutil.copy(seeded_template, path)
+def cli_library(
+    seeded_url: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Engine]:
+    url = copy_of(seeded_url, request, tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{path}")
-    return db.make_engine(f"sqlite:///{path}")
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", url)
+    engine = db.make_engine(url)
+    yield engine
+    engine.dispose()
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
