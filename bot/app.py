@@ -149,6 +149,8 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         )
         # Waits out 429s and keeps under Telegram's per-chat and per-group limits.
         .rate_limiter(AIORateLimiter(max_retries=3))
+        # Our own scheduler runs the jobs (bot/scheduler.py): no second one from PTB.
+        .job_queue(None)
         .post_init(start_schedule)
         .post_shutdown(stop_digests)
         .build()

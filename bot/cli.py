@@ -240,7 +240,7 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
         if not chats:
             print("every chat has had today's digest (--chat ID sends one its unsent papers)")
             return 0
-        report = await digests.run(chats, lease)
+        report = await digests.run(chats, lease, daily=chat is None)
     finally:
         await asyncio.to_thread(lease.release)
         await digests.sender.close()

@@ -211,8 +211,11 @@ class Digests:
             return Outcome.REFUSED, sent, papers
         return (Outcome.DELIVERED if plan.messages else Outcome.EMPTY), sent, papers
 
-    async def run(self, chat_ids: Sequence[int], lease: Leadership | None = None) -> RunReport:
-        """Deliver the digests of these chats concurrently (the Sender keeps the pace)."""
+    async def run(
+        self, chat_ids: Sequence[int], lease: Leadership | None = None, *, daily: bool = True
+    ) -> RunReport:
+        """Deliver the digests of these chats concurrently (the Sender keeps the pace); as
+        their digest of the day (`daily`), or, like /digest, just what is unsent now."""
         started = self.clock()
         clock_start = time.monotonic()
         report = RunReport(chats=len(chat_ids))
@@ -228,7 +231,7 @@ class Digests:
                 while queue:
                     chat_id = queue.pop()
                     try:
-                        outcome, _, papers = await self.deliver(chat_id, started)
+                        outcome, _, papers = await self.deliver(chat_id, started if daily else None)
                     except (FloodWait, asyncio.CancelledError):
                         raise
                     except Exception:

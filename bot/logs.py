@@ -62,6 +62,7 @@ def configure(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO; Alembic narrates each migration step.
-    for noisy in ("httpx", "httpcore", "alembic"):
+    # httpx logs every request URL at INFO; Alembic narrates each migration step; APScheduler
+    # each run of each job (the jobs log what they did themselves).
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
