@@ -253,6 +253,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int
     token = settings.token()
     application = build_application(settings, db.make_sessions(engine))
     log.info("paperboy %s starting (%s)", __version__, settings.webhook_url or "long polling")
+    # PTB runs on the current event loop and closes it when it stops: give it a fresh one, so
+    # that this also works when called again in one process.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     if settings.webhook_url:
         application.run_webhook(
             listen=settings.webhook_listen,
