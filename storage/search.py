@@ -262,19 +262,25 @@ class Fts5Search:
         rows = session.execute(
             _HITS_SQL, {"query": query, "low": min(ids), "high": max(ids), "ids": list(ids)}
         )
-        by_id = {
-            row[0]: Hit(
-                title=row[1],
-                arxiv_id=row[2],
-                code_url=row[3],
-                project_url=row[4],
-                published=_date(row[5]),
-                featured_on=_date(row[6]),
-                snippet=row[7] or "",
-            )
-            for row in rows
-        }
-        return tuple(by_id[paper_id] for paper_id in ids if paper_id in by_id)
+        return _in_order(ids, {row[0]: _hit(row, row[7] or "") for row in rows})
+
+
+def _hit(row: Sequence[Any], snippet: str) -> Hit:
+    """A result from a row of (id, title, arxiv_id, code_url, project_url, published,
+    featured_on, ...), as both backends select them."""
+    return Hit(
+        title=row[1],
+        arxiv_id=row[2],
+        code_url=row[3],
+        project_url=row[4],
+        published=_date(row[5]),
+        featured_on=_date(row[6]),
+        snippet=snippet,
+    )
+
+
+def _in_order(ids: Sequence[int], by_id: Mapping[int, Hit]) -> tuple[Hit, ...]:
+    return tuple(by_id[paper_id] for paper_id in ids if paper_id in by_id)
 
 
 def _date(value: object) -> date | None:
@@ -453,19 +459,9 @@ class PostgresSearch:
                 abstract,
             ).where(PaperRow.id.in_(ids))
         )
-        by_id = {
-            row[0]: Hit(
-                title=row[1],
-                arxiv_id=row[2],
-                code_url=row[3],
-                project_url=row[4],
-                published=row[5],
-                featured_on=row[6],
-                snippet=_with_ellipses(row[7] or "", row[8] or ""),
-            )
-            for row in rows
-        }
-        return tuple(by_id[paper_id] for paper_id in ids if paper_id in by_id)
+        return _in_order(
+            ids, {row[0]: _hit(row, _with_ellipses(row[7] or "", row[8] or "")) for row in rows}
+        )
 
 
 def _with_ellipses(snippet: str, abstract: str) -> str:

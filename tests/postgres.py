@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.httpserver import free_port
 
 USER = "paperboy"
 PASSWORD = "paperboy-test"
@@ -38,13 +39,6 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Cluster:
     def __init__(self) -> None:
         folder = _bin_dir()
@@ -52,7 +46,7 @@ class Cluster:
         self._bin = folder
         self._root = Path(tempfile.mkdtemp(prefix="paperboy-pg-"))
         self._data = self._root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
             account = pwd.getpwnam("postgres")

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from storage import queries, subscriptions
 from storage.records import Paper
-from tests.httpserver import Reply, serve
+from tests.httpserver import Reply, free_port, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
 ALICE, BOB, ADMIN = 1001, 1002, 1003
@@ -391,17 +390,10 @@ async def test_paperboy_run_in_a_real_process(
     assert TOKEN not in text
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_webhook_mode(db_url: str, tmp_path: Path) -> None:
     """With PAPERBOY_WEBHOOK_URL, the bot sets its webhook and takes updates over HTTP,
     refusing posts that lack the secret token Telegram is given."""
-    port = _free_port()
+    port = free_port()
     with FakeBotApi(bot_api_spec()) as api:
         api.add_user(ALICE, "Alice")
         env = {

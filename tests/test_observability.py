@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 
 import httpx
@@ -15,6 +14,7 @@ from bot.delivery import Result
 from bot.devserver import FakeBotApi
 from bot.logs import KeyValueFormatter, fields
 from bot.scheduler import make_sender
+from tests.httpserver import free_port
 from tests.telegram_helpers import TOKEN
 
 
@@ -52,15 +52,8 @@ def test_a_traceback_stays_on_the_line_and_is_redacted() -> None:
     assert TOKEN not in line
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_metrics_count_what_was_sent() -> None:
-    port = _free_port()
+    port = free_port()
     metrics.serve(port)
     before = metrics.MESSAGES_SENT._value.get()
     with FakeBotApi() as api:
