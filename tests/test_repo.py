@@ -23,3 +23,11 @@ def test_readme_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"`PAPERBOY_{name.upper()}`" in readme, name
+
+
+def test_env_example_explains_every_setting() -> None:
+    from bot.config import Settings
+
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert re.search(rf"^#? ?PAPERBOY_{name.upper()}=", example, re.MULTILINE), name
