@@ -295,3 +295,18 @@ async def test_stats_show_the_schedule_and_a_long_flood_wait(world: World) -> No
     world.clock.now = datetime(2026, 3, 6, 8, 30, tzinfo=UTC)
     assert await world.scheduler.deliver_due() is None
     assert world.received[11] == []
+
+
+async def test_a_digest_telegram_kept_refusing_is_tried_again_ten_minutes_later(
+    world: World,
+) -> None:
+    world.subscribe(12, BERLIN, 8)
+    world.scheduler.digests.sender.backoff = 0.01
+    world.api.inject("sendMessage", times=world.scheduler.digests.sender.retries + 1, status=500)
+    await world.run_until(datetime(2026, 3, 6, 7, 0, tzinfo=UTC))
+    assert world.received[12] == []  # 08:00 in Berlin: every attempt failed
+    await world.run_until(datetime(2026, 3, 6, 7, 5, tzinfo=UTC), step=timedelta(minutes=1))
+    assert world.received[12] == []  # not hammered on every tick
+    await world.run_until(datetime(2026, 3, 6, 7, 15, tzinfo=UTC), step=timedelta(minutes=1))
+    assert world.received[12] == [datetime(2026, 3, 6, 7, 10, tzinfo=UTC)]
+    assert world.local_days(12, BERLIN) == [date(2026, 3, 6)]
