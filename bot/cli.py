@@ -365,7 +365,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     target = Path(args.file)
     partial = target.with_name(target.name + ".partial")
     rows = 0
-    with db.make_sessions(engine)() as session, partial.open("w", encoding="utf-8") as out:
+    with transfer.snapshot(engine) as session, partial.open("w", encoding="utf-8") as out:
         for line in transfer.export_lines(session, db.current_revision(engine), utc_now()):
             out.write(line + "\n")
             rows += 1

@@ -8,9 +8,13 @@ set -eu
 
 if [ "$#" -eq 0 ]; then
     set -- paperboy run
-elif [ "${1#-}" != "$1" ] || ! command -v "$1" >/dev/null 2>&1; then
-    # An option, or a word that is not a program: a paperboy command such as `stats`.
-    set -- paperboy "$@"
+else
+    case "$1" in
+        # paperboy's commands and options: some (export) are shell builtins too, which
+        # `command -v` would take for programs.
+        -*|ingest|stats|run|demo|preview|digest|search|export|import|health|db)
+            set -- paperboy "$@" ;;
+    esac
 fi
 
 if [ "$1" = paperboy ] && [ "${2:-}" = run ]; then

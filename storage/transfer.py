@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Table, Time, func, insert, select, text
+from sqlalchemy import Column, Date, DateTime, Engine, Table, Time, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -31,6 +32,8 @@ FORMAT = "paperboy-export/1"
 MODELS = (PaperRow, SourceRow, SubscriberRow, KeywordRow, DeliveryRow, SearchWordRow)
 TABLES: dict[str, Table] = {model.__tablename__: model.__table__ for model in MODELS}  # type: ignore[misc]
 BATCH = 1_000
+# Which process is delivering a chat right now means nothing in another database.
+TRANSIENT = frozenset({"claimed_by", "claimed_until"})
 
 
 class TransferError(Exception):
@@ -43,12 +46,28 @@ def _plain(value: object) -> object:
     return value
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Session]:
+    """A session that sees the database as it was at one moment, however long the export
+    takes beside a running bot (else a delivery could be exported without its paper)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            # SQLite's driver opens no transaction for reads: one read transaction, by hand.
+            connection.exec_driver_sql("BEGIN")
+        try:
+            yield Session(bind=connection)
+        finally:
+            connection.rollback()
+
+
 def export_lines(session: Session, revision: str | None, now: datetime) -> Iterator[str]:
     yield json.dumps({"format": FORMAT, "schema": revision, "exported_at": now.isoformat()})
     for name, table in TABLES.items():
         query = select(table).order_by(*table.primary_key.columns)
         for row in session.execute(query).mappings().yield_per(BATCH):
-            plain = {key: _plain(value) for key, value in row.items()}
+            plain = {key: _plain(value) for key, value in row.items() if key not in TRANSIENT}
             yield json.dumps({"table": name, "row": plain}, ensure_ascii=False)
 
 

@@ -128,3 +128,27 @@ def test_a_bad_file_imports_nothing(
     with pytest.raises(transfer.TransferError, match=reason), sessions.begin() as session:
         transfer.import_lines(session, content.splitlines())
     assert all(not rows for rows in _rows(engine).values())
+
+
+def test_an_export_beside_a_running_bot_is_one_consistent_moment(
+    engine: Engine, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _fill(sessions)
+    with transfer.snapshot(engine) as session:
+        lines = transfer.export_lines(session, "head", NOW)
+        started = [next(lines), next(lines)]  # the header, and the first paper
+        # Meanwhile the bot stores a paper and delivers it.
+        with sessions.begin() as writer:
+            queries.store_papers(writer, [Paper("Arrived Mid-Export", "New.")], NOW)
+            row = subscriptions.find(writer, 1001)
+            assert row is not None
+            [(new_id, _)] = subscriptions.newest_papers(writer, 1)
+            subscriptions.record_deliveries(writer, row.id, [new_id], NOW)
+        exported = started + list(lines)
+    target = _empty(f"sqlite:///{tmp_path / 'restored.db'}")
+    with db.make_sessions(target).begin() as session:
+        counts = transfer.import_lines(session, exported)
+    assert counts["papers"] == 3
+    assert counts["deliveries"] == 3
+    assert "Arrived Mid-Export" not in "".join(exported)
+    assert "claimed_by" not in "".join(exported)
