@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 
 NOTHING_NEW = "Nothing new for your keywords today."
 WORKERS = 64
-# A claim outlives any one chat's digest, flood waits included; a crashed process's claims
-# are dropped by the next leader (bot/lease.py) or run out.
-CLAIM_TTL = timedelta(minutes=15)
+# A claim outlives any one chat's digest; a crashed process's claims are dropped by the next
+# leader if it can tell the process is dead (bot/lease.py), else they run out.
+CLAIM_TTL = timedelta(minutes=2)
 # A chat whose digest could not be sent (Telegram or the network kept failing) is tried
 # again this much later.
 RETRY_FAILED = timedelta(minutes=10)

@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Connection, text
@@ -30,13 +31,14 @@ ADVISORY_KEY = 0x7061706572626F79
 
 
 def _namespace() -> str:
-    """Where pids mean something: the host name and the pid namespace (two containers may
-    share a host name, and both run as pid 1)."""
+    """Where pids mean something: the machine's boot, the host name and the pid namespace
+    (two containers may share a host name, and both run as pid 1)."""
     try:
         space = os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
     except OSError:
-        space = "-"
-    return f"{socket.gethostname()}/{space}"
+        space = boot = "-"
+    return f"{socket.gethostname()}/{boot}/{space}"
 
 
 HOST = _namespace()
@@ -153,7 +155,8 @@ class AdvisoryLock:
         query = text(
             "SELECT a.pid, a.client_addr, a.application_name FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = :key"
+            "AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = :key "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         with self._engine.connect() as connection:
             row = connection.execute(query, {"key": ADVISORY_KEY}).first()

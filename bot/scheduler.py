@@ -172,7 +172,7 @@ class Scheduler:
         now = self.clock()
         with self.sessions.begin() as session:
             schedule.set_state(session, schedule.HEARTBEAT, now.isoformat(), now)
-            metrics.ACTIVE_SUBSCRIBERS.set(len(schedule.receiving(session)))
+            metrics.ACTIVE_SUBSCRIBERS.set(schedule.receiving_count(session))
 
     def _due(self, now: datetime) -> list[int]:
         with self.sessions.begin() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,11 @@ def due(session: Session, now: datetime) -> list[int]:
         .order_by(SubscriberRow.next_digest_at, SubscriberRow.id)
     )
     return list(session.scalars(query))
+
+
+def receiving_count(session: Session) -> int:
+    query = select(func.count()).select_from(SubscriberRow).where(*_RECEIVING)
+    return session.scalar(query) or 0
 
 
 def receiving(session: Session) -> list[SubscriberRow]:

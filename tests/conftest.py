@@ -107,14 +107,20 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path) -> str:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path
+) -> Iterator[str]:
     """A migrated database of the test's own: every storage test runs on both backends."""
     if request.param == "postgresql":
         postgres: Cluster = request.getfixturevalue("postgres")
-        return new_postgres_database(postgres, request.getfixturevalue("postgres_template"))
+        url = new_postgres_database(postgres, request.getfixturevalue("postgres_template"))
+        yield url
+        with _admin(postgres) as admin:
+            admin.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)"))
+        return
     path = tmp_path / "paperboy.db"
     shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture
