@@ -276,11 +276,7 @@ class Digests:
     def flood_wait_until(self) -> datetime | None:
         """The end of a long flood wait Telegram imposed, while it lasts."""
         with self.sessions() as session:
-            row = schedule.state(session, schedule.FLOOD_WAIT_UNTIL)
-        if row is None:
-            return None
-        until = datetime.fromisoformat(row.value)
-        return until if until > self.clock() else None
+            return schedule.flood_wait_until(session, self.clock())
 
     async def note_flood_wait(self, seconds: float) -> None:
         """Remember a long flood wait, for /stats, the health check and the next run."""

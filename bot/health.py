@@ -36,22 +36,23 @@ def problems(engine: Engine, settings: Settings, now: datetime) -> tuple[list[st
     with db.make_sessions(engine)() as session:
         beat = schedule.state(session, schedule.HEARTBEAT)
         ingest = schedule.state(session, schedule.LAST_INGEST)
-        flood = schedule.state(session, schedule.FLOOD_WAIT_UNTIL)
-    if beat is None:
+        flood = schedule.flood_wait_until(session, now)
+    silent = _age(beat.value, now) if beat is not None else None
+    if silent is None:
         wrong.append("paperboy run has not started yet (no heartbeat)")
-    elif (silent := _age(beat.value, now)) > HEARTBEAT_LIMIT:
+    elif silent > HEARTBEAT_LIMIT:
         wrong.append(f"no heartbeat from paperboy run for {silent.total_seconds():.0f} s")
     else:
-        fine.append(f"bot alive (heartbeat {_age(beat.value, now).total_seconds():.0f} s ago)")
+        fine.append(f"bot alive (heartbeat {silent.total_seconds():.0f} s ago)")
     interval = timedelta(seconds=settings.ingest_interval)
-    if settings.sources and beat is not None:
+    if settings.sources and silent is not None:
         if ingest is None:
-            if _age(beat.value, now) > interval:  # not merely starting up
+            if silent > interval:  # not merely starting up
                 wrong.append("no scheduled ingest has run yet")
         elif (since := _age(ingest.value, now)) > interval * MISSED_INGESTS:
             wrong.append(f"the last scheduled ingest was {since.total_seconds() / 3600:.1f} h ago")
         else:
             fine.append(f"last ingest {since.total_seconds() / 60:.0f} min ago")
-    if flood is not None and datetime.fromisoformat(flood.value) > now:
-        wrong.append(f"Telegram's flood wait stops all digests until {flood.value[:16]} UTC")
+    if flood is not None:
+        wrong.append(f"Telegram's flood wait stops all digests until {flood:%Y-%m-%dT%H:%M} UTC")
     return wrong, fine

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -133,7 +133,7 @@ class Scheduler:
     async def deliver_due(self) -> RunReport | None:
         """One run over the digests due now; None when it is not this process's turn."""
         now = self.clock()
-        flood = self.digests.flood_wait_until()
+        flood = await asyncio.to_thread(self.digests.flood_wait_until)
         if flood is not None:
             log.warning("Telegram's flood wait lasts until %s: digests wait", flood.isoformat())
             return None
@@ -164,9 +164,12 @@ class Scheduler:
                 seconds=round(report.seconds, 1),
             ),
         )
-        with self.sessions.begin() as session:
-            schedule.set_state(session, schedule.LAST_DIGEST_RUN, summary, self.clock())
+        await asyncio.to_thread(self._note, schedule.LAST_DIGEST_RUN, summary)
         return report
+
+    def _note(self, key: str, value: str) -> None:
+        with self.sessions.begin() as session:
+            schedule.set_state(session, key, value, self.clock())
 
     def _beat(self) -> None:
         now = self.clock()
@@ -181,13 +184,7 @@ class Scheduler:
     async def ingest(self) -> list[SourceReport]:
         """Ingest every configured and admin-added source, except those backing off."""
         now = self.clock()
-        interval = timedelta(seconds=self.settings.ingest_interval)
-        with self.sessions() as session:
-            sources = expand_sources(service.ingest_sources(session, self.settings.sources))
-            waiting = backing_off(queries.failures_since(session, sources), now, interval)
-        due: Sequence[str] = [s for s in sources if s not in waiting]
-        if waiting:
-            log.info("%d failing sources back off this time", len(waiting))
+        due = await asyncio.to_thread(self._sources_due, now)
         reports = await asyncio.to_thread(
             partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
         )
@@ -197,6 +194,14 @@ class Scheduler:
                 log.warning("source failed", extra=fields(source=report.source, error=report.error))
         new = sum(r.new for r in reports)
         log.info("ingest done", extra=fields(sources=len(reports), new=new))
-        with self.sessions.begin() as session:
-            schedule.set_state(session, schedule.LAST_INGEST, now.isoformat(), self.clock())
+        await asyncio.to_thread(self._note, schedule.LAST_INGEST, now.isoformat())
         return reports
+
+    def _sources_due(self, now: datetime) -> list[str]:
+        interval = timedelta(seconds=self.settings.ingest_interval)
+        with self.sessions() as session:
+            sources = expand_sources(service.ingest_sources(session, self.settings.sources))
+            waiting = backing_off(queries.failures_since(session, sources), now, interval)
+        if waiting:
+            log.info("%d failing sources back off this time", len(waiting))
+        return [source for source in sources if source not in waiting]

@@ -383,7 +383,7 @@ def stats(session: Session, now: datetime) -> str:
     failing = queries.failing_sources(session)
     last_ingest = _state(session, schedule.LAST_INGEST)
     last_run = schedule.state(session, schedule.LAST_DIGEST_RUN)
-    flood = _state(session, schedule.FLOOD_WAIT_UNTIL)
+    flood = schedule.flood_wait_until(session, now)
     lines = [
         "<b>paperboy</b>",
         f"Papers: {figures.papers} ({figures.papers_with_arxiv_id} with an arXiv id)",
@@ -400,8 +400,8 @@ def stats(session: Session, now: datetime) -> str:
             else "none"
         ),
     ]
-    if flood is not None and datetime.fromisoformat(flood) > now:
-        lines.append(f"⚠ Telegram flood wait: no digests until {flood[:16].replace('T', ' ')} UTC")
+    if flood is not None:
+        lines.append(f"⚠ Telegram flood wait: no digests until {flood:%Y-%m-%d %H:%M} UTC")
     lines += [
         f"⚠ {escape(s.location[:200])}: {escape((s.last_error or '')[:200])}" for s in failing
     ]

@@ -172,3 +172,10 @@ def set_state(session: Session, key: str, value: str, now: datetime) -> None:
 
 def state(session: Session, key: str) -> StateRow | None:
     return session.get(StateRow, key, populate_existing=True)
+
+
+def flood_wait_until(session: Session, now: datetime) -> datetime | None:
+    """The end of a long flood wait Telegram imposed, while it lasts."""
+    row = state(session, FLOOD_WAIT_UNTIL)
+    until = datetime.fromisoformat(row.value) if row else None
+    return until if until is not None and until > now else None
