@@ -200,11 +200,18 @@ def _print_planned(planned: list[dict[str, object]], as_json: bool) -> None:
             print(f"  - {paper['title']}  {paper['url'] or ''}".rstrip())
 
 
+def _digest_chats(sessions: sessionmaker[Session], chat: int | None) -> list[int]:
+    """The chat asked for, or every chat that has not had today's digest yet."""
+    if chat is not None:
+        return [chat]
+    with sessions() as session:
+        return service.pending_today(session, utc_now())
+
+
 def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     sessions = db.make_sessions(engine)
     if args.dry_run:
-        with sessions() as session:
-            chats = [args.chat] if args.chat else service.pending_today(session, utc_now())
+        chats = _digest_chats(sessions, args.chat)
         _print_planned(_planned(sessions, chats, settings.digest_max), args.json)
         return 0
     return asyncio.run(_digest_now(settings, sessions, args.chat))
@@ -235,8 +242,7 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
                 file=sys.stderr,
             )
             return 1
-        with sessions() as session:
-            chats = [chat] if chat is not None else service.pending_today(session, utc_now())
+        chats = _digest_chats(sessions, chat)
         if not chats:
             print("every chat has had today's digest (--chat ID sends one its unsent papers)")
             return 0
