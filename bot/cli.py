@@ -42,6 +42,7 @@ log = logging.getLogger("paperboy")
 PROGRESS_MIN_SOURCES = 10
 # `digest --now` waits this long for another process's digest run to end.
 LEASE_WAIT = 90.0
+ALL_DONE = "every chat has had today's digest (--chat ID sends one its unsent papers)"
 
 
 def _display(source: str) -> str:
@@ -212,6 +213,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     sessions = db.make_sessions(engine)
     if args.dry_run:
         chats = _digest_chats(sessions, args.chat)
+        if not chats and not args.json:
+            print(ALL_DONE)
         _print_planned(_planned(sessions, chats, settings.digest_max), args.json)
         return 0
     return asyncio.run(_digest_now(settings, sessions, args.chat))
@@ -244,7 +247,7 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
             return 1
         chats = _digest_chats(sessions, chat)
         if not chats:
-            print("every chat has had today's digest (--chat ID sends one its unsent papers)")
+            print(ALL_DONE)
             return 0
         report = await digests.run(chats, lease, daily=chat is None)
     finally:
