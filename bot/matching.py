@@ -1,11 +1,11 @@
 """Keyword matching: which papers of a batch are about a subscriber's keywords, and why.
 
-Pure (no I/O). Text is split into word tokens; each token gets a *key* that folds case,
-British spellings and inflections ("Networks" -> "network", "pruning"/"pruned" -> "prun"),
-so a keyword matches a word's variants but never the inside of another word ("GAN" is
-not in "organ"). Multi-word keywords match as phrases; hyphens and spaces are the same.
-A keyword word that the corpus never uses is taken for a typo and matched against the
-corpus words within a small edit distance. Acronyms typed in capitals match
+Pure (no I/O). Words are read by bot/analysis.py, as search reads them: a keyword matches
+its word's inflections, spellings and derivational family ("quantization" finds
+"quantized"), never the inside of another word ("GAN" is not in "organ"). Multi-word
+keywords match as phrases; hyphens and spaces are the same. A keyword word whose family
+the corpus (almost) never uses is taken for a typo and also matched as its nearest common
+words (a swap of two letters is one edit). Acronyms typed in capitals match
 case-sensitively, and an acronym and its long form find each other through the
 "long form (ACRONYM)" definitions found in the corpus.
 
@@ -19,107 +19,55 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 
+from bot.analysis import (
+    TYPO_SCORER,
+    family,
+    fold,
+    is_acronym,
+    max_typos,
+    singular_acronym,
+    tokens,
+    typo_distance,
+)
+from bot.analysis import words as analysed_words
 from storage.records import Paper
 
 Where = Literal["title", "abstract"]
 
-_WORD = re.compile(r"[^\W_]+")
-# Words of these lengths are left alone by the inflection rules: too short to tell apart.
-_MIN_STEM = 3
-# Typo tolerance by keyword-word length: distance 1 from 5 letters, 2 from 8.
-_TYPO_DISTANCES = ((8, 2), (5, 1))
-# A keyword word found in at most this many texts may itself be a typo the corpus shares
-# ("convolutinal"); it then also matches a near word that is at least _COMMONER times as common.
+# A keyword word whose family is found in at most this many texts may itself be a typo the
+# corpus shares ("convolutinal"); it then also matches a near word that is at least
+# _COMMONER times as common. A word whose family is more common is never corrected.
 _RARE = 2
 _COMMONER = 10
 # Compounds ("hyperparameters", "hyper-parameters") are split only into parts this long.
 _MIN_PART = 4
-_VOWELS = frozenset("aeiouy")
-# Base forms that only look like past tenses ("embed" is not "emb" + "ed").
-_NOT_PAST = frozenset({"bed", "embed", "red", "shed", "wed", "bred", "led", "sled", "hundred"})
-# Nouns of their own: "embeddings" are not "embedded", an "encoding" is not "encoded".
-_ING_NOUNS = frozenset({"embedding", "encoding", "setting", "meaning", "padding", "building"})
-_BRITISH_ISE = re.compile(r"(?<=\w{3})is(ation|ations|e|es|ed|ing|er|ers)$")
-_BRITISH_YSE = re.compile(r"(?<=\w{3})ys(e|es|ed|ing|er|ers)$")
-_BRITISH_OUR = re.compile(r"(?<=\w{3})our(s|ed|ing)?$")
-_VOWEL_GROUP = re.compile(r"[aeiouy]+")
 # An acronym defined in the text: "generative adversarial networks (GANs)".
 _DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,11})\s*\)")
 
 
-def _is_acronym(word: str) -> bool:
-    """GAN, GNNs, MoE, LoRA: two or more capitals and no spaces."""
-    return sum(c.isupper() for c in word) >= 2 and word.isalnum()
-
-
-def _singular_acronym(word: str) -> str:
-    return word[:-1] if word.endswith("s") and _is_acronym(word[:-1]) else word
-
-
-def _american(word: str) -> str:
-    word = _BRITISH_ISE.sub(r"iz\1", word)
-    word = _BRITISH_YSE.sub(r"yz\1", word)
-    return _BRITISH_OUR.sub(lambda m: "or" + (m.group(1) or ""), word)
-
-
-def _has_vowel(stem: str) -> bool:
-    return any(c in _VOWELS for c in stem)
-
-
-def _undouble(stem: str) -> str:
-    if len(stem) > _MIN_STEM and stem[-1] == stem[-2] and stem[-1] not in "lsz" + "aeiou":
-        return stem[:-1]
-    return stem
-
-
-def _uninflect(word: str) -> str:
-    """Strip plural and verb endings; both sides of a comparison go through this."""
-    if len(word) <= _MIN_STEM:
-        return word
-    if word.endswith(("ies", "ied")) and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes", "ases")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as", "ys")):
-        word = word[:-1]
-    if word in _ING_NOUNS:
-        return word
-    if word.endswith("ing") and len(word) - 3 >= _MIN_STEM and _has_vowel(word[:-3]):
-        word = _undouble(word[:-3])
-    elif word.endswith("ed") and word not in _NOT_PAST and not word.endswith("eed"):
-        stem = word[:-2]
-        if len(stem) >= _MIN_STEM and _has_vowel(stem):
-            word = _undouble(stem)
-    # "prune", "pruning", "pruned" all end up as "prun".
-    if word.endswith("e") and not word.endswith("ee") and len(word) > _MIN_STEM:
-        word = word[:-1]
-    # British "modelling", "labelled", and "controlling": a doubled l after two syllables.
-    if word.endswith("ll") and len(_VOWEL_GROUP.findall(word[:-2])) >= 2:
-        word = word[:-1]
-    return word
-
-
-@lru_cache(maxsize=200_000)
-def word_key(word: str) -> str:
-    """The key a word is matched by: lowercase, American spelling, no inflection."""
-    return _uninflect(_american(word.lower()))
-
-
 def words(text: str) -> list[str]:
-    """Word tokens of a text: runs of letters and digits (hyphens and spaces both split)."""
-    return _WORD.findall(text)
+    """Word tokens of a text, case kept (acronyms are matched case-sensitively)."""
+    return tokens(text)
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     keyword: str
     where: Where
+    # The keyword as it was read when a word of it was taken for a typo ("transformer" for
+    # "trasnformer"), so that a digest can say what it matched.
+    corrected: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The keyword as a reader should see it in "matched ..."."""
+        if self.corrected:
+            return f"{self.corrected} (you typed {self.keyword})"
+        return self.keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +81,51 @@ class Match:
         return "title" if any(hit.where == "title" for hit in self.hits) else "abstract"
 
 
+class Lexicon(Protocol):
+    """What reading a keyword needs to know of a corpus: how common a word family is, the
+    likely corrections of a typo, and the two words a compound may be split into. The
+    in-memory `Vocabulary` answers for a batch of papers, search's for the whole store."""
+
+    def seen(self, word: str) -> int:
+        """In how many texts the word's family occurs."""
+        ...
+
+    def corrections(self, word: str) -> list[str]: ...
+
+    def splits(self, word: str) -> list[tuple[str, str]]: ...
+
+
+def choose_corrections(
+    word: str, seen: int, candidates: Iterable[tuple[str, int]]
+) -> list[str]:
+    """Which of some (surface word, texts of its family) a keyword word is likely a typo of.
+
+    Only a word whose family is rare (at most _RARE texts) is a typo; it is read as the
+    nearest candidates within its typo distance (a swap of letters is one edit) of another
+    family that is at least _COMMONER times as common.
+    """
+    limit = max_typos(word)
+    if not limit or seen > _RARE:
+        return []
+    lowered = fold(word)
+    own = family(lowered)
+    found = [
+        (surface, distance)
+        for surface, count in candidates
+        if count >= max(1, seen * _COMMONER)
+        and family(surface) != own
+        and (distance := typo_distance(lowered, surface)) <= limit
+    ]
+    nearest = min((distance for _, distance in found), default=0)
+    return sorted(surface for surface, distance in found if distance == nearest)
+
+
 @dataclass(slots=True)
 class Vocabulary:
-    """The words a corpus uses, to tell a typo from a real word and to correct it."""
+    """The words a batch of papers uses, to tell a typo from a real word and to correct it."""
 
-    texts: Counter[str] = field(default_factory=Counter)
-    by_surface: dict[str, str] = field(default_factory=dict)
+    texts: Counter[str] = field(default_factory=Counter)  # texts per word family
+    by_surface: dict[str, str] = field(default_factory=dict)  # folded word -> its family
 
     @classmethod
     def of(cls, papers: Iterable[Paper]) -> Vocabulary:
@@ -150,46 +137,52 @@ class Vocabulary:
 
     def add(self, text: str) -> None:
         keys = set()
-        for word in words(text):
-            lowered = word.lower()
-            key = self.by_surface.get(lowered)
+        for word in analysed_words(text):
+            key = self.by_surface.get(word)
             if key is None:
-                key = self.by_surface[lowered] = word_key(lowered)
+                key = self.by_surface[word] = family(word)
             keys.add(key)
         self.texts.update(keys)
 
+    def seen(self, word: str) -> int:
+        return self.texts[family(word)]
+
     def corrections(self, word: str) -> list[str]:
-        """Corpus words that a keyword word is a likely misspelling of: near in edit distance
-        and far more common than the word itself. None for a word the corpus uses often."""
-        limit = next((d for length, d in _TYPO_DISTANCES if len(word) >= length), 0)
-        key = word_key(word)
-        seen = self.texts[key]
+        limit = max_typos(word)
+        seen = self.seen(word)
         if not limit or seen > _RARE:
             return []
         near = process.extract(
-            word.lower(), self.by_surface.keys(), scorer=Levenshtein.distance,
-            score_cutoff=limit, limit=None,
+            fold(word), self.by_surface.keys(), scorer=TYPO_SCORER, score_cutoff=limit,
+            limit=None,
         )  # fmt: skip
-        found = [
-            (surface, distance)
-            for surface, distance, _ in near
-            if self.texts[self.by_surface[surface]] >= max(1, seen * _COMMONER)
-            and self.by_surface[surface] != key
-        ]
-        nearest = min((distance for _, distance in found), default=0)
-        return [surface for surface, distance in found if distance == nearest]
-
-    def alternatives(self, word: str) -> frozenset[str]:
-        """Keys a keyword word stands for: its own and those of its likely corrections."""
-        return frozenset({word_key(word), *(self.by_surface[s] for s in self.corrections(word))})
+        candidates = [(surface, self.texts[self.by_surface[surface]]) for surface, _, _ in near]
+        return choose_corrections(word, seen, candidates)
 
     def splits(self, word: str) -> list[tuple[str, str]]:
-        """Two corpus words that a compound keyword may be written as ("hyper parameters")."""
+        word = fold(word)
         return [
             (word[:cut], word[cut:])
             for cut in range(_MIN_PART, len(word) - _MIN_PART + 1)
             if word[:cut] in self.by_surface and word[cut:] in self.by_surface
         ]
+
+    def suggest(self, keyword: str) -> str | None:
+        """A spelling of the keyword that the papers use, for one that matches nothing."""
+        suggested = []
+        for word in analysed_words(keyword):
+            if self.seen(word):
+                suggested.append(word)
+                continue
+            limit = max(2, max_typos(word))
+            near = process.extractOne(
+                word, self.by_surface.keys(), scorer=TYPO_SCORER, score_cutoff=limit
+            )
+            if near is None:
+                return None
+            suggested.append(near[0])
+        text = " ".join(suggested)
+        return text if text and text != fold(keyword).strip() else None
 
 
 def _long_form(acronym: str, before: str) -> tuple[str, ...] | None:
@@ -211,7 +204,7 @@ def _long_form(acronym: str, before: str) -> tuple[str, ...] | None:
         if position < 0:
             return None
         position -= 1
-    long_form = tuple(word_key(w) for w in words(text[position + 1 :]))
+    long_form = tuple(family(w) for w in words(text[position + 1 :]))
     # A single word ("Transformer (TF)") is a name, not an expansion.
     return long_form if len(long_form) >= 2 else None
 
@@ -219,8 +212,8 @@ def _long_form(acronym: str, before: str) -> tuple[str, ...] | None:
 def definitions(text: str) -> Iterable[tuple[str, tuple[str, ...]]]:
     """(acronym, long form) for every "long form (ACRONYM)" in a text."""
     for found in _DEFINITION.finditer(text):
-        acronym = _singular_acronym(found.group(1))
-        if _is_acronym(acronym):
+        acronym = singular_acronym(found.group(1))
+        if is_acronym(acronym):
             long_form = _long_form(acronym, text[: found.start()])
             if long_form:
                 yield acronym, long_form
@@ -282,10 +275,10 @@ def prepare(paper: Paper) -> Document:
         for acronym, long_form in definitions(text):
             defines[acronym].add(long_form)
     return Document(
-        title_keys=tuple(word_key(w) for w in title),
-        abstract_keys=tuple(word_key(w) for w in abstract),
-        title_words=frozenset(_singular_acronym(w) for w in title if _is_acronym(w)),
-        abstract_words=frozenset(_singular_acronym(w) for w in abstract if _is_acronym(w)),
+        title_keys=tuple(family(w) for w in title),
+        abstract_keys=tuple(family(w) for w in abstract),
+        title_words=frozenset(singular_acronym(w) for w in title if is_acronym(w)),
+        abstract_words=frozenset(singular_acronym(w) for w in abstract if is_acronym(w)),
         defines=dict(defines),
     )
 
@@ -323,40 +316,67 @@ def locate(document: Document, pattern: Pattern) -> Where | None:
     return "abstract" if _phrase_in(document.abstract_keys, pattern) else None
 
 
-def compile_keyword(
-    keyword: str, vocabulary: Vocabulary, acronyms: AcronymTable
-) -> tuple[Pattern, ...]:
-    """The patterns a keyword stands for: itself with its variants, and its acronym/long form."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a keyword stands for: its patterns, and the keyword as corrected, if it was."""
+
+    patterns: tuple[Pattern, ...]
+    corrected: str | None = None
+
+
+def _acronyms_for(parts: Sequence[str], acronyms: AcronymTable) -> set[str]:
+    """The acronyms the corpus defines as these words ("GNN" for graph neural networks)."""
+    related = set(acronyms.acronyms.get(tuple(family(part) for part in parts), set()))
+    if len(parts) == 1 and parts[0].upper() in acronyms.long_forms:
+        related.add(parts[0].upper())  # "gnn" typed in lower case
+    return related
+
+
+def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Reading:
+    """The patterns a keyword stands for: itself with its word families, hyphen and compound
+    variants and typo corrections, and its acronym or long form."""
     parts = words(keyword)
     if not parts:
-        return ()
-    if len(parts) == 1 and _is_acronym(_singular_acronym(parts[0])):
-        acronym = _singular_acronym(parts[0])
+        return Reading(())
+    if len(parts) == 1 and is_acronym(singular_acronym(parts[0])):
+        acronym = singular_acronym(parts[0])
         expansions = acronyms.long_forms.get(acronym, set())
-        return (
-            _Acronym(acronym),
-            *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(expansions)),
+        return Reading(
+            (
+                _Acronym(acronym),
+                *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(expansions)),
+            )
         )
-    phrase = _Phrase(tuple(vocabulary.alternatives(part) for part in parts))
-    exact = tuple(word_key(part) for part in parts)
+    corrections = [lexicon.corrections(part) for part in parts]
+    phrase = _Phrase(
+        tuple(
+            frozenset({family(part), *(family(c) for c in fixes)})
+            for part, fixes in zip(parts, corrections, strict=True)
+        )
+    )
     # "fine-tuning" is also written "finetuning", and "hyperparameters" "hyper-parameters".
     if len(parts) == 2:
-        compounds = [_Phrase((frozenset({word_key("".join(parts))}),))]
+        compounds = [_Phrase((frozenset({family("".join(parts))}),))]
     else:
-        spellings = [parts[0].lower(), *vocabulary.corrections(parts[0])] if len(parts) == 1 else []
+        spellings = [fold(parts[0]), *corrections[0]] if len(parts) == 1 else []
         compounds = [
-            _Phrase((frozenset({word_key(head)}), frozenset({word_key(tail)})))
+            _Phrase((frozenset({family(head)}), frozenset({family(tail)})))
             for spelling in spellings
-            for head, tail in vocabulary.splits(spelling)
+            for head, tail in lexicon.splits(spelling)
         ]
-    related = set(acronyms.acronyms.get(exact, set()))
-    if len(parts) == 1 and parts[0].upper() in acronyms.long_forms:
-        related.add(parts[0].upper())
-    return (
+    meaning = tuple(family(part) for part in parts)
+    patterns: tuple[Pattern, ...] = (
         phrase,
         *compounds,
-        *(_Acronym(acronym, meaning=exact) for acronym in sorted(related)),
+        *(_Acronym(acronym, meaning=meaning) for acronym in sorted(_acronyms_for(parts, acronyms))),
     )
+    # Said only where the typed word cannot have matched itself: its family is nowhere.
+    fixed = [
+        fixes[0] if fixes and not lexicon.seen(part) else fold(part)
+        for part, fixes in zip(parts, corrections, strict=True)
+    ]
+    corrected = " ".join(fixed) if fixed != [fold(part) for part in parts] else None
+    return Reading(patterns, corrected)
 
 
 def parse_keyword(raw: str) -> tuple[str, bool]:
@@ -414,15 +434,23 @@ class Matcher:
         if cached is not None:
             return cached
         found: dict[int, Where] = {}
-        for pattern in compile_keyword(keyword, self.vocabulary, self.acronyms):
+        reading = read_keyword(keyword, self.vocabulary, self.acronyms)
+        for pattern in reading.patterns:
             for index in self._candidates(pattern):
                 where = locate(self._documents[index], pattern)
                 if where and found.get(index) != "title":
                     found[index] = where
         # One Hit per paper, shared by every subscriber of the keyword.
-        hits = {index: Hit(keyword, where) for index, where in sorted(found.items())}
+        hits = {
+            index: Hit(keyword, where, reading.corrected)
+            for index, where in sorted(found.items())
+        }
         self._cache[keyword] = hits
         return hits
+
+    def suggest(self, keyword: str) -> str | None:
+        """A spelling the papers use, for a keyword that matches none of them."""
+        return self.vocabulary.suggest(keyword)
 
     def match(self, keywords: Iterable[str]) -> list[Match]:
         """The papers matching any keyword and no excluding one, in batch order."""

@@ -1,32 +1,48 @@
 """Search the paper store: one function behind `paperboy search` and the bot's /search.
 
 The query language, deliberately small and impossible to get wrong:
-  - words: a paper must contain all of them, in its title or abstract, in any form
-    ("network" finds "networks"); punctuation and operators are only word separators;
+  - words: a paper must contain all of them, in its title or abstract, in any form and
+    word family ("network" finds "networks", "quantized" finds "quantization"), and an
+    acronym finds its long form as the papers define it; punctuation only separates words;
   - "quoted words": must appear together in this order (an unclosed quote runs to the end;
     curly quotes work too, as phones type them);
-  - the last word, unless quoted or followed by a space, also finds longer words that begin
-    with it if no paper uses it as a word: "graph neural netw" finds "graph neural networks";
-  - a word of 4 letters or more that no stored paper uses is corrected to the closest word
-    that papers do use (1 typo for words of 4-7 letters, 2 from 8), and the result says so;
-    words the papers use are never corrected, even if they are typos themselves;
+  - -word or -"a phrase": papers with it are left out, as with a digest's -keyword;
+  - word*: also finds longer words that begin with it; the last word, unless quoted or
+    followed by a space, does so too if no paper uses it as a word;
+  - a word of 5 letters or more whose family no stored paper (or at most two) uses is also
+    read as the closest common word (a swap of two letters is one typo; 1 typo up to 7
+    letters, 2 from 8), and the result says so;
   - at most MAX_WORDS words are searched; the result says when some were left out.
+
+Each word is read by bot/matching.read_keyword, as a digest reads a keyword, so a search
+finds every paper a digest of the same words would carry. Results come in tiers: the exact
+phrase in the title, all words exactly in the title, the exact phrase in the abstract, all
+words exactly, then word-family matches, then typo corrections; bm25 within a tier.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
 from sqlalchemy.orm import Session
 
+from bot.analysis import family, fold, is_acronym, max_typos, spans, tokens, word_key
+from bot.matching import (
+    AcronymTable,
+    Reading,
+    _Acronym,
+    _Phrase,
+    choose_corrections,
+    definitions,
+    read_keyword,
+)
 from storage import search as store
-from storage.search import MARK_END, MARK_START, Hit, Term
-from storage.words import belongs_in_vocabulary, words
+from storage.search import Clause, Hit, Plan, Tier
+from storage.search_index import belongs_in_vocabulary
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
@@ -34,9 +50,35 @@ MAX_WORDS = 16
 # Shorter last words match only themselves: "a" or "gr" would match half the vocabulary.
 PREFIX_MIN_LENGTH = 3
 EMPTY_QUERY = "Type some words to search for."
+# Matched words in a snippet sit between these two characters, which never occur in text a
+# person typed, so a presenter can escape the text first and then turn them into markup.
+MARK_START = "\x02"
+MARK_END = "\x03"
+SNIPPET_TOKENS = 24
+# Acronym definitions are learnt from this many of the papers that use a term.
+DEFINITION_SAMPLE = 200
+# A phrase whose words have several forms is searched as at most this many phrases.
+MAX_VARIANTS = 32
+_RARE = 2
 
-_QUOTE = re.compile('["\u201c\u201d\u201e\u00ab\u00bb]')
+# A term: optional "-", then a quoted phrase or a word, optionally followed by "*".
+_TERM = re.compile(
+    r'(?P<minus>(?<![^\W_])-)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\W_]+)(?P<star>\*)?)'
+)
+_QUOTES = str.maketrans(dict.fromkeys("“”„«»", '"'))
 _ENDS_IN_WORD = re.compile(r"[^\W_]\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """Words that must all appear, next to each other and in this order (or a single word)."""
+
+    words: tuple[str, ...]
+    # The (single) word may also be the beginning of a longer word: "transf" -> transformer.
+    prefix: bool = False
+    exclude: bool = False
+    # Written with "*": completed even if it is a word of its own.
+    explicit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +106,7 @@ class SearchOutcome:
     message: str | None
     results: tuple[SearchResult, ...]
     offset: int = 0
-    # The matches that were ranked; `capped`: more papers may match (storage.search.HitPage).
+    # The matches that were counted; `capped`: more papers may match (storage.search.HitPage).
     matches: int = 0
     capped: bool = False
 
@@ -75,20 +117,29 @@ class SearchOutcome:
 
 
 def parse_query(text: str) -> ParsedQuery:
-    parts = _QUOTE.split(text)
+    text = text.translate(_QUOTES)
     terms: list[Term] = []
-    for index, part in enumerate(parts):
-        found = words(part)
-        if index % 2:  # between quotes
-            terms.append(Term(tuple(found)))
+    for found in _TERM.finditer(text):
+        exclude = bool(found["minus"])
+        if found["phrase"] is not None:
+            words = tuple(tokens(found["phrase"]))
+            if words:
+                terms.append(Term(words, exclude=exclude))
         else:
-            terms.extend(Term((word,)) for word in found)
-    # An odd number of parts: the text ends outside quotes.
-    if len(parts) % 2 and _ENDS_IN_WORD.search(text) and terms:
-        last = terms[-1]
-        if len(last.words) == 1 and len(last.words[0]) >= PREFIX_MIN_LENGTH:
-            terms[-1] = Term(last.words, prefix=True)
-    return _capped([term for term in dict.fromkeys(terms) if term.words])
+            star = bool(found["star"])
+            terms.append(Term((found["word"],), prefix=star, exclude=exclude, explicit=star))
+    # The last word, unquoted and not followed by a space, may be unfinished.
+    last = terms[-1] if terms else None
+    if (
+        last is not None
+        and not last.prefix
+        and not last.exclude
+        and len(last.words) == 1
+        and _ENDS_IN_WORD.search(text)
+        and len(last.words[0]) >= PREFIX_MIN_LENGTH
+    ):
+        terms[-1] = Term(last.words, prefix=True)
+    return _capped(list(dict.fromkeys(terms)))
 
 
 def _capped(terms: list[Term]) -> ParsedQuery:
@@ -97,47 +148,22 @@ def _capped(terms: list[Term]) -> ParsedQuery:
     for term in terms:
         if room <= 0:
             break
-        kept.append(term if len(term.words) <= room else Term(term.words[:room]))
-        room -= len(kept[-1].words)
+        if len(term.words) > room:
+            term = Term(term.words[:room], exclude=term.exclude)
+        kept.append(term)
+        room -= len(term.words)
     dropped = sum(len(term.words) for term in terms) - sum(len(term.words) for term in kept)
     return ParsedQuery(tuple(kept), dropped)
 
 
-def max_typos(word: str) -> int:
-    """How many typos a word may be corrected for: none below 4 letters, 2 from 8."""
-    if not belongs_in_vocabulary(word):
-        return 0
-    return 1 if len(word) <= 7 else 2
-
-
-def best_correction(word: str, candidates: Sequence[tuple[str, int]]) -> str | None:
-    """The closest candidate within max_typos(word); the most used one among equally close."""
-    limit = max_typos(word)
-    if not limit or not candidates:
-        return None
-    close = process.extract(
-        word,
-        [candidate for candidate, _ in candidates],
-        scorer=Levenshtein.distance,
-        score_cutoff=limit,
-        limit=None,
-    )
-    if not close:
-        return None
-    _, _, index = min(close, key=lambda m: (m[1], -candidates[m[2]][1], m[0]))
-    return candidates[index][0]
-
-
-def _words(terms: Sequence[Term]) -> list[tuple[str, ...]]:
-    return [term.words for term in terms]
-
-
-def query_text(terms: Sequence[Term]) -> str:
-    """Terms written back as a query: words, and "phrases" in quotes."""
-    return " ".join(
-        term.words[0] if len(term.words) == 1 else '"' + " ".join(term.words) + '"'
-        for term in terms
-    )
+def query_text(terms: Sequence[Term], words: Sequence[Sequence[str]] | None = None) -> str:
+    """Terms written back as a query: words, "phrases" in quotes, -exclusions."""
+    out = []
+    for index, term in enumerate(terms):
+        shown = words[index] if words is not None else term.words
+        text = shown[0] if len(shown) == 1 else '"' + " ".join(shown) + '"'
+        out.append(("-" if term.exclude else "") + text + ("*" if term.explicit else ""))
+    return " ".join(out)
 
 
 def render_marks(snippet: str, start: str, end: str) -> str:
@@ -158,49 +184,151 @@ def render_marks(snippet: str, start: str, end: str) -> str:
     return "".join(out)
 
 
+class StoreLexicon:
+    """What read_keyword needs to know, asked of the whole store's vocabulary."""
+
+    def __init__(self, session: Session, corrections: bool = True) -> None:
+        self.session = session
+        self.correcting = corrections
+        self._seen: dict[str, int] = {}
+
+    def seen(self, word: str) -> int:
+        key = family(fold(word))
+        if key not in self._seen:
+            self._seen[key] = store.family_counts(self.session, [key]).get(key, 0)
+        return self._seen[key]
+
+    def corrections(self, word: str) -> list[str]:
+        word = fold(word)
+        limit = max_typos(word)
+        if not self.correcting or not limit or not belongs_in_vocabulary(word):
+            return []
+        seen = self.seen(word)
+        if seen > _RARE:
+            return []
+        near = store.similar_words(self.session, word, limit)
+        counts = store.family_counts(self.session, {family(surface) for surface, _ in near})
+        return choose_corrections(
+            word, seen, [(surface, counts.get(family(surface), 0)) for surface, _ in near]
+        )
+
+    def splits(self, word: str) -> list[tuple[str, str]]:
+        word = fold(word)
+        cuts = [(word[:cut], word[cut:]) for cut in range(4, len(word) - 3)]
+        known = store.known_words(self.session, {part for pair in cuts for part in pair})
+        return [(head, tail) for head, tail in cuts if head in known and tail in known]
+
+
+def _learn_acronyms(session: Session, terms: Sequence[Term]) -> AcronymTable:
+    """The acronym definitions in the papers that use the terms: where a digest's matcher
+    would learn that "GNN" is "graph neural networks", in the papers that say so."""
+    table = AcronymTable()
+    for term in terms:
+        if term.prefix:
+            continue
+        phrase = tuple(family(fold(word)) for word in term.words)
+        tier = Tier((Clause("family", (phrase,)),))
+        ids = store.backend_for(session).ranked(session, Plan((tier,)), tier, DEFINITION_SAMPLE)
+        for hit in store.fetch(session, ids):
+            for text in (hit.title, hit.abstract):
+                for acronym, long_form in definitions(text):
+                    table.add(acronym, long_form)
+    return table
+
+
+def _variants(keys: Sequence[frozenset[str]]) -> tuple[tuple[str, ...], ...]:
+    """The phrases of a pattern whose words may each have several keys (a few at most)."""
+    return tuple(itertools.islice(itertools.product(*map(sorted, keys)), MAX_VARIANTS))
+
+
+def _family_phrases(reading: Reading) -> tuple[tuple[str, ...], ...]:
+    phrases: list[tuple[str, ...]] = []
+    for pattern in reading.patterns:
+        if isinstance(pattern, _Acronym):
+            phrases.append((family(pattern.text.lower()),))
+        elif isinstance(pattern, _Phrase):
+            phrases.extend(_variants(pattern.keys))
+    return tuple(dict.fromkeys(phrases))
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A term as searched: its exact phrases, and its readings without and with typos."""
+
+    exact: tuple[tuple[str, ...], ...]
+    families: tuple[tuple[str, ...], ...]
+    with_typos: tuple[tuple[str, ...], ...]
+    corrected: tuple[str, ...] | None
+
+
+def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
+    if term.prefix:
+        prefix = fold(term.words[0])
+        completions = store.words_starting_with(session, prefix, store.PREFIX_COMPLETIONS)
+        surfaces = list(dict.fromkeys([prefix, *completions]))
+        exact: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((word_key(s),) for s in surfaces))
+        families: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((family(s),) for s in surfaces))
+        return _Read(exact, families, families, None)
+    text = " ".join(term.words)
+    exact = (tuple(word_key(word) for word in term.words),)
+    plain = read_keyword(text, StoreLexicon(session, corrections=False), acronyms)
+    typos = read_keyword(text, StoreLexicon(session), acronyms)
+    families = _family_phrases(plain)
+    with_typos = tuple(dict.fromkeys(families + _family_phrases(typos)))
+    corrected = tuple(typos.corrected.split()) if typos.corrected else None
+    return _Read(exact, families, with_typos, corrected)
+
+
+def plan(terms: Sequence[Term], reads: Sequence[_Read], excluded: Sequence[_Read]) -> Plan:
+    """The tiers of a search, best first; each tier's matches include the last's."""
+    tiers: list[Tier] = []
+    if all(len(read.exact) == 1 for read in reads):
+        phrase = tuple(key for read in reads for key in read.exact[0])
+        tiers.append(Tier((Clause("title_exact", (phrase,)),)))
+        tiers.append(Tier(tuple(Clause("title_exact", read.exact) for read in reads)))
+        tiers.append(Tier((Clause("abstract_exact", (phrase,)),)))
+    else:
+        tiers.append(Tier(tuple(Clause("title_exact", read.exact) for read in reads)))
+    tiers.append(Tier(tuple(Clause("exact", read.exact) for read in reads)))
+    tiers.append(Tier(tuple(Clause("family", read.families) for read in reads)))
+    tiers.append(Tier(tuple(Clause("family", read.with_typos) for read in reads)))
+    exclude = tuple(Clause("family", read.families) for read in excluded)
+    return Plan(tuple(dict.fromkeys(tiers)), exclude)
+
+
 def _link(hit: Hit) -> str | None:
     if hit.arxiv_id:
         return f"https://arxiv.org/abs/{hit.arxiv_id}"
     return hit.code_url or hit.project_url
 
 
-def _result(hit: Hit) -> SearchResult:
-    return SearchResult(
-        title=hit.title,
-        arxiv_id=hit.arxiv_id,
-        url=_link(hit),
-        date=hit.featured_on or hit.published,
-        snippet=hit.snippet,
+def snippet(text: str, exact: set[str], families: set[str]) -> str:
+    """About SNIPPET_TOKENS words of a text around the most matched words, marked."""
+    found = spans(text)
+    if not found:
+        return ""
+    marked = [word_key(text[a:b]) in exact or family(text[a:b]) in families for a, b in found]
+    best = max(
+        range(max(1, len(found) - SNIPPET_TOKENS + 1)),
+        key=lambda start: (sum(marked[start : start + SNIPPET_TOKENS]), -start),
     )
+    window = range(best, min(len(found), best + SNIPPET_TOKENS))
+    out = ["…" if best > 0 else ""]
+    position = found[window[0]][0]
+    for index in window:
+        a, b = found[index]
+        out.append(text[position:a])
+        out.append(MARK_START + text[a:b] + MARK_END if marked[index] else text[a:b])
+        position = b
+    end = found[window[-1]][1]
+    out.append("…" if text[end:].strip() else text[end:])
+    return "".join(out)
 
 
-def _resolved(session: Session, terms: Sequence[Term]) -> tuple[Term, ...]:
-    """Terms with typos corrected, and prefix matching kept only for unfinished words.
-
-    A word is known when some stored paper uses it. A last word that is known is taken as
-    finished (porter stemming already finds its other forms); one that only begins known
-    words is completed; any other unknown word is replaced by its best correction, if any.
-    """
-    checked = {word for term in terms for word in term.words if max_typos(word) or term.prefix}
-    known = store.known_words(session, checked)
-    resolved: list[Term] = []
-    for term in terms:
-        if term.prefix:
-            word = term.words[0]
-            if word in known:
-                term = Term(term.words)
-            elif store.words_starting_with(session, word, 1):
-                resolved.append(term)
-                continue
-        resolved.append(Term(tuple(_correction(session, w, known) for w in term.words)))
-    return tuple(resolved)
-
-
-def _correction(session: Session, word: str, known: set[str]) -> str:
-    if word in known or not max_typos(word):
-        return word
-    candidates = store.similar_words(session, word, max_typos(word))
-    return best_correction(word, candidates) or word
+def _keys_of(reads: Iterable[_Read]) -> tuple[set[str], set[str]]:
+    exact = {key for read in reads for phrase in read.exact for key in phrase}
+    families = {key for read in reads for phrase in read.with_typos for key in phrase}
+    return exact, families
 
 
 def search(
@@ -213,25 +341,61 @@ def search(
     query = text.strip()
     # Parsed unstripped: a space after the last word says the word is finished.
     parsed = parse_query(text)
-    if not parsed.terms:
+    wanted = [term for term in parsed.terms if not term.exclude]
+    if not wanted:
         return SearchOutcome(query, None, EMPTY_QUERY, ())
-    backend = store.backend_for(session)
-    terms = _resolved(session, parsed.terms)
-    corrected = query_text(terms) if _words(terms) != _words(parsed.terms) else None
+    store.backend_for(session)  # SearchUnavailable before any work
+    terms = [_finished(session, term) for term in parsed.terms]
+    wanted = [term for term in terms if not term.exclude]
+    unwanted = [term for term in terms if term.exclude]
+    acronyms = _learn_acronyms(session, wanted)
+    reads = [_read(session, term, acronyms) for term in wanted]
+    excluded = [_read(session, term, AcronymTable()) for term in unwanted]
+    corrected = None
+    if any(read.corrected for read in reads):
+        shown = [read.corrected or term.words for term, read in zip(wanted, reads, strict=True)]
+        corrected = query_text(wanted, shown)
     notes = []
     if corrected is not None:
         notes.append(f"showing results for {corrected}")
     if parsed.dropped:
         notes.append(f"only the first {MAX_WORDS} words were searched")
-    page = backend.search(
-        session, terms, limit=max(1, min(limit, MAX_LIMIT)), offset=max(0, offset)
+    page = store.search(
+        session,
+        plan(wanted, reads, excluded),
+        limit=max(1, min(limit, MAX_LIMIT)),
+        offset=max(0, offset),
+    )
+    exact, families = _keys_of(reads)
+    results = tuple(
+        SearchResult(
+            title=hit.title,
+            arxiv_id=hit.arxiv_id,
+            url=_link(hit),
+            date=hit.featured_on or hit.published,
+            snippet=snippet(hit.abstract, exact, families),
+        )
+        for hit in page.hits
     )
     return SearchOutcome(
         query=query,
         corrected=corrected,
         message="; ".join(notes) or None,
-        results=tuple(_result(hit) for hit in page.hits),
+        results=results,
         offset=max(0, offset),
         matches=page.matches,
         capped=page.capped,
     )
+
+
+def _finished(session: Session, term: Term) -> Term:
+    """An implicit prefix (the last word typed) is a whole word if some paper uses it, and
+    a prefix only if some longer word begins with it."""
+    if not term.prefix or term.explicit:
+        return term
+    word = fold(term.words[0])
+    if is_acronym(term.words[0]) or store.known_words(session, {word}):
+        return Term(term.words)
+    if store.words_starting_with(session, word, 1):
+        return term
+    return Term(term.words)

@@ -173,7 +173,7 @@ class SearchWordRow(Base):
 
     The vocabulary that search corrects misspelt words against. The full-text index holds
     stems ("network" for "networks"), which cannot be shown as a correction; these are the
-    surface words (lowercased, diacritics removed; see storage/words.py).
+    surface words (folded by bot/analysis.py).
     """
 
     __tablename__ = "search_words"
@@ -216,3 +216,16 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class SearchFamilyRow(Base):
+    """A word family of the stored titles and abstracts (bot/analysis.py), and how many
+    papers use one of its words: a word whose family is common is never taken for a typo."""
+
+    __tablename__ = "search_families"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    family: Mapped[str] = mapped_column(
+        Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True
+    )
+    papers: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 from storage.identity import title_key
 from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
 from storage.records import Paper
-from storage.search import update_vocabulary
-from storage.words import vocabulary_words
+from storage.search_index import insert_terms, update_vocabulary, vocabulary_words
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
@@ -134,22 +133,23 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
     """Insert unseen papers and enrich known ones, inside the caller's transaction."""
     known = _KnownPapers(session, papers)
     new = unchanged = enriched = 0
-    # Papers per word gained (or lost) by this batch, for the search vocabulary.
-    word_changes: Counter[str] = Counter()
+    # The search vocabulary's words of each paper gained or changed, before and after.
+    word_changes: list[tuple[set[str], set[str]]] = []
+    reindex: list[PaperRow] = []
     for paper in papers:
         key = title_key(paper.title)
         row = known.find(paper, key)
         if row is None:
             row = PaperRow(**_new_values(paper, key, now))
             session.add(row)
-            word_changes.update(vocabulary_words(row.title, row.abstract))
+            word_changes.append((set(), vocabulary_words(row.title, row.abstract)))
+            reindex.append(row)
             new += 1
         elif updates := _enrichment(row, paper):
             if "abstract" in updates:
                 before = vocabulary_words(row.title, row.abstract)
-                after = vocabulary_words(row.title, paper.abstract)
-                word_changes.update(after - before)
-                word_changes.subtract(before - after)
+                word_changes.append((before, vocabulary_words(row.title, paper.abstract)))
+                reindex.append(row)
             for name, value in updates.items():
                 setattr(row, name, value)
             row.updated_at = now
@@ -158,6 +158,7 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
             unchanged += 1
         known.add(row)
     session.flush()
+    insert_terms(session, [(row.id, row.title, row.abstract) for row in reindex])
     update_vocabulary(session, word_changes)
     return StoreCounts(parsed=len(papers), new=new, known=unchanged, enriched=enriched)
 
@@ -165,15 +166,17 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
 def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) -> None:
     """Bulk-load papers known to be new and distinct, without store_papers' lookups.
 
-    For building large libraries quickly (bench/search.py). The search indexes (kept by
-    triggers) and the search vocabulary stay in sync exactly as with store_papers.
+    For building large libraries quickly (bench/search.py). The search indexes and the
+    search vocabulary stay in sync exactly as with store_papers.
     """
     rows = [_new_values(paper, title_key(paper.title), now) for paper in papers]
-    session.execute(insert(PaperRow), rows)
-    word_changes: Counter[str] = Counter()
-    for paper in papers:
-        word_changes.update(vocabulary_words(paper.title, paper.abstract))
-    update_vocabulary(session, word_changes)
+    ids = session.scalars(
+        insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True), rows
+    ).all()
+    insert_terms(session, [(i, p.title, p.abstract) for i, p in zip(ids, papers, strict=True)])
+    update_vocabulary(
+        session, [(set(), vocabulary_words(paper.title, paper.abstract)) for paper in papers]
+    )
 
 
 def _source(session: Session, location: str) -> SourceRow:

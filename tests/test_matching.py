@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import matching
-from bot.matching import Matcher, word_key
+from bot.analysis import word_key
+from bot.matching import Matcher
 from bot.sources import parse_page
 from storage.identity import title_key
 from storage.records import Paper
@@ -139,13 +140,13 @@ def test_where_and_which_keyword(matcher: Matcher) -> None:
 
 def test_each_distinct_keyword_is_evaluated_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    compile_keyword = matching.compile_keyword
+    compile_keyword = matching.read_keyword
 
     def counting(keyword: str, *args: object) -> object:
         calls.append(keyword)
         return compile_keyword(keyword, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(matching, "compile_keyword", counting)
+    monkeypatch.setattr(matching, "read_keyword", counting)
     shared = Matcher(CORPUS)
     for _ in range(100):
         shared.match(["GAN", "pruning", "-survey"])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from storage.words import vocabulary_words
+from storage.search_index import vocabulary_words
 
 revision: str = '0002'
 down_revision: str | None = '0001'

@@ -1,0 +1,260 @@
+"""Text analysis: the one place that decides what a word is, for matching and for search.
+
+Digests (bot/matching.py), the search index (storage/search_index.py), search queries
+(bot/search.py) and the vocabulary all read text through these functions, so a keyword and
+a search for the same words see the same papers.
+
+Every word has two keys:
+- `word_key`, its *exact* form: lowercase, accents removed, American spelling, inflections
+  stripped ("Networks" -> "network", "pruned"/"pruning" -> "prun", "modelling" -> "model");
+- `family`, its *word family*: derivations of one verb share it ("quantization",
+  "quantized", "quantizer" -> "quantiz"; "classifier"/"classification" -> "classify";
+  "detector"/"detection" -> "detect").
+
+Families are made by a few derivation rules (-ization, -ification, -ation, -ator, -ction,
+-ctor, -ssion, -ssor, -vision, -fusion, and -er on a list of agent nouns), not by a general
+stemmer: Porter puts "generative", "generation" and "generalization" in one stem, and
+"experience" with "experiment". A rule never reaches below four letters, and a list of
+words keeps lexicalised meanings apart ("transformer" the architecture is not a
+"transformation", "foundation" is not "found", "validation" is not "valid").
+Typos are measured as optimal string alignment distance: a swap of two letters is one edit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+_WORD = re.compile(r"[^\W_]+")
+# In ASCII text every character but a letter or digit separates words.
+_ASCII_SEPARATORS = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+
+# Words of these lengths are left alone by the inflection rules: too short to tell apart.
+_MIN_STEM = 3
+# A derivation rule never leaves fewer letters than this ("notation" is not "not").
+_MIN_BASE = 4
+_VOWELS = frozenset("aeiouy")
+# Base forms that only look like past tenses ("embed" is not "emb" + "ed").
+_NOT_PAST = frozenset({"bed", "embed", "red", "shed", "wed", "bred", "led", "sled", "hundred"})
+# Nouns of their own: "embeddings" are not "embedded", an "encoding" is not "encoded".
+_ING_NOUNS = frozenset({"embedding", "encoding", "setting", "meaning", "padding", "building"})
+_BRITISH_ISE = re.compile(r"(?<=\w{3})is(ation|ations|e|es|ed|ing|er|ers)$")
+_BRITISH_YSE = re.compile(r"(?<=\w{3})ys(e|es|ed|ing|er|ers)$")
+_BRITISH_OUR = re.compile(r"(?<=\w{3})our(s|ed|ing)?$")
+_VOWEL_GROUP = re.compile(r"[aeiouy]+")
+
+# Derivation rules on a word's exact key: (suffix, replacement). The first that fits wins.
+_DERIVATIONS = (
+    ("ization", "iz"),  # quantization -> quantiz (quantize, quantized)
+    ("izer", "iz"),  # quantizer, tokenizer, optimizer
+    ("ification", "ify"),  # classification -> classify
+    ("ifier", "ify"),  # classifier, verifier
+    ("ation", "at"),  # generation -> generat, segmentation -> segmentat (then -at below)
+    ("ator", "at"),  # generator, discriminator, estimator
+    ("ction", "ct"),  # detection -> detect
+    ("ctor", "ct"),  # detector -> detect
+    ("ssion", "ss"),  # compression -> compress
+    ("ssor", "ss"),  # compressor -> compress
+    ("vision", "viz"),  # supervision -> superviz, as "supervised" (read as British -ise)
+    ("fusion", "fus"),  # fusion -> fus (fused)
+)
+# A verb in -ate ("generate", "annotated") and its -ation/-ator forms lose the "at", so that
+# verbs without it meet their nouns: "segment" + "ation", "adapt" + "ation".
+_ATE = re.compile(r"at(e|es|ed|ing|ion|ions|or|ors)$")
+# Agent nouns in -er that belong to their verb ("a learner learns"). Most -er words do not:
+# comparatives ("lower", "larger"), and names of things ("transformer", "computer", "layer").
+_AGENT_NOUNS = frozenset(
+    {
+        "learner", "planner", "retriever", "ranker", "reranker", "tracker", "sampler",
+        "solver", "reasoner", "recommender", "segmenter", "trainer", "explainer", "encoder",
+        "decoder", "parser", "scorer", "labeler", "router", "scheduler", "controller",
+        "compiler", "interpreter", "editor", "predictor", "composer", "searcher", "reader",
+        "writer", "speaker", "listener", "player", "walker", "finder", "grounder",
+    }
+)  # fmt: skip
+# Past participles read as adjectives of their own: "generalized linear models" are not
+# about generalization.
+_ADJECTIVES = frozenset({"generalized"})
+# Derived forms no rule reaches.
+_IRREGULAR = {"retrieval": "retriev", "removal": "remov", "approval": "approv"}
+# Words whose derivations lead to a different meaning: the word stays its own family.
+_OWN_FAMILY = frozenset(
+    {
+        "transformer", "computer", "foundation", "station", "nation", "ration", "mission",
+        "passion", "production", "direction", "projection", "section", "objection",
+        "distinction", "factor", "director", "successor", "predecessor", "question",
+        "fraction", "portion", "emotion", "motion", "potion", "notion", "caution", "lotion",
+        "vector", "sector", "doctor", "session", "attention", "intention", "mention",
+        "condition", "edition", "position", "function", "version", "vision", "fashion",
+        "formation",
+    }
+)  # fmt: skip
+# Bases too common in other senses for a derived noun to join them: "presentation" is not
+# "we present", "limitations" not "limited data", "observations" (in RL) not "we observe".
+_BLOCKED_BASES = frozenset(
+    {
+        "present", "expect", "limit", "inform", "consider", "form", "found", "valid", "observ",
+        "explor", "correct", "direct", "project", "object", "abstract", "perfect", "distinct",
+        "fact", "miss", "pass", "success", "stat", "st", "situ", "product", "sect", "express",
+        "access", "process",
+    }
+)  # fmt: skip
+
+# Words too common to be a keyword or to narrow a search by themselves.
+_STOP_TEXT = """
+a about above after again against all also am an and any are as at be because been
+before being below between both but by can could did do does doing down during each few
+for from further had has have having he her here hers herself him himself his how i if
+in into is it its itself just me more most my myself no nor not now of off on once only
+or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until
+up upon us very via was we were what when where which while who whom why will with
+within without would you your yours yourself yourselves
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+# Typo tolerance by word length: 1 edit from 5 letters, 2 from 8.
+_TYPO_DISTANCES = ((8, 2), (5, 1))
+
+
+def fold(text: str) -> str:
+    """Lowercase, with diacritics removed ("Réseaux" -> "reseaux")."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens as written (case kept): runs of letters and digits."""
+    return _WORD.findall(text)
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """Where each of `tokens(text)` stands in the text, for marking matches in snippets."""
+    return [found.span() for found in _WORD.finditer(text)]
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text in order: "Graph-Based RÉSEAUX" -> graph, based, reseaux."""
+    folded = fold(text)
+    if folded.isascii():  # most abstracts; twice as fast as the regex, on the ingest path
+        return folded.translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(folded)
+
+
+def _american(word: str) -> str:
+    word = _BRITISH_ISE.sub(r"iz\1", word)
+    word = _BRITISH_YSE.sub(r"yz\1", word)
+    return _BRITISH_OUR.sub(lambda m: "or" + (m.group(1) or ""), word)
+
+
+def _has_vowel(stem: str) -> bool:
+    return any(c in _VOWELS for c in stem)
+
+
+def _undouble(stem: str) -> str:
+    if len(stem) > _MIN_STEM and stem[-1] == stem[-2] and stem[-1] not in "lsz" + "aeiou":
+        return stem[:-1]
+    return stem
+
+
+def _uninflect(word: str) -> str:
+    """Strip plural and verb endings; both sides of a comparison go through this."""
+    if len(word) <= _MIN_STEM:
+        return word
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes", "ases")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as", "ys")):
+        word = word[:-1]
+    if word in _ING_NOUNS:
+        return word
+    if word.endswith("ing") and len(word) - 3 >= _MIN_STEM and _has_vowel(word[:-3]):
+        word = _undouble(word[:-3])
+    elif word.endswith("ed") and word not in _NOT_PAST and not word.endswith("eed"):
+        stem = word[:-2]
+        if len(stem) >= _MIN_STEM and _has_vowel(stem):
+            word = _undouble(stem)
+    # "prune", "pruning", "pruned" all end up as "prun".
+    if word.endswith("e") and not word.endswith("ee") and len(word) > _MIN_STEM:
+        word = word[:-1]
+    return _single_l(word)
+
+
+def _single_l(word: str) -> str:
+    # British "modelling", "labelled", and "controlling": a doubled l after two syllables.
+    if word.endswith("ll") and len(_VOWEL_GROUP.findall(word[:-2])) >= 2:
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def word_key(word: str) -> str:
+    """A word's exact form: folded, American spelling, no inflection."""
+    return _uninflect(_american(fold(word)))
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+@lru_cache(maxsize=200_000)
+def family(word: str) -> str:
+    """The key a word's whole family shares: "quantization", "quantized" -> "quantiz"."""
+    folded = _american(fold(word))
+    key = _uninflect(folded)
+    if _singular(folded) in _OWN_FAMILY or key in _OWN_FAMILY:
+        return key
+    if folded in _ADJECTIVES:
+        return folded
+    irregular = _IRREGULAR.get(_singular(folded))
+    if irregular:
+        return irregular
+    if _singular(folded) in _AGENT_NOUNS:
+        # "planner" -> "planned" -> "plan": the verb's own key, doubled letters and all.
+        return _uninflect(_singular(folded)[:-2] + "ed")
+    derived = key
+    for suffix, replacement in _DERIVATIONS:
+        if key.endswith(suffix) and len(key) - len(suffix) + len(replacement) >= _MIN_BASE:
+            derived = key[: -len(suffix)] + replacement
+            break
+    # The -at of -ate verbs and their nouns goes, unless too little or a blocked base is left.
+    if derived.endswith("at") and (_ATE.search(folded) or derived != key):
+        base = derived[:-2]
+        if len(base) >= _MIN_BASE and base not in _BLOCKED_BASES:
+            derived = base
+    if derived != key and derived in _BLOCKED_BASES:
+        return key
+    return _single_l(derived)
+
+
+def is_acronym(word: str) -> bool:
+    """GAN, GNNs, MoE, LoRA: two or more capitals and no spaces."""
+    return sum(c.isupper() for c in word) >= 2 and word.isalnum()
+
+
+def singular_acronym(word: str) -> str:
+    return word[:-1] if word.endswith("s") and is_acronym(word[:-1]) else word
+
+
+def is_stop_word(word: str) -> bool:
+    return fold(word) in STOP_WORDS
+
+
+def max_typos(word: str) -> int:
+    """How many edits a word may be corrected by: none below 5 letters, 2 from 8."""
+    return next((d for length, d in _TYPO_DISTANCES if len(word) >= length), 0)
+
+
+def typo_distance(one: str, other: str) -> int:
+    """Edits between two words, a swap of neighbouring letters counting as one."""
+    return OSA.distance(one, other)
+
+
+TYPO_SCORER = OSA.distance

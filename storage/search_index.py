@@ -1,0 +1,112 @@
+"""What the search indexes hold: each paper's words as bot/analysis.py reads them.
+
+A paper is analysed once, when it is stored, into four texts of keys (its title's and its
+abstract's exact forms and word families) in papers_fts_terms; the full-text indexes of
+both databases are built from those by triggers (migration 0006). The vocabulary tables
+count the papers of each surface word (for corrections and prefix completion) and of each
+word family (to tell a typo from a rare form of a common word).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, delete, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.analysis import family, word_key, words
+from storage.models import SearchFamilyRow, SearchWordRow
+
+TERMS_TABLE = "papers_fts_terms"
+
+# The vocabulary only needs the words that typo correction may suggest: alphabetic words of
+# 4 letters or more (shorter ones are never corrected) and not absurdly long.
+VOCABULARY_MIN_LENGTH = 4
+VOCABULARY_MAX_LENGTH = 40
+
+_UPSERT_TERMS = text(
+    f"INSERT INTO {TERMS_TABLE} (id, title_exact, abstract_exact, title_family, abstract_family) "
+    "VALUES (:id, :title_exact, :abstract_exact, :title_family, :abstract_family) "
+    "ON CONFLICT (id) DO UPDATE SET title_exact = excluded.title_exact, "
+    "abstract_exact = excluded.abstract_exact, title_family = excluded.title_family, "
+    "abstract_family = excluded.abstract_family"
+)
+
+
+def belongs_in_vocabulary(word: str) -> bool:
+    return VOCABULARY_MIN_LENGTH <= len(word) <= VOCABULARY_MAX_LENGTH and word.isalpha()
+
+
+def vocabulary_words(*texts: str) -> set[str]:
+    """The distinct words of some texts that belong in the search vocabulary."""
+    return {word for word in set(words(" ".join(texts))) if belongs_in_vocabulary(word)}
+
+
+def family_words(*texts: str) -> set[str]:
+    """The word families of some texts, as search_families counts them."""
+    return {family(word) for word in vocabulary_words(*texts)}
+
+
+def _analysed(text_: str) -> tuple[str, str]:
+    found = words(text_)
+    return " ".join(word_key(w) for w in found), " ".join(family(w) for w in found)
+
+
+def terms_row(paper_id: int, title: str, abstract: str) -> dict[str, object]:
+    title_exact, title_family = _analysed(title)
+    abstract_exact, abstract_family = _analysed(abstract)
+    return {
+        "id": paper_id,
+        "title_exact": title_exact,
+        "abstract_exact": abstract_exact,
+        "title_family": title_family,
+        "abstract_family": abstract_family,
+    }
+
+
+def insert_terms(
+    connection: Connection | Session, papers: Iterable[tuple[int, str, str]]
+) -> None:
+    """Index (or re-index) papers given as (id, title, abstract)."""
+    rows = [terms_row(*paper) for paper in papers]
+    if rows:
+        connection.execute(_UPSERT_TERMS, rows)
+
+
+def _upsert_counts(session: Session, table: type[SearchWordRow] | type[SearchFamilyRow],
+                   changes: Mapping[str, int]) -> None:
+    key = "word" if table is SearchWordRow else "family"
+    rows = [{key: word, "papers": n} for word, n in sorted(changes.items()) if n]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    columns = table.__table__.c
+    insert = dialect.insert(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[columns[key]], set_={"papers": columns.papers + insert.excluded.papers}
+    )
+    # On the connection, not the session: the ORM's per-row bookkeeping doubles the time.
+    session.connection().execute(upsert, rows)
+    if any(n < 0 for n in changes.values()):
+        session.execute(delete(table).where(columns.papers <= 0))
+
+
+def update_vocabulary(session: Session, changes: Sequence[tuple[set[str], set[str]]]) -> None:
+    """Count the papers of each word and family: one (words before, words after) per paper
+    stored or changed (an empty set before for a new paper).
+
+    One statement per table for the whole batch, an upsert that both databases speak.
+    """
+    word_changes: Counter[str] = Counter()
+    family_changes: Counter[str] = Counter()
+    for before, after in changes:
+        word_changes.update(after - before)
+        word_changes.subtract(before - after)
+        gained = {family(w) for w in after}
+        lost = {family(w) for w in before}
+        family_changes.update(gained - lost)
+        family_changes.subtract(lost - gained)
+    _upsert_counts(session, SearchWordRow, word_changes)
+    _upsert_counts(session, SearchFamilyRow, family_changes)
