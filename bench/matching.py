@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.matching import Matcher, compile_keyword, learn, locate, parse_keyword, prepare
+from bot.matching import Matcher, learn, locate, parse_keyword, prepare, read_keyword
 from bot.sources import parse_page
 from storage.records import Paper
 
@@ -85,7 +85,7 @@ def naive(papers: list[Paper], subs: list[list[str]]) -> tuple[float, int]:
         excluded: set[int] = set()
         for raw in keywords:
             keyword, exclude = parse_keyword(raw)
-            patterns = compile_keyword(keyword, vocabulary, acronyms)
+            patterns = read_keyword(keyword, vocabulary, acronyms).patterns
             for index, document in enumerate(documents):
                 if any(locate(document, pattern) for pattern in patterns):
                     (excluded if exclude else included).add(index)

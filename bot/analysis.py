@@ -27,6 +27,7 @@ import unicodedata
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
+from spellchecker import SpellChecker
 
 _WORD = re.compile(r"[^\W_]+")
 # In ASCII text every character but a letter or digit separates words.
@@ -60,6 +61,9 @@ _DERIVATIONS = (
     ("ssor", "ss"),  # compressor -> compress
     ("vision", "viz"),  # supervision -> superviz, as "supervised" (read as British -ise)
     ("fusion", "fus"),  # fusion -> fus (fused)
+    ("ysis", "yz"),  # analysis -> analyz (analyze, analyses)
+    ("ability", ""),  # interpretability -> interpret
+    ("abl", ""),  # interpretable (whose key has lost its e) -> interpret
 )
 # A verb in -ate ("generate", "annotated") and its -ation/-ator forms lose the "at", so that
 # verbs without it meet their nouns: "segment" + "ation", "adapt" + "ation".
@@ -75,9 +79,6 @@ _AGENT_NOUNS = frozenset(
         "writer", "speaker", "listener", "player", "walker", "finder", "grounder",
     }
 )  # fmt: skip
-# Past participles read as adjectives of their own: "generalized linear models" are not
-# about generalization.
-_ADJECTIVES = frozenset({"generalized"})
 # Derived forms no rule reaches.
 _IRREGULAR = {"retrieval": "retriev", "removal": "remov", "approval": "approv"}
 # Words whose derivations lead to a different meaning: the word stays its own family.
@@ -99,7 +100,7 @@ _BLOCKED_BASES = frozenset(
         "present", "expect", "limit", "inform", "consider", "form", "found", "valid", "observ",
         "explor", "correct", "direct", "project", "object", "abstract", "perfect", "distinct",
         "fact", "miss", "pass", "success", "stat", "st", "situ", "product", "sect", "express",
-        "access", "process",
+        "access", "process", "prob", "vari",
     }
 )  # fmt: skip
 
@@ -116,6 +117,10 @@ within without would you your yours yourself yourselves
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
+# A compound ("pretrained", "hyperparameters") is split only into a head this long or
+# longer and a tail of at least _MIN_TAIL letters ("pre" + "trained").
+_MIN_HEAD = 3
+_MIN_TAIL = 4
 # Typo tolerance by word length: 1 edit from 5 letters, 2 from 8.
 _TYPO_DISTANCES = ((8, 2), (5, 1))
 
@@ -211,8 +216,6 @@ def family(word: str) -> str:
     key = _uninflect(folded)
     if _singular(folded) in _OWN_FAMILY or key in _OWN_FAMILY:
         return key
-    if folded in _ADJECTIVES:
-        return folded
     irregular = _IRREGULAR.get(_singular(folded))
     if irregular:
         return irregular
@@ -250,6 +253,23 @@ def is_stop_word(word: str) -> bool:
 def max_typos(word: str) -> int:
     """How many edits a word may be corrected by: none below 5 letters, 2 from 8."""
     return next((d for length, d in _TYPO_DISTANCES if len(word) >= length), 0)
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> SpellChecker:
+    # Loaded on the first typo check (about 0.3 s): most commands never need it.
+    return SpellChecker(language="en", distance=1)
+
+
+def is_dictionary_word(word: str) -> bool:
+    """Whether a word is an English word: a real word is never taken for a typo of another
+    ("university" is not a misspelt "universality")."""
+    return fold(word) in _dictionary()
+
+
+def compound_cuts(word: str) -> list[tuple[str, str]]:
+    """The ways to cut a word into two parts that may be written apart ("pre" "trained")."""
+    return [(word[:cut], word[cut:]) for cut in range(_MIN_HEAD, len(word) - _MIN_TAIL + 1)]
 
 
 def typo_distance(one: str, other: str) -> int:

@@ -25,9 +25,11 @@ from rapidfuzz import process
 
 from bot.analysis import (
     TYPO_SCORER,
+    compound_cuts,
     family,
     fold,
     is_acronym,
+    is_dictionary_word,
     max_typos,
     singular_acronym,
     tokens,
@@ -43,8 +45,8 @@ Where = Literal["title", "abstract"]
 # _COMMONER times as common. A word whose family is more common is never corrected.
 _RARE = 2
 _COMMONER = 10
-# Compounds ("hyperparameters", "hyper-parameters") are split only into parts this long.
-_MIN_PART = 4
+# A correction is a word of at least this many texts: not another paper's typo.
+_COMMON = 2
 # An acronym defined in the text: "generative adversarial networks (GANs)".
 _DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,11})\s*\)")
 
@@ -95,29 +97,29 @@ class Lexicon(Protocol):
     def splits(self, word: str) -> list[tuple[str, str]]: ...
 
 
-def choose_corrections(
-    word: str, seen: int, candidates: Iterable[tuple[str, int]]
-) -> list[str]:
+def choose_corrections(word: str, seen: int, candidates: Iterable[tuple[str, int]]) -> list[str]:
     """Which of some (surface word, texts of its family) a keyword word is likely a typo of.
 
-    Only a word whose family is rare (at most _RARE texts) is a typo; it is read as the
-    nearest candidates within its typo distance (a swap of letters is one edit) of another
-    family that is at least _COMMONER times as common.
+    Only a word whose family is rare (at most _RARE texts) and that is no English word is a
+    typo; it is read as the nearest candidates within its typo distance (a swap of letters
+    is one edit) of another family that is at least _COMMONER times as common, and in at
+    least _COMMON texts; the most common first.
     """
     limit = max_typos(word)
-    if not limit or seen > _RARE:
+    if not limit or seen > _RARE or is_dictionary_word(word):
         return []
     lowered = fold(word)
     own = family(lowered)
     found = [
-        (surface, distance)
+        (distance, -count, surface)
         for surface, count in candidates
-        if count >= max(1, seen * _COMMONER)
+        if count >= max(_COMMON, seen * _COMMONER)
         and family(surface) != own
         and (distance := typo_distance(lowered, surface)) <= limit
     ]
-    nearest = min((distance for _, distance in found), default=0)
-    return sorted(surface for surface, distance in found if distance == nearest)
+    nearest = min((distance for distance, _, _ in found), default=0)
+    # The most common first: that is the reading a digest or search result names.
+    return [surface for distance, _, surface in sorted(found) if distance == nearest]
 
 
 @dataclass(slots=True)
@@ -160,11 +162,10 @@ class Vocabulary:
         return choose_corrections(word, seen, candidates)
 
     def splits(self, word: str) -> list[tuple[str, str]]:
-        word = fold(word)
         return [
-            (word[:cut], word[cut:])
-            for cut in range(_MIN_PART, len(word) - _MIN_PART + 1)
-            if word[:cut] in self.by_surface and word[cut:] in self.by_surface
+            (head, tail)
+            for head, tail in compound_cuts(fold(word))
+            if head in self.by_surface and tail in self.by_surface
         ]
 
     def suggest(self, keyword: str) -> str | None:
@@ -442,8 +443,7 @@ class Matcher:
                     found[index] = where
         # One Hit per paper, shared by every subscriber of the keyword.
         hits = {
-            index: Hit(keyword, where, reading.corrected)
-            for index, where in sorted(found.items())
+            index: Hit(keyword, where, reading.corrected) for index, where in sorted(found.items())
         }
         self._cache[keyword] = hits
         return hits

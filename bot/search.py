@@ -30,7 +30,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from bot.analysis import family, fold, is_acronym, max_typos, spans, tokens, word_key
+from bot.analysis import compound_cuts, family, fold, is_acronym, max_typos, spans, tokens, word_key
 from bot.matching import (
     AcronymTable,
     Reading,
@@ -57,6 +57,9 @@ MARK_END = "\x03"
 SNIPPET_TOKENS = 24
 # Acronym definitions are learnt from this many of the papers that use a term.
 DEFINITION_SAMPLE = 200
+# Longer single words are not looked up as acronyms (the definitions allow 12 characters,
+# but written acronyms are short).
+MAX_ACRONYM = 8
 # A phrase whose words have several forms is searched as at most this many phrases.
 MAX_VARIANTS = 32
 _RARE = 2
@@ -213,8 +216,7 @@ class StoreLexicon:
         )
 
     def splits(self, word: str) -> list[tuple[str, str]]:
-        word = fold(word)
-        cuts = [(word[:cut], word[cut:]) for cut in range(4, len(word) - 3)]
+        cuts = compound_cuts(fold(word))
         known = store.known_words(self.session, {part for pair in cuts for part in pair})
         return [(head, tail) for head, tail in cuts if head in known and tail in known]
 
@@ -223,12 +225,13 @@ def _learn_acronyms(session: Session, terms: Sequence[Term]) -> AcronymTable:
     """The acronym definitions in the papers that use the terms: where a digest's matcher
     would learn that "GNN" is "graph neural networks", in the papers that say so."""
     table = AcronymTable()
+    backend = store.backend_for(session)
     for term in terms:
-        if term.prefix:
+        # A single word can only be an acronym; a long form has two words or more.
+        if term.prefix or (len(term.words) == 1 and len(term.words[0]) > MAX_ACRONYM):
             continue
         phrase = tuple(family(fold(word)) for word in term.words)
-        tier = Tier((Clause("family", (phrase,)),))
-        ids = store.backend_for(session).ranked(session, Plan((tier,)), tier, DEFINITION_SAMPLE)
+        ids = backend.sample(session, Tier((Clause("family", (phrase,)),)), DEFINITION_SAMPLE)
         for hit in store.fetch(session, ids):
             for text in (hit.title, hit.abstract):
                 for acronym, long_form in definitions(text):
@@ -279,8 +282,12 @@ def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
     return _Read(exact, families, with_typos, corrected)
 
 
-def plan(terms: Sequence[Term], reads: Sequence[_Read], excluded: Sequence[_Read]) -> Plan:
-    """The tiers of a search, best first; each tier's matches include the last's."""
+def plan(reads: Sequence[_Read], excluded: Sequence[_Read], whole: _Read | None = None) -> Plan:
+    """The tiers of a search, best first; each tier's matches include the last's.
+
+    `whole` is the query read as one keyword, as a digest would read it: in the family
+    tiers its own forms (a compound, an acronym the papers define) also count.
+    """
     tiers: list[Tier] = []
     if all(len(read.exact) == 1 for read in reads):
         phrase = tuple(key for read in reads for key in read.exact[0])
@@ -290,8 +297,10 @@ def plan(terms: Sequence[Term], reads: Sequence[_Read], excluded: Sequence[_Read
     else:
         tiers.append(Tier(tuple(Clause("title_exact", read.exact) for read in reads)))
     tiers.append(Tier(tuple(Clause("exact", read.exact) for read in reads)))
-    tiers.append(Tier(tuple(Clause("family", read.families) for read in reads)))
-    tiers.append(Tier(tuple(Clause("family", read.with_typos) for read in reads)))
+    as_one = ((Clause("family", whole.families),),) if whole else ()
+    tiers.append(Tier(tuple(Clause("family", read.families) for read in reads), as_one))
+    as_one = ((Clause("family", whole.with_typos),),) if whole else ()
+    tiers.append(Tier(tuple(Clause("family", read.with_typos) for read in reads), as_one))
     exclude = tuple(Clause("family", read.families) for read in excluded)
     return Plan(tuple(dict.fromkeys(tiers)), exclude)
 
@@ -350,6 +359,10 @@ def search(
     unwanted = [term for term in terms if term.exclude]
     acronyms = _learn_acronyms(session, wanted)
     reads = [_read(session, term, acronyms) for term in wanted]
+    whole = None
+    if len(wanted) > 1 and not any(term.prefix for term in wanted):
+        one = Term(tuple(word for term in wanted for word in term.words))
+        whole = _read(session, one, _learn_acronyms(session, [one]))
     excluded = [_read(session, term, AcronymTable()) for term in unwanted]
     corrected = None
     if any(read.corrected for read in reads):
@@ -362,7 +375,7 @@ def search(
         notes.append(f"only the first {MAX_WORDS} words were searched")
     page = store.search(
         session,
-        plan(wanted, reads, excluded),
+        plan(reads, excluded, whole),
         limit=max(1, min(limit, MAX_LIMIT)),
         offset=max(0, offset),
     )

@@ -58,9 +58,15 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """Papers with every clause; a tier's matches rank above those of the next."""
+    """Papers with every clause (or every clause of one of the alternatives); a tier's
+    matches rank above those of the next."""
 
     clauses: tuple[Clause, ...]
+    alternatives: tuple[tuple[Clause, ...], ...] = ()
+
+    @property
+    def conjunctions(self) -> tuple[tuple[Clause, ...], ...]:
+        return (self.clauses, *self.alternatives)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,10 @@ class SearchBackend(Protocol):
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
         """How many papers match the tier, counting at most WINDOW, and whether capped."""
+        ...
+
+    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
+        """Up to `limit` ids of papers matching the tier, cheaply (the newest, if it can)."""
         ...
 
 
@@ -169,6 +179,11 @@ def _fts5_clause(clause: Clause) -> str:
     return f"{_FTS5_COLUMNS[clause.columns]} : ({phrases})"
 
 
+def _fts5_tier(tier: Tier) -> str:
+    conjunctions = [" AND ".join(map(_fts5_clause, c)) for c in tier.conjunctions]
+    return " OR ".join(f"({c})" for c in conjunctions)
+
+
 def _fts5_query(clauses: Sequence[str], exclude: Sequence[Clause]) -> str:
     query = "(" + " AND ".join(clauses) + ")"
     if exclude:
@@ -223,7 +238,12 @@ class Fts5Search:
     """
 
     def ranked(self, session: Session, plan: Plan, tier: Tier, needed: int) -> list[int]:
-        clauses = [_fts5_clause(clause) for clause in tier.clauses]
+        # Alternatives are scored whole: leaving a clause out would change what they match.
+        clauses = (
+            [_fts5_tier(tier)]
+            if tier.alternatives
+            else [_fts5_clause(clause) for clause in tier.clauses]
+        )
         query = _fts5_query(clauses, plan.exclude)
         floor = session.scalar(_RECENT_FLOOR_SQL)
         if floor is None:  # no papers
@@ -251,11 +271,14 @@ class Fts5Search:
         return list(session.scalars(_ranked_sql(FTS_INDEX, filtered=filtered), params))
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
-        query = _fts5_query([_fts5_clause(c) for c in tier.clauses], plan.exclude)
-        found, _ = self._window(session, query, 0)
+        found, _ = self._window(session, _fts5_query([_fts5_tier(tier)], plan.exclude), 0)
         floor = session.scalar(_RECENT_FLOOR_SQL) or 0
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
         return found, found >= WINDOW or (older and found >= WINDOW)
+
+    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
+        params = {"query": _fts5_query([_fts5_tier(tier)], ()), "window": limit}
+        return list(session.scalars(_NEWEST_SQL, params))
 
     @staticmethod
     def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:
@@ -286,14 +309,13 @@ SPAN_GROWTH = 4
 def _pg_clause(clause: Clause) -> str:
     weights = _PG_WEIGHTS[clause.columns]
     # Keys are letters and digits only: quoted, nothing in them is tsquery syntax.
-    phrases = [
-        " <-> ".join(f"'{word}':{weights}" for word in phrase) for phrase in clause.phrases
-    ]
+    phrases = [" <-> ".join(f"'{word}':{weights}" for word in phrase) for phrase in clause.phrases]
     return "(" + " | ".join(phrases) + ")"
 
 
 def _pg_query(tier: Tier, exclude: Sequence[Clause]) -> str:
-    query = " & ".join(_pg_clause(clause) for clause in tier.clauses)
+    conjunctions = [" & ".join(map(_pg_clause, c)) for c in tier.conjunctions]
+    query = " | ".join(f"({c})" for c in conjunctions)
     if exclude:
         query = f"({query}) & !(" + " | ".join(_pg_clause(c) for c in exclude) + ")"
     return query
@@ -304,12 +326,12 @@ def _keys(phrase: Sequence[str]) -> set[str]:
     return {*phrase, *(f"{a} {b}" for a, b in pairwise(phrase))}
 
 
-def _key_filter(tier: Tier) -> tuple[list[str], list[list[str]]]:
+def _key_filter(clauses: Sequence[Clause]) -> tuple[list[str], list[list[str]]]:
     """The keys every match has, and lists of keys of which it has one: a clause of a single
     phrase needs all its keys, one of several phrases one of theirs."""
     required: set[str] = set()
     any_of: list[list[str]] = []
-    for clause in tier.clauses:
+    for clause in clauses:
         if len(clause.phrases) == 1:
             required.update(_keys(clause.phrases[0]))
         else:
@@ -367,10 +389,15 @@ class PostgresSearch:
         found, _, candidates = self._page(session, plan, tier, 0)
         return found, candidates >= WINDOW
 
+    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
+        return self._page(session, Plan((tier,)), tier, limit)[1]
+
     def _page(
         self, session: Session, plan: Plan, tier: Tier, needed: int
     ) -> tuple[int, list[int], int]:
-        candidates = self._window(session, *_key_filter(tier))
+        # The newest candidates of each alternative, together.
+        found = {i for c in tier.conjunctions for i in self._window(session, *_key_filter(c))}
+        candidates = sorted(found, reverse=True)[:WINDOW]
         if not candidates:
             return 0, [], 0
         params = {
@@ -459,5 +486,3 @@ def similar_words(session: Session, word: str, max_distance: int) -> list[tuple[
         func.length(SearchWordRow.word).between(len(word) - max_distance, len(word) + max_distance),
     )
     return [(row.word, row.papers) for row in session.execute(query)]
-
-

@@ -21,9 +21,10 @@ from storage.models import SearchFamilyRow, SearchWordRow
 
 TERMS_TABLE = "papers_fts_terms"
 
-# The vocabulary only needs the words that typo correction may suggest: alphabetic words of
-# 4 letters or more (shorter ones are never corrected) and not absurdly long.
-VOCABULARY_MIN_LENGTH = 4
+# The vocabulary only needs the words that typo correction may suggest and that compounds
+# are split into ("pre" + "trained"): alphabetic words of 3 letters or more (shorter ones
+# are never corrected) and not absurdly long.
+VOCABULARY_MIN_LENGTH = 3
 VOCABULARY_MAX_LENGTH = 40
 
 _UPSERT_TERMS = text(
@@ -66,17 +67,16 @@ def terms_row(paper_id: int, title: str, abstract: str) -> dict[str, object]:
     }
 
 
-def insert_terms(
-    connection: Connection | Session, papers: Iterable[tuple[int, str, str]]
-) -> None:
+def insert_terms(connection: Connection | Session, papers: Iterable[tuple[int, str, str]]) -> None:
     """Index (or re-index) papers given as (id, title, abstract)."""
     rows = [terms_row(*paper) for paper in papers]
     if rows:
         connection.execute(_UPSERT_TERMS, rows)
 
 
-def _upsert_counts(session: Session, table: type[SearchWordRow] | type[SearchFamilyRow],
-                   changes: Mapping[str, int]) -> None:
+def _upsert_counts(
+    session: Session, table: type[SearchWordRow] | type[SearchFamilyRow], changes: Mapping[str, int]
+) -> None:
     key = "word" if table is SearchWordRow else "family"
     rows = [{key: word, "papers": n} for word, n in sorted(changes.items()) if n]
     if not rows:

@@ -21,7 +21,7 @@ from types import ModuleType
 import sqlalchemy as sa
 from alembic import op
 
-from storage.search_index import TERMS_TABLE, family_words, insert_terms
+from storage.search_index import TERMS_TABLE, family_words, insert_terms, vocabulary_words
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -116,15 +116,24 @@ POSTGRES_DDL = (
 
 
 def _backfill(bind: sa.Connection) -> None:
-    """Analyse the papers stored before this migration, and count their word families."""
+    """Analyse the papers stored before this migration, count their word families, and
+    recount their words (the vocabulary now holds words of three letters too)."""
     families: Counter[str] = Counter()
+    words: Counter[str] = Counter()
     rows = bind.execute(sa.text("SELECT id, title, abstract FROM papers ORDER BY id")).all()
     batch = 2_000
     for start in range(0, len(rows), batch):
         chunk = [(row[0], row[1], row[2]) for row in rows[start : start + batch]]
         insert_terms(bind, chunk)
         for _, title, abstract in chunk:
+            words.update(vocabulary_words(title, abstract))
             families.update(family_words(title, abstract))
+    op.execute("DELETE FROM search_words")
+    if words:
+        op.bulk_insert(
+            sa.table("search_words", sa.column("word"), sa.column("papers")),
+            [{"word": w, "papers": n} for w, n in words.items()],
+        )
     if families:
         op.bulk_insert(
             sa.table("search_families", sa.column("family"), sa.column("papers")),
