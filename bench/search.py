@@ -35,7 +35,7 @@ from bot.sources import parse_page
 from storage import db, queries
 from storage.models import PaperRow
 from storage.records import Paper
-from storage.words import vocabulary_words
+from storage.search_index import vocabulary_words
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 SIZES = (10_000, 200_000, 1_000_000)

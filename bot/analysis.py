@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
@@ -46,6 +47,8 @@ _BRITISH_ISE = re.compile(r"(?<=\w{3})is(ation|ations|e|es|ed|ing|er|ers)$")
 _BRITISH_YSE = re.compile(r"(?<=\w{3})ys(e|es|ed|ing|er|ers)$")
 _BRITISH_OUR = re.compile(r"(?<=\w{3})our(s|ed|ing)?$")
 _VOWEL_GROUP = re.compile(r"[aeiouy]+")
+# An acronym defined in the text: "generative adversarial networks (GANs)".
+_DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,11})\s*\)")
 
 # Derivation rules on a word's exact key: (suffix, replacement). The first that fits wins.
 _DERIVATIONS = (
@@ -270,6 +273,40 @@ def is_dictionary_word(word: str) -> bool:
 def compound_cuts(word: str) -> list[tuple[str, str]]:
     """The ways to cut a word into two parts that may be written apart ("pre" "trained")."""
     return [(word[:cut], word[cut:]) for cut in range(_MIN_HEAD, len(word) - _MIN_TAIL + 1)]
+
+
+def _long_form(acronym: str, before: str) -> tuple[str, ...] | None:
+    """The words before a parenthesised acronym that spell it (Schwartz & Hearst, 2003).
+
+    Each letter of the acronym must appear in order, the first one at the start of a word.
+    """
+    letters = [c.lower() for c in acronym if c.isalnum()]
+    candidates = before.split()[-min(len(letters) + 5, len(letters) * 2) :]
+    text = " ".join(candidates).lower()
+    position = len(text) - 1
+    for index in range(len(letters) - 1, -1, -1):
+        letter = letters[index]
+        while position >= 0 and (
+            text[position] != letter
+            or (index == 0 and position > 0 and text[position - 1].isalnum())
+        ):
+            position -= 1
+        if position < 0:
+            return None
+        position -= 1
+    long_form = tuple(family(w) for w in tokens(text[position + 1 :]))
+    # A single word ("Transformer (TF)") is a name, not an expansion.
+    return long_form if len(long_form) >= 2 else None
+
+
+def definitions(text: str) -> Iterable[tuple[str, tuple[str, ...]]]:
+    """(acronym, long form) for every "long form (ACRONYM)" in a text."""
+    for found in _DEFINITION.finditer(text):
+        acronym = singular_acronym(found.group(1))
+        if is_acronym(acronym):
+            long_form = _long_form(acronym, text[: found.start()])
+            if long_form:
+                yield acronym, long_form
 
 
 def typo_distance(one: str, other: str) -> int:

@@ -15,7 +15,6 @@ many subscribers share it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from rapidfuzz import process
 from bot.analysis import (
     TYPO_SCORER,
     compound_cuts,
+    definitions,
     family,
     fold,
     is_acronym,
@@ -47,8 +47,6 @@ _RARE = 2
 _COMMONER = 10
 # A correction is a word of at least this many texts: not another paper's typo.
 _COMMON = 2
-# An acronym defined in the text: "generative adversarial networks (GANs)".
-_DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,11})\s*\)")
 
 
 def words(text: str) -> list[str]:
@@ -184,40 +182,6 @@ class Vocabulary:
             suggested.append(near[0])
         text = " ".join(suggested)
         return text if text and text != fold(keyword).strip() else None
-
-
-def _long_form(acronym: str, before: str) -> tuple[str, ...] | None:
-    """The words before a parenthesised acronym that spell it (Schwartz & Hearst, 2003).
-
-    Each letter of the acronym must appear in order, the first one at the start of a word.
-    """
-    letters = [c.lower() for c in acronym if c.isalnum()]
-    candidates = before.split()[-min(len(letters) + 5, len(letters) * 2) :]
-    text = " ".join(candidates).lower()
-    position = len(text) - 1
-    for index in range(len(letters) - 1, -1, -1):
-        letter = letters[index]
-        while position >= 0 and (
-            text[position] != letter
-            or (index == 0 and position > 0 and text[position - 1].isalnum())
-        ):
-            position -= 1
-        if position < 0:
-            return None
-        position -= 1
-    long_form = tuple(family(w) for w in words(text[position + 1 :]))
-    # A single word ("Transformer (TF)") is a name, not an expansion.
-    return long_form if len(long_form) >= 2 else None
-
-
-def definitions(text: str) -> Iterable[tuple[str, tuple[str, ...]]]:
-    """(acronym, long form) for every "long form (ACRONYM)" in a text."""
-    for found in _DEFINITION.finditer(text):
-        acronym = singular_acronym(found.group(1))
-        if is_acronym(acronym):
-            long_form = _long_form(acronym, text[: found.start()])
-            if long_form:
-                yield acronym, long_form
 
 
 @dataclass(slots=True)

@@ -30,14 +30,23 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from bot.analysis import compound_cuts, family, fold, is_acronym, max_typos, spans, tokens, word_key
+from bot.analysis import (
+    compound_cuts,
+    family,
+    fold,
+    is_acronym,
+    max_typos,
+    singular_acronym,
+    spans,
+    tokens,
+    word_key,
+)
 from bot.matching import (
     AcronymTable,
     Reading,
     _Acronym,
     _Phrase,
     choose_corrections,
-    definitions,
     read_keyword,
 )
 from storage import search as store
@@ -55,11 +64,6 @@ EMPTY_QUERY = "Type some words to search for."
 MARK_START = "\x02"
 MARK_END = "\x03"
 SNIPPET_TOKENS = 24
-# Acronym definitions are learnt from this many of the papers that use a term.
-DEFINITION_SAMPLE = 200
-# Longer single words are not looked up as acronyms (the definitions allow 12 characters,
-# but written acronyms are short).
-MAX_ACRONYM = 8
 # A phrase whose words have several forms is searched as at most this many phrases.
 MAX_VARIANTS = 32
 _RARE = 2
@@ -221,21 +225,21 @@ class StoreLexicon:
         return [(head, tail) for head, tail in cuts if head in known and tail in known]
 
 
-def _learn_acronyms(session: Session, terms: Sequence[Term]) -> AcronymTable:
-    """The acronym definitions in the papers that use the terms: where a digest's matcher
-    would learn that "GNN" is "graph neural networks", in the papers that say so."""
+def _acronyms(session: Session, terms: Sequence[Term]) -> AcronymTable:
+    """The definitions the stored papers give of the terms as acronyms, or of the terms as
+    long forms: what a digest's matcher learns of its papers, learnt of the whole store."""
+    acronyms = {
+        spelling
+        for term in terms
+        if len(term.words) == 1 and not term.prefix
+        for spelling in (singular_acronym(term.words[0]), term.words[0].upper())
+    }
+    long_forms = {
+        " ".join(family(word) for word in term.words) for term in terms if len(term.words) > 1
+    }
     table = AcronymTable()
-    backend = store.backend_for(session)
-    for term in terms:
-        # A single word can only be an acronym; a long form has two words or more.
-        if term.prefix or (len(term.words) == 1 and len(term.words[0]) > MAX_ACRONYM):
-            continue
-        phrase = tuple(family(fold(word)) for word in term.words)
-        ids = backend.sample(session, Tier((Clause("family", (phrase,)),)), DEFINITION_SAMPLE)
-        for hit in store.fetch(session, ids):
-            for text in (hit.title, hit.abstract):
-                for acronym, long_form in definitions(text):
-                    table.add(acronym, long_form)
+    for acronym, long_form in store.acronym_definitions(session, acronyms, long_forms):
+        table.add(acronym, tuple(long_form.split()))
     return table
 
 
@@ -357,12 +361,12 @@ def search(
     terms = [_finished(session, term) for term in parsed.terms]
     wanted = [term for term in terms if not term.exclude]
     unwanted = [term for term in terms if term.exclude]
-    acronyms = _learn_acronyms(session, wanted)
+    acronyms = _acronyms(session, wanted)
     reads = [_read(session, term, acronyms) for term in wanted]
     whole = None
     if len(wanted) > 1 and not any(term.prefix for term in wanted):
         one = Term(tuple(word for term in wanted for word in term.words))
-        whole = _read(session, one, _learn_acronyms(session, [one]))
+        whole = _read(session, one, _acronyms(session, [one]))
     excluded = [_read(session, term, AcronymTable()) for term in unwanted]
     corrected = None
     if any(read.corrected for read in reads):

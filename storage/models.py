@@ -229,3 +229,19 @@ class SearchFamilyRow(Base):
         Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True
     )
     papers: Mapped[int] = mapped_column(Integer)
+
+
+class SearchAcronymRow(Base):
+    """An acronym as the stored papers define it ("graph neural networks (GNNs)"), its long
+    form as word families joined by spaces, and how many papers define it so: a search for
+    either finds the other, as a digest's keyword does."""
+
+    __tablename__ = "search_acronyms"
+    __table_args__ = (
+        Index("ix_search_acronyms_long_form", "long_form"),
+        {"sqlite_with_rowid": False},
+    )
+
+    acronym: Mapped[str] = mapped_column(Text, primary_key=True)
+    long_form: Mapped[str] = mapped_column(Text, primary_key=True)
+    papers: Mapped[int] = mapped_column(Integer)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from storage.identity import title_key
 from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
 from storage.records import Paper
-from storage.search_index import insert_terms, update_vocabulary, vocabulary_words
+from storage.search_index import Indexed, indexed, insert_terms, update_vocabulary
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
@@ -133,8 +133,8 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
     """Insert unseen papers and enrich known ones, inside the caller's transaction."""
     known = _KnownPapers(session, papers)
     new = unchanged = enriched = 0
-    # The search vocabulary's words of each paper gained or changed, before and after.
-    word_changes: list[tuple[set[str], set[str]]] = []
+    # What the search vocabulary counts of each paper gained or changed, before and after.
+    word_changes: list[tuple[Indexed | None, Indexed]] = []
     reindex: list[PaperRow] = []
     for paper in papers:
         key = title_key(paper.title)
@@ -142,13 +142,13 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
         if row is None:
             row = PaperRow(**_new_values(paper, key, now))
             session.add(row)
-            word_changes.append((set(), vocabulary_words(row.title, row.abstract)))
+            word_changes.append((None, indexed(row.title, row.abstract)))
             reindex.append(row)
             new += 1
         elif updates := _enrichment(row, paper):
             if "abstract" in updates:
-                before = vocabulary_words(row.title, row.abstract)
-                word_changes.append((before, vocabulary_words(row.title, paper.abstract)))
+                before = indexed(row.title, row.abstract)
+                word_changes.append((before, indexed(row.title, paper.abstract)))
                 reindex.append(row)
             for name, value in updates.items():
                 setattr(row, name, value)
@@ -174,9 +174,7 @@ def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) 
         insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True), rows
     ).all()
     insert_terms(session, [(i, p.title, p.abstract) for i, p in zip(ids, papers, strict=True)])
-    update_vocabulary(
-        session, [(set(), vocabulary_words(paper.title, paper.abstract)) for paper in papers]
-    )
+    update_vocabulary(session, [(None, indexed(paper.title, paper.abstract)) for paper in papers])
 
 
 def _source(session: Session, location: str) -> SourceRow:

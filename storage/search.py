@@ -20,7 +20,13 @@ from typing import Literal, Protocol
 from sqlalchemy import ColumnElement, TextClause, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from storage.models import COMMON_PAPERS, PaperRow, SearchFamilyRow, SearchWordRow
+from storage.models import (
+    COMMON_PAPERS,
+    PaperRow,
+    SearchAcronymRow,
+    SearchFamilyRow,
+    SearchWordRow,
+)
 
 # The FTS5 index of every paper, and the index of the newest papers only (see Fts5Search).
 FTS_INDEX = "papers_fts"
@@ -430,6 +436,19 @@ class PostgresSearch:
 
 
 # --- The vocabulary -------------------------------------------------------------------
+
+
+def acronym_definitions(
+    session: Session, acronyms: Collection[str], long_forms: Collection[str]
+) -> list[tuple[str, str]]:
+    """(acronym, long form) as the stored papers define these acronyms or long forms."""
+    if not (acronyms or long_forms):
+        return []
+    query = select(SearchAcronymRow.acronym, SearchAcronymRow.long_form).where(
+        SearchAcronymRow.acronym.in_(sorted(acronyms))
+        | SearchAcronymRow.long_form.in_(sorted(long_forms))
+    )
+    return [(row.acronym, row.long_form) for row in session.execute(query)]
 
 
 def family_counts(session: Session, families: Collection[str]) -> dict[str, int]:

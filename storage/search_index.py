@@ -10,14 +10,16 @@ word family (to tell a typo from a rare form of a common word).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.analysis import family, word_key, words
-from storage.models import SearchFamilyRow, SearchWordRow
+from bot.analysis import definitions, family, word_key, words
+from storage.models import Base, SearchAcronymRow, SearchFamilyRow, SearchWordRow
 
 TERMS_TABLE = "papers_fts_terms"
 
@@ -45,11 +47,6 @@ def vocabulary_words(*texts: str) -> set[str]:
     return {word for word in set(words(" ".join(texts))) if belongs_in_vocabulary(word)}
 
 
-def family_words(*texts: str) -> set[str]:
-    """The word families of some texts, as search_families counts them."""
-    return {family(word) for word in vocabulary_words(*texts)}
-
-
 def _analysed(text_: str) -> tuple[str, str]:
     found = words(text_)
     return " ".join(word_key(w) for w in found), " ".join(family(w) for w in found)
@@ -74,18 +71,53 @@ def insert_terms(connection: Connection | Session, papers: Iterable[tuple[int, s
         connection.execute(_UPSERT_TERMS, rows)
 
 
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What the vocabulary tables count of one paper."""
+
+    words: frozenset[str]
+    families: frozenset[str]
+    # (acronym, long form as families joined by spaces)
+    definitions: frozenset[tuple[str, str]]
+
+
+def indexed(title: str, abstract: str) -> Indexed:
+    found = vocabulary_words(title, abstract)
+    return Indexed(
+        frozenset(found),
+        frozenset(family(word) for word in found),
+        frozenset(
+            (acronym, " ".join(long_form))
+            for text_ in (title, abstract)
+            for acronym, long_form in definitions(text_)
+        ),
+    )
+
+
+_EMPTY = Indexed(frozenset(), frozenset(), frozenset())
+_COUNTED = (
+    (SearchWordRow, ("word",), "words"),
+    (SearchFamilyRow, ("family",), "families"),
+    (SearchAcronymRow, ("acronym", "long_form"), "definitions"),
+)
+
+
 def _upsert_counts(
-    session: Session, table: type[SearchWordRow] | type[SearchFamilyRow], changes: Mapping[str, int]
+    session: Session, table: type[Base], keys: Sequence[str], changes: Counter[Any]
 ) -> None:
-    key = "word" if table is SearchWordRow else "family"
-    rows = [{key: word, "papers": n} for word, n in sorted(changes.items()) if n]
+    rows = [
+        {**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), "papers": n}
+        for key, n in sorted(changes.items())
+        if n
+    ]
     if not rows:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     columns = table.__table__.c
     insert = dialect.insert(table)
     upsert = insert.on_conflict_do_update(
-        index_elements=[columns[key]], set_={"papers": columns.papers + insert.excluded.papers}
+        index_elements=[columns[key] for key in keys],
+        set_={"papers": columns.papers + insert.excluded.papers},
     )
     # On the connection, not the session: the ORM's per-row bookkeeping doubles the time.
     session.connection().execute(upsert, rows)
@@ -93,20 +125,17 @@ def _upsert_counts(
         session.execute(delete(table).where(columns.papers <= 0))
 
 
-def update_vocabulary(session: Session, changes: Sequence[tuple[set[str], set[str]]]) -> None:
-    """Count the papers of each word and family: one (words before, words after) per paper
-    stored or changed (an empty set before for a new paper).
+def update_vocabulary(session: Session, changes: Sequence[tuple[Indexed | None, Indexed]]) -> None:
+    """Count the papers of each word, family and acronym definition: one (before, after)
+    per paper stored or changed (None before for a new paper).
 
     One statement per table for the whole batch, an upsert that both databases speak.
     """
-    word_changes: Counter[str] = Counter()
-    family_changes: Counter[str] = Counter()
-    for before, after in changes:
-        word_changes.update(after - before)
-        word_changes.subtract(before - after)
-        gained = {family(w) for w in after}
-        lost = {family(w) for w in before}
-        family_changes.update(gained - lost)
-        family_changes.subtract(lost - gained)
-    _upsert_counts(session, SearchWordRow, word_changes)
-    _upsert_counts(session, SearchFamilyRow, family_changes)
+    for table, keys, field in _COUNTED:
+        counts: Counter[Any] = Counter()
+        for before, after in changes:
+            old: frozenset[Any] = getattr(before or _EMPTY, field)
+            new: frozenset[Any] = getattr(after, field)
+            counts.update(new - old)
+            counts.subtract(old - new)
+        _upsert_counts(session, table, keys, counts)

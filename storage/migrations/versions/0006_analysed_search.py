@@ -17,11 +17,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from storage.search_index import TERMS_TABLE, family_words, insert_terms, vocabulary_words
+from storage.search_index import TERMS_TABLE, indexed, insert_terms
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -115,33 +116,49 @@ POSTGRES_DDL = (
 )
 
 
+# What Indexed holds -> the table that counts it, and its key columns.
+TABLES = {
+    "words": ("search_words", "word"),
+    "families": ("search_families", "family"),
+    "definitions": ("search_acronyms", "acronym", "long_form"),
+}
+
+
 def _backfill(bind: sa.Connection) -> None:
-    """Analyse the papers stored before this migration, count their word families, and
-    recount their words (the vocabulary now holds words of three letters too)."""
-    families: Counter[str] = Counter()
-    words: Counter[str] = Counter()
+    """Analyse the papers stored before this migration, and count their words (the
+    vocabulary now holds words of three letters too), word families and acronyms."""
+    counts: dict[str, Counter[Any]] = {name: Counter() for name in TABLES}
     rows = bind.execute(sa.text("SELECT id, title, abstract FROM papers ORDER BY id")).all()
     batch = 2_000
     for start in range(0, len(rows), batch):
         chunk = [(row[0], row[1], row[2]) for row in rows[start : start + batch]]
         insert_terms(bind, chunk)
         for _, title, abstract in chunk:
-            words.update(vocabulary_words(title, abstract))
-            families.update(family_words(title, abstract))
+            found = indexed(title, abstract)
+            for name, counter in counts.items():
+                counter.update(getattr(found, name))
     op.execute("DELETE FROM search_words")
-    if words:
-        op.bulk_insert(
-            sa.table("search_words", sa.column("word"), sa.column("papers")),
-            [{"word": w, "papers": n} for w, n in words.items()],
-        )
-    if families:
-        op.bulk_insert(
-            sa.table("search_families", sa.column("family"), sa.column("papers")),
-            [{"family": f, "papers": n} for f, n in families.items()],
-        )
+    for name, counter in counts.items():
+        table_name, *keys = TABLES[name]
+        table = sa.table(table_name, *map(sa.column, keys), sa.column("papers"))
+        values = [
+            {**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), "papers": n}
+            for key, n in counter.items()
+        ]
+        if values:
+            op.bulk_insert(table, values)
 
 
 def upgrade() -> None:
+    op.create_table(
+        "search_acronyms",
+        sa.Column("acronym", sa.Text(), nullable=False),
+        sa.Column("long_form", sa.Text(), nullable=False),
+        sa.Column("papers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("acronym", "long_form", name=op.f("pk_search_acronyms")),
+        sqlite_with_rowid=False,
+    )
+    op.create_index("ix_search_acronyms_long_form", "search_acronyms", ["long_form"])
     op.create_table(
         "search_families",
         sa.Column("family", sa.Text().with_variant(sa.Text(collation="C"), "postgresql")),
@@ -198,3 +215,4 @@ def downgrade() -> None:
             "SELECT id, papers_fts_document(title, abstract) FROM papers"
         )
     op.drop_table("search_families")
+    op.drop_table("search_acronyms")
