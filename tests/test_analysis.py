@@ -1,0 +1,141 @@
+"""Text analysis: word families join what belongs together and keep apart what does not."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.analysis import (
+    compound_cuts,
+    definitions,
+    family,
+    fold,
+    is_dictionary_word,
+    is_stop_word,
+    max_typos,
+    typo_distance,
+    word_key,
+    words,
+)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        ("quantize", "quantized", "quantizing", "quantization", "quantisation", "quantizer"),
+        ("segment", "segmented", "segmentation", "segments", "segmenting"),
+        ("classify", "classified", "classifier", "classifiers", "classification"),
+        ("compress", "compressed", "compression", "compressing", "compressor"),
+        ("detect", "detected", "detector", "detection", "detections"),
+        ("distill", "distilled", "distillation", "distil"),
+        ("generate", "generated", "generation", "generator", "generating"),
+        ("optimize", "optimized", "optimizer", "optimisation", "optimization"),
+        ("annotate", "annotated", "annotation", "annotator"),
+        ("adapt", "adapted", "adaptation"),
+        ("supervised", "supervision"),
+        ("interpret", "interpreting", "interpretable", "interpretability"),
+        ("analysis", "analyse", "analyze", "analyses"),
+        ("recommender", "recommendation", "recommend"),
+        ("retrieve", "retrieved", "retrieval"),
+        ("encoder", "encode", "encoded"),
+        ("planner", "planned", "planning"),
+    ],
+)
+def test_a_word_family_shares_one_key(group: tuple[str, ...]) -> None:
+    assert len({family(word) for word in group}) == 1, {w: family(w) for w in group}
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("generative", "generalization"),
+        ("generation", "generalization"),
+        ("experience", "experiment"),
+        ("continual", "continuous"),
+        ("transformer", "transformation"),
+        ("transformers", "transformed"),
+        ("organ", "organization"),
+        ("universal", "university"),
+        ("computer", "computation"),
+        ("foundation", "found"),
+        ("validation", "valid"),
+        ("presentation", "present"),
+        ("limitation", "limited"),
+        ("observation", "observed"),
+        ("format", "form"),
+        ("formation", "format"),
+        ("station", "state"),
+        ("notation", "not"),
+        ("attention", "attend"),
+        ("production", "product"),
+        ("projection", "project"),
+        ("direction", "direct"),
+        ("factor", "fact"),
+        ("mission", "missing"),
+        ("question", "quest"),
+        ("probability", "probe"),
+        ("variable", "variation"),
+        ("embedding", "embedded"),
+        ("model", "modal"),
+        ("community", "communication"),
+        ("positional", "positive"),
+    ],
+)
+def test_words_of_different_meaning_keep_apart(one: str, other: str) -> None:
+    assert family(one) != family(other)
+    assert word_key(one) != word_key(other)
+
+
+def test_exact_forms_are_finer_than_families() -> None:
+    # "quantized" and "quantization" are one family but two exact forms: search ranks the
+    # exact form above its family.
+    assert word_key("quantized") != word_key("quantization")
+    assert word_key("Networks") == word_key("network")
+    assert word_key("modelling") == word_key("modeling") == word_key("models")
+
+
+def test_folding_and_tokens() -> None:
+    assert fold("RÉSEAUX Graph-Based") == "reseaux graph-based"
+    assert words("Graph-Based RÉSEAUX, (GNNs)") == ["graph", "based", "reseaux", "gnns"]
+
+
+def test_a_swap_of_two_letters_is_one_typo() -> None:
+    assert typo_distance("trasnformer", "transformer") == 1
+    assert typo_distance("lagnuage", "language") == 1
+    assert typo_distance("modles", "models") == 1
+    assert max_typos("gnn") == 0
+    assert max_typos("pruning") == 1
+    assert max_typos("transformer") == 2
+
+
+def test_real_words_are_no_typos() -> None:
+    assert is_dictionary_word("university")
+    assert is_dictionary_word("Universal")
+    assert not is_dictionary_word("trasnformer")
+    assert not is_dictionary_word("lagnuage")
+
+
+def test_stop_words() -> None:
+    assert is_stop_word("The")
+    assert not is_stop_word("graph")
+
+
+def test_compounds_split_off_short_heads() -> None:
+    assert ("pre", "trained") in compound_cuts("pretrained")
+    assert ("hyper", "parameters") in compound_cuts("hyperparameters")
+    assert all(len(head) >= 3 and len(tail) >= 4 for head, tail in compound_cuts("finetuning"))
+
+
+def test_acronym_definitions_are_read_as_families() -> None:
+    found = dict(definitions("We study graph neural networks (GNNs) at scale."))
+    assert found == {"GNN": ("graph", "neural", "network")}
+    # A single word is a name, not an expansion.
+    assert not list(definitions("the Transformer (TF) model"))
+
+
+@given(st.text(max_size=60))
+def test_any_word_has_keys(text: str) -> None:
+    for word in words(text):
+        assert isinstance(word_key(word), str)
+        assert isinstance(family(word), str)
