@@ -44,6 +44,8 @@ def test_search_ranks_relevant_papers_first(
     assert ours > sanity
 
 
-def test_search_finds_what_digests_send(papers: list[Paper], library: sessionmaker[Session]) -> None:
+def test_search_finds_what_digests_send(
+    papers: list[Paper], library: sessionmaker[Session]
+) -> None:
     keywords = [str(entry["keyword"]) for entry in relevance.load("labelled_keywords.json")]
     assert relevance.disagreements(library, papers, keywords) == {}
