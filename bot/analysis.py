@@ -179,7 +179,7 @@ def _uninflect(word: str) -> str:
         word = word[:-3] + "y"
     elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes", "ases")):
         word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as", "ys")):
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
         word = word[:-1]
     if word in _ING_NOUNS:
         return word

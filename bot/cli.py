@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -22,7 +23,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
 
-from bot import __version__, demo, health, logs, search, service
+from bot import __version__, demo, health, keywords, logs, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
@@ -137,8 +138,21 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         return 2
     with db.make_sessions(engine)() as session:
         papers = queries.all_papers(session)
+    matcher = Matcher(papers)
+    # Read as /subscribe reads them: what it would refuse is left out, what it would ask
+    # about is previewed as typed (the preview shows whether it works as one phrase); both
+    # are said.
+    found = keywords.review(
+        [part for raw in args.keywords for part in service.split_keywords(raw)], matcher
+    )
+    for line in _review_lines(found):
+        print(line, file=sys.stderr)
+    wanted = [k.stored for k in found.accepted] + [k.stored for k, _ in found.questioned]
+    if not wanted:
+        print("paperboy: no keyword left to preview", file=sys.stderr)
+        return 2
     # In the order a digest would send them.
-    matches = service.ranked(Matcher(papers).match(args.keywords))
+    matches = service.ranked(matcher.match(wanted))
     if args.json:
         rows = [
             {
@@ -150,12 +164,28 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(args.keywords))
+    print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(wanted))
     for number, m in enumerate(matches, start=1):
-        why = ", ".join(f"{hit.keyword} ({hit.where})" for hit in m.hits)
+        why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
         link = paper_url(m.paper) or ""
         print(f"{number:>4}. {m.paper.title}\n      matched {why}  {link}".rstrip())
     return 0
+
+
+def _review_lines(found: keywords.Review) -> list[str]:
+    """One line for each keyword that preview leaves out, and why."""
+    lines = [
+        f'paperboy: left out "{keyword.stored}": {reason}' for keyword, reason in found.refused
+    ]
+    for keyword, parts in found.questioned:
+        split = " ".join(f"-k {shlex.quote(part)}" for part in parts)
+        phrase = shlex.quote(f'"{keyword.stored}"')
+        lines.append(
+            f'paperboy: previewed "{keyword.stored}" as one phrase, but it looks like '
+            f"{len(parts)} keywords: did you mean {split}? (/subscribe would ask; quoted, "
+            f"-k {phrase}, it is one phrase)"
+        )
+    return lines
 
 
 def _planned(
@@ -521,8 +551,31 @@ def _attach_option_values(argv: Sequence[str]) -> list[str]:
     return glued
 
 
+_SEARCH_FLAGS = ("-h", "--help", "--json")
+_SEARCH_OPTIONS = ("--limit", "--offset")
+
+
+def _search_words_apart(argv: Sequence[str]) -> list[str]:
+    """In `paperboy search -survey diffusion`, "-survey" is a word to exclude, not an
+    unknown option: the search's own options go first and every other word after "--"."""
+    if not argv or argv[0] != "search" or "--" in argv:
+        return list(argv)
+    options: list[str] = []
+    words: list[str] = []
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg in _SEARCH_FLAGS or arg.startswith(tuple(f"{o}=" for o in _SEARCH_OPTIONS)):
+            options.append(arg)
+        elif arg in _SEARCH_OPTIONS:
+            options += [arg, next(rest, "")]
+        else:
+            words.append(arg)
+    return ["search", *options, "--", *words]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_attach_option_values(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_search_words_apart(_attach_option_values(given)))
     try:
         settings = Settings()
     except ValidationError as exc:

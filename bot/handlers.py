@@ -203,7 +203,20 @@ def _setting(
     return handler
 
 
-subscribe = _setting(service.subscribe)
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Like a setting, but the reply says what the new keywords match now: off the event
+    loop, against the cached candidates."""
+    target = await _target(update, context)
+    if target:
+        chat, text = target
+        reply = await _matching(
+            context,
+            lambda session, known: service.subscribe(session, chat, text, utc_now(), known),
+            write=True,
+        )
+        await _reply(update, reply)
+
+
 set_time = _setting(service.set_time)
 set_timezone = _setting(service.set_timezone)
 nothing_new = _setting(service.set_notify_empty)
@@ -233,9 +246,7 @@ async def import_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     chat, document = target
     if document.strip():
-        with _sessions(context).begin() as session:
-            reply = service.import_document(session, chat, document, utc_now())
-        await _reply(update, reply)
+        await _reply(update, await _import(context, chat, document))
         return
     message = update.effective_message
     if message and context.chat_data is not None:
@@ -253,9 +264,17 @@ async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not await _may_change(update, context, target.id):
         await _reply(update, "Only an administrator can import into that chat.")
         return
-    with _sessions(context).begin() as session:
-        reply = service.import_document(session, target, message.text or "", utc_now())
-    await _reply(update, reply)
+    await _reply(update, await _import(context, target, message.text or ""))
+
+
+def _import(
+    context: ContextTypes.DEFAULT_TYPE, chat: service.Chat, document: str
+) -> Awaitable[str]:
+    return _matching(
+        context,
+        lambda session, known: service.import_document(session, chat, document, utc_now(), known),
+        write=True,
+    )
 
 
 class RepliesToImportPrompt(MessageFilter):
@@ -289,15 +308,19 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _matching(
-    context: ContextTypes.DEFAULT_TYPE, work: Callable[[Session, service.Candidates], T]
+    context: ContextTypes.DEFAULT_TYPE,
+    work: Callable[[Session, service.Candidates], T],
+    *,
+    write: bool = False,
 ) -> Awaitable[T]:
     """Run matching work in a thread (it is CPU-bound: the event loop must keep serving
-    other chats), against the candidates cached until new papers arrive."""
+    other chats), against the candidates cached until new papers arrive; in a transaction
+    if it `write`s."""
     sessions = _sessions(context)
     digests: Digests = context.bot_data["digests"]
 
     def run() -> T:
-        with sessions() as session:
+        with sessions.begin() if write else sessions() as session:
             return work(session, digests.candidates(session))
 
     return asyncio.to_thread(run)

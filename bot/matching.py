@@ -330,10 +330,16 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
             for head, tail in lexicon.splits(spelling)
         ]
     meaning = tuple(family(part) for part in parts)
+    related = sorted(_acronyms_for(parts, acronyms))
+    # "gnn" typed in lower case stands for its long forms too, as "GNN" does.
+    spelled_out = {
+        form for acronym in related if len(parts) == 1 for form in acronyms.long_forms[acronym]
+    }
     patterns: tuple[Pattern, ...] = (
         phrase,
         *compounds,
-        *(_Acronym(acronym, meaning=meaning) for acronym in sorted(_acronyms_for(parts, acronyms))),
+        *(_Acronym(acronym, meaning=meaning) for acronym in related),
+        *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(spelled_out)),
     )
     # Said only where the typed word cannot have matched itself: its family is nowhere.
     fixed = [

@@ -7,9 +7,12 @@ Telegram, so a title like "<b>Attention</b> & more" shows as typed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from html import escape
 from typing import TypeVar
 
+from bot.keywords import Count, Keyword
+from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
 from storage.records import Paper
 
@@ -20,6 +23,9 @@ EXCERPT = 300
 TITLE_LIMIT = 300
 # Links longer than this (a page can hold anything) are left out rather than risk the limit.
 URL_LIMIT = 500
+# A /subscribe reply shows at most this many questioned keywords and counts of matches.
+QUESTIONS_SHOWN = 3
+COUNTS_SHOWN = 10
 
 T = TypeVar("T")
 
@@ -148,3 +154,87 @@ def preformatted(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return [
         f"<pre>{chunk}</pre>" for chunk in split_messages(lines, separator="\n", limit=limit - wrap)
     ]
+
+
+def listing(label: str, items: list[str], limit: int) -> list[str]:
+    """ "Subscribed to: a, b" as a line, or no line for no items."""
+    return [label + escape(cut(", ".join(items), limit))] if items else []
+
+
+def refusals(refused: list[tuple[Keyword, str]]) -> list[str]:
+    """One line per reason: “a”, “x” were not added: single letters match ..."""
+    by_reason: dict[str, list[str]] = {}
+    for keyword, reason in refused:
+        by_reason.setdefault(reason, []).append(f"“{keyword.stored}”")
+    return [
+        escape(cut(", ".join(shown), 500))
+        + (" was" if len(shown) == 1 else " were")
+        + f" not added: {reason}."
+        for reason, shown in by_reason.items()
+    ]
+
+
+def questions(
+    questioned: list[tuple[Keyword, list[str]]], command: str, *, nothing_added: bool
+) -> list[str]:
+    """A keyword that looks like several: the command with commas, and how to keep it."""
+    lines = [
+        f"“{escape(keyword.stored)}” looks like {len(parts)} keywords. Did you mean "
+        f"<code>{escape(command + ', '.join(parts))}</code>? Use commas between keywords. "
+        + ("Nothing was added." if nothing_added else "It was not added.")
+        + f" To keep it as one phrase, quote it: <code>{escape(command)}"
+        f"&quot;{escape(keyword.stored)}&quot;</code>."
+        for keyword, parts in questioned[:QUESTIONS_SHOWN]
+    ]
+    if len(questioned) > QUESTIONS_SHOWN:
+        lines.append(f"… and {len(questioned) - QUESTIONS_SHOWN} more like these, not added.")
+    return lines
+
+
+def counts(found: list[Count], papers: int, *, newest: bool) -> list[str]:
+    """How many of the `papers` stored papers (the newest ones, if `newest`) each keyword
+    matches now."""
+    if not papers:
+        return ["No papers are stored yet: the digests start with the first ones."]
+    among = f"the newest {papers:,}" if newest else f"the {plural(papers, 'stored paper')}"
+    lines = [f"Matches among {among} now:"]
+    for count in found[:COUNTS_SHOWN]:
+        what = plural(count.papers, "paper") + (" left out" if count.keyword.exclude else "")
+        if not count.papers:
+            what = "no paper to leave out yet" if count.keyword.exclude else "no paper yet"
+        if count.suggestion:
+            what += f"; did you mean “{escape(count.suggestion)}”?"
+        lines.append(f"• {escape(cut(count.keyword.stored, 60))}: {what}")
+    if len(found) > COUNTS_SHOWN:
+        lines.append(f"• … and {len(found) - COUNTS_SHOWN} more (/latest shows what matches)")
+    return lines
+
+
+def next_digest(at: datetime | None, now: datetime, timezone: str) -> str:
+    """When the next digest comes, in the chat's time zone; `at` None: digests are paused."""
+    if at is None:
+        return "Digests are paused: /resume to get them again."
+    if at <= now:
+        return "Next digest: due now."
+    local = at.astimezone(zone(timezone))
+    days = (local.date() - local_day(now, timezone)).days
+    day = {0: "today", 1: "tomorrow"}.get(days, f"{local:%a %d %b}")
+    return f"Next digest: {day} at {local:%H:%M} ({escape(timezone)})."
+
+
+def fit(lines: list[str], limit: int) -> str:
+    """Whole lines (each complete HTML) up to `limit` characters, "…" for those left out;
+    the last line is always kept."""
+    if not lines:
+        return ""
+    *body, last = lines
+    kept: list[str] = []
+    size = len(last)
+    for line in body:
+        if size + len(line) + 1 > limit - 2:
+            line = "…"  # a line that does not fit is left out, and the others still tried
+            if kept and kept[-1] == line:
+                continue
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join([*kept, last])

@@ -276,13 +276,18 @@ def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
         exact: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((word_key(s),) for s in surfaces))
         families: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((family(s),) for s in surfaces))
         return _Read(exact, families, families, None)
-    text = " ".join(term.words)
-    exact = (tuple(word_key(word) for word in term.words),)
-    plain = read_keyword(text, StoreLexicon(session, corrections=False), acronyms)
-    typos = read_keyword(text, StoreLexicon(session), acronyms)
+    typos = read_keyword(" ".join(term.words), StoreLexicon(session), acronyms)
+    corrected = tuple(typos.corrected.split()) if typos.corrected else None
+    shown = term.words
+    if corrected:
+        # A word is corrected only where no paper uses its family: every tier then searches
+        # the words the result says it shows, as a search for them does.
+        shown = corrected
+        acronyms = _acronyms(session, [Term(corrected)])
+    exact = (tuple(word_key(word) for word in shown),)
+    plain = read_keyword(" ".join(shown), StoreLexicon(session, corrections=False), acronyms)
     families = _family_phrases(plain)
     with_typos = tuple(dict.fromkeys(families + _family_phrases(typos)))
-    corrected = tuple(typos.corrected.split()) if typos.corrected else None
     return _Read(exact, families, with_typos, corrected)
 
 
@@ -326,7 +331,8 @@ def snippet(text: str, exact: set[str], families: set[str]) -> str:
         key=lambda start: (sum(marked[start : start + SNIPPET_TOKENS]), -start),
     )
     window = range(best, min(len(found), best + SNIPPET_TOKENS))
-    out = ["…" if best > 0 else ""]
+    # An ellipsis where words are left out; the text's own punctuation where none are.
+    out = ["…" if best > 0 else text[: found[0][0]].lstrip()]
     position = found[window[0]][0]
     for index in window:
         a, b = found[index]
@@ -334,7 +340,7 @@ def snippet(text: str, exact: set[str], families: set[str]) -> str:
         out.append(MARK_START + text[a:b] + MARK_END if marked[index] else text[a:b])
         position = b
     end = found[window[-1]][1]
-    out.append("…" if text[end:].strip() else text[end:])
+    out.append("…" if window[-1] < len(found) - 1 else text[end:].rstrip())
     return "".join(out)
 
 

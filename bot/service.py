@@ -17,6 +17,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
+from bot import keywords, render
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
@@ -33,6 +34,8 @@ LISTING = 1_500
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
 EXPORT_FORMAT = "paperboy-subscription/1"
+# A /subscribe reply must fit one message, with room for the settings lines /import adds.
+REPLY_LIMIT = 3_500
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 _TIMEZONES = sorted(zoneinfo.available_timezones())
@@ -60,8 +63,8 @@ class Chat:
 
 
 def split_keywords(text: str) -> list[str]:
-    """Keywords from "a, b c, -d": commas or new lines separate them."""
-    return [" ".join(part.split()) for part in re.split(r"[,\n]", text) if part.strip()]
+    """Keywords from "a, b c; -d": commas, semicolons or new lines separate them."""
+    return [" ".join(part.split()) for part in re.split(r"[,;\n]", text) if part.strip()]
 
 
 def _subscriber(session: Session, chat: Chat, now: datetime) -> SubscriberRow:
@@ -87,39 +90,76 @@ def start(session: Session, chat: Chat, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def subscribe(session: Session, chat: Chat, text: str, now: datetime) -> str:
-    wanted = split_keywords(text)
-    if not wanted:
+def subscribe(
+    session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
+) -> str:
+    """Add keywords, cleaned (bot/keywords.py); refuse and question the doubtful ones, and
+    say what the added ones match among `known` (the stored papers' candidates) now."""
+    return _add_keywords(session, chat, split_keywords(text), now, known, question=True)
+
+
+def _add_keywords(
+    session: Session,
+    chat: Chat,
+    wanted: Sequence[str],
+    now: datetime,
+    known: Candidates | None,
+    *,
+    question: bool,
+) -> str:
+    if known is None:
+        known = candidates(session)
+    found = keywords.review(wanted, known.matcher if question else None)
+    if not found.typed:
         return "Usage: <code>/subscribe keyword[, keyword...]</code>"
-    too_long = [k for k in wanted if len(k) > MAX_KEYWORD_LENGTH]
+    too_long = [k.stored for k in found.typed if len(k.stored) > MAX_KEYWORD_LENGTH]
     if too_long:
         return (
             f"A keyword can be at most {MAX_KEYWORD_LENGTH} characters; "
             f"“{escape(too_long[0][:40])}…” has {len(too_long[0])}. Nothing was added."
         )
-    row = _subscriber(session, chat, now)
-    present = len(row.keywords)
-    fresh = {k.casefold() for k in wanted} - {k.keyword.casefold() for k in row.keywords}
-    if present + len(fresh) > MAX_KEYWORDS:
-        return (
-            f"At most {MAX_KEYWORDS} keywords are allowed for {escape(chat.name)} "
-            f"({present} now). Remove some with /unsubscribe first. Nothing was added."
+    stored = [k.stored for k in found.accepted]
+    row = _subscriber(session, chat, now) if stored else None
+    if row is not None:
+        present = len(row.keywords)
+        fresh = {k.casefold() for k in stored} - {k.keyword.casefold() for k in row.keywords}
+        if present + len(fresh) > MAX_KEYWORDS:
+            return (
+                f"At most {MAX_KEYWORDS} keywords are allowed for {escape(chat.name)} "
+                f"({present} now). Remove some with /unsubscribe first. Nothing was added."
+            )
+    added = set(subscriptions.add_keywords(row, stored)) if row is not None else set()
+    new = [k for k in found.accepted if k.stored in added]
+    # A channel is managed from a private chat: a suggested command must name it.
+    command = "/subscribe " + (f"{chat.title} " if chat.type == "channel" and chat.title else "")
+    reply = [
+        *render.listing("Subscribed to: ", [k.term for k in new if not k.exclude], LISTING),
+        *render.listing("Excluding: ", [k.term for k in new if k.exclude], LISTING),
+        *render.listing(
+            "Already there: ", [k.stored for k in found.accepted if k.stored not in added], LISTING
+        ),
+        *render.refusals(found.refused),
+        *render.questions(found.questioned, command, nothing_added=not new),
+    ]
+    if row is not None and new:
+        counted = keywords.counts(new, known.matcher)
+        reply += render.counts(counted, len(known.ids), newest=len(known.ids) >= CANDIDATES)
+        at = row.next_digest_at or next_digest(
+            now, row.timezone, row.delivery_time, row.last_digest_on
         )
-    added = subscriptions.add_keywords(row, wanted)
-    reply = []
-    if added:
-        reply.append("Subscribed to: " + escape(cut(", ".join(added), LISTING)))
-    if len(added) < len(wanted):
-        already = ", ".join(k for k in wanted if k not in added)
-        reply.append("Already there: " + escape(cut(already, LISTING)))
-    return "\n".join(reply)
+        reply.append(render.next_digest(None if row.paused else at, now, row.timezone))
+    return render.fit(reply, REPLY_LIMIT)
 
 
 def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:
     row = subscriptions.find(session, chat.id)
     if row is None or not row.keywords:
         return "There are no keywords to remove. Add some with /subscribe."
+    # As typed, or cleaned as /subscribe cleans it ("pruning." is the keyword "pruning").
+    cleaned = keywords.clean(keyword)
     removed = subscriptions.remove_keyword(row, " ".join(keyword.split()))
+    if removed is None and cleaned is not None:
+        removed = subscriptions.remove_keyword(row, cleaned.stored)
     if removed is None:
         return f"“{escape(keyword[:100])}” is not among the keywords. /keywords lists them."
     return f"Unsubscribed from: {escape(removed)}"
@@ -218,7 +258,9 @@ def export(session: Session, chat: Chat) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def import_document(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def import_document(
+    session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
+) -> str:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
@@ -229,10 +271,10 @@ def import_document(session: Session, chat: Chat, text: str, now: datetime) -> s
             + EXPORT_FORMAT
             + ")."
         )
-    keywords = document.get("keywords", [])
-    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+    wanted = document.get("keywords", [])
+    if not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted):
         return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
-    reply = subscribe(session, chat, "\n".join(keywords), now) if keywords else ""
+    reply = ""
     for key, apply in (
         ("timezone", set_timezone),
         ("time", set_time),
@@ -243,6 +285,11 @@ def import_document(session: Session, chat: Chat, text: str, now: datetime) -> s
             reply += "\n" + apply(session, chat, value, now)
     if isinstance(document.get("paused"), bool):
         reply += "\n" + set_paused(session, chat, document["paused"], now)
+    # Keywords last, so that the next digest they announce is on the imported schedule. The
+    # entries were separate keywords when exported: cleaned and refused, never questioned.
+    parts = [part for entry in wanted for part in split_keywords(entry)]
+    if parts:
+        reply += "\n" + _add_keywords(session, chat, parts, now, known, question=False)
     return reply.strip() or "The export was empty: nothing to import."
 
 
@@ -253,7 +300,7 @@ def forget(session: Session, chat: Chat) -> str:
 
 
 def _why(match: Match) -> str:
-    return "matched " + ", ".join(f"{hit.keyword} ({hit.where})" for hit in match.hits)
+    return "matched " + ", ".join(f"{hit.label} ({hit.where})" for hit in match.hits)
 
 
 def ranked(matches: list[Match]) -> list[Match]:

@@ -245,11 +245,12 @@ class Fts5Search:
 
     def ranked(self, session: Session, plan: Plan, tier: Tier, needed: int) -> list[int]:
         # Alternatives are scored whole: leaving a clause out would change what they match.
-        clauses = (
-            [_fts5_tier(tier)]
+        units = (
+            [(_fts5_tier(tier), [clause for c in tier.conjunctions for clause in c])]
             if tier.alternatives
-            else [_fts5_clause(clause) for clause in tier.clauses]
+            else [(_fts5_clause(clause), [clause]) for clause in tier.clauses]
         )
+        clauses = [expression for expression, _ in units]
         query = _fts5_query(clauses, plan.exclude)
         floor = session.scalar(_RECENT_FLOOR_SQL)
         if floor is None:  # no papers
@@ -264,7 +265,11 @@ class Fts5Search:
         window = session.scalars(_NEWEST_SQL, {"query": query, "window": WINDOW}).all()
         if not window:
             return []
-        scored = [c for c in clauses if self._window(session, c, floor)[0] < WINDOW]
+        scored = [
+            expression
+            for expression, parts in units
+            if not any(self._common(session, clause, floor) for clause in parts)
+        ]
         if not scored:
             return list(window[:needed])
         params = {
@@ -277,14 +282,35 @@ class Fts5Search:
         return list(session.scalars(_ranked_sql(FTS_INDEX, filtered=filtered), params))
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
-        found, _ = self._window(session, _fts5_query([_fts5_tier(tier)], plan.exclude), 0)
-        floor = session.scalar(_RECENT_FLOOR_SQL) or 0
+        # The matches `ranked` chooses from: with enough among the recent papers, only those.
+        query = _fts5_query([_fts5_tier(tier)], plan.exclude)
+        floor = session.scalar(_RECENT_FLOOR_SQL)
+        if floor is None:  # no papers
+            return 0, False
+        recent, _ = self._window(session, query, floor)
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
-        return found, found >= WINDOW or (older and found >= WINDOW)
+        if recent >= RECENT_ENOUGH or (recent and not older):
+            return recent, recent >= WINDOW or older
+        if not older:
+            return 0, False
+        found, _ = self._window(session, query, 0)
+        return found, found >= WINDOW
 
     def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
         params = {"query": _fts5_query([_fts5_tier(tier)], ()), "window": limit}
         return list(session.scalars(_NEWEST_SQL, params))
+
+    def _common(self, session: Session, clause: Clause, floor: int) -> bool:
+        """Whether counting the clause's papers, as bm25 does, reads a long posting list: it
+        has WINDOW matches among the recent papers, or a phrase of it only common words
+        (FTS5 finds a phrase along its rarest word's postings)."""
+        if self._window(session, _fts5_clause(clause), floor)[0] >= WINDOW:
+            return True
+        return any(
+            all(self._window(session, _quoted([word]), floor)[0] >= WINDOW for word in phrase)
+            for phrase in clause.phrases
+            if len(phrase) > 1
+        )
 
     @staticmethod
     def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -150,7 +151,8 @@ async def test_search_pages_with_buttons(bot: Bot) -> None:
     assert "Papers 6 to 10 of" in second
     back = await bot.press(ALICE, "« back")
     assert "Papers 1 to 5 of" in back
-    corrected = await bot.say(ALICE, "/search prunning")
+    # A swap of two letters is one typo ("prunning" is read as a form of "prune" anyway).
+    corrected = await bot.say(ALICE, "/search prunnig")
     assert "showing results for pruning" in corrected
     assert "Type some words" in await bot.say(ALICE, "/search")
     assert "No papers match" in await bot.say(ALICE, '/search " * NEAR -')
@@ -187,11 +189,41 @@ async def test_export_import_and_stop(bot: Bot) -> None:
     [prompt_message] = [m for m in bot.api.sent(BOB) if "Reply to this message" in m.shown]
     bot.api.user_sends(BOB, document, reply_to=prompt_message.message_id)
     await bot.api.wait_idle()
-    assert "Subscribed to: -survey, GNN" in bot.api.sent(BOB)[-1].shown
+    imported = bot.api.sent(BOB)[-1].shown
+    assert "Subscribed to: GNN\nExcluding: survey\n" in imported
+    assert "• GNN: 1 paper\n" in imported
     assert "cannot be undone" in await bot.say(BOB, "/stop")
     assert "deleted" in await bot.press(BOB, "Yes, delete everything")
     with bot.sessions() as session:
         assert subscriptions.find(session, BOB) is None
+
+
+async def test_subscribe_cleans_refuses_and_counts(bot: Bot) -> None:
+    reply = await bot.say(ALICE, "/subscribe graph neural networks, pruning., a, -survey")
+    *lines, when = reply.split("\n")
+    # The bot runs on the real clock: today's 08:00 UTC may or may not have passed.
+    assert re.fullmatch(r"Next digest: (today|tomorrow) at 08:00 \(UTC\)\.", when)
+    assert lines == [
+        "Subscribed to: graph neural networks, pruning",
+        "Excluding: survey",
+        "“a” was not added: a single letter matches almost every paper.",
+        "Matches among the 15 stored papers now:",
+        "• graph neural networks: 1 paper",
+        "• pruning: 14 papers",
+        "• -survey: no paper to leave out yet",
+    ]
+    questioned = await bot.say(ALICE, "/subscribe GNN pruning")
+    assert "looks like 2 keywords. Did you mean /subscribe GNN, pruning?" in questioned
+    assert "Subscribed to: GNN pruning" in await bot.say(ALICE, '/subscribe "GNN pruning"')
+    with bot.sessions() as session:
+        row = subscriptions.find(session, ALICE)
+        assert row is not None
+        assert subscriptions.keywords(row) == [
+            "-survey", "GNN pruning", "graph neural networks", "pruning",
+        ]  # fmt: skip
+    # The channel's own keywords, named in the suggestion.
+    channel = await bot.say(ALICE, "/subscribe @papers MoE GNN")
+    assert "/subscribe @papers MoE, GNN" in channel
 
 
 async def test_bad_and_hostile_input(bot: Bot) -> None:

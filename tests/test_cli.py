@@ -284,3 +284,44 @@ def test_preview_json(capsys: pytest.CaptureFixture[str], seeds_dir: Path) -> No
     excluded = {row["title"] for row in json.loads(sparse)} & labelled["MoE"]
     assert excluded
     assert {row["title"] for row in json.loads(out)} == labelled["MoE"] - excluded
+
+
+def test_preview_reads_keywords_as_subscribe_does(capsys: pytest.CaptureFixture[str]) -> None:
+    sample = Path(cli.__file__).parent / "data" / "sample_page.txt"
+    assert run(capsys, "ingest", str(sample))[0] == 0
+    keywords = ["-k", "GNN pruning diffusion", "-k", "a", "-k", "pruning.", "-k", "-survey"]
+    code = cli.main(["preview", *keywords, "--keyword=-transformers", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err.splitlines() == [
+        'paperboy: left out "a": a single letter matches almost every paper',
+        'paperboy: previewed "GNN pruning diffusion" as one phrase, but it looks like 3 '
+        "keywords: did you mean -k GNN -k pruning -k diffusion? (/subscribe would ask; "
+        "quoted, -k '\"GNN pruning diffusion\"', it is one phrase)",
+    ]
+    # The JSON is as before: the cleaned keyword matched (the questioned phrase is
+    # previewed as typed, and matches nothing here), exclusions applied.
+    rows = json.loads(captured.out)
+    assert rows == [
+        {
+            "title": "Pruning Mixture-of-Experts Layers Without Retraining",
+            "arxiv_id": None,
+            "url": None,
+            "matched": ["pruning"],
+            "where": {"pruning": "title"},
+        }
+    ]
+    # Quoted, the phrase is previewed as one; -k -survey alone excludes from nothing.
+    code = cli.main(["preview", "-k", '"GNN pruning diffusion"', "-k", "-survey"])
+    captured = capsys.readouterr()
+    assert (code, captured.err) == (0, "")
+    assert captured.out.startswith("0 of 6 stored papers match GNN pruning diffusion, -survey")
+    # Nothing left to preview: one line, and the usage exit code.
+    code = cli.main(["preview", "-k", "the", "-k", "..."])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        'paperboy: left out "the": too common a word to pick papers',
+        "paperboy: no keyword left to preview",
+    ]

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -18,23 +19,28 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli
+from bot.analysis import definitions, family, tokens, word_key, words
+from bot.matching import choose_corrections
 from bot.search import (
     EMPTY_QUERY,
+    MARK_END,
+    MARK_START,
     MAX_WORDS,
     SearchOutcome,
-    best_correction,
+    Term,
     parse_query,
     render_marks,
     search,
+    snippet,
 )
 from bot.sources import parse_page
 from storage import db, queries
 from storage import search as store
 from storage.identity import title_key
-from storage.models import PaperRow, SearchWordRow
+from storage.models import PaperRow, SearchAcronymRow, SearchFamilyRow, SearchWordRow
 from storage.records import Paper
-from storage.search import MARK_END, MARK_START, SearchUnavailable, Term
-from storage.words import vocabulary_words, words
+from storage.search import SearchUnavailable
+from storage.search_index import TERMS_TABLE, insert_terms, terms_row, vocabulary_words
 from tests.conftest import new_postgres_database
 from tests.postgres import Cluster
 
@@ -149,14 +155,24 @@ def matching_ids(session: Session, index: str, word: str, floor: int = 0) -> lis
 
 def assert_indexes_intact(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
+        assert_terms_intact(session)
         if session.get_bind().dialect.name == "postgresql":
             assert_tsvectors_intact(session)
         else:
             assert_fts5_intact(session)
 
 
+def assert_terms_intact(session: Session) -> None:
+    # One analysed row per paper, the one its title and abstract give now: the indexes of
+    # both databases are built from these rows.
+    papers = session.execute(select(PaperRow.id, PaperRow.title, PaperRow.abstract))
+    expected = {paper.id: terms_row(paper.id, paper.title, paper.abstract) for paper in papers}
+    stored = session.execute(text(f"SELECT * FROM {TERMS_TABLE}")).mappings()
+    assert {row["id"]: dict(row) for row in stored} == expected
+
+
 def assert_fts5_intact(session: Session) -> None:
-    # Raises if the index disagrees with the papers it was built from.
+    # Raises if the index disagrees with the analysed rows it was built from.
     index = store.FTS_INDEX
     session.execute(text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"))
     # The recent index holds only the newest papers, which that check cannot allow for:
@@ -165,18 +181,21 @@ def assert_fts5_intact(session: Session) -> None:
     floor = min(recent)
     newest = session.scalars(select(PaperRow.id).where(PaperRow.id >= floor))
     assert sorted(recent) == sorted(newest)
+    # The indexes hold keys: each sampled word's exact form and word family.
     sample = session.scalars(select(SearchWordRow.word).order_by(SearchWordRow.word))
     for word in list(sample)[::25]:
-        assert matching_ids(session, store.RECENT_INDEX, word) == matching_ids(
-            session, store.FTS_INDEX, word, floor
-        ), word
+        for key in {word_key(word), family(word)}:
+            found = matching_ids(session, store.FTS_INDEX, key, floor)
+            assert matching_ids(session, store.RECENT_INDEX, key) == found, key
+        assert matching_ids(session, store.FTS_INDEX, family(word)), word
 
 
 def assert_tsvectors_intact(session: Session) -> None:
-    # One tsvector per paper, the one its title and abstract give now.
+    # One tsvector per paper, the one its analysed row gives now (papers_fts_terms is
+    # checked against the papers by assert_terms_intact).
     stale = text(
-        f"SELECT count(*) FROM papers AS p FULL JOIN {store.FTS_INDEX} AS f ON f.id = p.id "
-        "WHERE f.document IS DISTINCT FROM papers_fts_document(p.title, p.abstract)"
+        f"SELECT count(*) FROM {TERMS_TABLE} AS t FULL JOIN {store.FTS_INDEX} AS f "
+        "ON f.id = t.id WHERE f.document IS DISTINCT FROM papers_fts_document(t)"
     )
     assert session.scalar(stale) == 0
 
@@ -201,6 +220,62 @@ def recount(sessions: sessionmaker[Session]) -> dict[str, int]:
     return dict(counts)
 
 
+def counted(sessions: sessionmaker[Session]) -> dict[str, dict[Any, int]]:
+    """What the three vocabulary tables count: papers per word, word family and acronym
+    definition."""
+    with sessions() as session:
+        words_ = session.execute(select(SearchWordRow.word, SearchWordRow.papers))
+        families = session.execute(select(SearchFamilyRow.family, SearchFamilyRow.papers))
+        acronyms = session.execute(
+            select(SearchAcronymRow.acronym, SearchAcronymRow.long_form, SearchAcronymRow.papers)
+        )
+        return {
+            "words": {row.word: row.papers for row in words_},
+            "families": {row.family: row.papers for row in families},
+            "definitions": {(row.acronym, row.long_form): row.papers for row in acronyms},
+        }
+
+
+def recounted(sessions: sessionmaker[Session]) -> dict[str, dict[Any, int]]:
+    """The same counts, made afresh from the papers."""
+    families: Counter[str] = Counter()
+    acronyms: Counter[tuple[str, str]] = Counter()
+    with sessions() as session:
+        for title, abstract in session.execute(select(PaperRow.title, PaperRow.abstract)):
+            families.update({family(word) for word in vocabulary_words(title, abstract)})
+            acronyms.update(
+                {
+                    (a, " ".join(form))
+                    for text_ in (title, abstract)
+                    for a, form in definitions(text_)
+                }
+            )
+    return {
+        "words": dict(recount(sessions)),
+        "families": dict(families),
+        "definitions": dict(acronyms),
+    }
+
+
+def paper_texts(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """Each paper's title and abstract, by title."""
+    with sessions() as session:
+        rows = session.execute(select(PaperRow.title, PaperRow.abstract))
+        return {row.title: f"{row.title}\n{row.abstract}" for row in rows}
+
+
+def saying(sessions: sessionmaker[Session], word: str) -> set[str]:
+    """Titles of the papers with the word in some inflection ("network", "networks")."""
+    texts = paper_texts(sessions).items()
+    return {title for title, text_ in texts if word_key(word) in map(word_key, words(text_))}
+
+
+def of_family(sessions: sessionmaker[Session], word: str) -> set[str]:
+    """Titles of the papers with a word of the word's family."""
+    texts = paper_texts(sessions).items()
+    return {title for title, text_ in texts if family(word) in map(family, words(text_))}
+
+
 # The query language, without a database.
 
 
@@ -222,12 +297,15 @@ def test_words_fold_case_diacritics_and_punctuation() -> None:
         "x2",
     ]
     assert vocabulary_words("GPT4 uses 3D Transformers; Transformers!") == {"uses", "transformers"}
+    # Words of three letters are in the vocabulary too: compounds split into them.
+    assert vocabulary_words("Pre-trained GPT4 for 3D") == {"pre", "trained", "for"}
 
 
 def test_parse_words_phrases_and_prefix() -> None:
+    # Words keep their case: an acronym typed in capitals is matched as one.
     assert parse_query('graph "neural ODE" netw').terms == (
         Term(("graph",)),
-        Term(("neural", "ode")),
+        Term(("neural", "ODE")),
         Term(("netw",), prefix=True),
     )
     # A space or a closing quote after the last word: it is finished.
@@ -239,12 +317,31 @@ def test_parse_words_phrases_and_prefix() -> None:
     assert parse_query('graph "neural netw').terms[-1] == Term(("neural", "netw"))
     assert parse_query("\u201cgraph neural\u201d").terms == (Term(("graph", "neural")),)
     # Operators and punctuation are only separators; repeats count once.
-    assert parse_query("NEAR(graph OR graph) -title:*").terms == (
-        Term(("near",)),
+    assert parse_query("NEAR(graph OR graph) title:*").terms == (
+        Term(("NEAR",)),
         Term(("graph",)),
-        Term(("or",)),
+        Term(("OR",)),
         Term(("title",)),
     )
+
+
+def test_parse_exclusions_and_explicit_prefixes() -> None:
+    # A minus before a word or a quote excludes it; inside a word it only separates.
+    assert parse_query('graph -survey -"neural ODE" self-supervised').terms == (
+        Term(("graph",)),
+        Term(("survey",), exclude=True),
+        Term(("neural", "ODE"), exclude=True),
+        Term(("self",)),
+        Term(("supervised",), prefix=True),
+    )
+    # An excluded last word is finished: it never completes.
+    assert parse_query("graph -surv").terms[-1] == Term(("surv",), exclude=True)
+    # word* completes wherever it stands, and says it was asked for.
+    assert parse_query("diff* graph").terms == (
+        Term(("diff",), prefix=True, explicit=True),
+        Term(("graph",), prefix=True),
+    )
+    assert parse_query("-title:*").terms == (Term(("title",), exclude=True),)
 
 
 def test_parse_caps_the_words() -> None:
@@ -263,15 +360,44 @@ def test_parse_never_fails(query: str) -> None:
     assert all(term.words for term in parsed.terms)
 
 
-def test_best_correction_prefers_closest_then_most_used() -> None:
+def test_choose_corrections_prefers_closest_then_most_used() -> None:
+    # Candidates come with the number of papers that use their word family.
     candidates = [("transformers", 50), ("transformer", 10), ("transforms", 90)]
-    assert best_correction("tranformer", candidates) == "transformer"
-    assert best_correction("tranformers", candidates) == "transformers"
-    assert best_correction("gradient", [("gradual", 5)]) is None
-    # 4-7 letters: one typo; shorter words are never corrected.
-    assert best_correction("modle", [("model", 3), ("mode", 9)]) == "mode"
-    assert best_correction("mdle", [("model", 3)]) is None
-    assert best_correction("gan", [("gain", 3)]) is None
+    assert choose_corrections("tranformer", 0, candidates) == ["transformer"]
+    assert choose_corrections("tranformers", 0, candidates) == ["transformers"]
+    # A swap of two neighbouring letters is one typo, not two.
+    assert choose_corrections("trasnformer", 0, candidates) == ["transformer"]
+    assert choose_corrections("gradient", 0, [("gradual", 5)]) == []
+    # 5-7 letters: one typo, and every closest candidate, the most used first;
+    # shorter words are never corrected.
+    assert choose_corrections("modle", 0, [("model", 3), ("mode", 9)]) == ["mode", "model"]
+    assert choose_corrections("mdle", 0, [("model", 3)]) == []
+    assert choose_corrections("gan", 0, [("gain", 3)]) == []
+    # A word whose family papers use is a typo only if rare (at most two papers), and then
+    # only of a word ten times as common; a correction is a word of two papers at least.
+    assert choose_corrections("tranformer", 3, candidates) == []
+    assert choose_corrections("tranformer", 2, candidates) == ["transformers"]
+    assert choose_corrections("tranformer", 0, [("transformer", 1)]) == []
+    # Never a word of the same family, nor an English word.
+    assert choose_corrections("quantisation", 0, [("quantization", 50)]) == []
+    assert choose_corrections("university", 0, [("universality", 50)]) == []
+    assert choose_corrections("universty", 0, [("university", 50)]) == ["university"]
+
+
+def test_snippet_marks_exact_and_family_words_and_says_where_it_cuts() -> None:
+    def marked(text_: str) -> str:
+        return render_marks(snippet(text_, {word_key("graph")}, {family("quantization")}), "[", "]")
+
+    # Exact keys mark every inflection, family keys every word of the family.
+    assert marked("(Graphs of quantized nets; a quantizer, graphical.)") == (
+        "([Graphs] of [quantized] nets; a [quantizer], graphical.)"
+    )
+    # Cut around the most marked words: an ellipsis only where words are left out.
+    filler = " ".join(f"w{n}" for n in range(40))
+    assert marked(f"{filler} graph quantization {filler}.").count("…") == 2
+    assert marked(f"Graph quantization {filler}.").startswith("[Graph] [quantization] w0 ")
+    assert marked(f"{filler} graph quantization!").endswith(" w39 [graph] [quantization]!")
+    assert marked("") == ""
 
 
 def test_render_marks_is_always_balanced() -> None:
@@ -290,6 +416,109 @@ def test_title_hit_ranks_above_abstract_only_hits(library: sessionmaker[Session]
     assert in_title.count(False) >= 4
     # Every paper with the word in its title comes before every paper with it elsewhere.
     assert in_title == sorted(in_title, reverse=True)
+
+
+def test_tiers_rank_exact_title_phrase_first_then_looser_matches(
+    library: sessionmaker[Session],
+) -> None:
+    # Stored best first, so each is older than every worse one: within a tier newer papers
+    # may come first, but no paper of a better tier is ever ranked below a worse tier's.
+    tiers = [
+        # The phrase in the title, exactly.
+        Paper("Zebrafish Quantization", "A short note on counting fish."),
+        # Both words in the title, exactly.
+        Paper("Quantization for Zebrafish", "We count fish."),
+        # The phrase in the abstract, exactly (twice).
+        Paper("Counting Fish", "Zebrafish quantization, then zebrafish quantization."),
+        # Both words, exactly, one in the title and one in the abstract.
+        Paper("Quantization of Fish", "Fish such as the zebrafish are counted."),
+        # Only other words of the families, many times, in the title too; the newest.
+        Paper(
+            "Quantized Zebrafish Quantizers",
+            "Quantizing zebrafish: quantized zebrafish, quantizers of zebrafish, quantized.",
+        ),
+    ]
+    for paper in tiers:
+        with library.begin() as session:
+            queries.store_papers(session, [paper], NOW)
+    for query in ("zebrafish quantization", "Zebrafish Quantization "):
+        assert titles(find(library, query, limit=10)) == [paper.title for paper in tiers], query
+    # As a phrase the words stand together in every tier: exactly in the title, exactly in
+    # the abstract, then as families ("Zebrafish Quantizers"; "Quantized Zebrafish" is not).
+    assert titles(find(library, '"zebrafish quantization"', limit=10)) == [
+        "Zebrafish Quantization",
+        "Counting Fish",
+        "Quantized Zebrafish Quantizers",
+    ]
+
+
+def test_minus_leaves_out_papers_with_the_word(library: sessionmaker[Session]) -> None:
+    graph = everything(library, "graph")
+    surveys = of_family(library, "survey")
+    assert graph & surveys  # some seed papers on graphs are surveys
+    without = everything(library, "graph -survey")
+    assert without == graph - surveys
+    # Any form of the word, and a phrase, as a digest's -keyword.
+    assert everything(library, "graph -Surveys") == without
+    neural = of_family(library, "neural")
+    assert everything(library, 'graph -"graph neural networks"') < graph
+    assert graph - neural <= everything(library, 'graph -"graph neural networks"')
+    # Exclusions alone search for nothing.
+    assert find(library, "-survey").message == EMPTY_QUERY
+
+
+def test_star_completes_even_a_word_of_its_own(library: sessionmaker[Session]) -> None:
+    # A seed paper uses "diff" as a word, so a last word "diff" is taken as finished...
+    assert vocabulary(library)["diff"] == 1
+    plain = everything(library, "diff")
+    assert plain == saying(library, "diff")
+    # ...but "diff*" asks for the longer words too.
+    starred = everything(library, "diff*")
+    assert plain < starred
+    assert everything(library, "diffusion") <= starred
+    assert everything(library, "different") <= starred
+    assert find(library, "diff*").corrected is None
+
+
+def test_acronyms_find_the_long_form_the_papers_define(library: sessionmaker[Session]) -> None:
+    texts = paper_texts(library)
+    long_form = {
+        t for t, text_ in texts.items() if "graph neural network" in " ".join(words(text_))
+    }
+    acronym = {t for t, text_ in texts.items() if {"GNN", "GNNs"} & set(tokens(text_))}
+    # The seeds define GNN ("graph neural networks (GNNs)"), and some papers only write the
+    # long form, others only the acronym.
+    assert any(
+        ("GNN", ("graph", "neural", "network")) in set(definitions(text_))
+        for text_ in texts.values()
+    )
+    assert long_form - acronym
+    assert acronym - long_form
+    gnn = everything(library, "GNN")
+    assert gnn == long_form | acronym
+    assert everything(library, "GNNs") == gnn
+    assert everything(library, '"graph neural networks"') == gnn
+    # Papers that write the acronym itself rank first.
+    ranked = titles(find(library, "GNN", limit=50))
+    uses_it = [title in acronym for title in ranked]
+    assert uses_it == sorted(uses_it, reverse=True)
+
+
+def test_snippets_mark_the_words_of_the_family(library: sessionmaker[Session]) -> None:
+    abstract = (
+        "We quantized zebrafish, then a quantizer counted them in quantum time: quantization."
+    )
+    with library.begin() as session:
+        queries.store_papers(session, [Paper("Zebrafish Counts", abstract)], NOW)
+    [result] = find(library, "zebrafish quantization").results
+    assert render_marks(result.snippet, "[", "]") == (
+        "We [quantized] [zebrafish], then a [quantizer] counted them in quantum time: "
+        "[quantization]."
+    )
+    # A seed paper that only says "quantized" shows it marked.
+    regnet = "Designing Network Design Spaces"
+    [result] = [r for r in find(library, "quantization", limit=50).results if r.title == regnet]
+    assert "[quantized]" in render_marks(result.snippet, "[", "]")
 
 
 def test_phrase_needs_the_words_together(library: sessionmaker[Session]) -> None:
@@ -345,8 +574,44 @@ def test_several_words_must_all_match(library: sessionmaker[Session]) -> None:
     assert everything(library, "graph zzzqqqxx") == set()
 
 
-def test_stemming_finds_other_forms(library: sessionmaker[Session]) -> None:
+def test_inflections_find_other_forms(library: sessionmaker[Session]) -> None:
     assert everything(library, "network") == everything(library, "networks")
+    # Plurals in -ys too ("surveys", "arrays", "keys").
+    surveys = everything(library, "surveys")
+    assert surveys == everything(library, "survey")
+    assert saying(library, "surveys") <= surveys
+
+
+def test_word_families_find_each_other(library: sessionmaker[Session]) -> None:
+    # Seed papers that say "quantized" (or "quantize", "quantizing"), never "quantization".
+    with_the_word = saying(library, "quantization")
+    only_quantized = saying(library, "quantized") - with_the_word
+    assert only_quantized
+    assert with_the_word
+    quantization = find(library, "quantization", limit=50)
+    found = titles(quantization)
+    assert quantization.matches == len(found)
+    assert only_quantized | with_the_word <= set(found) <= of_family(library, "quantization")
+    assert set(found) == everything(library, "quantized")
+    # Papers with the very word rank above those with only another word of its family.
+    exact = [title in with_the_word for title in found]
+    assert exact == sorted(exact, reverse=True)
+
+
+def test_families_do_not_reach_words_of_other_meanings(library: sessionmaker[Session]) -> None:
+    # Porter stemming put each of these pairs in one stem; word families do not.
+    pairs = [
+        ("generalization", "generative"),
+        ("continual", "continuous"),
+        ("experiment", "experience"),
+        ("transformation", "Transformer"),
+    ]
+    for query, other in pairs:
+        only_other = saying(library, other) - of_family(library, query)
+        assert only_other, other  # the seeds have papers that say only the other word
+        found = everything(library, query)
+        assert found, query
+        assert not found & only_other, (query, sorted(found & only_other)[:3])
 
 
 def test_last_word_completes_unless_finished(library: sessionmaker[Session]) -> None:
@@ -370,15 +635,41 @@ def test_misspelt_words_are_corrected(library: sessionmaker[Session]) -> None:
     outcome = find(library, '"convolutonal neural" netwroks')
     assert outcome.corrected == '"convolutional neural" networks'
     assert outcome.results
+    # Every tier searches the corrected words, acronyms the papers define for them included.
+    assert outcome.results == find(library, '"convolutional neural" networks').results
+    assert outcome.matches == find(library, '"convolutional neural" networks').matches
+
+
+def test_swapped_letters_are_one_typo(library: sessionmaker[Session]) -> None:
+    outcome = find(library, "trasnformer", limit=10)
+    assert outcome.corrected == "transformer"
+    assert outcome.message == "showing results for transformer"
+    assert outcome.results == find(library, "transformer", limit=10).results
+    # Two slips in a phrase, each a swap.
+    for query in ('"lagnuage modles"', "lagnuage modles"):
+        outcome = find(library, query, limit=10)
+        shown = query.replace("lagnuage modles", "language models")
+        assert outcome.corrected == shown
+        assert outcome.message == f"showing results for {shown}"
+        assert outcome.results
+        # The corrected words' results come first; a second reading of a typo ("modles":
+        # "modules", "modes" too) may add papers after them, and marks its words.
+        assert titles(outcome) == titles(find(library, shown, limit=10))
+        assert outcome.matches >= find(library, shown).matches
 
 
 def test_known_words_are_not_corrected(library: sessionmaker[Session]) -> None:
     for query in ("transformer", "hypernetworks", "graph neural networks", "gans"):
         outcome = find(library, query)
         assert (outcome.corrected, outcome.message) == (None, None), query
-    # One seed paper spells it this way, so it is a word of the library, and finds that paper.
-    outcome = find(library, "convolutinal")
-    assert (outcome.corrected, outcome.matches) == (None, 1)
+    # One seed paper spells it this way, so it is a word of the library: not corrected, and
+    # that paper comes first. A word of two papers at most may itself be a typo, so the
+    # common word it is near is searched too, in the last tier.
+    [misspelt] = saying(library, "convolutinal")
+    outcome = find(library, "convolutinal", limit=50)
+    assert (outcome.corrected, outcome.message) == (None, None)
+    assert titles(outcome)[0] == misspelt
+    assert everything(library, "convolutinal") == everything(library, "convolutional")
 
 
 def test_corrections_are_words_of_several_papers(library: sessionmaker[Session]) -> None:
@@ -445,7 +736,16 @@ def test_results_carry_link_date_and_snippet(library: sessionmaker[Session]) -> 
 
 
 def test_vocabulary_counts_papers_per_word(library: sessionmaker[Session]) -> None:
-    assert vocabulary(library) == recount(library)
+    counts = counted(library)
+    assert counts == recounted(library)
+    # Papers per surface word, per word family, and per acronym definition.
+    texts = paper_texts(library)
+    assert len(texts) == 504
+    quantized = {title for title, text_ in texts.items() if "quantized" in words(text_)}
+    assert counts["words"]["quantized"] == len(quantized) > 0
+    assert counts["families"][family("quantized")] == len(of_family(library, "quantized"))
+    assert counts["families"][family("quantized")] > len(quantized)
+    assert counts["definitions"][("GNN", "graph neural network")] > 1
 
 
 def test_enriched_abstract_is_searchable(library: sessionmaker[Session]) -> None:
@@ -463,18 +763,18 @@ def test_enriched_abstract_is_searchable(library: sessionmaker[Session]) -> None
     # The vocabulary followed: the new word came, the old one lost a paper.
     words_now = vocabulary(library)
     assert (words_now["quasicrystals"], words_now.get("lattices", 0)) == (1, lattices - 1)
-    assert vocabulary(library) == recount(library)
+    assert counted(library) == recounted(library)
     assert_indexes_intact(library)
 
 
 def test_forced_reingest_changes_nothing(
     library: sessionmaker[Session], seed_pages: list[Path]
 ) -> None:
-    before = vocabulary(library)
+    before = counted(library)
     for page in seed_pages:
         with library.begin() as session:
             queries.store_papers(session, parse_page(page.read_bytes()).papers, NOW)
-    assert vocabulary(library) == before
+    assert counted(library) == before
     assert_intact(library)
 
 
@@ -513,7 +813,7 @@ def test_papers_stored_before_the_search_migration_are_found(
         find(sessions, "hypernetworks")
     )
     assert find(sessions, "hypernetwroks").corrected == "hypernetworks"
-    assert vocabulary(sessions) == recount(sessions)
+    assert counted(sessions) == recounted(sessions)
     assert_indexes_intact(sessions)
     engine.dispose()
 
@@ -545,8 +845,13 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     fresh = [
         row(f"Fresh graph paper {n}", "graph learning, recently", id=100_000 + n) for n in range(3)
     ]
+    analysed = [
+        (100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)
+    ]
     with library.begin() as session:
         session.execute(insert(PaperRow), fresh)
+        # The indexes read the analysed texts, which storage code writes with each paper.
+        insert_terms(session, analysed)
     with library() as session:
         recent = session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")).all()
     assert sorted(recent) == [100_000, 100_001, 100_002]
@@ -554,7 +859,11 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     # The seed papers now rank on the whole index, and find the same papers as before.
     assert everything(library, "graph hypernetworks") == expected
     # With a window of 2, "graph" has a full window of recent matches: it is left out of the
-    # scoring, and the results are still the newest 2 papers with both words.
+    # scoring, and the results are still the newest 2 papers with both words. Each tier is
+    # ranked on its own: the phrase in the title, both words in the title, the phrase in the
+    # abstract, both words anywhere (graph left out of the scoring of those with it as a
+    # clause of its own); the family tier needs "graph" in each of its readings, so it has
+    # nothing cheap to score, and lists its matches newest first.
     ranked_on: list[tuple[str, bool]] = []
     ranked_sql = store._ranked_sql
 
@@ -565,11 +874,17 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     monkeypatch.setattr(store, "_ranked_sql", spy)
     monkeypatch.setattr(store, "WINDOW", 2)
     outcome = find(library, "graph hypernetworks", limit=50)
-    assert ranked_on == [(store.FTS_INDEX, True)]
+    assert ranked_on == [
+        (store.FTS_INDEX, False),
+        (store.FTS_INDEX, True),
+        (store.FTS_INDEX, False),
+        (store.FTS_INDEX, True),
+    ]
     assert (outcome.matches, outcome.capped) == (2, True)
     assert set(titles(outcome)) <= expected
     assert len(outcome.results) == 2
-    # Every word common, the phrase rare: nothing is cheap to score, so newest first.
+    # Every word common, the phrase rare: nothing is cheap to score (FTS5 counts a phrase
+    # along its rarest word's postings), so every tier lists its matches newest first.
     ranked_on.clear()
     outcome = find(library, '"learning graph"', limit=50)
     assert ranked_on == []
@@ -578,9 +893,12 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     monkeypatch.setattr(store, "WINDOW", 2000)
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
     outcome = find(library, "graph", limit=50)
-    assert ranked_on == [(store.RECENT_INDEX, False)]
+    # One per tier: title, abstract, exact words anywhere, word family.
+    assert ranked_on == [(store.RECENT_INDEX, False)] * 4
     assert sorted(titles(outcome)) == [f"Fresh graph paper {n}" for n in range(3)]
+    # Counted as ranked: the recent matches, and maybe more, older (no next page to offer).
     assert (outcome.matches, outcome.capped) == (3, True)
+    assert not outcome.more
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import service
+from bot.matching import Matcher
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
 from storage import queries, subscriptions
 from storage.records import Paper
@@ -41,9 +42,11 @@ def test_subscribe_unsubscribe_and_list(store: sessionmaker[Session]) -> None:
         assert "Usage" in service.subscribe(session, ME, " , ,", NOW)
         assert "Unsubscribed from: pruning" in service.unsubscribe(session, ME, "PRUNING")
         assert "is not among" in service.unsubscribe(session, ME, "nothing")
+        # Cleaned as /subscribe cleans: copied with a full stop or in quotes.
+        assert "Unsubscribed from: MoE" in service.unsubscribe(session, ME, "“MoE.”")
         [listing] = service.keyword_list(session, ME)
     assert "• GNN" in listing
-    assert "• MoE" in listing
+    assert "• MoE" not in listing
     assert "pruning" not in listing
 
 
@@ -227,3 +230,191 @@ def test_long_replies_stay_under_the_limit(store: sessionmaker[Session]) -> None
     assert len(settings) < MESSAGE_LIMIT
     assert len(exported) == 2
     assert all(len(part) <= MESSAGE_LIMIT and part.startswith("<pre>") for part in exported)
+
+
+# Keyword hygiene: three topics, each in papers of its own (see bot/keywords.py).
+TOPICS = [
+    *PAPERS,
+    Paper("Diffusion Models for Audio", "A review of diffusion samplers.", upvotes=5),
+    Paper("Large Language Models Reason", "Large language models solve puzzles."),
+]
+
+
+@pytest.fixture
+def topics(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    with sessions.begin() as session:
+        queries.store_papers(session, TOPICS, NOW)
+    return sessions
+
+
+def _stored(session: Session, chat: service.Chat = ME) -> list[str]:
+    row = subscriptions.find(session, chat.id)
+    return subscriptions.keywords(row) if row else []
+
+
+def test_keywords_are_cleaned_as_typed_from_a_sentence(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        # The welcome text's example, copied with its full stop.
+        reply = service.subscribe(session, ME, "graph neural networks, pruning.", NOW)
+        assert reply.startswith("Subscribed to: graph neural networks, pruning\n")
+        reply = service.subscribe(
+            session, ME, "«MoE»; \u201cdiffusion\u201d, (GNN), low-rank:", NOW
+        )
+        assert reply.startswith("Subscribed to: MoE, diffusion, GNN, low-rank\n")
+        assert "Already there: pruning" in service.subscribe(session, ME, "'pruning'", NOW)
+        assert "Usage" in service.subscribe(session, ME, "..., -, «»", NOW)
+        assert _stored(session) == [
+            "diffusion", "GNN", "graph neural networks", "low-rank", "MoE", "pruning",
+        ]  # fmt: skip
+
+
+def test_exclusions_are_acknowledged_as_exclusions(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        reply = service.subscribe(session, ME, "pruning, -survey, \u2014review.", NOW)
+        assert reply.startswith("Subscribed to: pruning\nExcluding: survey, review\n")
+        assert "-survey" not in reply.split("\n")[1]
+        assert "• -survey: 1 paper left out" in reply
+        assert "Already there: -survey" in service.subscribe(session, ME, '"-survey"', NOW)
+        assert _stored(session) == ["-review", "-survey", "pruning"]
+        # The digest reads the stored exclusion: the survey of pruning is left out.
+        [(text, _)] = service.digest(session, ME.id, service.candidates(session), 10).messages
+    assert "Pruning Experts" in text
+    assert "A Survey of Pruning" not in text
+
+
+def test_one_letter_and_stop_word_keywords_are_refused(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        reply = service.subscribe(session, ME, "a, pruning, the, x, of the, -a, IT", NOW)
+        assert _stored(session) == ["IT", "pruning"]
+    lines = reply.split("\n")
+    assert lines[0] == "Subscribed to: pruning, IT"
+    assert "“a”, “x”, “-a” were not added: a single letter matches almost every paper." in lines
+    assert "“the” was not added: too common a word to pick papers." in lines
+    assert "“of the” was not added: too common words to pick papers." in lines
+    with topics.begin() as session:
+        only = service.subscribe(session, ME, "a", NOW)
+    assert only == "“a” was not added: a single letter matches almost every paper."
+
+
+def test_keywords_run_together_are_questioned(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        reply = service.subscribe(session, ME, "GNN pruning diffusion", NOW)
+        assert subscriptions.find(session, ME.id) is None  # nothing stored, not even a chat
+    assert reply.startswith(
+        "“GNN pruning diffusion” looks like 3 keywords. Did you mean "
+        "<code>/subscribe GNN, pruning, diffusion</code>? Use commas between keywords. "
+        "Nothing was added."
+    )
+    assert "quote it: <code>/subscribe &quot;GNN pruning diffusion&quot;</code>" in reply
+    with topics.begin() as session:
+        # The others of the same command are added; quotes force a phrase.
+        reply = service.subscribe(session, ME, 'GNN pruning diffusion, MoE, "GNN pruning"', NOW)
+        assert _stored(session) == ["GNN pruning", "MoE"]
+        # Real phrases pass, whether the papers use them or not.
+        phrases = "large language models, graph neural networks, knowledge distillation"
+        service.subscribe(session, ME, phrases, NOW)
+        service.subscribe(session, ME, "reinforcement learning from human feedback", NOW)
+        assert len(_stored(session)) == 6
+    assert reply.startswith("Subscribed to: MoE, GNN pruning\n“GNN pruning diffusion” looks")
+    assert "Use commas between keywords. It was not added." in reply
+
+
+def test_a_channel_is_named_in_the_suggested_command(topics: sessionmaker[Session]) -> None:
+    channel = service.Chat(-1003, "channel", "@papers")
+    with topics.begin() as session:
+        reply = service.subscribe(session, channel, "GNN pruning", NOW)
+    assert "<code>/subscribe @papers GNN, pruning</code>" in reply
+
+
+def test_the_reply_says_what_each_keyword_matches_now(
+    topics: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Matcher.suggest proposes is the matcher's business; the reply shows it.
+    monkeypatch.setattr(Matcher, "suggest", lambda self, keyword: f"not {keyword}")
+    with topics.begin() as session:
+        reply = service.subscribe(session, ME, "pruning, GNN, zeppelins, -survey", NOW)
+    assert reply.split("\n")[2:] == [
+        "Matches among the 6 stored papers now:",
+        "• pruning: 3 papers",
+        "• GNN: 1 paper",
+        "• zeppelins: no paper yet; did you mean “not zeppelins”?",
+        "• -survey: 1 paper left out",
+        "Next digest: tomorrow at 08:00 (UTC).",
+    ]
+    # The candidates given are the ones counted in (the bot passes its cached ones).
+    with topics.begin() as session:
+        known = service.candidates(session)
+        queries.store_papers(session, [Paper("Sparse MoE Again", "More MoE layers.")], NOW)
+        assert "• MoE: 1 paper" in service.subscribe(session, ME, "MoE", NOW, known)
+        assert "• MoE: 2 papers" in service.subscribe(session, GROUP, "MoE", NOW)
+
+
+def test_the_reply_says_when_the_next_digest_comes(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        service.set_timezone(session, ME, "Europe/Berlin", NOW)
+        # 08:00 UTC is 09:00 in Berlin: today's 08:00 has passed.
+        assert "Next digest: tomorrow at 08:00 (Europe/Berlin)." in service.subscribe(
+            session, ME, "pruning", NOW
+        )
+        service.set_time(session, ME, "21:30", NOW)
+        assert "Next digest: today at 21:30 (Europe/Berlin)." in service.subscribe(
+            session, ME, "GNN", NOW
+        )
+        # Once scheduled, the stored time is the one said.
+        assert service.due_chats(session, NOW) == []
+        row = subscriptions.find(session, ME.id)
+        assert row is not None
+        row.next_digest_at = datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
+        assert "Next digest: Fri 27 Nov at 21:30 (Europe/Berlin)." in service.subscribe(
+            session, ME, "MoE", NOW
+        )
+        service.set_paused(session, ME, True, NOW)
+        assert "Digests are paused: /resume" in service.subscribe(session, ME, "diffusion", NOW)
+        # Nothing added, nothing announced.
+        assert "Next digest" not in service.subscribe(session, ME, "pruning", NOW)
+
+
+def test_no_papers_stored_yet(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        reply = service.subscribe(session, ME, "GNN pruning diffusion", NOW)
+    # Nothing to judge it by: kept as typed, and the reply says why nothing matches.
+    assert reply.startswith("Subscribed to: GNN pruning diffusion\n")
+    assert "No papers are stored yet" in reply
+
+
+def test_import_cleans_and_refuses_but_never_questions(topics: sessionmaker[Session]) -> None:
+    document = json.dumps(
+        {
+            "format": service.EXPORT_FORMAT,
+            "keywords": ["pruning.", "a", "GNN pruning diffusion", "-survey", "GNN, MoE"],
+            "time": "06:15",
+        }
+    )
+    with topics.begin() as session:
+        reply = service.import_document(session, ME, document, NOW)
+        # Each entry was one keyword when exported: the words of one are a phrase.
+        assert _stored(session) == ["-survey", "GNN", "GNN pruning diffusion", "MoE", "pruning"]
+    assert "Subscribed to: pruning, GNN pruning diffusion, GNN, MoE" in reply
+    assert "Excluding: survey" in reply
+    assert "“a” was not added: a single letter matches almost every paper." in reply
+    assert "looks like" not in reply
+    # The keywords come after the imported settings, so the next digest is on them.
+    assert reply.endswith("Next digest: tomorrow at 06:15 (UTC).")
+
+
+def test_hostile_keyword_replies_fit_one_message(topics: sessionmaker[Session]) -> None:
+    with topics.begin() as session:
+        ampersands = ", ".join(f"{i:02d}" + "&" * 90 for i in range(45))
+        reply = service.subscribe(session, ME, ampersands, NOW)
+        refused = service.subscribe(session, GROUP, ", ".join("&<>" * 30 for _ in range(45)), NOW)
+        runs = ["GNN pruning", "GNN diffusion", "MoE diffusion", "GNN MoE", "diffusion MoE"]
+        questioned = service.subscribe(session, GROUP, ", ".join(runs * 10), NOW)
+    for text in (reply, refused, questioned):
+        assert len(text) < service.REPLY_LIMIT
+        assert "<b" not in text.replace("<b>", "")  # only our own tags
+    # The listing that does not fit is left out; what follows it still comes.
+    assert reply.startswith("…\nMatches among the 6 stored papers now:\n")
+    assert reply.endswith("Next digest: tomorrow at 08:00 (UTC).")
+    # Each question once, and the first three in full.
+    assert questioned.count("looks like 2 keywords") == 3
+    assert questioned.endswith("… and 2 more like these, not added.")
