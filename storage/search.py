@@ -28,9 +28,11 @@ from storage.models import (
     SearchWordRow,
 )
 
-# The FTS5 index of every paper, and the index of the newest papers only (see Fts5Search).
+# The FTS5 index of every paper, of the newest papers only, and of every title (see
+# Fts5Search).
 FTS_INDEX = "papers_fts"
 RECENT_INDEX = "papers_fts_recent"
+TITLE_INDEX = "papers_fts_titles"
 
 # Ranking scores at most this many matches of a tier: the newest ones (see Fts5Search).
 WINDOW = 2000
@@ -103,17 +105,27 @@ class HitPage:
     capped: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Count:
+    matches: int
+    # More papers may match, older than those counted.
+    capped: bool = False
+    # The query is common: its matches among the newest papers are all that is ranked.
+    recent_only: bool = False
+
+
 class SearchBackend(Protocol):
-    def ranked(self, session: Session, plan: Plan, tier: Tier, needed: int) -> list[int]:
-        """Up to `needed` ids of papers matching the tier (and no exclusion), best first."""
+    def ranked(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
+    ) -> list[int]:
+        """Up to `needed` ids of papers matching the tier (and no exclusion), best first.
+
+        Not `exhaustive`: for a common query, a tier that has few matches among the newest
+        papers need not be looked for among the older ones."""
         ...
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
-        """How many papers match the tier, counting at most WINDOW, and whether capped."""
-        ...
-
-    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
-        """Up to `limit` ids of papers matching the tier, cheaply (the newest, if it can)."""
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+        """How many papers match the tier, counting at most WINDOW."""
         ...
 
 
@@ -132,16 +144,20 @@ def search(session: Session, plan: Plan, *, limit: int, offset: int) -> HitPage:
         return HitPage((), 0, capped=False)
     backend = backend_for(session)
     needed = offset + limit
+    # A common query ranks its matches among the newest papers only (see Fts5Search).
+    # The title tiers are still looked for through the whole library: a paper with the
+    # exact words in its title comes first however old it is.
+    count = backend.count(session, plan, plan.tiers[-1])
     ordered: dict[int, None] = {}
     for tier in plan.tiers:
         # A tier's matches include the earlier tiers' (each tier loosens the last).
-        for paper_id in backend.ranked(session, plan, tier, needed + len(ordered)):
+        exhaustive = titles_only(tier) or not count.recent_only
+        for paper_id in backend.ranked(session, plan, tier, needed + len(ordered), exhaustive):
             ordered.setdefault(paper_id, None)
         if len(ordered) >= needed:
             break
-    matches, capped = backend.count(session, plan, plan.tiers[-1])
     ids = list(ordered)[offset:needed]
-    return HitPage(fetch(session, ids), max(matches, len(ordered)), capped)
+    return HitPage(fetch(session, ids), max(count.matches, len(ordered)), count.capped)
 
 
 def fetch(session: Session, ids: Sequence[int]) -> tuple[Hit, ...]:
@@ -185,6 +201,10 @@ def _fts5_clause(clause: Clause) -> str:
     return f"{_FTS5_COLUMNS[clause.columns]} : ({phrases})"
 
 
+def titles_only(tier: Tier) -> bool:
+    return all(c.columns == "title_exact" for clauses in tier.conjunctions for c in clauses)
+
+
 def _fts5_tier(tier: Tier) -> str:
     conjunctions = [" AND ".join(map(_fts5_clause, c)) for c in tier.conjunctions]
     return " OR ".join(f"({c})" for c in conjunctions)
@@ -197,17 +217,30 @@ def _fts5_query(clauses: Sequence[str], exclude: Sequence[Clause]) -> str:
     return query
 
 
-# The newest WINDOW matches from id `floor` on: how many, and the oldest one's id.
-_WINDOW_SQL = text(
-    f"SELECT count(*), min(rowid) FROM (SELECT rowid FROM {FTS_INDEX} "
-    f"WHERE {FTS_INDEX} MATCH :query AND rowid >= :floor ORDER BY rowid DESC LIMIT :window)"
-)
 _RECENT_FLOOR_SQL = text(f"SELECT min(id) FROM {RECENT_INDEX}_docsize")
 _OLDEST_SQL = text("SELECT min(id) FROM papers")
-_NEWEST_SQL = text(
-    f"SELECT rowid FROM {FTS_INDEX} WHERE {FTS_INDEX} MATCH :query "
-    "ORDER BY rowid DESC LIMIT :window"
-)
+
+
+@cache
+def _matches_sql(index: str, order: str) -> TextClause:
+    return text(
+        f"SELECT rowid FROM {index} WHERE {index} MATCH :query AND rowid >= :floor "
+        f"ORDER BY rowid {order} LIMIT :limit"
+    )
+
+
+def _newest(session: Session, index: str, query: str, floor: int = 0) -> list[int]:
+    """The newest WINDOW matches from id `floor` on, newest first.
+
+    Oldest first, FTS5 skips along the rarest word's postings and stops after WINDOW + 1
+    rows; newest first, it reads each word's whole posting list. So it asks oldest first,
+    and has all the matches when there are no more than WINDOW: only a common query is
+    asked again newest first."""
+    params = {"query": query, "floor": floor, "limit": WINDOW + 1}
+    found = session.scalars(_matches_sql(index, "ASC"), params).all()
+    if len(found) <= WINDOW:
+        return list(found[::-1])
+    return list(session.scalars(_matches_sql(index, "DESC"), {**params, "limit": WINDOW}))
 
 
 @cache
@@ -216,7 +249,8 @@ def _ranked_sql(index: str, filtered: bool) -> TextClause:
     # among the newest matches of the whole query, whose ids are given.
     # "+rowid": as an index constraint, the IN list would run the MATCH once per id.
     among = "AND +rowid IN :ids " if filtered else ""
-    weights = f"{TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0"
+    # Title words weigh more, in the indexes that have abstracts too.
+    weights = "1.0, 1.0" if index == TITLE_INDEX else f"{TITLE_WEIGHT}, 1.0, {TITLE_WEIGHT}, 1.0"
     statement = text(
         f"SELECT rowid FROM {index} WHERE {index} MATCH :rank_query AND rowid >= :cut "
         f"{among}ORDER BY bm25({index}, {weights}), rowid DESC LIMIT :limit"
@@ -243,7 +277,9 @@ class Fts5Search:
       common (a rare mix of common words), the matches are listed newest first.
     """
 
-    def ranked(self, session: Session, plan: Plan, tier: Tier, needed: int) -> list[int]:
+    def ranked(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
+    ) -> list[int]:
         # Alternatives are scored whole: leaving a clause out would change what they match.
         units = (
             [(_fts5_tier(tier), [clause for c in tier.conjunctions for clause in c])]
@@ -257,12 +293,14 @@ class Fts5Search:
             return []
         recent, cut = self._window(session, query, floor)
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
-        if recent >= RECENT_ENOUGH or (recent and not older):
+        if recent >= RECENT_ENOUGH or (recent and not (older and exhaustive)):
             params = {"limit": needed, "rank_query": query, "cut": cut}
             return list(session.scalars(_ranked_sql(RECENT_INDEX, filtered=False), params))
-        if not older:
+        if not (older and exhaustive):
             return []
-        window = session.scalars(_NEWEST_SQL, {"query": query, "window": WINDOW}).all()
+        # A tier of title words looks through titles only, not every abstract.
+        index = TITLE_INDEX if titles_only(tier) and not plan.exclude else FTS_INDEX
+        window = _newest(session, index, query)
         if not window:
             return []
         scored = [
@@ -279,45 +317,38 @@ class Fts5Search:
             "ids": list(window),
         }
         filtered = len(scored) < len(clauses)
-        return list(session.scalars(_ranked_sql(FTS_INDEX, filtered=filtered), params))
+        return list(session.scalars(_ranked_sql(index, filtered=filtered), params))
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
         query = _fts5_query([_fts5_tier(tier)], plan.exclude)
         floor = session.scalar(_RECENT_FLOOR_SQL)
         if floor is None:  # no papers
-            return 0, False
+            return Count(0)
         recent, _ = self._window(session, query, floor)
         older = floor > (session.scalar(_OLDEST_SQL) or floor)
         if recent >= RECENT_ENOUGH or (recent and not older):
-            return recent, recent >= WINDOW or older
+            return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
-            return 0, False
-        found, _ = self._window(session, query, 0)
-        return found, found >= WINDOW
-
-    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
-        params = {"query": _fts5_query([_fts5_tier(tier)], ()), "window": limit}
-        return list(session.scalars(_NEWEST_SQL, params))
+            return Count(0)
+        found = len(_newest(session, FTS_INDEX, query))
+        return Count(found, found >= WINDOW)
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
-        """Whether counting the clause's papers, as bm25 does, reads a long posting list: it
-        has WINDOW matches among the recent papers, or a phrase of it only common words
-        (FTS5 finds a phrase along its rarest word's postings)."""
-        if self._window(session, _fts5_clause(clause), floor)[0] >= WINDOW:
-            return True
+        """Whether counting the clause's papers, as bm25 does, reads a long posting list: a
+        phrase of it has only common words (in WINDOW of the recent papers, in any column:
+        a posting list holds every column). FTS5 follows a phrase along its rarest word."""
         return any(
             all(self._window(session, _quoted([word]), floor)[0] >= WINDOW for word in phrase)
             for phrase in clause.phrases
-            if len(phrase) > 1
         )
 
     @staticmethod
     def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:
-        """How many of the newest WINDOW matches have an id from `floor` on, and the oldest id."""
-        params = {"query": expression, "floor": floor, "window": WINDOW}
-        found, oldest = session.execute(_WINDOW_SQL, params).one()
-        return found, oldest or 0
+        """How many of the newest WINDOW matches have an id from `floor` on (the recent
+        index holds every paper from its oldest on), and the oldest one's id."""
+        found = _newest(session, RECENT_INDEX, expression, floor)
+        return len(found), found[-1] if found else 0
 
 
 # --- PostgreSQL: a weighted tsvector and a GIN index ----------------------------------
@@ -414,15 +445,15 @@ class PostgresSearch:
       spans, a rare one has few matches to read in any span.
     """
 
-    def ranked(self, session: Session, plan: Plan, tier: Tier, needed: int) -> list[int]:
+    def ranked(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
+    ) -> list[int]:
+        # The spans below bound the work of every tier: nothing to leave out.
         return self._page(session, plan, tier, needed)[1]
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> tuple[int, bool]:
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         found, _, candidates = self._page(session, plan, tier, 0)
-        return found, candidates >= WINDOW
-
-    def sample(self, session: Session, tier: Tier, limit: int) -> list[int]:
-        return self._page(session, Plan((tier,)), tier, limit)[1]
+        return Count(found, candidates >= WINDOW)
 
     def _page(
         self, session: Session, plan: Plan, tier: Tier, needed: int

@@ -173,8 +173,9 @@ def assert_terms_intact(session: Session) -> None:
 
 def assert_fts5_intact(session: Session) -> None:
     # Raises if the index disagrees with the analysed rows it was built from.
-    index = store.FTS_INDEX
-    session.execute(text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"))
+    for index in (store.FTS_INDEX, store.TITLE_INDEX):
+        check = f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"
+        session.execute(text(check))
     # The recent index holds only the newest papers, which that check cannot allow for:
     # it must hold every paper from its oldest on, and find what the full index finds.
     recent = list(session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}_docsize")))
@@ -874,9 +875,10 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     monkeypatch.setattr(store, "_ranked_sql", spy)
     monkeypatch.setattr(store, "WINDOW", 2)
     outcome = find(library, "graph hypernetworks", limit=50)
+    # The title tiers look through the index of titles alone.
     assert ranked_on == [
-        (store.FTS_INDEX, False),
-        (store.FTS_INDEX, True),
+        (store.TITLE_INDEX, False),
+        (store.TITLE_INDEX, True),
         (store.FTS_INDEX, False),
         (store.FTS_INDEX, True),
     ]
@@ -985,3 +987,31 @@ def test_cli_text(cli_library: Engine, capsys: pytest.CaptureFixture[str]) -> No
 def test_cli_rejects_a_limit_over_50(cli_library: Engine) -> None:
     with pytest.raises(SystemExit):
         cli.main(["search", "graph", "--limit", "51"])
+
+
+@sqlite_only
+def test_an_old_exact_title_ranks_first_in_a_common_query(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common query ranks only its newest matches, but the title tiers are looked for
+    through the whole library: the oldest paper with the words in its title comes first."""
+    with library() as session:
+        oldest = session.scalar(select(func.min(PaperRow.id)))
+    fresh = [(100_000 + n, f"Fresh study {n}", "Quantized weights, recently.") for n in range(5)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        session.execute(
+            text("UPDATE papers SET title = :title WHERE id = :id"),
+            {"title": "Quantization of everything", "id": oldest},
+        )
+        insert_terms(session, [*fresh, (oldest, "Quantization of everything", "Old.")])
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    outcome = find(library, "quantization", limit=50)
+    # Five recent papers say only "quantized" (the word family); old titles say it exactly.
+    assert outcome.capped
+    found = titles(outcome)
+    assert found[0] == "Quantization of everything"
+    fresh_at = [found.index(f"Fresh study {n}") for n in range(5)]
+    title_at = [i for i, title in enumerate(found) if "quantization" in title.lower()]
+    assert len(title_at) > 1
+    assert max(title_at) < min(fresh_at)

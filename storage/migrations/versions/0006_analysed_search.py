@@ -37,6 +37,15 @@ INDEX_OPTIONS = (
     f"{COLUMNS}, content='{TERMS_TABLE}', content_rowid='id', "
     "tokenize='unicode61 remove_diacritics 0'"
 )
+# Titles alone too: the title tiers of a query of common words would otherwise walk the
+# posting lists of those words through every abstract (see storage/search.py).
+TITLES = "title_exact, title_family"
+TITLE_OPTIONS = (
+    f"{TITLES}, content='{TERMS_TABLE}', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 0'"
+)
+NEW_TITLES = "new.id, new.title_exact, new.title_family"
+OLD_TITLES = "old.id, old.title_exact, old.title_family"
 NEW = "new.id, new.title_exact, new.abstract_exact, new.title_family, new.abstract_family"
 OLD = "old.id, old.title_exact, old.abstract_exact, old.title_family, old.abstract_family"
 IN_RECENT = "EXISTS (SELECT 1 FROM papers_fts_recent_docsize WHERE id = {}.id)"
@@ -50,7 +59,8 @@ TERMS_DDL = f"""CREATE TABLE {TERMS_TABLE} (
 )"""
 
 # As in migration 0002, over the analysed texts: every paper in papers_fts, the newest
-# RECENT in papers_fts_recent (see storage/search.py for why).
+# RECENT in papers_fts_recent (see storage/search.py for why), and every title in
+# papers_fts_titles.
 SQLITE_DDL = (
     "DROP TRIGGER papers_fts_insert",
     "DROP TRIGGER papers_fts_delete",
@@ -60,8 +70,10 @@ SQLITE_DDL = (
     TERMS_DDL,
     f"CREATE VIRTUAL TABLE papers_fts USING fts5({INDEX_OPTIONS})",
     f"CREATE VIRTUAL TABLE papers_fts_recent USING fts5({INDEX_OPTIONS})",
+    f"CREATE VIRTUAL TABLE papers_fts_titles USING fts5({TITLE_OPTIONS})",
     f"""CREATE TRIGGER papers_fts_insert AFTER INSERT ON {TERMS_TABLE} BEGIN
         INSERT INTO papers_fts(rowid, {COLUMNS}) VALUES ({NEW});
+        INSERT INTO papers_fts_titles(rowid, {TITLES}) VALUES ({NEW_TITLES});
         INSERT INTO papers_fts_recent(rowid, {COLUMNS}) SELECT {NEW}
             WHERE NOT EXISTS (SELECT 1 FROM papers_fts_recent_docsize WHERE id > new.id);
         INSERT INTO papers_fts_recent(papers_fts_recent, rowid, {COLUMNS})
@@ -72,12 +84,17 @@ SQLITE_DDL = (
     END""",
     f"""CREATE TRIGGER papers_fts_delete AFTER DELETE ON {TERMS_TABLE} BEGIN
         INSERT INTO papers_fts(papers_fts, rowid, {COLUMNS}) VALUES ('delete', {OLD});
+        INSERT INTO papers_fts_titles(papers_fts_titles, rowid, {TITLES})
+            VALUES ('delete', {OLD_TITLES});
         INSERT INTO papers_fts_recent(papers_fts_recent, rowid, {COLUMNS})
             SELECT 'delete', {OLD} WHERE {IN_RECENT.format("old")};
     END""",
     f"""CREATE TRIGGER papers_fts_update AFTER UPDATE ON {TERMS_TABLE} BEGIN
         INSERT INTO papers_fts(papers_fts, rowid, {COLUMNS}) VALUES ('delete', {OLD});
         INSERT INTO papers_fts(rowid, {COLUMNS}) VALUES ({NEW});
+        INSERT INTO papers_fts_titles(papers_fts_titles, rowid, {TITLES})
+            VALUES ('delete', {OLD_TITLES});
+        INSERT INTO papers_fts_titles(rowid, {TITLES}) VALUES ({NEW_TITLES});
         INSERT INTO papers_fts_recent(papers_fts_recent, rowid, {COLUMNS})
             SELECT 'delete', {OLD} WHERE {IN_RECENT.format("old")};
         INSERT INTO papers_fts_recent(rowid, {COLUMNS}) SELECT {NEW}
@@ -188,6 +205,7 @@ def downgrade() -> None:
     if bind.dialect.name == "sqlite":
         for trigger in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER papers_fts_{trigger}")
+        op.execute("DROP TABLE papers_fts_titles")
         op.execute("DROP TABLE papers_fts_recent")
         op.execute("DROP TABLE papers_fts")
         op.execute(f"DROP TABLE {TERMS_TABLE}")
