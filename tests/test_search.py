@@ -996,7 +996,7 @@ def test_an_old_exact_title_ranks_first_in_a_common_query(
     """A common query ranks only its newest matches, but the title tiers are looked for
     through the whole library: the oldest paper with the words in its title comes first."""
     with library() as session:
-        oldest = session.scalar(select(func.min(PaperRow.id)))
+        oldest = session.scalar(select(func.min(PaperRow.id))) or 0
     fresh = [(100_000 + n, f"Fresh study {n}", "Quantized weights, recently.") for n in range(5)]
     with library.begin() as session:
         session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
