@@ -12,7 +12,7 @@ Every word has two keys:
   "detector"/"detection" -> "detect").
 
 Families are made by a few derivation rules (-ization, -ification, -ation, -ator, -ction,
--ctor, -ssion, -ssor, -vision, -fusion, and -er on a list of agent nouns), not by a general
+-ctor, -ssion, -ssor, -vision, -ysis, -ability, and -er on a list of agent nouns), not by a general
 stemmer: Porter puts "generative", "generation" and "generalization" in one stem, and
 "experience" with "experiment". A rule never reaches below four letters, and a list of
 words keeps lexicalised meanings apart ("transformer" the architecture is not a
@@ -34,6 +34,13 @@ _WORD = re.compile(r"[^\W_]+")
 # In ASCII text every character but a letter or digit separates words.
 _ASCII_SEPARATORS = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 
+# Words that only look like plurals.
+_NOT_PLURAL = frozenset(
+    {
+        "news", "lens", "physics", "mathematics", "ethics", "economics", "politics", "series",
+        "species", "means", "always", "perhaps", "whereas", "chaos", "thanks",
+    }
+)  # fmt: skip
 # Words of these lengths are left alone by the inflection rules: too short to tell apart.
 _MIN_STEM = 3
 # A derivation rule never leaves fewer letters than this ("notation" is not "not").
@@ -57,16 +64,14 @@ _DERIVATIONS = (
     ("ification", "ify"),  # classification -> classify
     ("ifier", "ify"),  # classifier, verifier
     ("ation", "at"),  # generation -> generat, segmentation -> segmentat (then -at below)
-    ("ator", "at"),  # generator, discriminator, estimator
+    ("ator", "at"),  # generator, simulator, estimator
+    ("ability", "abl"),  # interpretability -> interpretable (not the verb: "learnability")
     ("ction", "ct"),  # detection -> detect
     ("ctor", "ct"),  # detector -> detect
     ("ssion", "ss"),  # compression -> compress
     ("ssor", "ss"),  # compressor -> compress
     ("vision", "viz"),  # supervision -> superviz, as "supervised" (read as British -ise)
-    ("fusion", "fus"),  # fusion -> fus (fused)
     ("ysis", "yz"),  # analysis -> analyz (analyze, analyses)
-    ("ability", ""),  # interpretability -> interpret
-    ("abl", ""),  # interpretable (whose key has lost its e) -> interpret
 )
 # A verb in -ate ("generate", "annotated") and its -ation/-ator forms lose the "at", so that
 # verbs without it meet their nouns: "segment" + "ation", "adapt" + "ation".
@@ -93,7 +98,8 @@ _OWN_FAMILY = frozenset(
         "fraction", "portion", "emotion", "motion", "potion", "notion", "caution", "lotion",
         "vector", "sector", "doctor", "session", "attention", "intention", "mention",
         "condition", "edition", "position", "function", "version", "vision", "fashion",
-        "formation",
+        "formation", "operator", "accelerator", "indicator", "moderator", "curator",
+        "elevator", "radiator", "equator", "senator", "spectator", "alligator",
     }
 )  # fmt: skip
 # Bases too common in other senses for a derived noun to join them: "presentation" is not
@@ -103,7 +109,7 @@ _BLOCKED_BASES = frozenset(
         "present", "expect", "limit", "inform", "consider", "form", "found", "valid", "observ",
         "explor", "correct", "direct", "project", "object", "abstract", "perfect", "distinct",
         "fact", "miss", "pass", "success", "stat", "st", "situ", "product", "sect", "express",
-        "access", "process", "prob", "vari",
+        "access", "process", "prob", "vari", "activ",
     }
 )  # fmt: skip
 
@@ -137,13 +143,18 @@ def fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def composed(text: str) -> str:
+    """The text with accents composed ("e" + U+0301 -> "é"), so a mark never splits a word."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 def tokens(text: str) -> list[str]:
     """Word tokens as written (case kept): runs of letters and digits."""
-    return _WORD.findall(text)
+    return _WORD.findall(composed(text))
 
 
 def spans(text: str) -> list[tuple[int, int]]:
-    """Where each of `tokens(text)` stands in the text, for marking matches in snippets."""
+    """Where each token of a composed text stands in it, for marking matches in snippets."""
     return [found.span() for found in _WORD.finditer(text)]
 
 
@@ -171,11 +182,23 @@ def _undouble(stem: str) -> str:
     return stem
 
 
+def _is_word(word: str) -> bool:
+    return word in _dictionary()
+
+
 def _uninflect(word: str) -> str:
-    """Strip plural and verb endings; both sides of a comparison go through this."""
-    if len(word) <= _MIN_STEM:
+    """Strip plural and verb endings; both sides of a comparison go through this.
+
+    A final "e" goes only where that leaves no other word ("prune", "pruned" -> "prun"),
+    and an "e" comes back where a stem would be another word ("noted" -> "note", not
+    "not"; "rating" -> "rate", not "rat"): the dictionary tells.
+    """
+    if len(word) <= _MIN_STEM or word in _NOT_PLURAL:
         return word
-    if word.endswith(("ies", "ied")) and len(word) > 4:
+    if word.endswith("ies") and len(word) > 4:
+        # "movies" -> "movie", "studies" -> "study"
+        word = word[:-1] if _is_word(word[:-1]) else word[:-3] + "y"
+    elif word.endswith("ied") and len(word) > 4:
         word = word[:-3] + "y"
     elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes", "ases")):
         word = word[:-2]
@@ -183,14 +206,27 @@ def _uninflect(word: str) -> str:
         word = word[:-1]
     if word in _ING_NOUNS:
         return word
+    stem = None
     if word.endswith("ing") and len(word) - 3 >= _MIN_STEM and _has_vowel(word[:-3]):
-        word = _undouble(word[:-3])
-    elif word.endswith("ed") and word not in _NOT_PAST and not word.endswith("eed"):
+        stem = word[:-3]
+    elif (
+        word.endswith("ed")
+        and word not in _NOT_PAST
+        and not word.endswith("eed")
+        and len(word) - 2 >= _MIN_STEM
+        and _has_vowel(word[:-2])
+    ):
         stem = word[:-2]
-        if len(stem) >= _MIN_STEM and _has_vowel(stem):
-            word = _undouble(stem)
-    # "prune", "pruning", "pruned" all end up as "prun".
-    if word.endswith("e") and not word.endswith("ee") and len(word) > _MIN_STEM:
+    if stem is not None:
+        word = _undouble(stem)
+        if word == stem and _is_word(word) and _is_word(word + "e"):
+            word += "e"
+    if (
+        word.endswith("e")
+        and not word.endswith("ee")
+        and len(word) > _MIN_STEM
+        and not _is_word(word[:-1])
+    ):
         word = word[:-1]
     return _single_l(word)
 
@@ -202,10 +238,17 @@ def _single_l(word: str) -> str:
     return word
 
 
+def _letters(word: str) -> str:
+    # Folding can bring out punctuation ("⑴" -> "(1)", "½" -> 1, U+2044, 2): keys are
+    # letters and digits only, so that no index or query syntax can ever be in one.
+    folded = fold(word)
+    return folded if folded.isalnum() else "".join(_WORD.findall(folded))
+
+
 @lru_cache(maxsize=200_000)
 def word_key(word: str) -> str:
     """A word's exact form: folded, American spelling, no inflection."""
-    return _uninflect(_american(fold(word)))
+    return _uninflect(_american(_letters(word)))
 
 
 def _singular(word: str) -> str:
@@ -215,7 +258,7 @@ def _singular(word: str) -> str:
 @lru_cache(maxsize=200_000)
 def family(word: str) -> str:
     """The key a word's whole family shares: "quantization", "quantized" -> "quantiz"."""
-    folded = _american(fold(word))
+    folded = _american(_letters(word))
     key = _uninflect(folded)
     if _singular(folded) in _OWN_FAMILY or key in _OWN_FAMILY:
         return key

@@ -544,7 +544,7 @@ def _attach_option_values(argv: Sequence[str]) -> list[str]:
     read as an unknown option rather than an excluding keyword."""
     glued: list[str] = []
     for arg in argv:
-        if glued and glued[-1] in ("--keyword", "-k") and arg.startswith("-"):
+        if glued and glued[-1] in ("--keyword", "-k") and arg.startswith("-") and arg != "--":
             glued[-1] = f"--keyword={arg}"
         else:
             glued.append(arg)

@@ -40,11 +40,6 @@ from storage.records import Paper
 
 Where = Literal["title", "abstract"]
 
-# A keyword word whose family is found in at most this many texts may itself be a typo the
-# corpus shares ("convolutinal"); it then also matches a near word that is at least
-# _COMMONER times as common. A word whose family is more common is never corrected.
-_RARE = 2
-_COMMONER = 10
 # A correction is a word of at least this many texts: not another paper's typo.
 _COMMON = 2
 
@@ -96,28 +91,31 @@ class Lexicon(Protocol):
 
 
 def choose_corrections(word: str, seen: int, candidates: Iterable[tuple[str, int]]) -> list[str]:
-    """Which of some (surface word, texts of its family) a keyword word is likely a typo of.
+    """The word a keyword word is likely a typo of, among (surface word, texts of its family).
 
-    Only a word whose family is rare (at most _RARE texts) and that is no English word is a
-    typo; it is read as the nearest candidates within its typo distance (a swap of letters
-    is one edit) of another family that is at least _COMMONER times as common, and in at
-    least _COMMON texts; the most common first.
+    Only a word whose family no text uses and that is no English word is a typo: a word the
+    papers use is real, however rare ("lossy" is not a misspelt "loss"). It is read as the
+    nearest word within its typo distance (a swap of two letters is one edit) that at least
+    _COMMON texts use.
     """
     limit = max_typos(word)
-    if not limit or seen > _RARE or is_dictionary_word(word):
+    if not limit or seen or is_dictionary_word(word):
         return []
     lowered = fold(word)
     own = family(lowered)
-    found = [
+    found = sorted(
+        # Nearest first, then the most common. Slips in the first letter are rare, and
+        # search looks only among words that share it ("atack" is "attack", not "stack").
         (distance, -count, surface)
         for surface, count in candidates
-        if count >= max(_COMMON, seen * _COMMONER)
+        if count >= _COMMON
+        and surface[:1] == lowered[:1]
         and family(surface) != own
         and (distance := typo_distance(lowered, surface)) <= limit
-    ]
-    nearest = min((distance for distance, _, _ in found), default=0)
-    # The most common first: that is the reading a digest or search result names.
-    return [surface for distance, _, surface in sorted(found) if distance == nearest]
+    )
+    # One reading only: the words equally near are mostly other words ("traning" is
+    # "training", not "tracing" or "trading").
+    return [found[0][-1]] if found else []
 
 
 @dataclass(slots=True)
@@ -150,7 +148,7 @@ class Vocabulary:
     def corrections(self, word: str) -> list[str]:
         limit = max_typos(word)
         seen = self.seen(word)
-        if not limit or seen > _RARE:
+        if not limit or seen:
             return []
         near = process.extract(
             fold(word), self.by_surface.keys(), scorer=TYPO_SCORER, score_cutoff=limit,
@@ -300,7 +298,11 @@ def _acronyms_for(parts: Sequence[str], acronyms: AcronymTable) -> set[str]:
 def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Reading:
     """The patterns a keyword stands for: itself with its word families, hyphen and compound
     variants and typo corrections, and its acronym or long form."""
-    parts = words(keyword)
+    # A word typed in capitals that is an English word is no acronym ("PRUNING").
+    parts = [
+        part.lower() if part.isupper() and len(part) > 4 and is_dictionary_word(part) else part
+        for part in words(keyword)
+    ]
     if not parts:
         return Reading(())
     if len(parts) == 1 and is_acronym(singular_acronym(parts[0])):

@@ -31,6 +31,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from bot.analysis import (
+    composed,
     compound_cuts,
     family,
     fold,
@@ -66,12 +67,14 @@ MARK_END = "\x03"
 SNIPPET_TOKENS = 24
 # A phrase whose words have several forms is searched as at most this many phrases.
 MAX_VARIANTS = 32
-_RARE = 2
 
 # A term: optional "-", then a quoted phrase or a word, optionally followed by "*".
 _TERM = re.compile(
-    r'(?P<minus>(?<![^\W_])-)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\W_]+)(?P<star>\*)?)'
+    r'(?P<minus>(?<![^\W_])[-\u2013\u2014\u2212])?'
+    r'(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\W_]+)(?P<star>\*)?)'
 )
+# Longer "words" are no words (nor can PostgreSQL search for them): left out of a query.
+MAX_WORD_LENGTH = 100
 _QUOTES = str.maketrans(dict.fromkeys("“”„«»", '"'))
 _ENDS_IN_WORD = re.compile(r"[^\W_]\Z")
 
@@ -129,10 +132,10 @@ def parse_query(text: str) -> ParsedQuery:
     for found in _TERM.finditer(text):
         exclude = bool(found["minus"])
         if found["phrase"] is not None:
-            words = tuple(tokens(found["phrase"]))
+            words = tuple(w for w in tokens(found["phrase"]) if len(w) <= MAX_WORD_LENGTH)
             if words:
                 terms.append(Term(words, exclude=exclude))
-        else:
+        elif len(found["word"]) <= MAX_WORD_LENGTH:
             star = bool(found["star"])
             terms.append(Term((found["word"],), prefix=star, exclude=exclude, explicit=star))
     # The last word, unquoted and not followed by a space, may be unfinished.
@@ -211,7 +214,7 @@ class StoreLexicon:
         if not self.correcting or not limit or not belongs_in_vocabulary(word):
             return []
         seen = self.seen(word)
-        if seen > _RARE:
+        if seen:
             return []
         near = store.similar_words(self.session, word, limit)
         counts = store.family_counts(self.session, {family(surface) for surface, _ in near})
@@ -322,6 +325,7 @@ def _link(hit: Hit) -> str | None:
 
 def snippet(text: str, exact: set[str], families: set[str]) -> str:
     """About SNIPPET_TOKENS words of a text around the most matched words, marked."""
+    text = composed(text)
     found = spans(text)
     if not found:
         return ""

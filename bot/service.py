@@ -62,9 +62,24 @@ class Chat:
         return f"<b>{what} of {escape(self.name)}</b>"
 
 
+# A list pasted with bullets: "- pruning", "• GNN", "* MoE", "1. LoRA", "2) ViT".
+_BULLET = re.compile(r"^\s*(?:[-\u2013\u2014*\u2022\u00b7]|\d{1,2}[.)])\s+")
+# "GNN -survey": an exclusion after a keyword starts a keyword of its own.
+_EXCLUSION_AFTER = re.compile("\\s+(?=[" + keywords.DASHES + "][^\\W_])")
+
+
 def split_keywords(text: str) -> list[str]:
     """Keywords from "a, b c; -d": commas, semicolons or new lines separate them."""
-    return [" ".join(part.split()) for part in re.split(r"[,;\n]", text) if part.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
+    # Bullets when every line of a list has one: a single "- survey" is an exclusion.
+    if len(lines) > 1 and all(_BULLET.match(line) for line in lines):
+        text = "\n".join(_BULLET.sub("", line) for line in lines)
+    return [
+        " ".join(keyword.split())
+        for part in re.split(r"[,;\n]", text)
+        for keyword in _EXCLUSION_AFTER.split(part)
+        if keyword.strip()
+    ]
 
 
 def _subscriber(session: Session, chat: Chat, now: datetime) -> SubscriberRow:

@@ -139,3 +139,22 @@ def update_vocabulary(session: Session, changes: Sequence[tuple[Indexed | None, 
             counts.update(new - old)
             counts.subtract(old - new)
         _upsert_counts(session, table, keys, counts)
+
+
+_REBUILD_BATCH = 2_000
+_PAPERS_AFTER = text("SELECT id, title, abstract FROM papers WHERE id > :last ORDER BY id LIMIT :n")
+
+
+def rebuild(session: Session) -> None:
+    """Analyse every stored paper anew: the search tables and indexes from the papers alone
+    (after an import, whose file need not hold them)."""
+    for table in (TERMS_TABLE, *(table.__tablename__ for table, _, _ in _COUNTED)):
+        session.execute(text(f"DELETE FROM {table}"))
+    last = 0
+    while rows := session.execute(_PAPERS_AFTER, {"last": last, "n": _REBUILD_BATCH}).all():
+        papers = [(row[0], row[1], row[2]) for row in rows]
+        insert_terms(session, papers)
+        update_vocabulary(
+            session, [(None, indexed(title, abstract)) for _, title, abstract in papers]
+        )
+        last = papers[-1][0]

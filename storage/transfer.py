@@ -3,8 +3,8 @@ PostgreSQL, or makes a backup that any paperboy database can take.
 
 The first line names the format and schema revision; every other line is one row of one
 table, {"table": ..., "row": {column: value}}, with its ids as they were, so an import into
-an empty database reproduces the original row for row. Derived indexes (full-text search)
-rebuild themselves from the rows.
+an empty database reproduces the original row for row. The search indexes and vocabulary
+are derived: an import makes them anew from the papers.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Column, Date, DateTime, Engine, Table, Time, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from storage import search_index
 from storage.models import (
     DeliveryRow,
     KeywordRow,
@@ -132,6 +133,8 @@ def import_lines(session: Session, lines: Iterable[str]) -> dict[str, int]:
         raise TransferError("the file is empty")
     _flush(session, pending, counts)
     _advance_sequences(session)
+    # The search indexes are derived: made anew from the papers, as this version reads them.
+    search_index.rebuild(session)
     return counts
 
 

@@ -30,11 +30,13 @@ from bot.analysis import (
         ("detect", "detected", "detector", "detection", "detections"),
         ("distill", "distilled", "distillation", "distil"),
         ("generate", "generated", "generation", "generator", "generating"),
+        ("simulate", "simulated", "simulation", "simulator"),
+        ("interpretable", "interpretability"),
         ("optimize", "optimized", "optimizer", "optimisation", "optimization"),
-        ("annotate", "annotated", "annotation", "annotator"),
+        ("annotate", "annotated", "annotation"),
         ("adapt", "adapted", "adaptation"),
         ("supervised", "supervision"),
-        ("interpret", "interpreting", "interpretable", "interpretability"),
+        ("interpret", "interpreting", "interpreted", "interpretation"),
         ("analysis", "analyse", "analyze", "analyses"),
         ("recommender", "recommendation", "recommend"),
         ("retrieve", "retrieved", "retrieval"),
@@ -139,3 +141,51 @@ def test_any_word_has_keys(text: str) -> None:
     for word in words(text):
         assert isinstance(word_key(word), str)
         assert isinstance(family(word), str)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("news", "new"),
+        ("note", "not"),
+        ("rate", "rat"),
+        ("plane", "plan"),
+        ("mode", "mod"),
+        ("code", "cod"),
+        ("site", "sit"),
+        ("lens", "len"),
+        ("care", "car"),
+        ("mine", "min"),
+        ("activation", "active"),
+        ("learnability", "learning"),
+        ("operator", "operation"),
+        ("accelerator", "accelerate"),
+        ("interpretability", "interpret"),
+    ],
+)
+def test_endings_never_make_one_word_another(one: str, other: str) -> None:
+    assert word_key(one) != word_key(other)
+    assert family(one) != family(other)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        ("note", "notes", "noted"),
+        ("rate", "rates", "rating", "rated"),
+        ("prune", "pruned", "pruning", "prunes"),
+        ("plan", "planned", "planning", "plans"),
+        ("code", "coded", "codes"),
+        ("movie", "movies"),
+        ("study", "studies", "studied"),
+    ],
+)
+def test_inflections_keep_their_word(group: tuple[str, ...]) -> None:
+    assert len({word_key(word) for word in group}) == 1, {w: word_key(w) for w in group}
+
+
+def test_keys_are_letters_and_digits_only() -> None:
+    for text in ("½", "⑴", "⒈", "ŀ", "\u037a", "\ufdfa", "\ufb01ne", "İstanbul", "ǅ"):
+        for word in words(text) or [text]:
+            for key in (word_key(word), family(word)):
+                assert key == "" or key.isalnum(), (text, key)

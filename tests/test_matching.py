@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,10 +9,7 @@ from hypothesis import strategies as st
 from bot import matching
 from bot.analysis import word_key
 from bot.matching import Matcher
-from bot.sources import parse_page
-from storage.identity import title_key
 from storage.records import Paper
-from tests.conftest import FIXTURES
 
 CORPUS = [
     Paper("Pruning Deep Networks", "We prune filters of convolutional neural networks (CNNs)."),
@@ -158,46 +151,3 @@ def test_each_distinct_keyword_is_evaluated_once(monkeypatch: pytest.MonkeyPatch
 def test_any_keywords_are_safe(keywords: list[str]) -> None:
     matches = Matcher(CORPUS).match(keywords)
     assert all(match.hits for match in matches)
-
-
-def _seed_papers(seed_pages: list[Path]) -> list[Paper]:
-    papers: dict[str, Paper] = {}
-    for path in seed_pages:
-        for paper in parse_page(path.read_bytes()).papers:
-            papers.setdefault(title_key(paper.title), paper)
-    return list(papers.values())
-
-
-def _labelled() -> Iterator[tuple[str, str, set[str]]]:
-    entries = json.loads((FIXTURES / "labelled_keywords.json").read_text(encoding="utf-8"))
-    for entry in entries:
-        yield entry["keyword"], entry["set"], set(entry["relevant"])
-
-
-def precision_recall(
-    found: dict[str, set[str]], relevant: dict[str, set[str]]
-) -> tuple[float, float]:
-    hits = sum(len(found[k] & relevant[k]) for k in relevant)
-    returned = sum(len(found[k]) for k in relevant)
-    return hits / max(1, returned), hits / sum(len(v) for v in relevant.values())
-
-
-def test_labelled_set_precision_and_recall(seed_pages: list[Path]) -> None:
-    """64 keywords over the 504 seed papers (development and held-out sets; README has the
-    figures), against plain case-insensitive substring matching as the baseline."""
-    papers = _seed_papers(seed_pages)
-    matcher = Matcher(papers)
-    labelled = list(_labelled())
-    relevant = {keyword: want for keyword, _, want in labelled}
-    found = {k: {m.paper.title for m in matcher.match([k])} for k in relevant}
-    substring = {
-        k: {p.title for p in papers if k.lower() in f"{p.title} {p.abstract}".lower()}
-        for k in relevant
-    }
-    precision, recall = precision_recall(found, relevant)
-    assert precision >= 0.97
-    assert recall >= 0.95
-    for part in ("development", "held-out"):
-        subset = {k: want for k, s, want in labelled if s == part}
-        assert min(precision_recall(found, subset)) >= 0.95, part
-    assert precision_recall(substring, relevant)[1] < 0.6

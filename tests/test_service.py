@@ -418,3 +418,24 @@ def test_hostile_keyword_replies_fit_one_message(topics: sessionmaker[Session]) 
     # Each question once, and the first three in full.
     assert questioned.count("looks like 2 keywords") == 3
     assert questioned.endswith("… and 2 more like these, not added.")
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        (
+            "- pruning\n- quantization\n- graph neural networks",
+            ["pruning", "quantization", "graph neural networks"],
+        ),
+        ("• GNN\n• MoE", ["GNN", "MoE"]),
+        ("1. LoRA\n2) ViT", ["LoRA", "ViT"]),
+        ("GNN -survey", ["GNN", "-survey"]),
+        (
+            "fine-tuning, self-supervised learning —survey",
+            ["fine-tuning", "self-supervised learning", "—survey"],
+        ),
+        ("-survey", ["-survey"]),
+    ],
+)
+def test_pasted_lists_and_trailing_exclusions_are_split(text: str, wanted: list[str]) -> None:
+    assert service.split_keywords(text) == wanted

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli
+from bot import cli, search
 from storage import db, queries, subscriptions, transfer
 from storage.records import Paper
 from tests.conftest import new_postgres_database
@@ -88,6 +88,11 @@ def test_sqlite_to_postgresql_to_sqlite_keeps_every_row(
     # Both files hold the same rows (only the header's time differs).
     one = (tmp_path / "one.jsonl").read_text().splitlines()[1:]
     assert one == (tmp_path / "two.jsonl").read_text().splitlines()[1:]
+    # The imported papers are found: the search indexes were made anew from them.
+    for url in (pg_url, last_url):
+        with db.make_sessions(db.make_engine(url))() as session:
+            found = search.search(session, "pruned experts").results
+            assert [result.title for result in found] == ["Pruning Without Retraining"]
     # New rows on PostgreSQL get fresh ids after the imported ones, and search still works.
     with db.make_sessions(postgresql).begin() as session:
         row = subscriptions.enroll(session, 1003, "private", NOW)

@@ -97,8 +97,10 @@ SQLITE_DDL = (
         INSERT INTO papers_fts_titles(rowid, {TITLES}) VALUES ({NEW_TITLES});
         INSERT INTO papers_fts_recent(papers_fts_recent, rowid, {COLUMNS})
             SELECT 'delete', {OLD} WHERE {IN_RECENT.format("old")};
+        -- Back in if it is among the newest RECENT (as the insert trigger keeps them), even
+        -- if it was the oldest there, whose removal just moved the index's minimum.
         INSERT INTO papers_fts_recent(rowid, {COLUMNS}) SELECT {NEW}
-            WHERE new.id > (SELECT min(id) FROM papers_fts_recent_docsize);
+            WHERE new.id > (SELECT max(id) FROM {TERMS_TABLE}) - {RECENT};
     END""",
 )
 
