@@ -768,6 +768,19 @@ def test_enriched_abstract_is_searchable(library: sessionmaker[Session]) -> None
     assert_indexes_intact(library)
 
 
+def test_enriching_the_oldest_paper_keeps_the_recent_index_whole(
+    library: sessionmaker[Session],
+) -> None:
+    with library() as session:
+        oldest = session.scalars(select(PaperRow).order_by(PaperRow.id).limit(1)).one()
+        paper = Paper(oldest.title, oldest.abstract + " Now with quasicrystals, at length.")
+    with library.begin() as session:
+        assert queries.store_papers(session, [paper], NOW).enriched == 1
+    # The oldest paper is still among the newest 50,000 of a small library, and found.
+    assert_indexes_intact(library)
+    assert titles(find(library, "quasicrystals")) == [paper.title]
+
+
 def test_forced_reingest_changes_nothing(
     library: sessionmaker[Session], seed_pages: list[Path]
 ) -> None:
