@@ -321,21 +321,23 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
             for part, fixes in zip(parts, corrections, strict=True)
         )
     )
+    # Read with its typos corrected: a corrected word's family is in the papers, a typo's not.
+    read = [fixes[0] if fixes else part for part, fixes in zip(parts, corrections, strict=True)]
     # "fine-tuning" is also written "finetuning", and "hyperparameters" "hyper-parameters".
-    if len(parts) == 2:
-        compounds = [_Phrase((frozenset({family("".join(parts))}),))]
+    if len(read) == 2:
+        compounds = [_Phrase((frozenset({family("".join(read))}),))]
     else:
-        spellings = [fold(parts[0]), *corrections[0]] if len(parts) == 1 else []
+        spellings = [fold(read[0])] if len(read) == 1 else []
         compounds = [
             _Phrase((frozenset({family(head)}), frozenset({family(tail)})))
             for spelling in spellings
             for head, tail in lexicon.splits(spelling)
         ]
-    meaning = tuple(family(part) for part in parts)
-    related = sorted(_acronyms_for(parts, acronyms))
+    meaning = tuple(family(part) for part in read)
+    related = sorted(_acronyms_for(read, acronyms))
     # "gnn" typed in lower case stands for its long forms too, as "GNN" does.
     spelled_out = {
-        form for acronym in related if len(parts) == 1 for form in acronyms.long_forms[acronym]
+        form for acronym in related if len(read) == 1 for form in acronyms.long_forms[acronym]
     }
     patterns: tuple[Pattern, ...] = (
         phrase,
@@ -343,12 +345,8 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
         *(_Acronym(acronym, meaning=meaning) for acronym in related),
         *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(spelled_out)),
     )
-    # Said only where the typed word cannot have matched itself: its family is nowhere.
-    fixed = [
-        fixes[0] if fixes and not lexicon.seen(part) else fold(part)
-        for part, fixes in zip(parts, corrections, strict=True)
-    ]
-    corrected = " ".join(fixed) if fixed != [fold(part) for part in parts] else None
+    shown = [fold(part) for part in read]
+    corrected = " ".join(shown) if shown != [fold(part) for part in parts] else None
     return Reading(patterns, corrected)
 
 
