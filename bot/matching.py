@@ -199,14 +199,14 @@ class AcronymTable:
 
 
 @dataclass(frozen=True, slots=True)
-class _Phrase:
+class Phrase:
     """Consecutive words, each one of a set of keys."""
 
     keys: tuple[frozenset[str], ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Acronym:
+class Acronym:
     """A capitalised acronym, matched case-sensitively, plural allowed.
 
     With a `meaning`, a paper that defines the acronym as something else does not count:
@@ -217,7 +217,7 @@ class _Acronym:
     meaning: tuple[str, ...] | None = None
 
 
-Pattern = _Phrase | _Acronym
+Pattern = Phrase | Acronym
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,7 @@ def prepare(paper: Paper) -> Document:
     )
 
 
-def _phrase_in(keys: tuple[str, ...], phrase: _Phrase) -> bool:
+def _phrase_in(keys: tuple[str, ...], phrase: Phrase) -> bool:
     first, *rest = phrase.keys
     span = len(phrase.keys)
     return any(
@@ -263,7 +263,7 @@ def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 
 def locate(document: Document, pattern: Pattern) -> Where | None:
     """Where a pattern occurs in a paper (the title wins), or None."""
-    if isinstance(pattern, _Acronym):
+    if isinstance(pattern, Acronym):
         meanings = document.defines.get(pattern.text)
         if (
             pattern.meaning
@@ -310,12 +310,12 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
         expansions = acronyms.long_forms.get(acronym, set())
         return Reading(
             (
-                _Acronym(acronym),
-                *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(expansions)),
+                Acronym(acronym),
+                *(Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(expansions)),
             )
         )
     corrections = [lexicon.corrections(part) for part in parts]
-    phrase = _Phrase(
+    phrase = Phrase(
         tuple(
             frozenset({family(part), *(family(c) for c in fixes)})
             for part, fixes in zip(parts, corrections, strict=True)
@@ -325,11 +325,11 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
     read = [fixes[0] if fixes else part for part, fixes in zip(parts, corrections, strict=True)]
     # "fine-tuning" is also written "finetuning", and "hyperparameters" "hyper-parameters".
     if len(read) == 2:
-        compounds = [_Phrase((frozenset({family("".join(read))}),))]
+        compounds = [Phrase((frozenset({family("".join(read))}),))]
     else:
         spellings = [fold(read[0])] if len(read) == 1 else []
         compounds = [
-            _Phrase((frozenset({family(head)}), frozenset({family(tail)})))
+            Phrase((frozenset({family(head)}), frozenset({family(tail)})))
             for spelling in spellings
             for head, tail in lexicon.splits(spelling)
         ]
@@ -342,8 +342,8 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
     patterns: tuple[Pattern, ...] = (
         phrase,
         *compounds,
-        *(_Acronym(acronym, meaning=meaning) for acronym in related),
-        *(_Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(spelled_out)),
+        *(Acronym(acronym, meaning=meaning) for acronym in related),
+        *(Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(spelled_out)),
     )
     shown = [fold(part) for part in read]
     corrected = " ".join(shown) if shown != [fold(part) for part in parts] else None
@@ -389,7 +389,7 @@ class Matcher:
         self._cache: dict[str, dict[int, Hit]] = {}
 
     def _candidates(self, pattern: Pattern) -> set[int]:
-        if isinstance(pattern, _Acronym):
+        if isinstance(pattern, Acronym):
             return self._by_acronym.get(pattern.text, set())
         found: set[int] | None = None
         for alternatives in pattern.keys:

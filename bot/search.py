@@ -43,10 +43,10 @@ from bot.analysis import (
     word_key,
 )
 from bot.matching import (
+    Acronym,
     AcronymTable,
+    Phrase,
     Reading,
-    _Acronym,
-    _Phrase,
     choose_corrections,
     read_keyword,
 )
@@ -70,7 +70,7 @@ MAX_VARIANTS = 32
 
 # A term: optional "-", then a quoted phrase or a word, optionally followed by "*".
 _TERM = re.compile(
-    r'(?P<minus>(?<![^\W_])[-\u2013\u2014\u2212])?'
+    r"(?P<minus>(?<![^\W_])[-\u2013\u2014\u2212])?"
     r'(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\W_]+)(?P<star>\*)?)'
 )
 # Longer "words" are no words (nor can PostgreSQL search for them): left out of a query.
@@ -254,9 +254,9 @@ def _variants(keys: Sequence[frozenset[str]]) -> tuple[tuple[str, ...], ...]:
 def _family_phrases(reading: Reading) -> tuple[tuple[str, ...], ...]:
     phrases: list[tuple[str, ...]] = []
     for pattern in reading.patterns:
-        if isinstance(pattern, _Acronym):
+        if isinstance(pattern, Acronym):
             phrases.append((family(pattern.text.lower()),))
-        elif isinstance(pattern, _Phrase):
+        elif isinstance(pattern, Phrase):
             phrases.extend(_variants(pattern.keys))
     return tuple(dict.fromkeys(phrases))
 
