@@ -115,9 +115,17 @@ class Count:
 
 
 class SearchBackend(Protocol):
-    def ordered(self, session: Session, plan: Plan, needed: int) -> tuple[list[int], Count]:
-        """The first `needed` ids of papers matching the plan, every match of a tier before
-        any of the next, and how many match its broadest tier."""
+    def ranked(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
+    ) -> list[int]:
+        """Up to `needed` ids of papers matching the tier (and no exclusion), best first.
+
+        Not `exhaustive`: for a common query, a tier that has few matches among the newest
+        papers need not be looked for among the older ones."""
+        ...
+
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+        """How many papers match the tier, counting at most WINDOW."""
         ...
 
 
@@ -134,8 +142,21 @@ def search(session: Session, plan: Plan, *, limit: int, offset: int) -> HitPage:
     """A page of the plan's matches: every match of a tier before any of the next."""
     if not plan.tiers:
         return HitPage((), 0, capped=False)
-    ordered, count = backend_for(session).ordered(session, plan, offset + limit)
-    ids = ordered[offset : offset + limit]
+    backend = backend_for(session)
+    needed = offset + limit
+    # A common query ranks its matches among the newest papers only (see Fts5Search).
+    # The title tiers are still looked for through the whole library: a paper with the
+    # exact words in its title comes first however old it is.
+    count = backend.count(session, plan, plan.tiers[-1])
+    ordered: dict[int, None] = {}
+    for tier in plan.tiers:
+        # A tier's matches include the earlier tiers' (each tier loosens the last).
+        exhaustive = titles_only(tier) or not count.recent_only
+        for paper_id in backend.ranked(session, plan, tier, needed + len(ordered), exhaustive):
+            ordered.setdefault(paper_id, None)
+        if len(ordered) >= needed:
+            break
+    ids = list(ordered)[offset:needed]
     return HitPage(fetch(session, ids), max(count.matches, len(ordered)), count.capped)
 
 
@@ -256,28 +277,9 @@ class Fts5Search:
       common (a rare mix of common words), the matches are listed newest first.
     """
 
-    def ordered(self, session: Session, plan: Plan, needed: int) -> tuple[list[int], Count]:
-        # A common query ranks its matches among the newest papers only. The title tiers
-        # are still looked for through the whole library: a paper with the exact words in
-        # its title comes first however old it is.
-        count = self.count(session, plan, plan.tiers[-1])
-        ordered: dict[int, None] = {}
-        for tier in plan.tiers:
-            # A tier's matches include the earlier tiers' (each tier loosens the last).
-            exhaustive = titles_only(tier) or not count.recent_only
-            for paper_id in self.ranked(session, plan, tier, needed + len(ordered), exhaustive):
-                ordered.setdefault(paper_id, None)
-            if len(ordered) >= needed:
-                break
-        return list(ordered)[:needed], count
-
     def ranked(
         self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
     ) -> list[int]:
-        """Up to `needed` ids of papers matching the tier (and no exclusion), best first.
-
-        Not `exhaustive`: for a common query, a tier that has few matches among the newest
-        papers need not be looked for among the older ones."""
         # Alternatives are scored whole: leaving a clause out would change what they match.
         units = (
             [(_fts5_tier(tier), [clause for c in tier.conjunctions for clause in c])]
@@ -417,32 +419,20 @@ def _span_sql(required: bool, any_of: int) -> TextClause:
 
 
 _PG_IDS_SQL = text(f"SELECT min(id), max(id) FROM {FTS_INDEX}")
-
-
-@cache
-def _pg_tiers_sql(tiers: int) -> TextClause:
-    """Of the candidates, how many match the broadest tier, and the best `limit`: by tier
-    (the first whose query a paper matches), then ts_rank for that tier's query."""
-    queries = [f"CAST(:q{n} AS tsquery)" for n in range(tiers)]
-    tier = " ".join(f"WHEN document @@ {q} THEN {n}" for n, q in enumerate(queries))
-    query = " ".join(f"WHEN {n} THEN {q}" for n, q in enumerate(queries))
-    return text(
-        f"WITH tiered AS (SELECT id, document, CASE {tier} END AS tier FROM {FTS_INDEX} "
-        "WHERE id = ANY(:ids)), "
-        f"broadest AS (SELECT id FROM tiered WHERE document @@ {queries[-1]}) "
-        "SELECT (SELECT count(*) FROM broadest), ARRAY(SELECT id FROM tiered "
-        "WHERE tier IS NOT NULL ORDER BY tier, "
-        f"ts_rank(CAST(:weights AS real[]), document, CASE tier {query} END) DESC, id DESC "
-        "LIMIT :limit)"
-    )
+# Of the candidates, those that match the query exactly, how many they are, and the best.
+_PG_PAGE_SQL = text(
+    f"WITH matches AS (SELECT id, document FROM {FTS_INDEX} "
+    "WHERE id = ANY(:ids) AND document @@ CAST(:query AS tsquery)) "
+    "SELECT (SELECT count(*) FROM matches), ARRAY(SELECT id FROM matches "
+    "ORDER BY ts_rank(CAST(:weights AS real[]), document, CAST(:query AS tsquery)) DESC, "
+    "id DESC LIMIT :limit)"
+)
 
 
 class PostgresSearch:
-    """PostgreSQL: a weighted tsvector per paper, a GIN index, tiers ranked by ts_rank.
+    """PostgreSQL: a weighted tsvector per paper, a GIN index, a tier ranked by ts_rank.
 
-    The candidates are found once, for the broadest tier and the title tiers, and one
-    statement puts each in its tier and ranks it; as with FTS5 only the newest WINDOW
-    matches are ranked. ts_rank scores a
+    As with FTS5 only the newest WINDOW matches of a tier are ranked. ts_rank scores a
     paper from its own words alone, with no count across the library as bm25 needs, so
     ranking costs the same in any library. Finding the matches is the part to bound, as a
     GIN index lists them in no order, and cannot be read backwards:
@@ -455,25 +445,32 @@ class PostgresSearch:
       spans, a rare one has few matches to read in any span.
     """
 
-    def ordered(self, session: Session, plan: Plan, needed: int) -> tuple[list[int], Count]:
-        # The candidates: the newest of the broadest tier (each tier's matches include the
-        # earlier tiers'), and the newest of the title tiers, which must come first however
-        # old. Then one statement sorts them into tiers and ranks each.
-        broadest = self._candidates(session, plan.tiers[-1])
-        titles = [tier for tier in plan.tiers if titles_only(tier)]
-        found = set(broadest).union(*(self._candidates(session, tier) for tier in titles))
-        if not found:
-            return [], Count(0)
-        queries = [_pg_query(tier, plan.exclude) for tier in plan.tiers]
-        params: dict[str, object] = {f"q{n}": q for n, q in enumerate(queries)}
-        params |= {"ids": sorted(found), "weights": _RANK_WEIGHTS, "limit": needed}
-        matches, ids = session.execute(_pg_tiers_sql(len(queries)), params).one()
-        return list(ids), Count(matches, len(broadest) >= WINDOW)
+    def ranked(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
+    ) -> list[int]:
+        # The spans below bound the work of every tier: nothing to leave out.
+        return self._page(session, plan, tier, needed)[1]
 
-    def _candidates(self, session: Session, tier: Tier) -> list[int]:
-        """The newest WINDOW papers with the keys of one of the tier's alternatives."""
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+        found, _, candidates = self._page(session, plan, tier, 0)
+        return Count(found, candidates >= WINDOW)
+
+    def _page(
+        self, session: Session, plan: Plan, tier: Tier, needed: int
+    ) -> tuple[int, list[int], int]:
+        # The newest candidates of each alternative, together.
         found = {i for c in tier.conjunctions for i in self._window(session, *_key_filter(c))}
-        return sorted(found, reverse=True)[:WINDOW]
+        candidates = sorted(found, reverse=True)[:WINDOW]
+        if not candidates:
+            return 0, [], 0
+        params = {
+            "query": _pg_query(tier, plan.exclude),
+            "ids": candidates,
+            "weights": _RANK_WEIGHTS,
+            "limit": needed,
+        }
+        found, ids = session.execute(_PG_PAGE_SQL, params).one()
+        return found, list(ids), len(candidates)
 
     @staticmethod
     def _window(
