@@ -45,9 +45,12 @@ _NOT_PLURAL = frozenset(
 _MIN_STEM = 3
 # A derivation rule never leaves fewer letters than this ("notation" is not "not").
 _MIN_BASE = 4
-_VOWELS = frozenset("aeiouy")
+_VOWELS = "aeiouy"
 # Base forms that only look like past tenses ("embed" is not "emb" + "ed").
-_NOT_PAST = frozenset({"bed", "embed", "red", "shed", "wed", "bred", "led", "sled", "hundred"})
+# "based" ("graph-based") is no form of "base".
+_NOT_PAST = frozenset(
+    {"bed", "embed", "red", "shed", "wed", "bred", "led", "sled", "hundred", "based"}
+)
 # Nouns of their own: "embeddings" are not "embedded", an "encoding" is not "encoded".
 _ING_NOUNS = frozenset({"embedding", "encoding", "setting", "meaning", "padding", "building"})
 _BRITISH_ISE = re.compile(r"(?<=\w{3})is(ation|ations|e|es|ed|ing|er|ers)$")
@@ -99,7 +102,7 @@ _OWN_FAMILY = frozenset(
         "vector", "sector", "doctor", "session", "attention", "intention", "mention",
         "condition", "edition", "position", "function", "version", "vision", "fashion",
         "formation", "operator", "accelerator", "indicator", "moderator", "curator",
-        "elevator", "radiator", "equator", "senator", "spectator", "alligator",
+        "elevator", "radiator", "equator", "senator", "spectator", "alligator", "probability",
     }
 )  # fmt: skip
 # Bases too common in other senses for a derived noun to join them: "presentation" is not
@@ -109,7 +112,8 @@ _BLOCKED_BASES = frozenset(
         "present", "expect", "limit", "inform", "consider", "form", "found", "valid", "observ",
         "explor", "correct", "direct", "project", "object", "abstract", "perfect", "distinct",
         "fact", "miss", "pass", "success", "stat", "st", "situ", "product", "sect", "express",
-        "access", "process", "prob", "vari", "activ",
+        "access", "process", "prob", "vari", "activ", "modul", "public", "design", "valu",
+        "conform", "rest",
     }
 )  # fmt: skip
 
@@ -200,7 +204,11 @@ def _uninflect(word: str) -> str:
         word = word[:-1] if _is_word(word[:-1]) else word[:-3] + "y"
     elif word.endswith("ied") and len(word) > 4:
         word = word[:-3] + "y"
-    elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes", "ases")):
+    elif word.endswith("es") and _is_word(word[:-1]):
+        word = word[:-1]  # "cases", "bases", "caches"
+    elif word.endswith("es") and _is_word(word[:-2]):
+        word = word[:-2]  # "matches", "focuses", "heroes", "biases"
+    elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes")):
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
         word = word[:-1]
@@ -219,16 +227,28 @@ def _uninflect(word: str) -> str:
         stem = word[:-2]
     if stem is not None:
         word = _undouble(stem)
-        if word == stem and _is_word(word) and _is_word(word + "e"):
+        # A short stem ending consonant-vowel-consonant lost an "e" ("noted" -> "note"), as
+        # Porter's stemmer reads it; "pooled" and "formed" did not.
+        if word == stem and _short_cvc(word):
             word += "e"
+    # The e goes only from a word of five letters or more ("pose" is not "POS") whose
+    # stem is no word of its own ("prune" -> "prun", but "note" is not "not").
     if (
         word.endswith("e")
         and not word.endswith("ee")
-        and len(word) > _MIN_STEM
+        and len(word) > _MIN_STEM + 1
         and not _is_word(word[:-1])
     ):
         word = word[:-1]
     return _single_l(word)
+
+
+def _short_cvc(stem: str) -> bool:
+    """One vowel group, ending consonant-vowel-consonant (not w, x or y): "not", "rat"."""
+    if len(stem) < 3 or len(_VOWEL_GROUP.findall(stem)) != 1:
+        return False
+    first, vowel, last = stem[-3], stem[-2], stem[-1]
+    return first not in _VOWELS and vowel in _VOWELS and last not in _VOWELS + "wxy"
 
 
 def _single_l(word: str) -> str:

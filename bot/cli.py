@@ -143,7 +143,14 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     # about is previewed as typed (the preview shows whether it works as one phrase); both
     # are said.
     found = keywords.review(
-        [part for raw in args.keywords for part in service.split_keywords(raw)], matcher
+        # argparse hands "--keyword=--" over as an empty list, not a text.
+        [
+            part
+            for raw in args.keywords
+            if isinstance(raw, str)
+            for part in service.split_keywords(raw)
+        ],
+        matcher,
     )
     for line in _review_lines(found):
         print(line, file=sys.stderr)

@@ -9,9 +9,9 @@ The query language, deliberately small and impossible to get wrong:
   - -word or -"a phrase": papers with it are left out, as with a digest's -keyword;
   - word*: also finds longer words that begin with it; the last word, unless quoted or
     followed by a space, does so too if no paper uses it as a word;
-  - a word of 5 letters or more whose family no stored paper (or at most two) uses is also
-    read as the closest common word (a swap of two letters is one typo; 1 typo up to 7
-    letters, 2 from 8), and the result says so;
+  - a word of 5 letters or more whose family no stored paper uses, and that is no English
+    word, is read as the closest word that papers use (a swap of two letters is one typo;
+    1 typo up to 7 letters, 2 from 8), and the result says so;
   - at most MAX_WORDS words are searched; the result says when some were left out.
 
 Each word is read by bot/matching.read_keyword, as a digest reads a keyword, so a search
