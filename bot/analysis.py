@@ -186,10 +186,6 @@ def _undouble(stem: str) -> str:
     return stem
 
 
-def _is_word(word: str) -> bool:
-    return word in _dictionary()
-
-
 def _uninflect(word: str) -> str:
     """Strip plural and verb endings; both sides of a comparison go through this.
 
@@ -201,12 +197,12 @@ def _uninflect(word: str) -> str:
         return word
     if word.endswith("ies") and len(word) > 4:
         # "movies" -> "movie", "studies" -> "study"
-        word = word[:-1] if _is_word(word[:-1]) else word[:-3] + "y"
+        word = word[:-1] if is_dictionary_word(word[:-1]) else word[:-3] + "y"
     elif word.endswith("ied") and len(word) > 4:
         word = word[:-3] + "y"
-    elif word.endswith("es") and _is_word(word[:-1]):
+    elif word.endswith("es") and is_dictionary_word(word[:-1]):
         word = word[:-1]  # "cases", "bases", "caches"
-    elif word.endswith("es") and _is_word(word[:-2]):
+    elif word.endswith("es") and is_dictionary_word(word[:-2]):
         word = word[:-2]  # "matches", "focuses", "heroes", "biases"
     elif word.endswith("sses") or word.endswith(("ches", "shes", "xes", "zes")):
         word = word[:-2]
@@ -237,7 +233,7 @@ def _uninflect(word: str) -> str:
         word.endswith("e")
         and not word.endswith("ee")
         and len(word) > _MIN_STEM + 1
-        and not _is_word(word[:-1])
+        and not is_dictionary_word(word[:-1])
     ):
         word = word[:-1]
     return _single_l(word)
@@ -280,14 +276,15 @@ def family(word: str) -> str:
     """The key a word's whole family shares: "quantization", "quantized" -> "quantiz"."""
     folded = _american(_letters(word))
     key = _uninflect(folded)
-    if _singular(folded) in _OWN_FAMILY or key in _OWN_FAMILY:
+    singular = _singular(folded)
+    if singular in _OWN_FAMILY or key in _OWN_FAMILY:
         return key
-    irregular = _IRREGULAR.get(_singular(folded))
+    irregular = _IRREGULAR.get(singular)
     if irregular:
         return irregular
-    if _singular(folded) in _AGENT_NOUNS:
+    if singular in _AGENT_NOUNS:
         # "planner" -> "planned" -> "plan": the verb's own key, doubled letters and all.
-        return _uninflect(_singular(folded)[:-2] + "ed")
+        return _uninflect(singular[:-2] + "ed")
     derived = key
     for suffix, replacement in _DERIVATIONS:
         if key.endswith(suffix) and len(key) - len(suffix) + len(replacement) >= _MIN_BASE:
@@ -323,7 +320,8 @@ def max_typos(word: str) -> int:
 
 @lru_cache(maxsize=1)
 def _dictionary() -> SpellChecker:
-    # Loaded on the first typo check (about 0.3 s): most commands never need it.
+    # Loaded when the first word is analysed (about 0.3 s), not when the module is imported:
+    # commands that read no text never pay for it.
     return SpellChecker(language="en", distance=1)
 
 

@@ -4,8 +4,8 @@ Pure (no I/O). Words are read by bot/analysis.py, as search reads them: a keywor
 its word's inflections, spellings and derivational family ("quantization" finds
 "quantized"), never the inside of another word ("GAN" is not in "organ"). Multi-word
 keywords match as phrases; hyphens and spaces are the same. A keyword word whose family
-the corpus (almost) never uses is taken for a typo and also matched as its nearest common
-words (a swap of two letters is one edit). Acronyms typed in capitals match
+the corpus never uses, and that is no English word, is taken for a typo and also matched as
+its nearest common word (a swap of two letters is one edit). Acronyms typed in capitals match
 case-sensitively, and an acronym and its long form find each other through the
 "long form (ACRONYM)" definitions found in the corpus.
 
@@ -34,19 +34,14 @@ from bot.analysis import (
     singular_acronym,
     tokens,
     typo_distance,
+    words,
 )
-from bot.analysis import words as analysed_words
 from storage.records import Paper
 
 Where = Literal["title", "abstract"]
 
 # A correction is a word of at least this many texts: not another paper's typo.
 _COMMON = 2
-
-
-def words(text: str) -> list[str]:
-    """Word tokens of a text, case kept (acronyms are matched case-sensitively)."""
-    return tokens(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,26 +76,24 @@ class Lexicon(Protocol):
     likely corrections of a typo, and the two words a compound may be split into. The
     in-memory `Vocabulary` answers for a batch of papers, search's for the whole store."""
 
-    def seen(self, word: str) -> int:
-        """In how many texts the word's family occurs."""
-        ...
-
     def corrections(self, word: str) -> list[str]: ...
 
     def splits(self, word: str) -> list[tuple[str, str]]: ...
 
 
-def choose_corrections(word: str, seen: int, candidates: Iterable[tuple[str, int]]) -> list[str]:
-    """The word a keyword word is likely a typo of, among (surface word, texts of its family).
+def may_be_typo(word: str, seen: int) -> bool:
+    """Only a word long enough, whose family no text uses (`seen`) and that is no English
+    word can be a typo: a word the papers use is real, however rare ("lossy" is no "loss")."""
+    return bool(max_typos(word)) and not seen and not is_dictionary_word(word)
 
-    Only a word whose family no text uses and that is no English word is a typo: a word the
-    papers use is real, however rare ("lossy" is not a misspelt "loss"). It is read as the
-    nearest word within its typo distance (a swap of two letters is one edit) that at least
-    _COMMON texts use.
-    """
-    limit = max_typos(word)
-    if not limit or seen or is_dictionary_word(word):
+
+def choose_corrections(word: str, seen: int, candidates: Iterable[tuple[str, int]]) -> list[str]:
+    """The word a keyword word is likely a typo of, among (surface word, texts of its family):
+    for a word that may be a typo, the nearest word within its typo distance (a swap of two
+    letters is one edit) that at least _COMMON texts use."""
+    if not may_be_typo(word, seen):
         return []
+    limit = max_typos(word)
     lowered = fold(word)
     own = family(lowered)
     found = sorted(
@@ -135,7 +128,7 @@ class Vocabulary:
 
     def add(self, text: str) -> None:
         keys = set()
-        for word in analysed_words(text):
+        for word in words(text):
             key = self.by_surface.get(word)
             if key is None:
                 key = self.by_surface[word] = family(word)
@@ -146,13 +139,12 @@ class Vocabulary:
         return self.texts[family(word)]
 
     def corrections(self, word: str) -> list[str]:
-        limit = max_typos(word)
         seen = self.seen(word)
-        if not limit or seen:
+        if not may_be_typo(word, seen):
             return []
         near = process.extract(
-            fold(word), self.by_surface.keys(), scorer=TYPO_SCORER, score_cutoff=limit,
-            limit=None,
+            fold(word), self.by_surface.keys(), scorer=TYPO_SCORER,
+            score_cutoff=max_typos(word), limit=None,
         )  # fmt: skip
         candidates = [(surface, self.texts[self.by_surface[surface]]) for surface, _, _ in near]
         return choose_corrections(word, seen, candidates)
@@ -167,7 +159,7 @@ class Vocabulary:
     def suggest(self, keyword: str) -> str | None:
         """A spelling of the keyword that the papers use, for one that matches nothing."""
         suggested = []
-        for word in analysed_words(keyword):
+        for word in words(keyword):
             if self.seen(word):
                 suggested.append(word)
                 continue
@@ -231,8 +223,8 @@ class Document:
 
 def prepare(paper: Paper) -> Document:
     """A paper tokenised once for matching."""
-    title = words(paper.title)
-    abstract = words(paper.abstract)
+    title = tokens(paper.title)
+    abstract = tokens(paper.abstract)
     defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     for text in (paper.title, paper.abstract):
         for acronym, long_form in definitions(text):
@@ -295,25 +287,25 @@ def _acronyms_for(parts: Sequence[str], acronyms: AcronymTable) -> set[str]:
     return related
 
 
+def _spelled(long_form: tuple[str, ...]) -> Phrase:
+    """The phrase of an acronym's long form, as the papers define it."""
+    return Phrase(tuple(frozenset({key}) for key in long_form))
+
+
 def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Reading:
     """The patterns a keyword stands for: itself with its word families, hyphen and compound
     variants and typo corrections, and its acronym or long form."""
     # A word typed in capitals that is an English word is no acronym ("PRUNING").
     parts = [
         part.lower() if part.isupper() and len(part) > 4 and is_dictionary_word(part) else part
-        for part in words(keyword)
+        for part in tokens(keyword)
     ]
     if not parts:
         return Reading(())
     if len(parts) == 1 and is_acronym(singular_acronym(parts[0])):
         acronym = singular_acronym(parts[0])
         expansions = acronyms.long_forms.get(acronym, set())
-        return Reading(
-            (
-                Acronym(acronym),
-                *(Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(expansions)),
-            )
-        )
+        return Reading((Acronym(acronym), *(_spelled(form) for form in sorted(expansions))))
     corrections = [lexicon.corrections(part) for part in parts]
     phrase = Phrase(
         tuple(
@@ -343,7 +335,7 @@ def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Read
         phrase,
         *compounds,
         *(Acronym(acronym, meaning=meaning) for acronym in related),
-        *(Phrase(tuple(frozenset({k}) for k in form)) for form in sorted(spelled_out)),
+        *(_spelled(form) for form in sorted(spelled_out)),
     )
     shown = [fold(part) for part in read]
     corrected = " ".join(shown) if shown != [fold(part) for part in parts] else None
