@@ -48,6 +48,7 @@ from bot.matching import (
     Phrase,
     Reading,
     choose_corrections,
+    may_be_typo,
     read_keyword,
 )
 from storage import search as store
@@ -195,12 +196,14 @@ def render_marks(snippet: str, start: str, end: str) -> str:
 
 
 class StoreLexicon:
-    """What read_keyword needs to know, asked of the whole store's vocabulary."""
+    """What read_keyword needs to know, asked of the whole store's vocabulary. One serves a
+    whole search: what it looked up once it does not ask again."""
 
-    def __init__(self, session: Session, corrections: bool = True) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.correcting = corrections
         self._seen: dict[str, int] = {}
+        self._corrections: dict[str, list[str]] = {}
+        self._splits: dict[str, list[tuple[str, str]]] = {}
 
     def seen(self, word: str) -> int:
         key = family(fold(word))
@@ -210,22 +213,36 @@ class StoreLexicon:
 
     def corrections(self, word: str) -> list[str]:
         word = fold(word)
-        limit = max_typos(word)
-        if not self.correcting or not limit or not belongs_in_vocabulary(word):
+        if word not in self._corrections:
+            self._corrections[word] = self._look_up_corrections(word)
+        return self._corrections[word]
+
+    def _look_up_corrections(self, word: str) -> list[str]:
+        if not belongs_in_vocabulary(word) or not may_be_typo(word, self.seen(word)):
             return []
-        seen = self.seen(word)
-        if seen:
-            return []
-        near = store.similar_words(self.session, word, limit)
+        near = store.similar_words(self.session, word, max_typos(word))
         counts = store.family_counts(self.session, {family(surface) for surface, _ in near})
         return choose_corrections(
-            word, seen, [(surface, counts.get(family(surface), 0)) for surface, _ in near]
+            word, 0, [(surface, counts.get(family(surface), 0)) for surface, _ in near]
         )
 
     def splits(self, word: str) -> list[tuple[str, str]]:
-        cuts = compound_cuts(fold(word))
-        known = store.known_words(self.session, {part for pair in cuts for part in pair})
-        return [(head, tail) for head, tail in cuts if head in known and tail in known]
+        word = fold(word)
+        if word not in self._splits:
+            cuts = compound_cuts(word)
+            known = store.known_words(self.session, {part for pair in cuts for part in pair})
+            self._splits[word] = [(h, t) for h, t in cuts if h in known and t in known]
+        return self._splits[word]
+
+
+class _Uncorrected:
+    """A lexicon that takes no word for a typo: a term read as it was typed."""
+
+    def __init__(self, lexicon: StoreLexicon) -> None:
+        self.splits = lexicon.splits
+
+    def corrections(self, word: str) -> list[str]:
+        return []
 
 
 def _acronyms(session: Session, terms: Sequence[Term]) -> AcronymTable:
@@ -271,7 +288,7 @@ class _Read:
     corrected: tuple[str, ...] | None
 
 
-def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
+def _read(session: Session, lexicon: StoreLexicon, term: Term, acronyms: AcronymTable) -> _Read:
     if term.prefix:
         prefix = fold(term.words[0])
         completions = store.words_starting_with(session, prefix, store.PREFIX_COMPLETIONS)
@@ -279,7 +296,7 @@ def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
         exact: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((word_key(s),) for s in surfaces))
         families: tuple[tuple[str, ...], ...] = tuple(dict.fromkeys((family(s),) for s in surfaces))
         return _Read(exact, families, families, None)
-    typos = read_keyword(" ".join(term.words), StoreLexicon(session), acronyms)
+    typos = read_keyword(" ".join(term.words), lexicon, acronyms)
     corrected = tuple(typos.corrected.split()) if typos.corrected else None
     shown = term.words
     if corrected:
@@ -288,7 +305,7 @@ def _read(session: Session, term: Term, acronyms: AcronymTable) -> _Read:
         shown = corrected
         acronyms = _acronyms(session, [Term(corrected)])
     exact = (tuple(word_key(word) for word in shown),)
-    plain = read_keyword(" ".join(shown), StoreLexicon(session, corrections=False), acronyms)
+    plain = read_keyword(" ".join(shown), _Uncorrected(lexicon), acronyms)
     families = _family_phrases(plain)
     with_typos = tuple(dict.fromkeys(families + _family_phrases(typos)))
     return _Read(exact, families, with_typos, corrected)
@@ -371,13 +388,14 @@ def search(
     terms = [_finished(session, term) for term in parsed.terms]
     wanted = [term for term in terms if not term.exclude]
     unwanted = [term for term in terms if term.exclude]
+    lexicon = StoreLexicon(session)
     acronyms = _acronyms(session, wanted)
-    reads = [_read(session, term, acronyms) for term in wanted]
+    reads = [_read(session, lexicon, term, acronyms) for term in wanted]
     whole = None
     if len(wanted) > 1 and not any(term.prefix for term in wanted):
         one = Term(tuple(word for term in wanted for word in term.words))
-        whole = _read(session, one, _acronyms(session, [one]))
-    excluded = [_read(session, term, AcronymTable()) for term in unwanted]
+        whole = _read(session, lexicon, one, _acronyms(session, [one]))
+    excluded = [_read(session, lexicon, term, AcronymTable()) for term in unwanted]
     corrected = None
     if any(read.corrected for read in reads):
         shown = [read.corrected or term.words for term, read in zip(wanted, reads, strict=True)]

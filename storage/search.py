@@ -264,9 +264,10 @@ class Fts5Search:
     The work per tier is bounded, so that it costs about the same at 10,000 papers as at a
     million (bench/search.py measures it):
 
-    - Only the newest WINDOW matches of a tier are ranked: FTS5 walks its index newest
-      first and stops there. For a common query the results are the best of the recent
-      matches, not of all of them; a better tier is always listed before a worse one.
+    - Only the newest WINDOW matches of a tier are ranked (see _newest for how they are
+      read). For a common query the results are the best of the recent matches, not of
+      all of them; a better tier is always listed before a worse one, and the title tiers
+      are looked for through the whole library, in an index of titles alone.
     - bm25 needs each phrase's number of papers, and FTS5 counts them by reading the
       word's whole posting list: linear in the library for a common word. So a tier with
       RECENT_ENOUGH matches or more among the newest papers ranks only those, on a second
@@ -276,6 +277,21 @@ class Fts5Search:
       almost no weight anyway, and counting them is what is slow. If every clause is
       common (a rare mix of common words), the matches are listed newest first.
     """
+
+    def __init__(self) -> None:
+        # Asked once per search (an instance serves one): the library's bounds, and which
+        # words are common among the recent papers.
+        self._bounds: tuple[int, bool] | None = None
+        self._common_words: dict[str, bool] = {}
+
+    def _library(self, session: Session) -> tuple[int, bool] | None:
+        """The recent index's oldest id, and whether older papers exist; None: no papers."""
+        if self._bounds is None:
+            floor = session.scalar(_RECENT_FLOOR_SQL)
+            if floor is None:
+                return None
+            self._bounds = floor, floor > (session.scalar(_OLDEST_SQL) or floor)
+        return self._bounds
 
     def ranked(
         self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
@@ -288,11 +304,11 @@ class Fts5Search:
         )
         clauses = [expression for expression, _ in units]
         query = _fts5_query(clauses, plan.exclude)
-        floor = session.scalar(_RECENT_FLOOR_SQL)
-        if floor is None:  # no papers
+        library = self._library(session)
+        if library is None:
             return []
+        floor, older = library
         recent, cut = self._window(session, query, floor)
-        older = floor > (session.scalar(_OLDEST_SQL) or floor)
         if recent >= RECENT_ENOUGH or (recent and not (older and exhaustive)):
             params = {"limit": needed, "rank_query": query, "cut": cut}
             return list(session.scalars(_ranked_sql(RECENT_INDEX, filtered=False), params))
@@ -322,11 +338,11 @@ class Fts5Search:
     def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
         query = _fts5_query([_fts5_tier(tier)], plan.exclude)
-        floor = session.scalar(_RECENT_FLOOR_SQL)
-        if floor is None:  # no papers
+        library = self._library(session)
+        if library is None:
             return Count(0)
+        floor, older = library
         recent, _ = self._window(session, query, floor)
-        older = floor > (session.scalar(_OLDEST_SQL) or floor)
         if recent >= RECENT_ENOUGH or (recent and not older):
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
@@ -338,10 +354,13 @@ class Fts5Search:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a
         phrase of it has only common words (in WINDOW of the recent papers, in any column:
         a posting list holds every column). FTS5 follows a phrase along its rarest word."""
-        return any(
-            all(self._window(session, _quoted([word]), floor)[0] >= WINDOW for word in phrase)
-            for phrase in clause.phrases
-        )
+        return any(all(self._word_common(session, w, floor) for w in p) for p in clause.phrases)
+
+    def _word_common(self, session: Session, word: str, floor: int) -> bool:
+        if word not in self._common_words:
+            found = self._window(session, _quoted([word]), floor)[0]
+            self._common_words[word] = found >= WINDOW
+        return self._common_words[word]
 
     @staticmethod
     def _window(session: Session, expression: str, floor: int) -> tuple[int, int]:
