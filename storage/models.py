@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     MetaData,
     String,
     Text,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -135,6 +137,8 @@ class SubscriberRow(Base):
     # (a claim of a process that died runs out; see storage/schedule.py).
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(Instant)
+    # A "Recommended for you" part in the digest, from what the chat liked (/recommend).
+    recommend: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     keywords: Mapped[list[KeywordRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
@@ -245,3 +249,61 @@ class SearchAcronymRow(Base):
     acronym: Mapped[str] = mapped_column(Text, primary_key=True)
     long_form: Mapped[str] = mapped_column(Text, primary_key=True)
     papers: Mapped[int] = mapped_column(Integer)
+
+
+class RatingRow(Base):
+    """A chat's 👍 (+1) or 👎 (-1) for a paper; in a group it is the group's."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    value: Mapped[int] = mapped_column(SmallInteger)
+    rated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class SavedRow(Base):
+    """A paper a chat saved (🔖) to read later or to export as BibTeX/RIS."""
+
+    __tablename__ = "saved_papers"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    saved_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class LibraryEntryRow(Base):
+    """An entry of a library (BibTeX, RIS) a chat imported as its profile: a stored paper
+    when one matched, and always its own title and abstract, so an entry that is not in the
+    store still says what the reader works on."""
+
+    __tablename__ = "library_entries"
+    __table_args__ = (UniqueConstraint("subscriber_id", "title_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("papers.id", ondelete="SET NULL"), index=True
+    )
+    arxiv_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    title_key: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class ProfileRow(Base):
+    """A chat's fitted ranker (bot/ranker.py) as JSON: term weights and the papers it learnt
+    from. Deleted whenever the chat's feedback or library changes, refitted when needed."""
+
+    __tablename__ = "profiles"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(Text)
+    fitted_at: Mapped[datetime] = mapped_column(Instant)

@@ -22,7 +22,10 @@ from storage import search_index
 from storage.models import (
     DeliveryRow,
     KeywordRow,
+    LibraryEntryRow,
     PaperRow,
+    RatingRow,
+    SavedRow,
     SearchWordRow,
     SourceRow,
     SubscriberRow,
@@ -30,7 +33,17 @@ from storage.models import (
 
 FORMAT = "paperboy-export/1"
 # Parents before children, so that foreign keys hold at every insert.
-MODELS = (PaperRow, SourceRow, SubscriberRow, KeywordRow, DeliveryRow, SearchWordRow)
+MODELS = (
+    PaperRow,
+    SourceRow,
+    SubscriberRow,
+    KeywordRow,
+    DeliveryRow,
+    SearchWordRow,
+    RatingRow,
+    SavedRow,
+    LibraryEntryRow,
+)
 TABLES: dict[str, Table] = {model.__tablename__: model.__table__ for model in MODELS}  # type: ignore[misc]
 BATCH = 1_000
 # Which process is delivering a chat right now means nothing in another database.

@@ -1,0 +1,272 @@
+"""What a chat told the bot about papers: ratings, saved papers, its imported library, and
+the ranker fitted from them (a cache: dropped whenever any of the others changes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    LibraryEntryRow,
+    PaperRow,
+    ProfileRow,
+    RatingRow,
+    SavedRow,
+)
+from storage.queries import paper_record
+from storage.records import Paper
+from storage.search_index import TERMS_TABLE
+
+_ANALYSED = text(
+    f"SELECT id, title_family, abstract_family FROM {TERMS_TABLE} WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A chat's feedback on one paper: +1, -1 or 0 (none), and whether it is saved."""
+
+    rating: int = 0
+    saved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryRecord:
+    """An entry of an imported library, matched to a stored paper (paper_id) or not."""
+
+    title: str
+    title_key: str
+    abstract: str
+    arxiv_id: str | None
+    paper_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """Everything a chat's ranker learns from. Liked, saved and matched library papers are
+    positive, disliked papers negative; `texts` are library entries not in the store."""
+
+    liked: list[int]
+    saved: list[int]
+    disliked: list[int]
+    library: list[int]
+    texts: list[tuple[str, str]]
+
+    @property
+    def positive(self) -> list[int]:
+        return list(dict.fromkeys(self.liked + self.saved + self.library))
+
+    @property
+    def known(self) -> set[int]:
+        """Papers never to recommend: the chat rated, saved or imported them."""
+        return set(self.liked) | set(self.saved) | set(self.disliked) | set(self.library)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.positive or self.texts)
+
+
+def _forget_profile(session: Session, subscriber_id: int) -> None:
+    session.execute(delete(ProfileRow).where(ProfileRow.subscriber_id == subscriber_id))
+
+
+def paper(session: Session, paper_id: int) -> Paper | None:
+    row = session.get(PaperRow, paper_id)
+    return paper_record(row) if row else None
+
+
+def papers(session: Session, paper_ids: Sequence[int]) -> dict[int, Paper]:
+    if not paper_ids:
+        return {}
+    rows = session.scalars(select(PaperRow).where(PaperRow.id.in_(set(paper_ids))))
+    return {row.id: paper_record(row) for row in rows}
+
+
+def rate(session: Session, subscriber_id: int, paper_id: int, value: int, now: datetime) -> None:
+    """Set the chat's rating of a paper: +1, -1, or 0 to take it back."""
+    session.execute(
+        delete(RatingRow).where(
+            RatingRow.subscriber_id == subscriber_id, RatingRow.paper_id == paper_id
+        )
+    )
+    if value:
+        session.add(
+            RatingRow(subscriber_id=subscriber_id, paper_id=paper_id, value=value, rated_at=now)
+        )
+    _forget_profile(session, subscriber_id)
+    session.flush()
+
+
+def save(session: Session, subscriber_id: int, paper_id: int, saved: bool, now: datetime) -> None:
+    """Save a paper for the chat, or take it out of its saved papers."""
+    session.execute(
+        delete(SavedRow).where(
+            SavedRow.subscriber_id == subscriber_id, SavedRow.paper_id == paper_id
+        )
+    )
+    if saved:
+        session.add(SavedRow(subscriber_id=subscriber_id, paper_id=paper_id, saved_at=now))
+    _forget_profile(session, subscriber_id)
+    session.flush()
+
+
+def marks(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -> dict[int, Mark]:
+    """The chat's feedback on these papers (papers without any are left out)."""
+    if not paper_ids:
+        return {}
+    wanted = set(paper_ids)
+    ratings = dict(
+        session.execute(
+            select(RatingRow.paper_id, RatingRow.value).where(
+                RatingRow.subscriber_id == subscriber_id, RatingRow.paper_id.in_(wanted)
+            )
+        ).tuples()
+    )
+    saved = set(
+        session.scalars(
+            select(SavedRow.paper_id).where(
+                SavedRow.subscriber_id == subscriber_id, SavedRow.paper_id.in_(wanted)
+            )
+        )
+    )
+    return {
+        paper_id: Mark(ratings.get(paper_id, 0), paper_id in saved)
+        for paper_id in wanted
+        if paper_id in ratings or paper_id in saved
+    }
+
+
+def saved_count(session: Session, subscriber_id: int) -> int:
+    query = select(func.count()).select_from(SavedRow)
+    return session.scalar(query.where(SavedRow.subscriber_id == subscriber_id)) or 0
+
+
+def saved_papers(
+    session: Session, subscriber_id: int, offset: int = 0, limit: int | None = None
+) -> list[tuple[int, Paper]]:
+    """The chat's saved papers, most recently saved first."""
+    query = (
+        select(PaperRow)
+        .join(SavedRow, SavedRow.paper_id == PaperRow.id)
+        .where(SavedRow.subscriber_id == subscriber_id)
+        .order_by(SavedRow.saved_at.desc(), SavedRow.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(row.id, paper_record(row)) for row in session.scalars(query)]
+
+
+def find_papers(
+    session: Session, arxiv_ids: Sequence[str], title_keys: Sequence[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Stored papers by arXiv id and by title key, to match a library's entries with."""
+    by_id: dict[str, int] = {}
+    by_title: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(arxiv_ids))):
+        query = select(PaperRow.arxiv_id, PaperRow.id).where(PaperRow.arxiv_id.in_(chunk))
+        by_id.update((key, paper_id) for key, paper_id in session.execute(query) if key)
+    for chunk in _chunks(sorted(set(title_keys))):
+        query = select(PaperRow.title_key, PaperRow.id).where(PaperRow.title_key.in_(chunk))
+        for key, paper_id in session.execute(query.order_by(PaperRow.id)):
+            by_title.setdefault(key, paper_id)
+    return by_id, by_title
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def add_library(
+    session: Session, subscriber_id: int, entries: Sequence[LibraryRecord], now: datetime
+) -> int:
+    """Keep a library's entries as the chat's profile; returns how many were new to it (an
+    entry already imported, by title, is updated instead)."""
+    existing = {
+        row.title_key: row
+        for row in session.scalars(
+            select(LibraryEntryRow).where(LibraryEntryRow.subscriber_id == subscriber_id)
+        )
+    }
+    added = 0
+    for entry in entries:
+        row = existing.get(entry.title_key)
+        if row is None:
+            row = LibraryEntryRow(subscriber_id=subscriber_id, title_key=entry.title_key)
+            session.add(row)
+            existing[entry.title_key] = row
+            added += 1
+        row.title = entry.title
+        row.abstract = entry.abstract or row.abstract or ""
+        row.arxiv_id = entry.arxiv_id or row.arxiv_id
+        row.paper_id = entry.paper_id or row.paper_id
+        row.added_at = now
+    _forget_profile(session, subscriber_id)
+    session.flush()
+    return added
+
+
+def library_count(session: Session, subscriber_id: int) -> int:
+    query = select(func.count()).select_from(LibraryEntryRow)
+    return session.scalar(query.where(LibraryEntryRow.subscriber_id == subscriber_id)) or 0
+
+
+def feedback(session: Session, subscriber_id: int) -> Feedback:
+    ratings = session.execute(
+        select(RatingRow.paper_id, RatingRow.value)
+        .where(RatingRow.subscriber_id == subscriber_id)
+        .order_by(RatingRow.rated_at.desc())
+    ).tuples()
+    liked, disliked = [], []
+    for paper_id, value in ratings:
+        (liked if value > 0 else disliked).append(paper_id)
+    saved = list(
+        session.scalars(
+            select(SavedRow.paper_id)
+            .where(SavedRow.subscriber_id == subscriber_id)
+            .order_by(SavedRow.saved_at.desc())
+        )
+    )
+    library: list[int] = []
+    texts: list[tuple[str, str]] = []
+    entries = session.execute(
+        select(LibraryEntryRow.paper_id, LibraryEntryRow.title, LibraryEntryRow.abstract)
+        .where(LibraryEntryRow.subscriber_id == subscriber_id)
+        .order_by(LibraryEntryRow.id)
+    ).tuples()
+    for paper_id, title, abstract in entries:
+        if paper_id is not None:
+            library.append(paper_id)
+        else:
+            texts.append((title, abstract))
+    return Feedback(liked, saved, disliked, library, texts)
+
+
+def analysed(session: Session, paper_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Papers' title and abstract as the search index holds them: word families, analysed
+    once at ingest (storage/search_index.py), so a ranker never analyses them again."""
+    found: dict[int, tuple[str, str]] = {}
+    ids = list(paper_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(_ANALYSED, {"ids": ids[start : start + 500]}).tuples()
+        found.update((paper_id, (title, abstract)) for paper_id, title, abstract in rows)
+    return found
+
+
+def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
+    """The fitted rankers of these chats, as stored JSON."""
+    if not subscriber_ids:
+        return {}
+    query = select(ProfileRow.subscriber_id, ProfileRow.model).where(
+        ProfileRow.subscriber_id.in_(set(subscriber_ids))
+    )
+    return dict(session.execute(query).tuples())
+
+
+def keep_profile(session: Session, subscriber_id: int, model: str, now: datetime) -> None:
+    _forget_profile(session, subscriber_id)
+    session.add(ProfileRow(subscriber_id=subscriber_id, model=model, fitted_at=now))
+    session.flush()
