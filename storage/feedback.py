@@ -220,9 +220,10 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
         .where(RatingRow.subscriber_id == subscriber_id)
         .order_by(RatingRow.rated_at.desc())
     ).tuples()
-    liked, disliked = [], []
-    for paper_id, value in ratings:
-        (liked if value > 0 else disliked).append(paper_id)
+    liked: list[int] = []
+    disliked: list[int] = []
+    for rated, value in ratings:
+        (liked if value > 0 else disliked).append(rated)
     saved = list(
         session.scalars(
             select(SavedRow.paper_id)
@@ -237,9 +238,9 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
         .where(LibraryEntryRow.subscriber_id == subscriber_id)
         .order_by(LibraryEntryRow.id)
     ).tuples()
-    for paper_id, title, abstract in entries:
-        if paper_id is not None:
-            library.append(paper_id)
+    for matched, title, abstract in entries:
+        if matched is not None:
+            library.append(matched)
         else:
             texts.append((title, abstract))
     return Feedback(liked, saved, disliked, library, texts)

@@ -6,6 +6,7 @@ Create Date: 2026-11-30
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +17,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _per_chat_paper(name: str, *columns: sa.Column, paper_delete: str = "CASCADE") -> None:
+def _per_chat_paper(name: str, *columns: sa.Column[Any] | sa.UniqueConstraint, paper_delete: str = "CASCADE") -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), nullable=False),
