@@ -36,7 +36,7 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBUserWarning
 
 from bot.devserver import FakeBotApi, Limit, QueryAnswer, RateLimits, Violation
@@ -496,6 +496,239 @@ async def test_wait_idle_times_out_while_updates_wait(api: FakeBotApi) -> None:
     api.user_sends(ALICE, "anyone?")
     with pytest.raises(TimeoutError, match="1 updates not fetched"):
         await api.wait_idle(timeout=0.2)
+
+
+# --- files --------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.7\r\n" + bytes(range(256)) + b"\r\n--boundary-lookalike\r\n%%EOF"
+
+
+async def test_a_user_sends_a_document_and_the_bot_downloads_it(api: FakeBotApi, bot: Bot) -> None:
+    sent = api.user_sends_document(ALICE, "attention.pdf", PDF, caption="read this")
+    api.user_sends_document(BOB, "notes", b"plain", chat_id=FORUM, thread_id=7)
+    private, topic = await bot.get_updates()
+    message = private.message
+    assert message is not None
+    assert message.message_id == sent
+    assert message.caption == "read this"
+    document = message.document
+    assert document is not None
+    assert (document.file_name, document.mime_type, document.file_size) == (
+        "attention.pdf",
+        "application/pdf",
+        len(PDF),
+    )
+    file = await bot.get_file(document.file_id)
+    assert (file.file_id, file.file_unique_id, file.file_size) == (
+        document.file_id,
+        document.file_unique_id,
+        len(PDF),
+    )
+    assert file.file_path is not None
+    assert file.file_path.startswith(f"{api.base_file_url}{TOKEN}/documents/")
+    assert file.file_path.endswith(".pdf")
+    assert await file.download_as_bytearray() == PDF
+    assert topic.message is not None
+    assert topic.message.message_thread_id == 7
+    assert topic.message.document is not None
+    assert topic.message.document.mime_type == "application/octet-stream"  # no extension
+    assert api.file(document.file_id).data == PDF
+    assert api.transcript(ALICE) == "Alice: [document attention.pdf] read this"
+    assert api.violations == []
+
+
+async def test_downloads_need_the_path_and_token_get_file_gave(api: FakeBotApi, bot: Bot) -> None:
+    api.user_sends_document(ALICE, "a.txt", b"secret")
+    (update,) = await bot.get_updates()
+    assert update.message is not None
+    assert update.message.document is not None
+    file = await bot.get_file(update.message.document.file_id)
+    assert file.file_path is not None
+    path = file.file_path.removeprefix(f"{api.base_file_url}{TOKEN}/")
+    with httpx.Client() as client:
+        good = client.get(f"{api.base_file_url}{TOKEN}/{path}")
+        other_bot = client.get(f"{api.base_file_url}456:DEF/{path}")
+        unknown = client.get(f"{api.base_file_url}{TOKEN}/documents/file_99.txt")
+    assert (good.status_code, good.content) == (200, b"secret")
+    assert good.headers["Content-Type"] == "application/octet-stream"
+    for refused in (other_bot, unknown):
+        assert (refused.status_code, refused.json()) == (
+            404,
+            {"ok": False, "error_code": 404, "description": "Not Found"},
+        )
+
+
+async def test_send_document_uploads_and_is_recorded(api: FakeBotApi, bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup.from_button(InlineKeyboardButton("More", callback_data="m"))
+    sent = await bot.send_document(
+        ALICE,
+        b"1. Attention is all you need\n",
+        filename="digest.txt",
+        caption="<b>Today</b> &amp; more",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+    )
+    assert sent.document is not None
+    assert (sent.document.file_name, sent.document.mime_type, sent.document.file_size) == (
+        "digest.txt",
+        "text/plain",
+        29,
+    )
+    assert sent.caption == "Today & more"  # as the chat shows it
+    assert sent.reply_markup == keyboard
+    (recorded,) = api.sent(ALICE)
+    assert recorded.document is not None
+    assert (recorded.document.file_name, recorded.document.data) == (
+        "digest.txt",
+        b"1. Attention is all you need\n",
+    )
+    assert (recorded.caption, recorded.parse_mode) == ("<b>Today</b> &amp; more", "HTML")
+    assert api.file(sent.document.file_id) is recorded.document
+    assert api.transcript(ALICE) == "paperboy: [document digest.txt] Today & more\n    [More]"
+
+    again = await bot.send_document(FORUM, sent.document.file_id, message_thread_id=7)
+    assert again.document is not None
+    assert again.document.file_unique_id == sent.document.file_unique_id
+    assert (again.message_thread_id, again.caption) == (7, None)
+    file = await bot.get_file(again.document.file_id)
+    assert await file.download_as_bytearray() == b"1. Attention is all you need\n"
+    with pytest.raises(BadRequest, match=said("there is no text in the message to edit")):
+        await bot.edit_message_text("x", chat_id=ALICE, message_id=sent.message_id)
+    assert api.violations == []
+    assert api.rejected == []
+
+
+async def test_a_real_application_receives_and_sends_files(api: FakeBotApi) -> None:
+    async def reverse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        assert message.document is not None
+        file = await message.document.get_file()
+        data = await file.download_as_bytearray()
+        await message.reply_document(
+            bytes(reversed(data)), filename=f"reversed-{message.document.file_name}"
+        )
+
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .base_url(api.base_url)
+        .base_file_url(api.base_file_url)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.Document.ALL, reverse))
+    async with app:
+        assert app.updater is not None
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=5)
+        api.user_sends_document(ALICE, "paper.pdf", PDF)
+        await api.wait_idle()
+        await app.updater.stop()
+        await app.stop()
+    (reply,) = api.sent(ALICE)
+    assert reply.document is not None
+    assert (reply.document.file_name, reply.document.data) == (
+        "reversed-paper.pdf",
+        PDF[::-1],
+    )
+    methods = [call.method for call in api.calls if call.method != "getUpdates"]
+    assert methods[-2:] == ["getFile", "sendDocument"]
+    assert api.violations == []
+
+
+async def test_get_file_refusals(api: FakeBotApi, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=said("invalid file_id")):
+        await bot.get_file("no-such-file")
+    api.user_sends_document(ALICE, "limit.bin", bytes(20 * 1024 * 1024))
+    api.user_sends_document(ALICE, "big.bin", bytes(20 * 1024 * 1024 + 1))
+    limit, big = [u.message.document for u in await bot.get_updates() if u.message]
+    assert limit is not None
+    assert big is not None
+    assert big.file_size == 20 * 1024 * 1024 + 1  # users may send it: only bots can't fetch it
+    assert (await bot.get_file(limit.file_id)).file_size == 20 * 1024 * 1024
+    with pytest.raises(BadRequest, match=said("file is too big")):
+        await bot.get_file(big.file_id)
+    assert api.violations == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        pytest.param({"document": b""}, BadRequest, "file must be non-empty", id="empty"),
+        pytest.param(
+            {"caption": "x" * 1025}, BadRequest, "message caption is too long", id="caption-1025"
+        ),
+        pytest.param(
+            {"caption": "<b>x", "parse_mode": ParseMode.HTML},
+            BadRequest,
+            "can't parse entities",
+            id="caption-html",
+        ),
+        pytest.param(
+            {"document": "no-such-file"},
+            BadRequest,
+            "wrong file identifier/HTTP URL specified",
+            id="unknown-file-id",
+        ),
+        pytest.param(
+            {"document": "https://arxiv.org/pdf/1706.03762"},
+            BadRequest,
+            "failed to get HTTP URL content",
+            id="url",
+        ),
+        pytest.param(
+            {"document": bytes(50 * 1024 * 1024 + 1)},
+            NetworkError,
+            "Request Entity Too Large",
+            id="upload-over-50-mb",
+        ),
+        pytest.param(
+            {"chat_id": GROUP, "message_thread_id": 7},
+            BadRequest,
+            "message thread not found",
+            id="thread-outside-forum",
+        ),
+    ],
+)
+async def test_send_document_refusals(
+    api: FakeBotApi, bot: Bot, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    call: dict[str, Any] = {"chat_id": ALICE, "document": b"data", "filename": "a.txt", **kwargs}
+    with pytest.raises(error, match=said(match)):
+        await bot.send_document(**call)
+    assert api.sent(call["chat_id"]) == []
+    assert api.calls[-1].error is not None
+    assert match.lower() in api.calls[-1].error.lower()
+    assert api.violations == []
+
+
+async def test_captions_count_after_entities_and_refusals_are_recorded(
+    api: FakeBotApi, bot: Bot
+) -> None:
+    await bot.send_document(
+        ALICE, b"x", filename="a.txt", caption="<i>" + "y" * 1024 + "</i>", parse_mode="HTML"
+    )
+    with pytest.raises(BadRequest, match=said("message caption is too long")):
+        await bot.send_document(ALICE, b"x", filename="a.txt", caption="z" * 1025)
+    assert [(r.method, r.text) for r in api.rejected] == [("sendDocument", "z" * 1025)]
+    assert len(api.sent(ALICE)) == 1
+    assert len(api.calls) == 2 + 1  # getMe from initialize()
+
+
+async def test_documents_count_against_the_flood_limits(spec: Path, clock: FakeClock) -> None:
+    with FakeBotApi(spec, clock=clock) as api:
+        api.add_user(ALICE, "Alice")
+        async with Bot(TOKEN, base_url=api.base_url) as bot:
+            await bot.send_message(ALICE, "here is your digest")
+            with pytest.raises(RetryAfter):
+                await bot.send_document(ALICE, b"digest", filename="digest.txt")
+            clock.now += 1.0
+            await bot.send_document(ALICE, b"digest", filename="digest.txt")
+        assert [m.shown for m in api.sent(ALICE)] == [
+            "here is your digest",
+            "[document digest.txt]",
+        ]
+        assert api.throttled == 1
 
 
 # --- chats, members, commands, webhook ------------------------------------------------------

@@ -18,8 +18,16 @@ from typing import Literal
 
 from bot.devserver.errors import ApiError, ContentError, bad_request
 from bot.devserver.limits import RateLimiter, RateLimits
-from bot.devserver.methods import HANDLERS, Handler, Params
-from bot.devserver.objects import JSON, Chat, ChatMessage, MemberStatus, QueryAnswer, User
+from bot.devserver.methods import HANDLERS, MAX_DOWNLOAD, Handler, Params
+from bot.devserver.objects import (
+    JSON,
+    Chat,
+    ChatMessage,
+    MemberStatus,
+    QueryAnswer,
+    StoredFile,
+    User,
+)
 from bot.devserver.server import ApiHttpServer
 from bot.devserver.spec import ApiSpec
 from bot.devserver.users import PlayingUsers
@@ -27,6 +35,7 @@ from bot.devserver.world import World
 
 _LOG = logging.getLogger(__name__)
 _PATH = re.compile(r"/bot([^/]+)/([^/]+)")
+_FILE_PATH = re.compile(r"/file/bot([^/]+)/(.+)")  # base_file_url + token + "/" + file_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,7 @@ class Rejection:
 
     method: str
     description: str
-    text: str | None
+    text: str | None  # the text, or the caption, refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class FakeBotApi(PlayingUsers):
         self.rejected: list[Rejection] = []
         self.throttled = 0  # calls answered 429
         self.tokens: set[str] = set()  # every token seen in a URL
+        self._links: set[tuple[str, str]] = set()  # (token, file_path) getFile handed out
         self._faults: dict[str, deque[_Fault]] = {}
         self._in_flight = 0  # requests being answered, long polls aside
         self._last_activity = 0.0
@@ -139,7 +149,8 @@ class FakeBotApi(PlayingUsers):
 
     @property
     def base_file_url(self) -> str:
-        """For base_file_url(...); file downloads are not served (404)."""
+        """For Bot(base_file_url=...) / Application.builder().base_file_url(...): PTB appends
+        the token, then "/" and getFile's file_path, as for api.telegram.org/file/bot."""
         return f"{self._root()}/file/bot"
 
     def _root(self) -> str:
@@ -215,6 +226,14 @@ class FakeBotApi(PlayingUsers):
 
     # --- reading what the bot did -----------------------------------------------------------
 
+    def file(self, file_id: str) -> StoredFile:
+        """A file Telegram keeps (a user's or one the bot uploaded): name, MIME type, bytes."""
+        with self._world.changed:
+            stored = self._world.files.get(file_id)
+        if stored is None:
+            raise LookupError(f"no file {file_id!r}")
+        return stored
+
     def sent(self, chat_id: int) -> list[ChatMessage]:
         """The bot's messages in a chat, oldest first, as they are now (edits applied)."""
         with self._world.changed:
@@ -286,7 +305,10 @@ class FakeBotApi(PlayingUsers):
 
     # --- answering -------------------------------------------------------------------------
 
-    def _answer(self, path: str, params: dict[str, object]) -> tuple[int, JSON]:
+    def _answer(self, path: str, params: dict[str, object]) -> tuple[int, JSON | bytes]:
+        download = _FILE_PATH.fullmatch(path)
+        if download is not None:
+            return self._download(*download.groups())
         match = _PATH.fullmatch(path)
         if match is None:
             return 404, ApiError(404, "Not Found").envelope()
@@ -301,6 +323,9 @@ class FakeBotApi(PlayingUsers):
             if self.latency:
                 self._world.stopping.wait(self.latency)
             result = self._call(method, params)
+            if method.lower() == "getfile" and isinstance(result, dict):
+                with self._world.changed:  # the link works with this bot's token only
+                    self._links.add((token, result["file_path"]))
             return 200, {"ok": True, "result": result}
         except ApiError as error:
             return error.status, error.envelope()
@@ -313,6 +338,25 @@ class FakeBotApi(PlayingUsers):
                     self._in_flight -= 1
                 if not polling or result:  # a poll that delivered updates is activity
                     self._last_activity = time.monotonic()
+
+    def _download(self, token: str, file_path: str) -> tuple[int, JSON | bytes]:
+        """A file's bytes, for a token getFile gave its file_path to; else 404, as Telegram."""
+        with self._world.changed:
+            self.tokens.add(token)
+            self._in_flight += 1  # the bot is busy downloading: not idle
+        try:
+            if self.latency:
+                self._world.stopping.wait(self.latency)
+            with self._world.changed:
+                stored = self._world.files_by_path.get(file_path)
+                linked = (token, file_path) in self._links
+            if stored is None or not linked or stored.size > MAX_DOWNLOAD:
+                return 404, ApiError(404, "Not Found").envelope()
+            return 200, stored.data
+        finally:
+            with self._world.changed:
+                self._in_flight -= 1
+                self._last_activity = time.monotonic()
 
     def _call(self, method: str, params: dict[str, object]) -> object:
         name, handler = self._resolve(method, params)
@@ -339,7 +383,7 @@ class FakeBotApi(PlayingUsers):
                 if error.status == 429:
                     self.throttled += 1
                 if isinstance(error, ContentError):
-                    text = params.get("text")
+                    text = params.get("text", params.get("caption"))
                     shown = None if text is None else str(text)
                     self.rejected.append(Rejection(name, error.description, shown))
                 raise

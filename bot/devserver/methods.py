@@ -10,11 +10,11 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.devserver.errors import ApiError, ContentError, bad_request, forbidden
-from bot.devserver.objects import Chat, ChatMessage, QueryAnswer
-from bot.devserver.validation import message_text, reply_markup
+from bot.devserver.objects import Chat, ChatMessage, QueryAnswer, StoredFile
+from bot.devserver.validation import caption_text, message_text, reply_markup
 from bot.devserver.world import World, now
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -24,12 +24,21 @@ _NOT_MODIFIED = (
 )
 
 
+MAX_UPLOAD = 50 * 1024 * 1024  # bytes a bot may send as a file
+MAX_DOWNLOAD = 20 * 1024 * 1024  # bytes of a file getFile lets a bot download
+
+
 @dataclass(frozen=True, slots=True)
 class UploadedFile:
     """A file part of a multipart request."""
 
     filename: str
-    size: int
+    mime_type: str  # the part's Content-Type
+    data: bytes = field(repr=False)  # up to 50 MB: kept out of recorded calls' reprs
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 class Params:
@@ -118,18 +127,12 @@ def get_updates(world: World, params: Params) -> object:
 
 
 def send_message(world: World, params: Params) -> object:
-    chat = _chat_to_write(world, params)
-    thread_id = params.integer("message_thread_id")
-    if thread_id is not None and not chat.is_forum:
-        raise bad_request("message thread not found")
+    chat, thread_id = _where_to_send(world, params)
     text = params.text("text") or ""
     parse_mode = params.text("parse_mode") or None
     shown = message_text(text, parse_mode)
     markup = reply_markup(params.raw.get("reply_markup"), inline_only=False)
-    if chat.type == "channel" and world.status_of(chat, world.bot.id) != "administrator":
-        raise bad_request("need administrator rights in the channel chat")
-    if world.limiter is not None:
-        world.limiter.admit(chat.id, private=chat.type == "private")
+    _admit(world, chat)
     message = world.post(
         chat,
         world.bot.id,
@@ -142,8 +145,48 @@ def send_message(world: World, params: Params) -> object:
     return world.message_json(message)
 
 
+def send_document(world: World, params: Params) -> object:
+    chat, thread_id = _where_to_send(world, params)
+    source = _document(world, params.raw.get("document"))
+    caption = params.text("caption")
+    parse_mode = params.text("parse_mode") or None
+    shown_caption = caption_text(caption or "", parse_mode)
+    markup = reply_markup(params.raw.get("reply_markup"), inline_only=False)
+    _admit(world, chat)  # a file is a message: the same flood limits
+    # An upload is kept only once its message goes out: a refused one leaves no file behind.
+    document = (
+        source
+        if isinstance(source, StoredFile)
+        else world.store_file(source.filename, source.mime_type, source.data)
+    )
+    label = f"[document {document.file_name}]"
+    message = world.post(
+        chat,
+        world.bot.id,
+        parse_mode=parse_mode,
+        shown=f"{label} {shown_caption}" if shown_caption else label,
+        reply_markup=markup,
+        thread_id=thread_id,
+        extra={"caption": shown_caption} if shown_caption else None,
+        document=document,
+        caption=caption,
+    )
+    return world.message_json(message)
+
+
+def get_file(world: World, params: Params) -> object:
+    stored = world.files.get(params.text("file_id") or "")
+    if stored is None:
+        raise bad_request("invalid file_id")
+    if stored.size > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
+    return stored.file_json()
+
+
 def edit_message_text(world: World, params: Params) -> object:
     message = _message_to_edit(world, params)
+    if message.text is None:
+        raise bad_request("there is no text in the message to edit")
     text = params.text("text") or ""
     parse_mode = params.text("parse_mode") or None
     shown = message_text(text, parse_mode)
@@ -256,6 +299,41 @@ def close(world: World, params: Params) -> object:
     return True
 
 
+def _where_to_send(world: World, params: Params) -> tuple[Chat, int | None]:
+    """The chat a send method writes to, and its forum topic."""
+    chat = _chat_to_write(world, params)
+    thread_id = params.integer("message_thread_id")
+    if thread_id is not None and not chat.is_forum:
+        raise bad_request("message thread not found")
+    return chat, thread_id
+
+
+def _admit(world: World, chat: Chat) -> None:
+    """The last checks before a message goes out: channel rights, then the flood limits
+    (last, so that a refused message does not count)."""
+    if chat.type == "channel" and world.status_of(chat, world.bot.id) != "administrator":
+        raise bad_request("need administrator rights in the channel chat")
+    if world.limiter is not None:
+        world.limiter.admit(chat.id, private=chat.type == "private")
+
+
+def _document(world: World, value: object) -> StoredFile | UploadedFile:
+    """sendDocument's document: an upload, or the file_id of a file Telegram has."""
+    if isinstance(value, UploadedFile):
+        if value.size == 0:
+            raise bad_request("file must be non-empty")
+        if value.size > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        return value
+    ref = "" if value is None else str(value)
+    if ref.startswith(("http://", "https://")):
+        raise bad_request("failed to get HTTP URL content")  # the stand-in fetches nothing
+    stored = world.files.get(ref)
+    if stored is None:
+        raise bad_request("wrong file identifier/HTTP URL specified")
+    return stored
+
+
 def _chat_to_read(world: World, params: Params) -> Chat:
     chat = world.chat(params.chat_ref())
     if chat.migrated_to is not None:
@@ -302,6 +380,8 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
         "getMe": get_me,
         "getUpdates": get_updates,
         "sendMessage": send_message,
+        "sendDocument": send_document,
+        "getFile": get_file,
         "editMessageText": edit_message_text,
         "editMessageReplyMarkup": edit_message_reply_markup,
         "answerCallbackQuery": answer_callback_query,

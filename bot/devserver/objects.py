@@ -56,6 +56,42 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file kept on Telegram's servers: one a user sent, or one the bot uploaded. Sending it
+    again by file_id shares this one object."""
+
+    file_id: str
+    file_unique_id: str
+    file_name: str
+    mime_type: str
+    data: bytes = field(repr=False)  # up to 50 MB: kept out of assertion messages
+    file_path: str  # the download path getFile gives, under /file/bot<token>/
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def document_json(self) -> JSON:
+        """The Document a message carries."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_name": self.file_name,
+            "mime_type": self.mime_type,
+            "file_size": self.size,
+        }
+
+    def file_json(self) -> JSON:
+        """getFile's File."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": self.size,
+            "file_path": self.file_path,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Edit:
     """One edit applied to a message: what it was changed to."""
 
@@ -81,6 +117,8 @@ class ChatMessage:
     thread_id: int | None = None
     entities: list[JSON] = field(default_factory=list)
     extra: JSON = field(default_factory=dict)  # more Message fields: sticker, photo, caption...
+    document: StoredFile | None = None  # its JSON is added to the message's
+    caption: str | None = None  # as sent, with its markup; extra["caption"] is what shows
     edit_date: int | None = None
     edits: list[Edit] = field(default_factory=list)  # oldest first
 

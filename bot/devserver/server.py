@@ -1,23 +1,24 @@
 """HTTP plumbing: a threaded server on 127.0.0.1 that decodes Bot API requests the ways Telegram
 accepts them (query string, urlencoded form, JSON body, multipart form) and sends the JSON
-envelope the application returns.
+envelope the application returns, or the bytes of a file download.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bot.devserver.errors import ApiError, bad_request
 from bot.devserver.methods import UploadedFile
 
-# (URL path, parameters) -> (HTTP status, JSON envelope)
-Application = Callable[[str, dict[str, object]], tuple[int, dict[str, Any]]]
+# (URL path, parameters) -> (HTTP status, JSON envelope, or a file's bytes)
+Application = Callable[[str, dict[str, object]], tuple[int, dict[str, Any] | bytes]]
 
 
 class ApiHttpServer(ThreadingHTTPServer):
@@ -68,7 +69,13 @@ def _multipart(content_type: str, body: bytes) -> dict[str, object]:
         if filename is None:
             params[name] = payload.decode("utf-8", "replace")
         else:
-            params[name] = UploadedFile(filename, len(payload))
+            # A part without a Content-Type would be text/plain: go by the name instead.
+            mime_type = (
+                part.get_content_type()
+                if part.get("Content-Type")
+                else mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            )
+            params[name] = UploadedFile(filename, mime_type, payload)
     return params
 
 
@@ -80,16 +87,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        envelope: dict[str, Any] | bytes
         try:
             params = read_params(self.headers.get("Content-Type", ""), url.query, body)
         except ApiError as error:
             status, envelope = error.status, error.envelope()
         else:
-            status, envelope = self.server.application(url.path, params)
-        data = json.dumps(envelope).encode("utf-8")
+            status, envelope = self.server.application(unquote(url.path), params)
+        if isinstance(envelope, bytes):
+            data, content_type = envelope, "application/octet-stream"
+        else:
+            data, content_type = json.dumps(envelope).encode("utf-8"), "application/json"
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

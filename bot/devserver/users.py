@@ -1,13 +1,14 @@
 """Playing Telegram's users: FakeBotApi's helpers that enqueue the updates Telegram would send
-when a user writes, edits, sends a sticker or photo, presses a button, blocks the bot or
+when a user writes, edits, sends a sticker, photo or file, presses a button, blocks the bot or
 upgrades a group."""
 
 from __future__ import annotations
 
 import itertools
+import mimetypes
 import re
 
-from bot.devserver.objects import JSON, Chat, MemberStatus, User
+from bot.devserver.objects import JSON, Chat, MemberStatus, StoredFile, User
 from bot.devserver.world import World, now
 
 # A command at the start of a message, as Telegram marks it: "/start" or "/start@somebot".
@@ -82,6 +83,34 @@ class PlayingUsers:
         extra: JSON = {"photo": sizes} | ({"caption": caption} if caption else {})
         shown = f"[photo] {caption}" if caption else "[photo]"
         return self._user_message(user_id, chat_id, None, shown=shown, extra=extra)
+
+    def user_sends_document(
+        self,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        *,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        thread_id: int | None = None,
+    ) -> int:
+        """`user_id` sends a file (a Document) named `file_name` holding `data`, with `caption`;
+        returns the message_id. The MIME type is guessed from the name unless given, as
+        Telegram's apps do; the bot gets the file's bytes with getFile (up to 20 MB)."""
+        if mime_type is None:
+            mime_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        with self._world.changed:
+            document = self._world.store_file(file_name, mime_type, data)
+        label = f"[document {file_name}]"
+        return self._user_message(
+            user_id,
+            chat_id,
+            thread_id,
+            shown=f"{label} {caption}" if caption else label,
+            extra={"caption": caption} if caption else None,
+            document=document,
+        )
 
     def user_edits(
         self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
@@ -183,6 +212,7 @@ class PlayingUsers:
         shown: str | None = None,
         entities: list[JSON] | None = None,
         extra: JSON | None = None,
+        document: StoredFile | None = None,
     ) -> int:
         with self._world.changed:
             chat, user = self._user_in(user_id, chat_id)
@@ -196,6 +226,8 @@ class PlayingUsers:
                 thread_id=thread_id,
                 entities=entities,
                 extra=extra,
+                document=document,
+                caption=(extra or {}).get("caption"),
             )
             self._enqueue("message", self._world.message_json(message))
             return message.message_id

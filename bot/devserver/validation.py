@@ -9,6 +9,7 @@ from bot.devserver.errors import ContentError
 from bot.devserver.formatting import EntityParseError, html_to_text
 
 MAX_TEXT = 4096  # characters, counted after entities parsing
+MAX_CAPTION = 1024  # likewise
 MAX_CALLBACK_DATA = 64  # bytes
 PARSE_MODES = ("html", "markdown", "markdownv2")
 # The fields of an InlineKeyboardButton that say what it does: exactly one per button.
@@ -34,6 +35,23 @@ def message_text(text: str, parse_mode: str | None) -> str:
 
     Markdown modes are not parsed: their markup counts towards the length limit.
     """
+    shown = _shown(text, parse_mode)
+    if not shown:
+        raise ContentError("message text is empty")
+    if len(shown) > MAX_TEXT:
+        raise ContentError("message is too long")
+    return shown
+
+
+def caption_text(caption: str, parse_mode: str | None) -> str:
+    """A media caption as it shows, parsed like a message text; it may be empty."""
+    shown = _shown(caption, parse_mode)
+    if len(shown) > MAX_CAPTION:
+        raise ContentError("message caption is too long")
+    return shown
+
+
+def _shown(text: str, parse_mode: str | None) -> str:
     mode = (parse_mode or "").lower()
     if mode and mode not in PARSE_MODES:
         raise ContentError("unsupported parse_mode")
@@ -43,12 +61,7 @@ def message_text(text: str, parse_mode: str | None) -> str:
             shown = html_to_text(text)
         except EntityParseError as error:
             raise ContentError(f"can't parse entities: {error}") from None
-    shown = shown.strip()  # Telegram trims messages
-    if not shown:
-        raise ContentError("message text is empty")
-    if len(shown) > MAX_TEXT:
-        raise ContentError("message is too long")
-    return shown
+    return shown.strip()  # Telegram trims messages
 
 
 def reply_markup(raw: object, *, inline_only: bool) -> dict[str, Any] | None:

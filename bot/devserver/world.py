@@ -6,12 +6,22 @@ enqueueing an update (a long-polling getUpdates waits on it).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from pathlib import PurePosixPath
 
 from bot.devserver.errors import bad_request
 from bot.devserver.limits import RateLimiter
-from bot.devserver.objects import JSON, Chat, ChatMessage, MemberStatus, QueryAnswer, User
+from bot.devserver.objects import (
+    JSON,
+    Chat,
+    ChatMessage,
+    MemberStatus,
+    QueryAnswer,
+    StoredFile,
+    User,
+)
 
 # Fields of ChatMemberAdministrator Telegram always sends; channel and group rights are added.
 _ADMIN_RIGHTS = {
@@ -28,6 +38,10 @@ _ADMIN_RIGHTS = {
     "can_edit_stories": False,
     "can_delete_stories": False,
 }
+
+
+# A file name's extension Telegram keeps in the download path ("documents/file_3.pdf").
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}")
 
 
 def now() -> int:
@@ -52,6 +66,8 @@ class World:
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # by (scope JSON, language)
         self.webhook_url = ""
         self.webhook_certificate = False
+        self.files: dict[str, StoredFile] = {}  # by file_id
+        self.files_by_path: dict[str, StoredFile] = {}  # by getFile's file_path
 
     def add_chat(self, chat: Chat) -> Chat:
         self.chats[chat.id] = chat
@@ -69,6 +85,23 @@ class World:
             return self.chats[ref]
         raise bad_request("chat not found")
 
+    def store_file(self, file_name: str, mime_type: str, data: bytes) -> StoredFile:
+        """Keep a new file (a user's or an upload); its ids and download path count up."""
+        number = len(self.files) + 1
+        extension = PurePosixPath(file_name).suffix
+        stored = StoredFile(
+            file_id=f"document-{number}",
+            file_unique_id=f"unique-document-{number}",
+            file_name=file_name,
+            mime_type=mime_type,
+            data=data,
+            file_path=f"documents/file_{number}"
+            + (extension.lower() if _EXTENSION.fullmatch(extension) else ""),
+        )
+        self.files[stored.file_id] = stored
+        self.files_by_path[stored.file_path] = stored
+        return stored
+
     def post(
         self,
         chat: Chat,
@@ -81,6 +114,8 @@ class World:
         thread_id: int | None = None,
         entities: list[JSON] | None = None,
         extra: JSON | None = None,
+        document: StoredFile | None = None,
+        caption: str | None = None,
     ) -> ChatMessage:
         """Add a message to `chat`; message ids count per chat, as in Telegram."""
         history = self.messages[chat.id]
@@ -97,6 +132,8 @@ class World:
             thread_id=thread_id,
             entities=entities or [],
             extra=extra or {},
+            document=document,
+            caption=caption,
         )
         history.append(message)
         return message
@@ -154,6 +191,8 @@ class World:
             out["text"] = message.shown  # Telegram returns the text without its markup
         if message.entities:
             out["entities"] = message.entities
+        if message.document is not None:
+            out["document"] = message.document.document_json()
         # Telegram echoes inline keyboards only; reply keyboards stay with the client.
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             out["reply_markup"] = message.reply_markup
