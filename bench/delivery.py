@@ -38,7 +38,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import service
+from bot import recommendations, service
 from bot.config import Settings
 from bot.devserver import FakeBotApi, Limit, RateLimits
 from bot.digests import Digests, RunReport
@@ -110,7 +110,9 @@ def plan_naive(
     plans = []
     start = time.perf_counter()
     for chat_id in chats:
-        known = service.Candidates(newest_id, ids, Matcher(papers, *learn(papers)))
+        known = service.Candidates(
+            newest_id, ids, Matcher(papers, *learn(papers)), recommendations.Pool(newest_id, None)
+        )
         with sessions() as session:
             plans.append(service.digest(session, chat_id, known, LIMIT))
     return time.perf_counter() - start, plans

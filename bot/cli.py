@@ -23,7 +23,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
 
-from bot import __version__, demo, health, keywords, logs, search, service
+from bot import __version__, cli_profile, demo, health, keywords, logs, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
@@ -538,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # A health check reports; it never changes the schema.
     check.set_defaults(handler=cmd_health, upgrade=False)
+
+    cli_profile.add_commands(commands)
 
     database = commands.add_parser("db", help="database maintenance")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -177,14 +177,18 @@ class Digests:
         if not messages and plan.notify_empty and started is not None:
             messages = [(NOTHING_NEW, [])]
         markup = more_button(chat_id, plan.more)
+        # "N more" goes under the last message of keyword matches, not the recommendations.
+        with_more = len(plan.messages) - plan.recommended - 1
         sent = papers = refused = 0
         last_sent: float | None = None
         private = chat_id > 0
         for index, (text, paper_ids) in enumerate(messages):
             await chat_pause(last_sent, private)
-            last = index == len(messages) - 1
             result, chat_id = await self.sender.send(
-                chat_id, text, thread_id=plan.thread_id, markup=markup if last else None
+                chat_id,
+                text,
+                thread_id=plan.thread_id,
+                markup=markup if index == with_more else None,
             )
             moved_to.append(chat_id)  # a migrated group's claim moved with its row
             last_sent = time.monotonic()

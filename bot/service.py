@@ -17,11 +17,11 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import keywords, render
+from bot import keywords, recommendations, render
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
-from bot.schedule import local_day, next_digest
+from bot.schedule import local_day, next_digest, utc_now
 from storage import queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
@@ -334,18 +334,21 @@ class Digest:
     thread_id: int | None = None
     # The chat asked to hear "nothing new today" on empty days (and has keywords).
     notify_empty: bool = False
+    # The last messages that carry "Recommended for you" rather than keyword matches.
+    recommended: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
-    """The newest stored papers, indexed once for matching and shared by every chat: /latest,
-    /digest and each digest of a scheduled run. Keywords are read against their vocabulary
-    and acronyms, which do not depend on what a chat was sent, so a keyword is never read
-    differently once its papers have been delivered."""
+    """The newest stored papers, indexed once for matching and ranking and shared by every
+    chat: /latest, /digest and each digest of a scheduled run. Keywords are read against
+    their vocabulary and acronyms, which do not depend on what a chat was sent, so a
+    keyword is never read differently once its papers have been delivered."""
 
     newest_id: int | None
     ids: list[int]  # the papers' row ids, in the matcher's order (newest first)
     matcher: Matcher
+    ranking: recommendations.Pool
 
 
 def candidates(session: Session, cached: Candidates | None = None) -> Candidates:
@@ -355,9 +358,13 @@ def candidates(session: Session, cached: Candidates | None = None) -> Candidates
         return cached
     newest = subscriptions.newest_papers(session, CANDIDATES)
     papers = [paper for _, paper in newest]
+    ids = [row_id for row_id, _ in newest]
     vocabulary, acronyms = learn(papers)
     return Candidates(
-        newest_id, [row_id for row_id, _ in newest], Matcher(papers, vocabulary, acronyms)
+        newest_id,
+        ids,
+        Matcher(papers, vocabulary, acronyms),
+        recommendations.pool_of(session, newest_id, ids),
     )
 
 
@@ -374,26 +381,58 @@ def latest(session: Session, chat: Chat, known: Candidates, limit: int = 5) -> l
     return split_messages(blocks, header=chat.heading("Latest papers"))
 
 
-def digest(session: Session, chat_id: int, known: Candidates, limit: int) -> Digest:
-    """The unsent papers matching the chat's keywords, best first, as messages to send."""
+def digest(
+    session: Session, chat_id: int, known: Candidates, limit: int, recommend: int = 0
+) -> Digest:
+    """The unsent papers matching the chat's keywords, best first by its ranker (if it rated,
+    saved or imported papers), then up to `recommend` unsent papers no keyword matched that
+    its ranker scores high, as messages to send."""
     row = subscriptions.find(session, chat_id)
     if row is None:
         return Digest([], 0)
     have = subscriptions.keywords(row)
     matches = known.matcher.match(have) if have else []
-    sent = subscriptions.delivered_among(session, row.id, [known.ids[m.index] for m in matches])
-    fresh = ranked([m for m in matches if known.ids[m.index] not in sent])
+    matched_ids = [known.ids[m.index] for m in matches]
+    sent = subscriptions.delivered_among(session, row.id, matched_ids)
+    fresh = [m for m in ranked(matches) if known.ids[m.index] not in sent]
+    features = known.ranking.features
+    fitted = recommendations.model(session, row.id, features, utc_now()) if features else None
+    if fitted is not None:
+        positions = recommendations.order(
+            fitted,
+            features,
+            [(known.ids[m.index], m.paper, m.where == "title") for m in fresh],
+        )
+        fresh = [fresh[n] for n in positions]
     chosen = [(paper_block(m.paper, _why(m)), known.ids[m.index]) for m in fresh[:limit]]
     more = max(0, len(fresh) - limit)
     count = f"{len(chosen)} of {len(fresh)}" if more else str(len(chosen))
     noun = "new paper" if len(fresh) == 1 else "new papers"
-    header = f"📬 <b>{count} {noun}</b> for your keywords"
+    messages = pack(chosen, header=f"📬 <b>{count} {noun}</b> for your keywords") if chosen else []
+    recommended: list[tuple[str, list[int]]] = []
+    if fitted is not None and row.recommend and recommend:
+        suggested = recommendations.recommend(
+            session,
+            chat_id,
+            known.ranking,
+            utc_now(),
+            recommend,
+            skip=matched_ids,
+            positive_only=True,
+        )
+        blocks = [
+            (paper_block(r.paper, f"because {r.because}" if r.because else None), r.paper_id)
+            for r in suggested
+        ]
+        if blocks:
+            recommended = pack(blocks, header="✨ <b>Recommended for you</b>")
     return Digest(
-        pack(chosen, header=header) if chosen else [],
+        messages + recommended,
         more,
         row.id,
         row.thread_id,
         row.notify_empty and bool(have),
+        len(recommended),
     )
 
 

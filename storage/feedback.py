@@ -124,7 +124,7 @@ def marks(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -> dic
             select(RatingRow.paper_id, RatingRow.value).where(
                 RatingRow.subscriber_id == subscriber_id, RatingRow.paper_id.in_(wanted)
             )
-        ).tuples()
+        ).all()
     )
     saved = set(
         session.scalars(
@@ -219,7 +219,7 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
         select(RatingRow.paper_id, RatingRow.value)
         .where(RatingRow.subscriber_id == subscriber_id)
         .order_by(RatingRow.rated_at.desc())
-    ).tuples()
+    ).all()
     liked: list[int] = []
     disliked: list[int] = []
     for rated, value in ratings:
@@ -237,7 +237,7 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
         select(LibraryEntryRow.paper_id, LibraryEntryRow.title, LibraryEntryRow.abstract)
         .where(LibraryEntryRow.subscriber_id == subscriber_id)
         .order_by(LibraryEntryRow.id)
-    ).tuples()
+    ).all()
     for matched, title, abstract in entries:
         if matched is not None:
             library.append(matched)
@@ -252,7 +252,7 @@ def analysed(session: Session, paper_ids: Sequence[int]) -> dict[int, tuple[str,
     found: dict[int, tuple[str, str]] = {}
     ids = list(paper_ids)
     for start in range(0, len(ids), 500):
-        rows = session.execute(_ANALYSED, {"ids": ids[start : start + 500]}).tuples()
+        rows = session.execute(_ANALYSED, {"ids": ids[start : start + 500]}).all()
         found.update((paper_id, (title, abstract)) for paper_id, title, abstract in rows)
     return found
 
@@ -264,7 +264,7 @@ def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
     query = select(ProfileRow.subscriber_id, ProfileRow.model).where(
         ProfileRow.subscriber_id.in_(set(subscriber_ids))
     )
-    return dict(session.execute(query).tuples())
+    return {subscriber_id: model for subscriber_id, model in session.execute(query)}
 
 
 def keep_profile(session: Session, subscriber_id: int, model: str, now: datetime) -> None:

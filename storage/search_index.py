@@ -52,6 +52,11 @@ def _analysed(text_: str) -> tuple[str, str]:
     return " ".join(word_key(w) for w in found), " ".join(family(w) for w in found)
 
 
+def families(title: str, abstract: str) -> tuple[str, str]:
+    """A title's and an abstract's word families, as papers_fts_terms holds a paper's."""
+    return _analysed(title)[1], _analysed(abstract)[1]
+
+
 def terms_row(paper_id: int, title: str, abstract: str) -> dict[str, object]:
     title_exact, title_family = _analysed(title)
     abstract_exact, abstract_family = _analysed(abstract)

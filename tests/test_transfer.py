@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli, search
-from storage import db, queries, subscriptions, transfer
+from storage import db, feedback, queries, subscriptions, transfer
 from storage.records import Paper
 from tests.conftest import new_postgres_database
 from tests.postgres import Cluster
@@ -43,6 +43,16 @@ def _fill(sessions: sessionmaker[Session]) -> None:
         ids = [row_id for row_id, _ in subscriptions.newest_papers(session, 10)]
         subscriptions.record_deliveries(session, alice.id, ids[:2], NOW)
         subscriptions.record_deliveries(session, group.id, ids[2:], NOW)
+        feedback.rate(session, alice.id, ids[0], 1, NOW)
+        feedback.rate(session, group.id, ids[1], -1, NOW)
+        feedback.save(session, alice.id, ids[2], True, NOW)
+        unmatched = feedback.LibraryRecord(
+            "A Paper Not Stored", "a paper not stored", "", None, None
+        )
+        matched = feedback.LibraryRecord(
+            "Diffusion for Proteins", "diffusion for proteins", "", "2611.00003", ids[0]
+        )
+        feedback.add_library(session, alice.id, [unmatched, matched], NOW)
 
 
 def _rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:

@@ -1,0 +1,152 @@
+"""`paperboy recommend`, `paperboy saved` and `paperboy library import`: a chat's
+recommendations, saved papers and imported library from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot import citations, profile, recommendations
+from bot.config import Settings
+from bot.library import LibraryError
+from bot.schedule import utc_now
+from storage import db, subscriptions
+
+# Libraries bigger than this are not a reading list (and would be read into memory).
+MAX_LIBRARY_BYTES = 20_000_000
+MAX_LIMIT = 100
+
+
+def _no_chat(chat_id: int) -> int:
+    print(
+        f"paperboy: chat {chat_id} is not known (it has never written to the bot; "
+        f"`paperboy library import --chat {chat_id} FILE` gives it a profile)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:
+        print(f"paperboy: --limit must be between 1 and {MAX_LIMIT}", file=sys.stderr)
+        return 2
+    with db.make_sessions(engine)() as session:
+        if subscriptions.find(session, args.chat) is None:
+            return _no_chat(args.chat)
+        found = recommendations.pool(session)
+        best = recommendations.recommend(session, args.chat, found, utc_now(), args.limit)
+        session.commit()  # the fitted profile is kept for the next time
+    if args.json:
+        rows = [
+            {
+                "title": r.paper.title,
+                "arxiv_id": r.paper.arxiv_id,
+                "url": citations.paper_url(r.paper),
+                "score": round(r.score, 4),
+                "because": r.because,
+            }
+            for r in best
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not best:
+        print(
+            f"no recommendations for chat {args.chat}: it has no ratings, saved papers or "
+            "library yet, or has been sent every paper its profile would suggest"
+        )
+        return 0
+    for number, r in enumerate(best, start=1):
+        print(f"{number:>3}. {r.paper.title}")
+        print(f"     {citations.paper_url(r.paper)} · score {r.score:.3f}")
+        if r.because:
+            print(f"     because {r.because}")
+    return 0
+
+
+def cmd_saved(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    with db.make_sessions(engine)() as session:
+        if subscriptions.find(session, args.chat) is None:
+            return _no_chat(args.chat)
+        _, papers = profile.saved(session, args.chat)
+    found = [paper for _, paper in papers]
+    if args.format == "bibtex":
+        sys.stdout.write(citations.bibtex(found))
+    elif args.format == "ris":
+        sys.stdout.write(citations.ris(found))
+    else:
+        rows: list[dict[str, Any]] = [
+            {
+                "title": p.title,
+                "arxiv_id": p.arxiv_id,
+                "url": citations.paper_url(p),
+                "authors": list(p.authors),
+                "published": p.published.isoformat() if p.published else None,
+            }
+            for p in found
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_library_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    path = Path(args.file)
+    try:
+        if not path.is_file():
+            raise OSError(f"{path}: not a file")
+        if path.stat().st_size > MAX_LIBRARY_BYTES:
+            raise OSError(f"{path}: larger than {MAX_LIBRARY_BYTES // 1_000_000} MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"paperboy: cannot read {exc.filename or ''}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    chat_type = "private" if args.chat > 0 else "group"
+    try:
+        with db.make_sessions(engine)() as session:
+            report = profile.import_library(
+                session, args.chat, chat_type, data, path.name, utc_now()
+            )
+            session.commit()
+    except LibraryError as exc:
+        print(f"paperboy: {path.name}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"chat {args.chat}: read {report.read} entries, matched {report.matched} to stored "
+        f"papers, kept {report.kept} as profile text, skipped {len(report.skipped)}"
+        + (
+            f" ({report.new} new to the profile)"
+            if report.new != report.matched + report.kept
+            else ""
+        )
+    )
+    for reason in report.skipped:
+        print(f"  skipped {reason}")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    recommend = commands.add_parser(
+        "recommend", help="a chat's best unsent papers by what it liked, saved and imported"
+    )
+    recommend.add_argument("--chat", type=int, required=True, metavar="ID")
+    recommend.add_argument("--limit", type=int, default=10, metavar="N", help="default 10")
+    recommend.add_argument("--json", action="store_true", help="print JSON")
+    recommend.set_defaults(handler=cmd_recommend)
+
+    saved = commands.add_parser("saved", help="a chat's saved papers")
+    saved.add_argument("--chat", type=int, required=True, metavar="ID")
+    saved.add_argument("--format", choices=("bibtex", "ris", "json"), default="json")
+    saved.set_defaults(handler=cmd_saved)
+
+    library = commands.add_parser("library", help="a chat's library (its profile)")
+    actions = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
+    load = actions.add_parser(
+        "import", help="read a BibTeX or RIS file into a chat's profile (any chat id)"
+    )
+    load.add_argument("--chat", type=int, required=True, metavar="ID")
+    load.add_argument("file", metavar="FILE", help=".bib or .ris")
+    load.set_defaults(handler=cmd_library_import)

@@ -1,0 +1,130 @@
+"""What a chat tells the bot about papers: ratings (👍/👎), saved papers (🔖) and an
+imported library (BibTeX or RIS), which the chat's recommendations learn from. Returns
+data; render.py and the handlers turn it into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.library import Skipped, read_library
+from storage import feedback, subscriptions
+from storage.identity import title_key
+from storage.records import Paper
+
+LIKE, DISLIKE = 1, -1
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryReport:
+    """What an import did: entries read, matched to stored papers, kept as profile text
+    (not in the store), and skipped with their reasons."""
+
+    read: int
+    matched: int
+    kept: int
+    new: int
+    skipped: list[str] = field(default_factory=list)
+
+
+def _subscriber_id(session: Session, chat_id: int, chat_type: str, now: datetime) -> int:
+    row = subscriptions.find(session, chat_id)
+    if row is None:
+        row = subscriptions.enroll(session, chat_id, chat_type, now)
+    return row.id
+
+
+def _known_subscriber(session: Session, chat_id: int) -> int | None:
+    row = subscriptions.find(session, chat_id)
+    return row.id if row else None
+
+
+def import_library(
+    session: Session,
+    chat_id: int,
+    chat_type: str,
+    data: bytes,
+    filename: str | None,
+    now: datetime,
+) -> LibraryReport:
+    """Keep a library file's entries as the chat's profile (the chat is enrolled if new).
+    Raises bot.library.LibraryError, changing nothing, for a file that is not a library."""
+    found = read_library(data, filename)
+    by_id, by_title = feedback.find_papers(
+        session,
+        [e.arxiv_id for e in found.entries if e.arxiv_id],
+        [title_key(e.title) for e in found.entries],
+    )
+    records: dict[str, feedback.LibraryRecord] = {}
+    for entry in found.entries:
+        key = title_key(entry.title)
+        paper_id = by_id.get(entry.arxiv_id or "") or by_title.get(key)
+        records[key] = feedback.LibraryRecord(
+            entry.title, key, entry.abstract, entry.arxiv_id, paper_id
+        )
+    matched = sum(1 for r in records.values() if r.paper_id is not None)
+    kept = sum(1 for r in records.values() if r.paper_id is None and r.abstract)
+    no_text = [
+        f"{r.title[:60]}: not in the store and no abstract, kept by its title only"
+        for r in records.values()
+        if r.paper_id is None and not r.abstract
+    ]
+    duplicates = len(found.entries) - len(records)
+    skipped = [_where(s) + s.reason for s in found.skipped]
+    if duplicates:
+        skipped.append(f"{duplicates} repeated entries (same title) read once")
+    subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
+    new = feedback.add_library(session, subscriber_id, list(records.values()), now)
+    return LibraryReport(
+        read=len(found.entries) + len(found.skipped),
+        matched=matched,
+        kept=kept + len(no_text),
+        new=new,
+        skipped=skipped + no_text,
+    )
+
+
+def _where(skipped: Skipped) -> str:
+    """ "line 12, smith2020: " before a skipped entry's reason."""
+    place = ", ".join(filter(None, [f"line {skipped.line}" if skipped.line else "", skipped.key]))
+    return f"{place}: " if place else ""
+
+
+def rate(
+    session: Session, chat_id: int, chat_type: str, paper_id: int, value: int, now: datetime
+) -> feedback.Mark | None:
+    """Rate a paper for the chat (0 takes a rating back); None if the paper is not stored."""
+    if feedback.paper(session, paper_id) is None:
+        return None
+    subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
+    feedback.rate(session, subscriber_id, paper_id, value, now)
+    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, feedback.Mark())
+
+
+def save(
+    session: Session, chat_id: int, chat_type: str, paper_id: int, saved: bool, now: datetime
+) -> feedback.Mark | None:
+    """Save a paper for the chat, or unsave it; None if the paper is not stored."""
+    if feedback.paper(session, paper_id) is None:
+        return None
+    subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
+    feedback.save(session, subscriber_id, paper_id, saved, now)
+    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, feedback.Mark())
+
+
+def marks(session: Session, chat_id: int, paper_ids: list[int]) -> dict[int, feedback.Mark]:
+    subscriber_id = _known_subscriber(session, chat_id)
+    return feedback.marks(session, subscriber_id, paper_ids) if subscriber_id else {}
+
+
+def saved(
+    session: Session, chat_id: int, offset: int = 0, limit: int | None = None
+) -> tuple[int, list[tuple[int, Paper]]]:
+    """How many papers the chat saved, and a page of them (newest first)."""
+    subscriber_id = _known_subscriber(session, chat_id)
+    if subscriber_id is None:
+        return 0, []
+    total = feedback.saved_count(session, subscriber_id)
+    return total, feedback.saved_papers(session, subscriber_id, offset, limit)

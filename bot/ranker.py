@@ -1,0 +1,205 @@
+"""The recommender: what a chat liked, saved and imported, learnt as a linear model over
+tf-idf features of papers' word families (bot/analysis.py, as the search index holds them).
+
+As arxiv-sanity-lite does, a linear SVM separates the chat's papers from the others; unlike
+it, the features are word families and their pairs (so "pruned" and "pruning" are one
+feature) with the title counted twice, and the model is refitted a few times with the
+papers it ranks highest added as positives: a library is a sample of what the reader
+follows, and the unlabelled papers that most resemble it are the likeliest of the rest to
+belong with it (self-training). Pure: papers in, scores and reasons out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from bot.analysis import STOP_WORDS, family
+
+# Analysed texts: a paper's title and abstract as space-separated word families.
+Text = tuple[str, str]
+
+TITLE_WEIGHT = 2
+# arxiv-sanity-lite's regularisation: with a few dozen positives a stronger fit overfits.
+C = 0.01
+# Self-training: rounds of adding the best-ranked unlabelled papers as positives.
+ROUNDS = 3
+ADDED_PER_ROUND = 3
+# A disliked paper counts as much as this many unlabelled ones.
+DISLIKE_WEIGHT = 3.0
+# What a stored model keeps: the heaviest terms, and per anchor paper its heaviest terms.
+MODEL_TERMS = 3_000
+ANCHOR_TERMS = 20
+ANCHORS = 60
+
+_STOP = frozenset(STOP_WORDS | {family(word) for word in STOP_WORDS})
+
+
+def features(analysed: Text) -> list[str]:
+    """The terms of a paper: word families and adjacent pairs, the title's counted twice."""
+    terms: list[str] = []
+    for text, weight in ((analysed[0], TITLE_WEIGHT), (analysed[1], 1)):
+        keys = text.split()
+        words = [key for key in keys if key not in _STOP and not key.isdigit()]
+        pairs = [
+            f"{one}_{two}"
+            for one, two in pairwise(keys)
+            if one not in _STOP and two not in _STOP
+        ]
+        terms += (words + pairs) * weight
+    return terms
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The papers recommendations are drawn from, as one tf-idf matrix (rows in `ids`
+    order); its vocabulary and weights also read the papers a chat learns from."""
+
+    ids: list[int]
+    vectorizer: TfidfVectorizer
+    matrix: sparse.csr_matrix
+    row: dict[int, int] = field(default_factory=dict)
+
+    def vectors(self, texts: Sequence[Text]) -> sparse.csr_matrix:
+        return self.vectorizer.transform(texts)
+
+
+def pool(papers: Mapping[int, Text]) -> Pool | None:
+    """Features for these papers; None when there are too few to learn anything from."""
+    ids = list(papers)
+    if len(ids) < 2:
+        return None
+    vectorizer = TfidfVectorizer(
+        analyzer=features, sublinear_tf=True, min_df=2 if len(ids) >= 50 else 1, max_df=0.5
+    )
+    try:
+        matrix = vectorizer.fit_transform([papers[i] for i in ids])
+    except ValueError:  # no term in enough papers
+        return None
+    return Pool(ids, vectorizer, matrix.tocsr(), {paper_id: n for n, paper_id in enumerate(ids)})
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A paper the chat learnt from, to say why a paper is recommended."""
+
+    label: str  # its title
+    kind: str  # "liked", "saved" or "library"
+    terms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A chat's fitted ranker: a weight per term and the papers it learnt from."""
+
+    weights: dict[str, float]
+    bias: float
+    anchors: list[Anchor]
+
+    def to_json(self) -> str:
+        anchors = [[a.label, a.kind, a.terms] for a in self.anchors]
+        return json.dumps({"weights": self.weights, "bias": self.bias, "anchors": anchors})
+
+    @staticmethod
+    def from_json(text: str) -> Model:
+        data = json.loads(text)
+        anchors = [Anchor(label, kind, terms) for label, kind, terms in data["anchors"]]
+        return Model(data["weights"], float(data["bias"]), anchors)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A paper the chat gave feedback on: its analysed text, title and what kind."""
+
+    text: Text
+    title: str
+    kind: str  # "liked", "saved", "library" or "disliked"
+    paper_id: int | None = None
+
+
+def _top(vector: np.ndarray, names: np.ndarray, count: int) -> dict[str, float]:
+    order = np.argsort(-np.abs(vector))[:count]
+    return {str(names[i]): round(float(vector[i]), 5) for i in order if vector[i] != 0}
+
+
+def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
+    """Learn a chat's ranker; None without a positive example."""
+    positive = [e for e in examples if e.kind != "disliked"]
+    if not positive:
+        return None
+    negative = [e for e in examples if e.kind == "disliked"]
+    known = {e.paper_id for e in examples if e.paper_id is not None}
+    background = [n for n, paper_id in enumerate(found.ids) if paper_id not in known]
+    pos = found.vectors([e.text for e in positive])
+    neg = found.vectors([e.text for e in negative]) if negative else None
+    added: list[int] = []
+    model: LinearSVC | None = None
+    for _ in range(ROUNDS + 1):
+        rest = [n for n in background if n not in set(added)]
+        parts = [pos, found.matrix[added], found.matrix[rest]]
+        labels = [np.ones(pos.shape[0] + len(added)), np.zeros(len(rest))]
+        weights = [np.ones(pos.shape[0] + len(added)), np.ones(len(rest))]
+        if neg is not None:
+            parts.append(neg)
+            labels.append(np.zeros(neg.shape[0]))
+            weights.append(np.full(neg.shape[0], DISLIKE_WEIGHT))
+        y = np.concatenate(labels)
+        if y.min() == y.max():
+            break
+        model = LinearSVC(C=C, class_weight="balanced", max_iter=10_000, tol=1e-6)
+        model.fit(sparse.vstack(parts).tocsr(), y, sample_weight=np.concatenate(weights))
+        scores = model.decision_function(found.matrix[rest]) if rest else np.array([])
+        best = [rest[i] for i in np.argsort(-scores)[:ADDED_PER_ROUND]]
+        added += best
+    if model is None:
+        return None
+    names = found.vectorizer.get_feature_names_out()
+    anchors = [
+        Anchor(e.title, e.kind, _top(pos[n].toarray().ravel(), names, ANCHOR_TERMS))
+        for n, e in enumerate(positive[:ANCHORS])
+    ]
+    return Model(_top(model.coef_.ravel(), names, MODEL_TERMS), float(model.intercept_[0]), anchors)
+
+
+def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:
+    vocabulary = found.vectorizer.vocabulary_
+    vector = np.zeros(len(vocabulary))
+    for term, weight in terms.items():
+        index = vocabulary.get(term)
+        if index is not None:
+            vector[index] = weight
+    return vector
+
+
+def scores(model: Model, found: Pool) -> np.ndarray:
+    """The model's score of every paper of the pool: above 0, on the chat's side."""
+    return np.asarray(found.matrix @ _vector(model.weights, found)).ravel() + model.bias
+
+
+def because(model: Model, found: Pool, paper_id: int) -> Anchor | None:
+    """The paper the chat learnt from that this one resembles most."""
+    row = found.row.get(paper_id)
+    if row is None or not model.anchors:
+        return None
+    vector = found.matrix[row]
+    best = max(model.anchors, key=lambda a: float((vector @ _vector(a.terms, found))[0]))
+    return best
+
+
+def similar(found: Pool, text: Text, paper_id: int, limit: int) -> list[int]:
+    """The pool's papers nearest to a paper (given by its analysed text: it need not be in
+    the pool), nearest first."""
+    closeness = np.asarray((found.matrix @ found.vectors([text]).T).todense()).ravel()
+    order = [
+        n
+        for n in np.argsort(-closeness, kind="stable")
+        if closeness[n] > 0 and found.ids[n] != paper_id
+    ]
+    return [found.ids[n] for n in order[:limit]]

@@ -1,0 +1,165 @@
+"""Recommendations for a chat: its feedback and library from storage, the ranker's scores
+over the newest papers, and the reasons. Returns data (paper ids, scores, reasons)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from bot import ranker
+from storage import feedback, subscriptions
+from storage.records import Paper
+from storage.search_index import families
+
+# The papers recommendations and similar papers are drawn from: the newest, as for digests.
+POOL = 2_000
+# In a digest's order, a keyword match in the title and upvotes count beside the ranker.
+TITLE_BONUS = 0.2
+UPVOTE_WEIGHT = 0.05
+
+_BECAUSE = {"liked": "you liked", "saved": "you saved", "library": "your library has"}
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    paper_id: int
+    paper: Paper
+    score: float
+    because: str | None  # "you liked <title>"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The ranker's features of the newest papers, for as long as no paper is added."""
+
+    newest_id: int | None
+    features: ranker.Pool | None
+
+
+def pool(session: Session) -> Pool:
+    """The ranker's features of the newest stored papers."""
+    newest = subscriptions.newest_papers(session, POOL)
+    return pool_of(session, subscriptions.newest_paper_id(session), [i for i, _ in newest])
+
+
+def pool_of(session: Session, newest_id: int | None, ids: Sequence[int]) -> Pool:
+    """The ranker's features of these papers (the newest, up to `newest_id`)."""
+    texts = feedback.analysed(session, ids)
+    return Pool(newest_id, ranker.pool({i: texts[i] for i in ids if i in texts}))
+
+
+def _examples(session: Session, found: feedback.Feedback) -> list[ranker.Example]:
+    kinds = (
+        [(i, "liked") for i in found.liked]
+        + [(i, "saved") for i in found.saved]
+        + [(i, "library") for i in found.library]
+        + [(i, "disliked") for i in found.disliked]
+    )
+    ids = [paper_id for paper_id, _ in kinds]
+    texts = feedback.analysed(session, ids)
+    titles = {paper_id: paper.title for paper_id, paper in feedback.papers(session, ids).items()}
+    seen: set[int] = set()
+    examples = []
+    for paper_id, kind in kinds:
+        if paper_id in texts and paper_id not in seen:
+            seen.add(paper_id)
+            examples.append(ranker.Example(texts[paper_id], titles[paper_id], kind, paper_id))
+    examples += [
+        ranker.Example(families(title, abstract), title, "library")
+        for title, abstract in found.texts
+    ]
+    return examples
+
+
+def model(
+    session: Session, subscriber_id: int, found: ranker.Pool, now: datetime
+) -> ranker.Model | None:
+    """The chat's ranker: as stored, or fitted now (and stored) if its feedback changed."""
+    stored = feedback.profiles(session, [subscriber_id]).get(subscriber_id)
+    if stored is not None:
+        return ranker.Model.from_json(stored)
+    learnt = feedback.feedback(session, subscriber_id)
+    if learnt.empty:
+        return None
+    fitted = ranker.fit(found, _examples(session, learnt))
+    if fitted is not None:
+        feedback.keep_profile(session, subscriber_id, fitted.to_json(), now)
+    return fitted
+
+
+def because(fitted: ranker.Model, found: ranker.Pool, paper_id: int) -> str | None:
+    anchor = ranker.because(fitted, found, paper_id)
+    return f"{_BECAUSE.get(anchor.kind, 'you liked')} {anchor.label}" if anchor else None
+
+
+def order(
+    fitted: ranker.Model | None,
+    found: ranker.Pool | None,
+    papers: Sequence[tuple[int, Paper, bool]],
+) -> list[int]:
+    """Positions of keyword-matched papers (id, paper, matched in the title), best first:
+    by the chat's ranker blended with the title match and upvotes, or without a ranker by
+    title match, then upvotes."""
+
+    def blended(position: int) -> float:
+        paper_id, paper, in_title = papers[position]
+        base = TITLE_BONUS * in_title + UPVOTE_WEIGHT * math.log1p(paper.upvotes or 0)
+        if fitted is None or found is None or paper_id not in found.row:
+            return base
+        return base + float(scored[found.row[paper_id]])
+
+    scored = ranker.scores(fitted, found) if fitted and found else np.zeros(0)
+    return sorted(range(len(papers)), key=lambda position: -blended(position))
+
+
+def recommend(
+    session: Session,
+    chat_id: int,
+    found: Pool,
+    now: datetime,
+    limit: int,
+    *,
+    skip: Sequence[int] = (),
+    positive_only: bool = False,
+) -> list[Recommendation]:
+    """The chat's best papers by its ranker, never one it rated, saved, imported or was
+    sent (nor those in `skip`); with `positive_only`, only papers on its side of the model."""
+    row = subscriptions.find(session, chat_id)
+    if row is None or found.features is None:
+        return []
+    fitted = model(session, row.id, found.features, now)
+    if fitted is None:
+        return []
+    scores = ranker.scores(fitted, found.features)
+    ids = found.features.ids
+    known = feedback.feedback(session, row.id).known | set(skip)
+    sent = subscriptions.delivered_among(session, row.id, ids)
+    best = [
+        n
+        for n in np.argsort(-scores, kind="stable")
+        if ids[n] not in known and ids[n] not in sent and (scores[n] > 0 or not positive_only)
+    ][:limit]
+    papers = feedback.papers(session, [ids[n] for n in best])
+    return [
+        Recommendation(
+            ids[n], papers[ids[n]], float(scores[n]), because(fitted, found.features, ids[n])
+        )
+        for n in best
+    ]
+
+
+def similar(session: Session, paper_id: int, found: Pool, limit: int) -> list[tuple[int, Paper]]:
+    """The stored papers nearest to this one, among the newest."""
+    if found.features is None:
+        return []
+    text = feedback.analysed(session, [paper_id]).get(paper_id)
+    if text is None:
+        return []
+    nearest = ranker.similar(found.features, text, paper_id, limit)
+    papers = feedback.papers(session, nearest)
+    return [(i, papers[i]) for i in nearest if i in papers]
