@@ -49,9 +49,7 @@ def features(analysed: Text) -> list[str]:
         keys = text.split()
         words = [key for key in keys if key not in _STOP and not key.isdigit()]
         pairs = [
-            f"{one}_{two}"
-            for one, two in pairwise(keys)
-            if one not in _STOP and two not in _STOP
+            f"{one}_{two}" for one, two in pairwise(keys) if one not in _STOP and two not in _STOP
         ]
         terms += (words + pairs) * weight
     return terms

@@ -264,7 +264,7 @@ def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
     query = select(ProfileRow.subscriber_id, ProfileRow.model).where(
         ProfileRow.subscriber_id.in_(set(subscriber_ids))
     )
-    return {subscriber_id: model for subscriber_id, model in session.execute(query)}
+    return {row.subscriber_id: row.model for row in session.execute(query)}
 
 
 def keep_profile(session: Session, subscriber_id: int, model: str, now: datetime) -> None:
