@@ -155,7 +155,9 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .post_shutdown(stop_digests)
         .build()
     )
-    digests = Digests(sessions, make_sender(settings), settings.digest_max)
+    digests = Digests(
+        sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
+    )
     application.bot_data.update(
         sessions=sessions, settings=settings, help=help_text(), digests=digests
     )

@@ -130,7 +130,9 @@ def _paper_json(paper: Paper) -> dict[str, object]:
 
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if args.chat is not None:
-        planned = _planned(db.make_sessions(engine), [args.chat], settings.digest_max)
+        planned = _planned(
+            db.make_sessions(engine), [args.chat], settings.digest_max, settings.recommend_max
+        )
         _print_planned(planned, args.json)
         return 0
     if not args.keywords:
@@ -196,7 +198,7 @@ def _review_lines(found: keywords.Review) -> list[str]:
 
 
 def _planned(
-    sessions: sessionmaker[Session], chat_ids: Sequence[int], limit: int
+    sessions: sessionmaker[Session], chat_ids: Sequence[int], limit: int, recommend: int
 ) -> list[dict[str, object]]:
     """What the digests of these chats would carry now, without sending anything."""
     planned: list[dict[str, object]] = []
@@ -204,7 +206,7 @@ def _planned(
         known = service.candidates(session)
         papers = dict(zip(known.ids, known.matcher.papers, strict=True))
         for chat_id in chat_ids:
-            plan = service.digest(session, chat_id, known, limit)
+            plan = service.digest(session, chat_id, known, limit, recommend)
             ids = [paper_id for _, message_ids in plan.messages for paper_id in message_ids]
             planned.append(
                 {
@@ -252,13 +254,17 @@ def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
         chats = _digest_chats(sessions, args.chat)
         if not chats and not args.json:
             print(ALL_DONE)
-        _print_planned(_planned(sessions, chats, settings.digest_max), args.json)
+        _print_planned(
+            _planned(sessions, chats, settings.digest_max, settings.recommend_max), args.json
+        )
         return 0
     return asyncio.run(_digest_now(settings, sessions, args.chat))
 
 
 async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat: int | None) -> int:
-    digests = Digests(sessions, make_sender(settings), settings.digest_max)
+    digests = Digests(
+        sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
+    )
     lease = leadership(sessions)
     try:
         waited = 0.0

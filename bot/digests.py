@@ -97,6 +97,8 @@ class Digests:
     sender: Sender
     limit: int
     clock: Callable[[], datetime] = utc_now
+    # Up to this many "Recommended for you" papers per digest (PAPERBOY_RECOMMEND_MAX).
+    recommend: int = 0
     _candidates: service.Candidates | None = None
     _busy: set[int] = field(default_factory=set)
 
@@ -125,7 +127,9 @@ class Digests:
 
     def _plan(self, chat_id: int) -> service.Digest:
         with self.sessions() as session:
-            return service.digest(session, chat_id, self.candidates(session), self.limit)
+            return service.digest(
+                session, chat_id, self.candidates(session), self.limit, self.recommend
+            )
 
     async def _write(self, work: Callable[..., object], *args: object) -> None:
         """Run work(session, *args) in a transaction, off the event loop: a write may wait
