@@ -36,10 +36,11 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) 
         print(f"paperboy: --limit must be between 1 and {MAX_LIMIT}", file=sys.stderr)
         return 2
     with db.make_sessions(engine)() as session:
-        if subscriptions.find(session, args.chat) is None:
+        row = subscriptions.find(session, args.chat)
+        if row is None:
             return _no_chat(args.chat)
         found = recommendations.pool(session)
-        best = recommendations.recommend(session, args.chat, found, utc_now(), args.limit)
+        best = recommendations.recommend(session, row.id, found, utc_now(), args.limit)
         session.commit()  # the fitted profile is kept for the next time
     if args.json:
         rows = [

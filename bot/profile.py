@@ -20,7 +20,8 @@ LIKE, DISLIKE = 1, -1
 @dataclass(frozen=True, slots=True)
 class LibraryReport:
     """What an import did: entries read, matched to stored papers, kept as profile text
-    (not in the store), and skipped with their reasons."""
+    (not in the store: their title and abstract), and skipped, one reason each, so that
+    read = matched + kept + len(skipped)."""
 
     read: int
     matched: int
@@ -58,31 +59,25 @@ def import_library(
         [title_key(e.title) for e in found.entries],
     )
     records: dict[str, feedback.LibraryRecord] = {}
+    skipped = [_where(s) + s.reason for s in found.skipped]
     for entry in found.entries:
         key = title_key(entry.title)
+        if key in records:
+            skipped.append(f"{entry.title[:60]}: the same title again, read once")
+            continue
         paper_id = by_id.get(entry.arxiv_id or "") or by_title.get(key)
         records[key] = feedback.LibraryRecord(
             entry.title, key, entry.abstract, entry.arxiv_id, paper_id
         )
     matched = sum(1 for r in records.values() if r.paper_id is not None)
-    kept = sum(1 for r in records.values() if r.paper_id is None and r.abstract)
-    no_text = [
-        f"{r.title[:60]}: not in the store and no abstract, kept by its title only"
-        for r in records.values()
-        if r.paper_id is None and not r.abstract
-    ]
-    duplicates = len(found.entries) - len(records)
-    skipped = [_where(s) + s.reason for s in found.skipped]
-    if duplicates:
-        skipped.append(f"{duplicates} repeated entries (same title) read once")
     subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
     new = feedback.add_library(session, subscriber_id, list(records.values()), now)
     return LibraryReport(
         read=len(found.entries) + len(found.skipped),
         matched=matched,
-        kept=kept + len(no_text),
+        kept=len(records) - matched,
         new=new,
-        skipped=skipped + no_text,
+        skipped=skipped,
     )
 
 

@@ -35,9 +35,9 @@ ADDED_PER_ROUND = 3
 # A disliked paper counts as much as this many unlabelled ones.
 DISLIKE_WEIGHT = 3.0
 # What a stored model keeps: the heaviest terms, and per anchor paper its heaviest terms.
-MODEL_TERMS = 3_000
-ANCHOR_TERMS = 20
-ANCHORS = 60
+MODEL_TERMS = 1_000
+ANCHOR_TERMS = 12
+ANCHORS = 30
 
 _STOP = frozenset(STOP_WORDS | {family(word) for word in STOP_WORDS})
 
@@ -64,6 +64,7 @@ class Pool:
     vectorizer: TfidfVectorizer
     matrix: sparse.csr_matrix
     row: dict[int, int] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # the term of each column
 
     def vectors(self, texts: Sequence[Text]) -> sparse.csr_matrix:
         return self.vectorizer.transform(texts)
@@ -81,7 +82,13 @@ def pool(papers: Mapping[int, Text]) -> Pool | None:
         matrix = vectorizer.fit_transform([papers[i] for i in ids])
     except ValueError:  # no term in enough papers
         return None
-    return Pool(ids, vectorizer, matrix.tocsr(), {paper_id: n for n, paper_id in enumerate(ids)})
+    return Pool(
+        ids,
+        vectorizer,
+        matrix.tocsr(),
+        {paper_id: n for n, paper_id in enumerate(ids)},
+        [str(name) for name in vectorizer.get_feature_names_out()],
+    )
 
 
 @dataclass(frozen=True)
@@ -95,21 +102,25 @@ class Anchor:
 
 @dataclass(frozen=True)
 class Model:
-    """A chat's fitted ranker: a weight per term and the papers it learnt from."""
+    """A chat's fitted ranker: a weight per term, the papers it learnt from (to say why),
+    and the ids of the stored ones (never to be recommended)."""
 
     weights: dict[str, float]
     bias: float
     anchors: list[Anchor]
+    known: list[int]
 
     def to_json(self) -> str:
         anchors = [[a.label, a.kind, a.terms] for a in self.anchors]
-        return json.dumps({"weights": self.weights, "bias": self.bias, "anchors": anchors})
+        return json.dumps(
+            {"weights": self.weights, "bias": self.bias, "anchors": anchors, "known": self.known}
+        )
 
     @staticmethod
     def from_json(text: str) -> Model:
         data = json.loads(text)
         anchors = [Anchor(label, kind, terms) for label, kind, terms in data["anchors"]]
-        return Model(data["weights"], float(data["bias"]), anchors)
+        return Model(data["weights"], float(data["bias"]), anchors, data["known"])
 
 
 @dataclass(frozen=True)
@@ -158,12 +169,13 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
         added += best
     if model is None:
         return None
-    names = found.vectorizer.get_feature_names_out()
+    names = np.array(found.names)
     anchors = [
         Anchor(e.title, e.kind, _top(pos[n].toarray().ravel(), names, ANCHOR_TERMS))
         for n, e in enumerate(positive[:ANCHORS])
     ]
-    return Model(_top(model.coef_.ravel(), names, MODEL_TERMS), float(model.intercept_[0]), anchors)
+    learnt = _top(model.coef_.ravel(), names, MODEL_TERMS)
+    return Model(learnt, float(model.intercept_[0]), anchors, sorted(known))
 
 
 def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:
@@ -186,9 +198,13 @@ def because(model: Model, found: Pool, paper_id: int) -> Anchor | None:
     row = found.row.get(paper_id)
     if row is None or not model.anchors:
         return None
-    vector = found.matrix[row]
-    best = max(model.anchors, key=lambda a: float((vector @ _vector(a.terms, found))[0]))
-    return best
+    start, end = found.matrix.indptr[row], found.matrix.indptr[row + 1]
+    columns, values = found.matrix.indices[start:end], found.matrix.data[start:end]
+    terms = {found.names[j]: float(value) for j, value in zip(columns, values, strict=True)}
+    return max(
+        model.anchors,
+        key=lambda a: sum(weight * terms.get(term, 0.0) for term, weight in a.terms.items()),
+    )
 
 
 def similar(found: Pool, text: Text, paper_id: int, limit: int) -> list[int]:

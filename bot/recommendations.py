@@ -119,31 +119,33 @@ def order(
 
 def recommend(
     session: Session,
-    chat_id: int,
+    subscriber_id: int,
     found: Pool,
     now: datetime,
     limit: int,
     *,
     skip: Sequence[int] = (),
     positive_only: bool = False,
+    fitted: ranker.Model | None = None,
 ) -> list[Recommendation]:
-    """The chat's best papers by its ranker, never one it rated, saved, imported or was
-    sent (nor those in `skip`); with `positive_only`, only papers on its side of the model."""
-    row = subscriptions.find(session, chat_id)
-    if row is None or found.features is None:
+    """The chat's best papers by its ranker (`fitted`, else the chat's), never one it rated,
+    saved, imported or was sent (nor those in `skip`); with `positive_only`, only papers on
+    its side of the model."""
+    if found.features is None:
         return []
-    fitted = model(session, row.id, found.features, now)
+    fitted = fitted or model(session, subscriber_id, found.features, now)
     if fitted is None:
         return []
     scores = ranker.scores(fitted, found.features)
     ids = found.features.ids
-    known = feedback.feedback(session, row.id).known | set(skip)
-    sent = subscriptions.delivered_among(session, row.id, ids)
-    best = [
-        n
-        for n in np.argsort(-scores, kind="stable")
-        if ids[n] not in known and ids[n] not in sent and (scores[n] > 0 or not positive_only)
-    ][:limit]
+    known = set(fitted.known) | set(skip)
+    sent = subscriptions.delivered_since(session, subscriber_id, min(ids))
+    best: list[int] = []
+    for n in np.argsort(-scores, kind="stable"):
+        if len(best) == limit or (positive_only and scores[n] <= 0):
+            break
+        if ids[n] not in known and ids[n] not in sent:
+            best.append(int(n))
     papers = feedback.papers(session, [ids[n] for n in best])
     return [
         Recommendation(

@@ -143,6 +143,15 @@ def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[in
     return set(session.scalars(query))
 
 
+def delivered_since(session: Session, subscriber_id: int, lowest_id: int) -> set[int]:
+    """The papers from row id `lowest_id` on that were delivered to the subscriber: the
+    newest papers' deliveries, without naming each paper in the query."""
+    query = select(DeliveryRow.paper_id).where(
+        DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.paper_id >= lowest_id
+    )
+    return set(session.scalars(query))
+
+
 def record_deliveries(
     session: Session, subscriber_id: int, paper_ids: Iterable[int], now: datetime
 ) -> None:
