@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers, metrics
+from bot import feedback_handlers, handlers, library_handlers, metrics
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
@@ -52,6 +52,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("keywords", "list your keywords", handlers.keywords),
     Command("search", "search stored papers: /search query", handlers.search),
     Command("latest", "newest papers matching your keywords", handlers.latest),
+    Command(
+        "saved",
+        "your saved papers; /saved bib or /saved ris for a file",
+        library_handlers.saved,
+    ),
+    Command("similar", "papers like one: /similar 2401.00002", feedback_handlers.similar_command),
+    Command("recommend", "on/off: recommended papers in the digest", handlers.recommend),
     Command("digest", "send my digest now", handlers.digest),
     Command("time", "daily digest time: /time 07:30", handlers.set_time),
     Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),
@@ -169,6 +176,11 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         application.add_handler(
             CommandHandler((command.name, *command.aliases), callback, filters=new_messages)
         )
+    application.add_handler(
+        CallbackQueryHandler(library_handlers.on_saved_button, pattern=r"^saved:")
+    )
+    # 👍/👎/🔖/≈ under papers: every "fb:" query, forged ones too, gets its polite answer.
+    application.add_handler(CallbackQueryHandler(feedback_handlers.on_feedback, pattern=r"^fb:"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     application.add_handler(
@@ -178,6 +190,13 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         )
     )
     application.add_handler(MessageHandler(filters.COMMAND & new_messages, handlers.unknown))
+    # A .bib or .ris file becomes the chat's library; any other document is not_text's.
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE & library_handlers.LIBRARY_FILES,
+            library_handlers.library_file,
+        )
+    )
     application.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, handlers.not_text)
     )

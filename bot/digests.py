@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import service
+from bot import profile, service
 from bot.delivery import FloodWait, Result, Sender, chat_pause
 from bot.lease import PROCESS, Leadership
-from bot.render import plural
+from bot.render import feedback_keyboard, more_row, plural
 from bot.schedule import utc_now
 from storage import schedule, subscriptions
+from storage.feedback import Mark
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,6 @@ CLAIM_TTL = timedelta(minutes=2)
 # again this much later.
 RETRY_FAILED = timedelta(minutes=10)
 RENEW_EVERY = 15.0
-
-
-def more_button(chat_id: int, more: int) -> InlineKeyboardMarkup | None:
-    if not more:
-        return None
-    button = InlineKeyboardButton(f"{more} more", callback_data=f"digest:{chat_id}")
-    return InlineKeyboardMarkup([[button]])
 
 
 class Outcome(enum.Enum):
@@ -125,11 +118,15 @@ class Digests:
             self._candidates = service.candidates(session, self._candidates)
             return self._candidates
 
-    def _plan(self, chat_id: int) -> service.Digest:
+    def _plan(self, chat_id: int) -> tuple[service.Digest, dict[int, Mark]]:
+        """The chat's digest, and its feedback on the papers (a paper rated in /search
+        before it came in a digest shows its 👍✓ there too)."""
         with self.sessions() as session:
-            return service.digest(
+            plan = service.digest(
                 session, chat_id, self.candidates(session), self.limit, self.recommend
             )
+            ids = [paper_id for _, paper_ids in plan.messages for paper_id in paper_ids]
+            return plan, profile.marks(session, chat_id, ids)
 
     async def _write(self, work: Callable[..., object], *args: object) -> None:
         """Run work(session, *args) in a transaction, off the event loop: a write may wait
@@ -174,13 +171,13 @@ class Digests:
     async def _deliver(
         self, chat_id: int, started: datetime | None, moved_to: list[int]
     ) -> tuple[Outcome, int, int]:
-        plan = await asyncio.to_thread(self._plan, chat_id)
+        plan, marks = await asyncio.to_thread(self._plan, chat_id)
         if plan.subscriber_id is None:
             return Outcome.NO_SUBSCRIPTION, 0, 0
         messages = [(text, ids) for text, ids in plan.messages]
         if not messages and plan.notify_empty and started is not None:
             messages = [(NOTHING_NEW, [])]
-        markup = more_button(chat_id, plan.more)
+        more = more_row(chat_id, plan.more)
         # "N more" goes under the last message of keyword matches, not the recommendations.
         with_more = len(plan.messages) - plan.recommended - 1
         sent = papers = refused = 0
@@ -192,7 +189,10 @@ class Digests:
                 chat_id,
                 text,
                 thread_id=plan.thread_id,
-                markup=markup if index == with_more else None,
+                # A row of feedback buttons per paper, numbered as the message numbers them.
+                markup=feedback_keyboard(
+                    paper_ids, marks, extra=[more] if index == with_more else ()
+                ),
             )
             moved_to.append(chat_id)  # a migrated group's claim moved with its row
             last_sent = time.monotonic()

@@ -27,14 +27,15 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 from telegram.ext.filters import MessageFilter
 
-from bot import service
+from bot import profile, service
 from bot.config import Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import expand_sources, ingest_all
-from bot.render import preformatted, search_page
+from bot.render import feedback_keyboard, preformatted, search_page
 from bot.schedule import utc_now
 from bot.search import search as search_papers
 from storage import subscriptions
+from storage.feedback import Mark
 from storage.search import SearchUnavailable
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 set_time = _setting(service.set_time)
 set_timezone = _setting(service.set_timezone)
 nothing_new = _setting(service.set_notify_empty)
+recommend = _setting(service.set_recommend)
 pause = _setting(lambda session, chat, _, now: service.set_paused(session, chat, True, now))
 resume = _setting(lambda session, chat, _, now: service.set_paused(session, chat, False, now))
 
@@ -328,11 +330,21 @@ def _matching(
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
-    if target:
-        replies = await _matching(
-            context, lambda session, known: service.latest(session, target, known)
-        )
-        await _reply(update, *replies)
+    message = update.effective_message
+    if target and message:
+        # The buttons rate for the chat they are in (a channel's /latest is asked privately).
+        here = _here(update).id
+
+        def work(
+            session: Session, known: service.Candidates
+        ) -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
+            replies = service.latest(session, target, known)
+            shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
+            return replies, profile.marks(session, here, shown)
+
+        replies, marks = await _matching(context, work)
+        for text, paper_ids in replies:
+            await message.reply_text(text, reply_markup=feedback_keyboard(paper_ids, marks))
 
 
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -362,7 +374,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
-    text, markup = _search_page(context, query, 0)
+    text, markup = await _search_page(context, query, 0, message.chat.id)
     sent = await message.reply_text(text, reply_markup=markup)
     if markup is not None and context.chat_data is not None:
         # The buttons page through this query; remember it for the message (the last few).
@@ -381,27 +393,42 @@ async def _page_search(update: Update, context: ContextTypes.DEFAULT_TYPE, offse
     if query is None:
         await callback.answer("This search has expired: send /search again.", show_alert=True)
         return
-    text, markup = _search_page(context, query, max(0, offset))
+    text, markup = await _search_page(context, query, max(0, offset), callback.message.chat.id)
     await callback.answer()
     await callback.edit_message_text(text, reply_markup=markup)
 
 
 def _search_page(
-    context: ContextTypes.DEFAULT_TYPE, query: str, offset: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    with _sessions(context)() as session:
-        try:
-            outcome = search_papers(session, query, limit=SEARCH_PAGE, offset=offset)
-        except SearchUnavailable as exc:
-            return escape(str(exc)), None
+    context: ContextTypes.DEFAULT_TYPE, query: str, offset: int, chat_id: int
+) -> Awaitable[tuple[str, InlineKeyboardMarkup | None]]:
+    """A page of results with a row of feedback buttons per paper (numbered as the page
+    numbers them) and the paging buttons; searched in a thread."""
+    sessions = _sessions(context)
+
+    def run() -> tuple[str, InlineKeyboardMarkup | None]:
+        with sessions() as session:
+            try:
+                outcome = search_papers(session, query, limit=SEARCH_PAGE, offset=offset)
+            except SearchUnavailable as exc:
+                return escape(str(exc)), None
+            ids = [r.paper_id for r in outcome.results if r.paper_id is not None]
+            marks = profile.marks(session, chat_id, ids)
+        paging = _paging(outcome.more, offset)
+        return search_page(outcome), feedback_keyboard(ids, marks, first=offset + 1, extra=[paging])
+
+    return asyncio.to_thread(run)
+
+
+def _paging(more: bool, offset: int) -> list[InlineKeyboardButton]:
     buttons = []
     if offset > 0:
         back = f"search:{max(0, offset - SEARCH_PAGE)}"
         buttons.append(InlineKeyboardButton("« back", callback_data=back))
-    if outcome.more:
-        more = f"search:{offset + SEARCH_PAGE}"
-        buttons.append(InlineKeyboardButton("more »", callback_data=more))
-    return search_page(outcome), InlineKeyboardMarkup([buttons]) if buttons else None
+    if more:
+        buttons.append(
+            InlineKeyboardButton("more »", callback_data=f"search:{offset + SEARCH_PAGE}")
+        )
+    return buttons
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

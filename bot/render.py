@@ -1,4 +1,5 @@
-"""Chat messages as Telegram HTML: papers, lists, and splitting under the length limit.
+"""Chat messages as Telegram HTML: papers, lists, and splitting under the length limit;
+and the inline keyboards under them (feedback buttons, "N more").
 
 Pure. Everything that came from a page is escaped; only the tags written here reach
 Telegram, so a title like "<b>Attention</b> & more" shows as typed.
@@ -6,14 +7,18 @@ Telegram, so a title like "<b>Attention</b> & more" shows as typed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import TypeVar
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.keywords import Count, Keyword
 from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
+from storage.feedback import Mark
 from storage.records import Paper
 
 # Telegram refuses longer messages (counted after entity parsing; the markup we add only
@@ -98,9 +103,13 @@ def pack(
     header: str = "",
     separator: str = "\n\n",
     limit: int = MESSAGE_LIMIT,
+    *,
+    numbered: bool = False,
 ) -> list[tuple[str, list[T]]]:
     """Blocks joined into as few messages as fit under `limit`, never splitting a block;
-    each message comes with the payloads of the blocks it carries.
+    each message comes with the payloads of the blocks it carries. `numbered`: each block
+    starts with its number within its message ("1. "), which the feedback buttons under
+    the message repeat.
 
     A block is complete HTML (a paper, a list item) and far shorter than the limit by
     construction, so no message ends inside a tag.
@@ -108,12 +117,14 @@ def pack(
     messages: list[tuple[str, list[T]]] = []
     text, payloads = header, list[T]()
     for block, payload in items:
-        if len(block) > limit:
+        # The longest prefix a block can get is checked: numbers restart in a new message.
+        if len(block) + (len(f"{MESSAGE_LIMIT}. ") if numbered else 0) > limit:
             raise ValueError(f"a block of {len(block)} characters cannot fit in one message")
-        joined = f"{text}{separator}{block}" if text else block
+        shown = f"{len(payloads) + 1}. {block}" if numbered else block
+        joined = f"{text}{separator}{shown}" if text else shown
         if len(joined) > limit:
             messages.append((text, payloads))
-            joined, payloads = block, []
+            joined, payloads = (f"1. {block}" if numbered else block), []
         text = joined
         payloads.append(payload)
     if text:
@@ -238,3 +249,106 @@ def fit(lines: list[str], limit: int) -> str:
         kept.append(line)
         size += len(line) + 1
     return "\n".join([*kept, last])
+
+
+# Feedback buttons: "fb:<action>:<paper id>". Each button says what a tap does given what
+# it shows (👍 likes, 👍✓ takes the like back), so a repeated tap on a stale keyboard does
+# the same thing again rather than undoing itself. Ids are strict ASCII digits: callback
+# data comes from the client and can be forged.
+FEEDBACK_PREFIX = "fb:"
+FEEDBACK_DATA = re.compile(r"fb:(up|down|clear|save|unsave|sim):([0-9]{1,18})")
+_LABEL_NUMBER = re.compile(r"([0-9]{1,3}) ")
+
+
+def feedback_row(number: int, paper_id: int, mark: Mark | None) -> list[InlineKeyboardButton]:
+    """[1 👍] [1 👎] [1 🔖] [1 ≈] for the paper numbered `number`, ✓ on what is chosen."""
+    mark = mark or Mark()
+
+    def button(label: str, chosen: bool, action: str, undo: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            f"{number} {label}" + ("✓" if chosen else ""),
+            callback_data=f"{FEEDBACK_PREFIX}{undo if chosen else action}:{paper_id}",
+        )
+
+    return [
+        button("👍", mark.rating > 0, "up", "clear"),
+        button("👎", mark.rating < 0, "down", "clear"),
+        button("🔖", mark.saved, "save", "unsave"),
+        InlineKeyboardButton(f"{number} ≈", callback_data=f"{FEEDBACK_PREFIX}sim:{paper_id}"),
+    ]
+
+
+def feedback_keyboard(
+    paper_ids: Sequence[int],
+    marks: Mapping[int, Mark],
+    *,
+    first: int = 1,
+    extra: Sequence[Sequence[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup | None:
+    """One row of feedback buttons per paper of a message (numbered from `first`, as the
+    message numbers them), then the `extra` rows ("N more", paging)."""
+    rows = [
+        feedback_row(number, paper_id, marks.get(paper_id))
+        for number, paper_id in enumerate(paper_ids, start=first)
+    ]
+    rows += [list(row) for row in extra if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def parse_feedback(data: str) -> tuple[str, int] | None:
+    """The action and paper id of a feedback button's data; None if it is not one."""
+    found = FEEDBACK_DATA.fullmatch(data)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def _feedback_paper(row: Sequence[InlineKeyboardButton]) -> tuple[int, int] | None:
+    """(number shown, paper id) of a row of feedback buttons; None for any other row."""
+    for button in row:
+        parsed = (
+            parse_feedback(button.callback_data) if isinstance(button.callback_data, str) else None
+        )
+        if parsed is not None:
+            number = _LABEL_NUMBER.match(button.text)
+            return (int(number.group(1)) if number else 0), parsed[1]
+    return None
+
+
+def feedback_papers(markup: InlineKeyboardMarkup | None) -> list[int]:
+    """The paper ids of a keyboard's feedback rows, in order."""
+    rows = markup.inline_keyboard if markup else ()
+    return [found[1] for row in rows if (found := _feedback_paper(row))]
+
+
+def refreshed_keyboard(
+    markup: InlineKeyboardMarkup, marks: Mapping[int, Mark]
+) -> InlineKeyboardMarkup:
+    """The keyboard with its feedback rows showing `marks`; other rows kept as they are."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for position, row in enumerate(markup.inline_keyboard, start=1):
+        found = _feedback_paper(row)
+        if found is None:
+            rows.append(list(row))
+        else:
+            number, paper_id = found
+            rows.append(feedback_row(number or position, paper_id, marks.get(paper_id)))
+    return InlineKeyboardMarkup(rows)
+
+
+def more_row(chat_id: int, more: int) -> list[InlineKeyboardButton]:
+    """The digest's "N more" button, as a keyboard row (none when nothing waits)."""
+    if not more:
+        return []
+    return [InlineKeyboardButton(f"{more} more", callback_data=f"digest:{chat_id}")]
+
+
+def similar_header(paper: Paper) -> str:
+    return f"≈ Papers like {linked_title(paper.title, paper_url(paper))}"
+
+
+def numbered_papers(
+    papers: Iterable[tuple[int, Paper]], header: str, why: str | None = None
+) -> list[tuple[str, list[int]]]:
+    """Papers as numbered messages under `header`, each with the ids it carries."""
+    return pack(
+        ((paper_block(paper, why), paper_id) for paper_id, paper in papers), header, numbered=True
+    )

@@ -107,6 +107,8 @@ class SearchResult:
     date: date | None
     # An excerpt of the abstract; matched words sit between MARK_START and MARK_END.
     snippet: str
+    # The stored paper's row id: what the chat's feedback buttons name.
+    paper_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +421,7 @@ def search(
             url=_link(hit),
             date=hit.featured_on or hit.published,
             snippet=snippet(hit.abstract, exact, families),
+            paper_id=hit.id,
         )
         for hit in page.hits
     )

@@ -22,7 +22,7 @@ from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
 from bot.schedule import local_day, next_digest, utc_now
-from storage import queries, schedule, subscriptions
+from storage import feedback, queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
 MAX_KEYWORDS = 50
@@ -239,6 +239,24 @@ def set_notify_empty(session: Session, chat: Chat, text: str, now: datetime) -> 
     return "On days without new papers there will be no message."
 
 
+def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    """/recommend on|off: the digest's "Recommended for you" part; alone, the state."""
+    choice = text.strip().lower()
+    if choice not in ("on", "off"):
+        row = subscriptions.find(session, chat.id)
+        state = "on" if row is None or row.recommend else "off"
+        return (
+            f"Recommendations: {state}. When on, the daily digest ends with a few new papers "
+            "that no keyword matched but that are like those you rated 👍 or saved 🔖.\n"
+            "Usage: <code>/recommend on</code> or <code>/recommend off</code>."
+        )
+    row = _subscriber(session, chat, now)
+    row.recommend = choice == "on"
+    if row.recommend:
+        return "Recommendations on: digests end with new papers like those you liked or saved."
+    return "Recommendations off: digests carry only papers that match your keywords."
+
+
 def settings(session: Session, chat: Chat) -> str:
     row = subscriptions.find(session, chat.id)
     if row is None:
@@ -252,6 +270,7 @@ def settings(session: Session, chat: Chat) -> str:
             "On days with nothing new: "
             + ("a short note" if row.notify_empty else "no message")
             + " (/nothingnew)",
+            "Recommendations: " + ("on" if row.recommend else "off") + " (/recommend)",
             f"Keywords ({len(have)}): "
             + (escape(cut(", ".join(have), LISTING)) if have else "none"),
             f"Papers sent so far: {subscriptions.delivered_count(session, row.id)}",
@@ -262,6 +281,11 @@ def settings(session: Session, chat: Chat) -> str:
 def export(session: Session, chat: Chat) -> str:
     """The keywords and settings as a JSON document that /import takes back."""
     row = subscriptions.find(session, chat.id)
+    held = feedback.held(session, row.id) if row else feedback.Held([], [], [])
+
+    def named(title: str, arxiv_id: str | None) -> dict[str, object]:
+        return {"title": title, **({"arxiv_id": arxiv_id} if arxiv_id else {})}
+
     document = {
         "format": EXPORT_FORMAT,
         "keywords": subscriptions.keywords(row) if row else [],
@@ -269,6 +293,16 @@ def export(session: Session, chat: Chat) -> str:
         "time": f"{row.delivery_time:%H:%M}" if row else "08:00",
         "paused": row.paused if row else False,
         "nothing_new": "on" if row and row.notify_empty else "off",
+        # Papers by arXiv id and title, so that /import finds them in any database.
+        "ratings": [{**named(r.title, r.arxiv_id), "value": r.value} for r in held.ratings],
+        "saved": [named(r.title, r.arxiv_id) for r in held.saved],
+        # An entry that matched no stored paper keeps its abstract: it is the profile's text.
+        "library": [
+            {**named(e.title, e.arxiv_id), **({"abstract": e.abstract} if e.abstract else {})}
+            if e.paper_id is None
+            else named(e.title, e.arxiv_id)
+            for e in held.library
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -305,12 +339,58 @@ def import_document(
     parts = [part for entry in wanted for part in split_keywords(entry)]
     if parts:
         reply += "\n" + _add_keywords(session, chat, parts, now, known, question=False)
+
+    # Ratings, saved papers and the library: entries that are not a paper named by a title
+    # (and, for a rating, a value of 1 or -1) are passed over.
+    def papers(key: str) -> list[dict[str, object]]:
+        value = document.get(key)
+        items = value if isinstance(value, list) else []
+        return [
+            item
+            for item in items
+            if isinstance(item, dict)
+            and isinstance(item.get("title"), str)
+            and item["title"].strip()
+            and isinstance(item.get("arxiv_id"), str | None)
+        ]
+
+    def reference(item: dict[str, object]) -> feedback.Reference:
+        value = item.get("value")
+        return feedback.Reference(
+            str(item["title"]),
+            str(item["arxiv_id"]) if item.get("arxiv_id") else None,
+            value if isinstance(value, int) and not isinstance(value, bool) else 0,
+        )
+
+    def abstract(item: dict[str, object]) -> str:
+        text = item.get("abstract")
+        return text if isinstance(text, str) else ""
+
+    ratings = [r for r in map(reference, papers("ratings")) if r.value in (1, -1)]
+    saved = [reference(item) for item in papers("saved")]
+    library = [
+        (str(item["title"]), abstract(item), reference(item).arxiv_id) for item in papers("library")
+    ]
+    if ratings or saved or library:
+        row = _subscriber(session, chat, now)
+        done = feedback.restore(session, row.id, ratings, saved, library, now)
+        counts = [
+            render.plural(done.ratings, "rating"),
+            render.plural(done.saved, "saved paper"),
+            f"{done.library:,} library " + ("entry" if done.library == 1 else "entries"),
+        ]
+        reply += "\nRestored " + ", ".join(counts) + "."
+        if done.missing:
+            reply += f" Not stored here, so left out: {render.plural(done.missing, 'paper')}."
     return reply.strip() or "The export was empty: nothing to import."
 
 
 def forget(session: Session, chat: Chat) -> str:
     if subscriptions.forget(session, chat.id):
-        return "Done: your keywords, settings and history are deleted. /start to begin again."
+        return (
+            "Done: your keywords, settings, ratings, saved papers, library and history are "
+            "deleted. /start to begin again."
+        )
     return "There was nothing stored about you."
 
 
@@ -368,17 +448,20 @@ def candidates(session: Session, cached: Candidates | None = None) -> Candidates
     )
 
 
-def latest(session: Session, chat: Chat, known: Candidates, limit: int = 5) -> list[str]:
-    """The newest stored papers matching the chat's keywords, sent before or not."""
+def latest(
+    session: Session, chat: Chat, known: Candidates, limit: int = 5
+) -> list[tuple[str, list[int]]]:
+    """The newest stored papers matching the chat's keywords, sent before or not: numbered
+    messages, each with the ids of the papers it carries (for their feedback buttons)."""
     row = subscriptions.find(session, chat.id)
     have = subscriptions.keywords(row) if row else []
     if not have:
-        return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
+        return [("No keywords yet. Add some with <code>/subscribe keyword, keyword</code>.", [])]
     matches = known.matcher.match(have)[:limit]
     if not matches:
-        return ["No stored paper matches your keywords yet."]
-    blocks = (paper_block(m.paper, _why(m)) for m in matches)
-    return split_messages(blocks, header=chat.heading("Latest papers"))
+        return [("No stored paper matches your keywords yet.", [])]
+    blocks = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in matches)
+    return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
 
 
 def digest(
@@ -408,7 +491,8 @@ def digest(
     more = max(0, len(fresh) - limit)
     count = f"{len(chosen)} of {len(fresh)}" if more else str(len(chosen))
     noun = "new paper" if len(fresh) == 1 else "new papers"
-    messages = pack(chosen, header=f"📬 <b>{count} {noun}</b> for your keywords") if chosen else []
+    header = f"📬 <b>{count} {noun}</b> for your keywords"
+    messages = pack(chosen, header=header, numbered=True) if chosen else []
     recommended: list[tuple[str, list[int]]] = []
     if fitted is not None and row.recommend and recommend:
         suggested = recommendations.recommend(
@@ -419,13 +503,14 @@ def digest(
             recommend,
             skip=matched_ids,
             positive_only=True,
+            fitted=fitted,
         )
         blocks = [
             (paper_block(r.paper, f"because {r.because}" if r.because else None), r.paper_id)
             for r in suggested
         ]
         if blocks:
-            recommended = pack(blocks, header="✨ <b>Recommended for you</b>")
+            recommended = pack(blocks, header="✨ <b>Recommended for you</b>", numbered=True)
     return Digest(
         messages + recommended,
         more,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from storage.identity import title_key
 from storage.models import (
     LibraryEntryRow,
     PaperRow,
@@ -59,11 +60,6 @@ class Feedback:
     @property
     def positive(self) -> list[int]:
         return list(dict.fromkeys(self.liked + self.saved + self.library))
-
-    @property
-    def known(self) -> set[int]:
-        """Papers never to recommend: the chat rated, saved or imported them."""
-        return set(self.liked) | set(self.saved) | set(self.disliked) | set(self.library)
 
     @property
     def empty(self) -> bool:
@@ -271,3 +267,114 @@ def keep_profile(session: Session, subscriber_id: int, model: str, now: datetime
     _forget_profile(session, subscriber_id)
     session.add(ProfileRow(subscriber_id=subscriber_id, model=model, fitted_at=now))
     session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A paper as an export names it, so that another database can find it again: its arXiv
+    id when known, and its title; `value` is a rating (+1, -1) or 0."""
+
+    title: str
+    arxiv_id: str | None = None
+    value: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Everything a chat told the bot about papers, as an export carries it: ratings and
+    saved papers (newest first) and its library (entries in import order, each a
+    LibraryRecord whose paper_id is the stored paper it matched, if any)."""
+
+    ratings: list[Reference]
+    saved: list[Reference]
+    library: list[LibraryRecord]
+
+
+def held(session: Session, subscriber_id: int) -> Held:
+    """The chat's ratings, saved papers and library, for its export."""
+    ratings = session.execute(
+        select(PaperRow.title, PaperRow.arxiv_id, RatingRow.value)
+        .join(RatingRow, RatingRow.paper_id == PaperRow.id)
+        .where(RatingRow.subscriber_id == subscriber_id)
+        .order_by(RatingRow.rated_at.desc(), RatingRow.id.desc())
+    ).all()
+    saved = session.execute(
+        select(PaperRow.title, PaperRow.arxiv_id)
+        .join(SavedRow, SavedRow.paper_id == PaperRow.id)
+        .where(SavedRow.subscriber_id == subscriber_id)
+        .order_by(SavedRow.saved_at.desc(), SavedRow.id.desc())
+    ).all()
+    library = session.scalars(
+        select(LibraryEntryRow)
+        .where(LibraryEntryRow.subscriber_id == subscriber_id)
+        .order_by(LibraryEntryRow.id)
+    )
+    return Held(
+        [Reference(title, arxiv_id, value) for title, arxiv_id, value in ratings],
+        [Reference(title, arxiv_id) for title, arxiv_id in saved],
+        [
+            LibraryRecord(row.title, row.title_key, row.abstract, row.arxiv_id, row.paper_id)
+            for row in library
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What restoring an export did: ratings and saved papers found among the stored papers
+    (the others are `missing`), and library entries (always kept)."""
+
+    ratings: int
+    saved: int
+    library: int
+    missing: int
+
+
+def restore(
+    session: Session,
+    subscriber_id: int,
+    ratings: Sequence[Reference],
+    saved: Sequence[Reference],
+    library: Sequence[tuple[str, str, str | None]],
+    now: datetime,
+) -> Restored:
+    """Bring back an export's ratings and saved papers where their papers are stored (by
+    arXiv id, else by title key), and its library entries (title, abstract, arXiv id) always,
+    matched to stored papers as an import matches them. Saved papers keep their order."""
+    wanted = [*ratings, *saved]
+    by_id, by_title = find_papers(
+        session,
+        [r.arxiv_id for r in wanted if r.arxiv_id] + [arxiv for _, _, arxiv in library if arxiv],
+        [title_key(r.title) for r in wanted] + [title_key(title) for title, _, _ in library],
+    )
+
+    def stored(arxiv_id: str | None, title: str) -> int | None:
+        return by_id.get(arxiv_id or "") or by_title.get(title_key(title))
+
+    rated = kept = 0
+    missing = 0
+    # Newest first in the export: each a second older than the one before, so that the
+    # order survives.
+    for age, reference in enumerate(ratings):
+        paper_id = stored(reference.arxiv_id, reference.title)
+        if paper_id is None:
+            missing += 1
+            continue
+        rate(session, subscriber_id, paper_id, reference.value, now - timedelta(seconds=age))
+        rated += 1
+    for age, reference in enumerate(saved):
+        paper_id = stored(reference.arxiv_id, reference.title)
+        if paper_id is None:
+            missing += 1
+            continue
+        save(session, subscriber_id, paper_id, True, now - timedelta(seconds=age))
+        kept += 1
+    records = {
+        title_key(title): LibraryRecord(
+            title, title_key(title), abstract, arxiv_id, stored(arxiv_id, title)
+        )
+        for title, abstract, arxiv_id in library
+    }
+    if records:
+        add_library(session, subscriber_id, list(records.values()), now)
+    return Restored(rated, kept, len(records), missing)

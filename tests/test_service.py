@@ -149,8 +149,16 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, GROUP, "GNN", NOW)
-        [reply] = service.latest(session, GROUP, service.candidates(session))
+        [(reply, paper_ids)] = service.latest(session, GROUP, service.candidates(session))
         row = subscriptions.find(session, GROUP.id)
+        [gnn] = [
+            paper_id
+            for paper_id, paper in subscriptions.newest_papers(session, 50)
+            if paper.title == "Graph Neural Networks at Scale"
+        ]
+    # Numbered, as the feedback buttons under it are, and carrying the paper's id for them.
+    assert "\n\n1. <a href=" in reply
+    assert paper_ids == [gnn]
     assert "Graph Neural Networks at Scale" in reply
     assert "https://arxiv.org/abs/2401.00001" in reply
     assert row is not None
