@@ -22,6 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from bot.analysis import STOP_WORDS, family
+from storage.identity import title_key
 
 # Analysed texts: a paper's title and abstract as space-separated word families.
 Text = tuple[str, str]
@@ -109,18 +110,33 @@ class Model:
     bias: float
     anchors: list[Anchor]
     known: list[int]
+    # Title keys of examples that were not stored papers when it was fitted: a paper of that
+    # title stored since is the chat's own, not one to recommend.
+    known_titles: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         anchors = [[a.label, a.kind, a.terms] for a in self.anchors]
         return json.dumps(
-            {"weights": self.weights, "bias": self.bias, "anchors": anchors, "known": self.known}
+            {
+                "weights": self.weights,
+                "bias": self.bias,
+                "anchors": anchors,
+                "known": self.known,
+                "known_titles": self.known_titles,
+            }
         )
 
     @staticmethod
     def from_json(text: str) -> Model:
         data = json.loads(text)
         anchors = [Anchor(label, kind, terms) for label, kind, terms in data["anchors"]]
-        return Model(data["weights"], float(data["bias"]), anchors, data["known"])
+        return Model(
+            data["weights"],
+            float(data["bias"]),
+            anchors,
+            data["known"],
+            data.get("known_titles", []),
+        )
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,8 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
         for n, e in enumerate(positive[:ANCHORS])
     ]
     learnt = _top(model.coef_.ravel(), names, MODEL_TERMS)
-    return Model(learnt, float(model.intercept_[0]), anchors, sorted(known))
+    titles = sorted({title_key(e.title) for e in examples if e.paper_id is None})
+    return Model(learnt, float(model.intercept_[0]), anchors, sorted(known), titles)
 
 
 def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:

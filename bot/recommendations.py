@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -39,6 +39,7 @@ class Pool:
 
     newest_id: int | None
     features: ranker.Pool | None
+    title_keys: dict[int, str] = field(default_factory=dict)  # of the pool's papers
 
 
 def pool(session: Session) -> Pool:
@@ -50,7 +51,8 @@ def pool(session: Session) -> Pool:
 def pool_of(session: Session, newest_id: int | None, ids: Sequence[int]) -> Pool:
     """The ranker's features of these papers (the newest, up to `newest_id`)."""
     texts = feedback.analysed(session, ids)
-    return Pool(newest_id, ranker.pool({i: texts[i] for i in ids if i in texts}))
+    features = ranker.pool({i: texts[i] for i in ids if i in texts})
+    return Pool(newest_id, features, feedback.title_keys(session, ids))
 
 
 def _examples(session: Session, found: feedback.Feedback) -> list[ranker.Example]:
@@ -139,13 +141,15 @@ def recommend(
     scores = ranker.scores(fitted, found.features)
     ids = found.features.ids
     known = set(fitted.known) | set(skip)
+    own_titles = set(fitted.known_titles)
     sent = subscriptions.delivered_since(session, subscriber_id, min(ids))
     best: list[int] = []
     for n in np.argsort(-scores, kind="stable"):
         if len(best) == limit or (positive_only and scores[n] <= 0):
             break
-        if ids[n] not in known and ids[n] not in sent:
-            best.append(int(n))
+        if ids[n] in known or ids[n] in sent or found.title_keys.get(ids[n]) in own_titles:
+            continue
+        best.append(int(n))
     papers = feedback.papers(session, [ids[n] for n in best])
     return [
         Recommendation(

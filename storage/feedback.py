@@ -242,6 +242,18 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
     return Feedback(liked, saved, disliked, library, texts)
 
 
+def title_keys(session: Session, paper_ids: Sequence[int]) -> dict[int, str]:
+    """Papers' title keys (storage/identity.py), by id."""
+    found: dict[int, str] = {}
+    ids = list(paper_ids)
+    for start in range(0, len(ids), 500):
+        query = select(PaperRow.id, PaperRow.title_key).where(
+            PaperRow.id.in_(ids[start : start + 500])
+        )
+        found.update((row.id, row.title_key) for row in session.execute(query))
+    return found
+
+
 def analysed(session: Session, paper_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """Papers' title and abstract as the search index holds them: word families, analysed
     once at ingest (storage/search_index.py), so a ranker never analyses them again."""
