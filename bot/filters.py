@@ -83,6 +83,11 @@ def parse(text: str) -> Filtered:
     return Filtered(tuple(dict.fromkeys(found)), rest)
 
 
+def without(text: str) -> str:
+    """The text with its filters blanked out, the rest as typed (spaces included)."""
+    return _FILTER.sub(" ", text)
+
+
 def has_filters(text: str) -> bool:
     return _FILTER.search(text) is not None
 
