@@ -48,6 +48,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", "welcome, and how to subscribe", handlers.start),
     Command("help", "what I can do", handlers.help_command),
     Command("subscribe", "add keywords: /subscribe gnn, pruning", handlers.subscribe, ("add",)),
+    Command("follow", "papers by an author: /follow Yann LeCun", handlers.follow),
     Command("unsubscribe", "remove a keyword", handlers.unsubscribe, ("remove",)),
     Command("keywords", "list your keywords", handlers.keywords),
     Command("search", "search stored papers: /search query", handlers.search),

@@ -166,6 +166,9 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         rows = [
             {
                 **_paper_json(m.paper),
+                # As stored from the feeds, so that a cat: or author: match can be checked.
+                "authors": list(m.paper.authors),
+                "categories": list(m.paper.categories),
                 "matched": [hit.keyword for hit in m.hits],
                 "where": {hit.keyword: hit.where for hit in m.hits},
             }

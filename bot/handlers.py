@@ -218,6 +218,19 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, reply)
 
 
+async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/follow NAME: /subscribe author:"NAME", read and counted the same way."""
+    target = await _target(update, context)
+    if target:
+        chat, text = target
+        reply = await _matching(
+            context,
+            lambda session, known: service.follow(session, chat, text, utc_now(), known),
+            write=True,
+        )
+        await _reply(update, reply)
+
+
 set_time = _setting(service.set_time)
 set_timezone = _setting(service.set_timezone)
 nothing_new = _setting(service.set_notify_empty)

@@ -6,7 +6,7 @@ Pure (no I/O). /subscribe, /import and `paperboy preview` read keywords through 
   ("pruning." -> "pruning", «MoE» -> "MoE") and keeps inner hyphens and the leading "-"
   that makes it an exclusion;
 - `refusal` says why a keyword would pick no papers worth having (a single letter, only
-  stop words, no letters at all);
+  stop words, no letters at all, a `cat:` that arXiv does not have: bot/filters.py);
 - `several` says when a keyword typed without commas looks like several keywords run
   together ("GNN pruning diffusion"), judged against the stored papers: see its docstring.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot import analysis
+from bot import analysis, filters
 
 # Quotes of every kind, stripped from both ends; a keyword quoted at both ends is a phrase
 # the user insists on (`"GNN pruning"`): ASCII, curly and low-9 quotes, guillemets, and the
@@ -80,11 +80,20 @@ def clean(raw: str) -> Keyword | None:
             text = text[1:-1].strip()
         if text == before:
             break
+    if filters.has_filters(text):
+        # Stored one way however typed: "cat:cs.cl" and "cat:cs.CL" are one keyword.
+        return Keyword(filters.parse(text).written, exclude)
     return Keyword(text, exclude, opened and closed) if text else None
 
 
 def refusal(keyword: Keyword) -> str | None:
     """Why a keyword would match almost every paper (or none), or None if it is fine."""
+    if filters.has_filters(keyword.term):
+        parsed = filters.parse(keyword.term)
+        reason = filters.refusal(parsed.filters)
+        if reason is None and parsed.text:
+            return refusal(Keyword(parsed.text))
+        return reason
     found = analysis.tokens(keyword.term)
     if not found:
         return "it has no letters or digits"
@@ -162,7 +171,8 @@ def several(keyword: Keyword, papers: Papers) -> list[str] | None:
     # Each word cleaned like a keyword of its own: "GNN; pruning" suggests "GNN", "pruning".
     cleaned = [clean(part) for part in keyword.term.split()]
     parts = [part for part in cleaned if part is not None]
-    if keyword.quoted or len(parts) < 2:
+    # `cat:cs.CV diffusion` says itself what it combines.
+    if keyword.quoted or len(parts) < 2 or filters.has_filters(keyword.term):
         return None
     if any(analysis.is_stop_word(word) for word in analysis.tokens(keyword.term)):
         return None

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 
 from rapidfuzz import process
 
+from bot import authors, filters
 from bot.analysis import (
     TYPO_SCORER,
     compound_cuts,
@@ -38,7 +39,10 @@ from bot.analysis import (
 )
 from storage.records import Paper
 
-Where = Literal["title", "abstract"]
+# A keyword made only of filters (`author:LeCun`, `cat:cs.CL`) matches by who wrote a paper or
+# where arXiv lists it; words, alone or beside filters, by the title or the abstract.
+Where = Literal["title", "abstract", "author", "category"]
+_WHERE_ORDER: tuple[Where, ...] = ("title", "abstract", "author", "category")
 
 # A correction is a word of at least this many texts: not another paper's typo.
 _COMMON = 2
@@ -68,7 +72,9 @@ class Match:
 
     @property
     def where(self) -> Where:
-        return "title" if any(hit.where == "title" for hit in self.hits) else "abstract"
+        """The best place any keyword matched: the title, else the abstract, else by filter."""
+        found = {hit.where for hit in self.hits}
+        return next(where for where in _WHERE_ORDER if where in found)
 
 
 class Lexicon(Protocol):
@@ -379,6 +385,7 @@ class Matcher:
         self.vocabulary = vocabulary
         self.acronyms = acronyms
         self._cache: dict[str, dict[int, Hit]] = {}
+        self._by_last_name: dict[str, set[int]] | None = None
 
     def _candidates(self, pattern: Pattern) -> set[int]:
         if isinstance(pattern, Acronym):
@@ -396,6 +403,9 @@ class Matcher:
         cached = self._cache.get(keyword)
         if cached is not None:
             return cached
+        if filters.has_filters(keyword):
+            self._cache[keyword] = self._filtered_hits(keyword)
+            return self._cache[keyword]
         found: dict[int, Where] = {}
         reading = read_keyword(keyword, self.vocabulary, self.acronyms)
         for pattern in reading.patterns:
@@ -410,8 +420,41 @@ class Matcher:
         self._cache[keyword] = hits
         return hits
 
+    def _with_author(self, name: str) -> set[int]:
+        """Papers with an author of the same last name as `name`: those worth comparing."""
+        if self._by_last_name is None:
+            self._by_last_name = defaultdict(set)
+            for index, paper in enumerate(self.papers):
+                for author in paper.authors:
+                    for last in authors.last_names(author):
+                        self._by_last_name[last].add(index)
+        found = self._by_last_name
+        return set().union(*(found.get(last, set()) for last in authors.last_names(name)))
+
+    def _filtered_hits(self, keyword: str) -> dict[int, Hit]:
+        """`cat:cs.CV diffusion`: the papers "diffusion" matches that are in cs.CV."""
+        parsed = filters.parse(keyword)
+        wanted = [f.value for f in parsed.filters if f.field == "author" and not f.exclude]
+        if parsed.text:
+            words = self.hits(parsed.text)
+            where = {index: hit.where for index, hit in words.items()}
+            typo = next((hit.corrected for hit in words.values() if hit.corrected), None)
+        else:
+            indices = self._with_author(wanted[0]) if wanted else range(len(self.papers))
+            by: Where = "author" if wanted else "category"
+            where = dict.fromkeys(indices, by)
+            typo = None
+        corrected = filters.Filtered(parsed.filters, typo).written if typo else None
+        return {
+            index: Hit(keyword, where[index], corrected)
+            for index in sorted(where)
+            if parsed.admits(self.papers[index])
+        }
+
     def suggest(self, keyword: str) -> str | None:
         """A spelling the papers use, for a keyword that matches none of them."""
+        if filters.has_filters(keyword):
+            return None  # a category or an author with no paper yet has no other spelling
         return self.vocabulary.suggest(keyword)
 
     def match(self, keywords: Iterable[str]) -> list[Match]:

@@ -180,7 +180,8 @@ def refusals(refused: list[tuple[Keyword, str]]) -> list[str]:
     return [
         escape(cut(", ".join(shown), 500))
         + (" was" if len(shown) == 1 else " were")
-        + f" not added: {reason}."
+        + f" not added: {reason}"
+        + ("" if reason.endswith(("?", ".")) else ".")
         for reason, shown in by_reason.items()
     ]
 

@@ -12,7 +12,13 @@ The query language, deliberately small and impossible to get wrong:
   - a word of 5 letters or more whose family no stored paper uses, and that is no English
     word, is read as the closest word that papers use (a swap of two letters is one typo;
     1 typo up to 7 letters, 2 from 8), and the result says so;
-  - at most MAX_WORDS words are searched; the result says when some were left out.
+  - at most MAX_WORDS words are searched; the result says when some were left out;
+  - cat:cs.LG, author:Hinton, author:"Geoffrey Hinton" (and -cat:cs.RO to leave out) keep
+    the papers listed in that arXiv category or written by that person, as the same
+    keyword does in a digest (bot/filters.py). The search index knows only titles and
+    abstracts, so the filters are applied in Python to the best FILTER_POOL matches of the
+    words (or, with no words, to the FILTER_POOL newest papers): an older match past those
+    is not found, and the result then says so.
 
 Each word is read by bot/matching.read_keyword, as a digest reads a keyword, so a search
 finds every paper a digest of the same words would carry. Results come in tiers: the exact
@@ -27,9 +33,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from bot import filters
 from bot.analysis import (
     composed,
     compound_cuts,
@@ -51,8 +59,9 @@ from bot.matching import (
     may_be_typo,
     read_keyword,
 )
+from storage import feedback, subscriptions
 from storage import search as store
-from storage.search import Clause, Hit, Plan, Tier
+from storage.search import Clause, Plan, Tier
 from storage.search_index import belongs_in_vocabulary
 
 DEFAULT_LIMIT = 5
@@ -68,6 +77,8 @@ MARK_END = "\x03"
 SNIPPET_TOKENS = 24
 # A phrase whose words have several forms is searched as at most this many phrases.
 MAX_VARIANTS = 32
+# cat: and author: filter this many of the best matches (or newest papers) in Python.
+FILTER_POOL = 500
 
 # A term: optional "-", then a quoted phrase or a word, optionally followed by "*".
 _TERM = re.compile(
@@ -336,7 +347,16 @@ def plan(reads: Sequence[_Read], excluded: Sequence[_Read], whole: _Read | None 
     return Plan(tuple(dict.fromkeys(tiers)), exclude)
 
 
-def _link(hit: Hit) -> str | None:
+class _Linked(Protocol):
+    @property
+    def arxiv_id(self) -> str | None: ...
+    @property
+    def code_url(self) -> str | None: ...
+    @property
+    def project_url(self) -> str | None: ...
+
+
+def _link(hit: _Linked) -> str | None:
     if hit.arxiv_id:
         return f"https://arxiv.org/abs/{hit.arxiv_id}"
     return hit.code_url or hit.project_url
@@ -380,6 +400,70 @@ def search(
 
     Raises storage.search.SearchUnavailable on a database without a search backend.
     """
+    limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, offset)
+    wanted = filters.parse(text)
+    if not wanted.filters:
+        return _search(session, text, limit=limit, offset=offset)
+    store.backend_for(session)  # SearchUnavailable, as without filters
+    refused = filters.refusal(wanted.filters)
+    if refused:  # an unknown category: say so rather than find nothing
+        return SearchOutcome(text.strip(), None, refused, ())
+    rest = filters.without(text)
+    if not any(not term.exclude for term in parse_query(rest).terms):
+        return _newest_filtered(session, text, wanted, limit, offset)
+    pool = _search(session, rest, limit=FILTER_POOL, offset=0)
+    papers = feedback.papers(session, [r.paper_id for r in pool.results if r.paper_id])
+    kept = [
+        result
+        for result in pool.results
+        if result.paper_id in papers and wanted.admits(papers[result.paper_id])
+    ]
+    capped = pool.capped or pool.matches > len(pool.results)
+    notes = [pool.message] if pool.message else []
+    if capped:
+        notes.append(f"filtered among the best {len(pool.results)} matches of the words")
+    return SearchOutcome(
+        query=text.strip(),
+        corrected=pool.corrected and " ".join([*(f.text for f in wanted.filters), pool.corrected]),
+        message="; ".join(notes) or None,
+        results=tuple(kept[offset : offset + limit]),
+        offset=offset,
+        matches=len(kept),
+        capped=capped,
+    )
+
+
+def _newest_filtered(
+    session: Session, text: str, wanted: filters.Filtered, limit: int, offset: int
+) -> SearchOutcome:
+    """A query of filters alone (`author:Hinton`): the newest papers that pass, newest first."""
+    newest = subscriptions.newest_papers(session, FILTER_POOL)
+    kept = [(paper_id, paper) for paper_id, paper in newest if wanted.admits(paper)]
+    results = tuple(
+        SearchResult(
+            title=paper.title,
+            arxiv_id=paper.arxiv_id,
+            url=_link(paper),
+            date=paper.featured_on or paper.published,
+            snippet=snippet(paper.abstract, set(), set()),
+            paper_id=paper_id,
+        )
+        for paper_id, paper in kept[offset : offset + limit]
+    )
+    capped = len(newest) >= FILTER_POOL
+    return SearchOutcome(
+        query=text.strip(),
+        corrected=None,
+        message=f"among the {FILTER_POOL} newest papers" if capped else None,
+        results=results,
+        offset=offset,
+        matches=len(kept),
+        capped=capped,
+    )
+
+
+def _search(session: Session, text: str, *, limit: int, offset: int) -> SearchOutcome:
+    """A query of words: the search index ranks its matches."""
     query = text.strip()
     # Parsed unstripped: a space after the last word says the word is finished.
     parsed = parse_query(text)
@@ -407,12 +491,7 @@ def search(
         notes.append(f"showing results for {corrected}")
     if parsed.dropped:
         notes.append(f"only the first {MAX_WORDS} words were searched")
-    page = store.search(
-        session,
-        plan(reads, excluded, whole),
-        limit=max(1, min(limit, MAX_LIMIT)),
-        offset=max(0, offset),
-    )
+    page = store.search(session, plan(reads, excluded, whole), limit=limit, offset=offset)
     exact, families = _keys_of(reads)
     results = tuple(
         SearchResult(
@@ -430,7 +509,7 @@ def search(
         corrected=corrected,
         message="; ".join(notes) or None,
         results=results,
-        offset=max(0, offset),
+        offset=offset,
         matches=page.matches,
         capped=page.capped,
     )

@@ -17,7 +17,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import keywords, recommendations, render
+from bot import filters, keywords, recommendations, render
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
@@ -76,10 +76,22 @@ def split_keywords(text: str) -> list[str]:
         text = "\n".join(_BULLET.sub("", line) for line in lines)
     return [
         " ".join(keyword.split())
-        for part in re.split(r"[,;\n]", text)
+        for part in _separated(text)
         for keyword in _EXCLUSION_AFTER.split(part)
         if keyword.strip()
     ]
+
+
+def _separated(text: str) -> list[str]:
+    """The text cut at commas, semicolons and new lines, except inside a filter's quoted
+    value: `author:"LeCun, Yann"` is one keyword."""
+    inside = filters.spans(text)
+    parts, start = [], 0
+    for separator in re.finditer(r"[,;\n]", text):
+        if not any(a <= separator.start() < b for a, b in inside):
+            parts.append(text[start : separator.start()])
+            start = separator.end()
+    return [*parts, text[start:]]
 
 
 def _subscriber(session: Session, chat: Chat, now: datetime) -> SubscriberRow:
@@ -164,6 +176,19 @@ def _add_keywords(
         )
         reply.append(render.next_digest(None if row.paused else at, now, row.timezone))
     return render.fit(reply, REPLY_LIMIT)
+
+
+def follow(
+    session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
+) -> str:
+    """/follow NAME: a shortcut for subscribing `author:"NAME"`."""
+    name = " ".join(text.replace('"', " ").split())
+    if not name:
+        return (
+            "Usage: <code>/follow Yann LeCun</code> (or <code>/follow LeCun</code> for every "
+            "author of that last name)."
+        )
+    return _add_keywords(session, chat, [f'author:"{name}"'], now, known, question=False)
 
 
 def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:

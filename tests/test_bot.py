@@ -31,6 +31,7 @@ from bot.app import COMMANDS, build_application, register_commands, stop_digests
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
+from bot.sources import arxiv_feed
 from storage import queries, subscriptions
 from storage.records import Paper
 from tests.httpserver import Reply, free_port, serve
@@ -518,3 +519,29 @@ async def test_papers_count_as_sent_only_once_telegram_accepted_them(bot: Bot) -
     assert "Pruning" in await bot.say(ALICE, "/digest")
     with bot.sessions() as session:
         assert subscriptions.delivered_count(session, row.id) == 5
+
+
+async def test_follow_an_author_and_a_refused_category(bot: Bot) -> None:
+    feed = (Path(__file__).parent / "fixtures" / "arxiv_crosslist.atom").read_text()
+    with bot.sessions.begin() as session:
+        papers = arxiv_feed.parse(feed).papers
+        queries.store_papers(session, papers, datetime(2026, 11, 25, tzinfo=UTC))
+    followed = await bot.say(ALICE, "/follow Yann LeCun")
+    assert 'Subscribed to: author:"Yann LeCun"' in followed
+    assert '• author:"Yann LeCun": 2 papers' in followed
+    refused = await bot.say(ALICE, "/subscribe cat:cs.CLL, cat:cs.cv diffusion")
+    assert (
+        "“cat:cs.CLL” was not added: cat:cs.CLL is not an arXiv category; "
+        "did you mean cat:cs.CL (Computation and Language)?"
+    ) in refused
+    assert "Subscribed to: cat:cs.CV diffusion" in refused
+    assert "Usage: /follow" in await bot.say(ALICE, "/follow")
+    latest = await bot.say(ALICE, "/latest")
+    # Yann LeCun's papers and cs.CV diffusion papers, never Xavier LeCun's robots by author.
+    assert "Joint Embedding Predictive Architectures" in latest
+    assert 'matched author:"Yann LeCun" (author)' in latest
+    assert "Diffusion Policies for Legged Robots" in latest  # by cat:cs.CV diffusion
+    await bot.say(ALICE, "/unsubscribe cat:cs.CV diffusion")
+    assert "Legged Robots" not in await bot.say(ALICE, "/latest")
+    search = await bot.say(ALICE, "/search cat:cs.CL pruning")
+    assert "Structured Pruning of Language Models" in search

@@ -307,6 +307,8 @@ def test_preview_reads_keywords_as_subscribe_does(capsys: pytest.CaptureFixture[
             "title": "Pruning Mixture-of-Experts Layers Without Retraining",
             "arxiv_id": None,
             "url": None,
+            "authors": [],
+            "categories": [],
             "matched": ["pruning"],
             "where": {"pruning": "title"},
         }

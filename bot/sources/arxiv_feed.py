@@ -58,12 +58,16 @@ def _entries(text: str) -> list[dict[str, Any]]:
 
 def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     authors = entry.get("authors")
-    names: list[str] = []
-    for author in authors if isinstance(authors, list) else []:
-        if isinstance(author, dict):
-            joined = squash(_str(author.get("name")))
-            names.extend(name for name in _AUTHOR_SEPARATOR.split(joined) if name)
-    return tuple(names)
+    found = [
+        squash(_str(author.get("name")))
+        for author in (authors if isinstance(authors, list) else [])
+        if isinstance(author, dict)
+    ]
+    # Only the listing feeds' single dc:creator joins several names; an API entry has one
+    # <author> per person, whose name may hold a comma of its own ("Smith, Jr.").
+    if len(found) == 1:
+        found = _AUTHOR_SEPARATOR.split(found[0])
+    return tuple(name for name in found if name)
 
 
 def _categories(entry: dict[str, Any]) -> tuple[str, ...]:
