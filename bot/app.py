@@ -61,6 +61,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("recommend", "on/off: recommended papers in the digest", handlers.recommend),
     Command("digest", "send my digest now", handlers.digest),
     Command("time", "daily digest time: /time 07:30", handlers.set_time),
+    Command("schedule", "daily, weekdays or weekly [day]", handlers.set_schedule),
     Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),
     Command("pause", "pause daily digests", handlers.pause),
     Command("resume", "resume daily digests", handlers.resume),
@@ -162,6 +163,7 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .post_shutdown(stop_digests)
         .build()
     )
+    subscriptions.use_default_schedule(sessions, settings.default_schedule)
     digests = Digests(
         sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
     )

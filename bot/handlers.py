@@ -219,6 +219,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 set_time = _setting(service.set_time)
+set_schedule = _setting(service.set_schedule)
 set_timezone = _setting(service.set_timezone)
 nothing_new = _setting(service.set_notify_empty)
 recommend = _setting(service.set_recommend)
