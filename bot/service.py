@@ -233,8 +233,10 @@ def set_schedule(session: Session, chat: Chat, text: str, now: datetime) -> str:
     )
     if not text.strip():
         row = subscriptions.find(session, chat.id)
-        current = f"Digest {_when(row)}." if row is not None else "Digest daily at 08:00 (UTC)."
-        return f"{current}\n{usage}"
+        if row is None:  # what the chat would get: the configured default, at 08:00 UTC
+            default = stored_schedule(session.info.get(subscriptions.DEFAULT_SCHEDULE))
+            return f"Digest {default.describe()} at 08:00 (UTC).\n{usage}"
+        return f"Digest {_when(row)}.\n{usage}"
     chosen = parse_schedule(text)
     if chosen is None:
         return f"“{escape(text.strip()[:40])}” is not a schedule. {usage}"

@@ -227,6 +227,8 @@ def test_the_default_schedule_is_given_to_new_subscribers_only(
         service.start(session, ME, NOW)
     subscriptions.use_default_schedule(sessions, "weekdays")
     with sessions.begin() as session:
+        shown = service.set_schedule(session, service.Chat(43, "private"), "", NOW)
+        assert shown.startswith("Digest on weekdays at 08:00 (UTC).")
         reply = service.start(session, service.Chat(43, "private"), NOW)
         assert "on weekdays at 08:00 (UTC)" in reply
         assert "daily at 08:00" in service.settings(session, ME)
