@@ -61,10 +61,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("similar", "papers like one: /similar 2401.00002", feedback_handlers.similar_command),
     Command("recommend", "on/off: recommended papers in the digest", handlers.recommend),
     Command("digest", "send my digest now", handlers.digest),
-    Command("time", "daily digest time: /time 07:30", handlers.set_time),
+    Command("time", "digest time: /time 07:30", handlers.set_time),
+    Command("schedule", "daily, weekdays or weekly [day]", handlers.set_schedule),
     Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),
-    Command("pause", "pause daily digests", handlers.pause),
-    Command("resume", "resume daily digests", handlers.resume),
+    Command("pause", "pause digests", handlers.pause),
+    Command("resume", "resume digests", handlers.resume),
     Command("nothingnew", "on/off: a note on days with nothing new", handlers.nothing_new),
     Command("settings", "everything about your subscription", handlers.settings),
     Command("export", "your keywords and settings as JSON", handlers.export),
@@ -163,6 +164,7 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .post_shutdown(stop_digests)
         .build()
     )
+    subscriptions.use_default_schedule(sessions, settings.default_schedule)
     digests = Digests(
         sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
     )

@@ -591,13 +591,22 @@ def _search_words_apart(argv: Sequence[str]) -> list[str]:
     return ["search", *options, "--", *words]
 
 
+def config_errors(exc: ValidationError) -> str:
+    """One line naming each bad variable and what is wrong with it, not pydantic's report."""
+    return "; ".join(
+        (f"PAPERBOY_{'_'.join(map(str, error['loc'])).upper()}: " if error["loc"] else "")
+        + error["msg"].removeprefix("Value error, ")
+        for error in exc.errors()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(_search_words_apart(_attach_option_values(given)))
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"paperboy: bad configuration: {exc}", file=sys.stderr)
+        print(f"paperboy: bad configuration: {config_errors(exc)}", file=sys.stderr)
         return 2
     try:
         secrets = [settings.token()]

@@ -106,8 +106,10 @@ def cmd_library_import(args: argparse.Namespace, settings: Settings, engine: Eng
         print(f"paperboy: cannot read {exc.filename or ''}{exc.strerror or exc}", file=sys.stderr)
         return 1
     chat_type = "private" if args.chat > 0 else "group"
+    sessions = db.make_sessions(engine)
+    subscriptions.use_default_schedule(sessions, settings.default_schedule)  # a new chat's
     try:
-        with db.make_sessions(engine)() as session:
+        with sessions() as session:
             report = profile.import_library(
                 session, args.chat, chat_type, data, path.name, utc_now()
             )

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.fetch import FetchPolicy
+from bot.schedule import SCHEDULE_USAGE, parse_schedule
 
 # Hugging Face's daily papers: what paperboy ingests when no sources are configured.
 DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     paid_broadcasts: bool = False
     telegram_timeout: float = Field(default=10.0, gt=0)
     metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    # The schedule of new subscribers, as /schedule takes it; stored as bot/schedule.py does.
+    default_schedule: str = "daily"
 
     @model_validator(mode="after")
     def _within_telegram_limits(self) -> Settings:
@@ -56,6 +59,14 @@ class Settings(BaseSettings):
                 "the bot has paid broadcasts enabled"
             )
         return self
+
+    @field_validator("default_schedule")
+    @classmethod
+    def _a_schedule(cls, value: str) -> str:
+        schedule = parse_schedule(value)
+        if schedule is None:
+            raise ValueError(f"expected {SCHEDULE_USAGE} (DAY as monday or mon), not {value!r}")
+        return schedule.stored
 
     @field_validator("admin_ids", "sources", mode="before")
     @classmethod

@@ -32,6 +32,7 @@ from storage.feedback import Mark
 log = logging.getLogger(__name__)
 
 NOTHING_NEW = "Nothing new for your keywords today."
+NOTHING_NEW_THIS_WEEK = "Nothing new for your keywords this week."
 WORKERS = 64
 # A claim outlives any one chat's digest; a crashed process's claims are dropped by the next
 # leader if it can tell the process is dead (bot/lease.py), else they run out.
@@ -123,7 +124,12 @@ class Digests:
         before it came in a digest shows its 👍✓ there too)."""
         with self.sessions() as session:
             plan = service.digest(
-                session, chat_id, self.candidates(session), self.limit, self.recommend
+                session,
+                chat_id,
+                self.candidates(session),
+                self.limit,
+                self.recommend,
+                now=self.clock(),
             )
             ids = [paper_id for _, paper_ids in plan.messages for paper_id in paper_ids]
             return plan, profile.marks(session, chat_id, ids)
@@ -176,7 +182,7 @@ class Digests:
             return Outcome.NO_SUBSCRIPTION, 0, 0
         messages = [(text, ids) for text, ids in plan.messages]
         if not messages and plan.notify_empty and started is not None:
-            messages = [(NOTHING_NEW, [])]
+            messages = [(NOTHING_NEW_THIS_WEEK if plan.weekly else NOTHING_NEW, [])]
         more = more_row(chat_id, plan.more)
         # "N more" goes under the last message of keyword matches, not the recommendations.
         with_more = len(plan.messages) - plan.recommended - 1

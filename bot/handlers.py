@@ -232,6 +232,7 @@ async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 set_time = _setting(service.set_time)
+set_schedule = _setting(service.set_schedule)
 set_timezone = _setting(service.set_timezone)
 nothing_new = _setting(service.set_notify_empty)
 recommend = _setting(service.set_recommend)

@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from html import escape
 
 from rapidfuzz import process
@@ -21,7 +21,14 @@ from bot import filters, keywords, recommendations, render
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
-from bot.schedule import local_day, next_digest, utc_now
+from bot.schedule import (
+    SCHEDULE_USAGE,
+    local_day,
+    next_digest,
+    parse_schedule,
+    stored_schedule,
+    utc_now,
+)
 from storage import feedback, queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
@@ -33,6 +40,8 @@ LISTING = 1_500
 # /latest and /digest look at this many of the newest stored papers: digests are about
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
+# A weekly digest is the week's: papers first stored this long before it, not older ones.
+WEEK = timedelta(days=7)
 EXPORT_FORMAT = "paperboy-subscription/1"
 # A /subscribe reply must fit one message, with room for the settings lines /import adds.
 REPLY_LIMIT = 3_500
@@ -100,12 +109,32 @@ def _subscriber(session: Session, chat: Chat, now: datetime) -> SubscriberRow:
     )
 
 
+def _next_at(row: SubscriberRow, now: datetime) -> datetime:
+    """The chat's next digest: as scheduled, or as the scheduler will compute it."""
+    return row.next_digest_at or next_digest(
+        now, row.timezone, row.delivery_time, row.last_digest_on, stored_schedule(row.schedule)
+    )
+
+
+def _when(row: SubscriberRow) -> str:
+    """ "daily at 08:00 (UTC)", "weekly on Friday at 07:30 (Europe/Berlin)"."""
+    return (
+        f"{stored_schedule(row.schedule).describe()} at {row.delivery_time:%H:%M} "
+        f"({escape(row.timezone)})"
+    )
+
+
+def _next_line(row: SubscriberRow, now: datetime) -> str:
+    return render.next_digest(None if row.paused else _next_at(row, now), now, row.timezone)
+
+
 def start(session: Session, chat: Chat, now: datetime) -> str:
     row = _subscriber(session, chat, now)
     have = subscriptions.keywords(row)
     lines = [
         "<b>Welcome to paperboy!</b>",
-        "I send a daily digest of new research papers that match your keywords.",
+        "I send a digest of new research papers that match your keywords, "
+        f"{_when(row)}: /schedule, /time and /timezone change it.",
         "",
         "Subscribe with <code>/subscribe graph neural networks, pruning</code>.",
         "Typos, plurals, British spellings and acronyms (GNN, MoE) are understood; "
@@ -171,10 +200,7 @@ def _add_keywords(
     if row is not None and new:
         counted = keywords.counts(new, known.matcher)
         reply += render.counts(counted, len(known.ids), newest=len(known.ids) >= CANDIDATES)
-        at = row.next_digest_at or next_digest(
-            now, row.timezone, row.delivery_time, row.last_digest_on
-        )
-        reply.append(render.next_digest(None if row.paused else at, now, row.timezone))
+        reply.append(_next_line(row, now))
     return render.fit(reply, REPLY_LIMIT)
 
 
@@ -221,7 +247,27 @@ def set_time(session: Session, chat: Chat, text: str, now: datetime) -> str:
     at = time(int(found.group(1)), int(found.group(2)))
     row = _subscriber(session, chat, now)
     subscriptions.set_schedule(row, at=at)
-    return f"Daily digest at {at:%H:%M} ({escape(row.timezone)})."
+    return f"Digest {_when(row)}.\n{_next_line(row, now)}"
+
+
+def set_schedule(session: Session, chat: Chat, text: str, now: datetime) -> str:
+    """/schedule daily | weekdays | weekly [DAY]; alone, the current schedule and usage."""
+    usage = (
+        f"Usage: <code>/schedule {SCHEDULE_USAGE}</code>, for example "
+        "<code>/schedule weekly fri</code> (a weekly digest carries the week's best matches)."
+    )
+    if not text.strip():
+        row = subscriptions.find(session, chat.id)
+        if row is None:  # what the chat would get: the configured default, at 08:00 UTC
+            default = stored_schedule(session.info.get(subscriptions.DEFAULT_SCHEDULE))
+            return f"Digest {default.describe()} at 08:00 (UTC).\n{usage}"
+        return f"Digest {_when(row)}.\n{usage}"
+    chosen = parse_schedule(text)
+    if chosen is None:
+        return f"“{escape(text.strip()[:40])}” is not a schedule. {usage}"
+    row = _subscriber(session, chat, now)
+    subscriptions.set_schedule(row, days=chosen.stored)
+    return f"Digest {_when(row)}.\n{_next_line(row, now)}"
 
 
 def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
@@ -239,7 +285,7 @@ def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
         )
     row = _subscriber(session, chat, now)
     subscriptions.set_schedule(row, timezone=exact)
-    return f"Time zone set to {escape(exact)}; daily digest at {row.delivery_time:%H:%M}."
+    return f"Time zone set to {escape(exact)}; digest {_when(row)}."
 
 
 def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> str:
@@ -247,7 +293,7 @@ def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> str
     subscriptions.set_paused(row, paused)
     if paused:
         return "Paused: no daily digests until /resume."
-    return f"Resumed: daily digest at {row.delivery_time:%H:%M} ({escape(row.timezone)})."
+    return f"Resumed: digest {_when(row)}."
 
 
 def set_notify_empty(session: Session, chat: Chat, text: str, now: datetime) -> str:
@@ -291,7 +337,7 @@ def settings(session: Session, chat: Chat) -> str:
     return "\n".join(
         [
             chat.heading("Settings"),
-            f"Digest: {state}, daily at {row.delivery_time:%H:%M} ({escape(row.timezone)})",
+            f"Digest: {state}, {_when(row)} (/schedule, /time, /timezone)",
             "On days with nothing new: "
             + ("a short note" if row.notify_empty else "no message")
             + " (/nothingnew)",
@@ -316,6 +362,7 @@ def export(session: Session, chat: Chat) -> str:
         "keywords": subscriptions.keywords(row) if row else [],
         "timezone": row.timezone if row else "UTC",
         "time": f"{row.delivery_time:%H:%M}" if row else "08:00",
+        "schedule": row.schedule if row else "daily",
         "paused": row.paused if row else False,
         "nothing_new": "on" if row and row.notify_empty else "off",
         # Papers by arXiv id and title, so that /import finds them in any database.
@@ -352,6 +399,7 @@ def import_document(
     for key, apply in (
         ("timezone", set_timezone),
         ("time", set_time),
+        ("schedule", set_schedule),
         ("nothing_new", set_notify_empty),
     ):
         value = document.get(key)
@@ -441,6 +489,8 @@ class Digest:
     notify_empty: bool = False
     # The last messages that carry "Recommended for you" rather than keyword matches.
     recommended: int = 0
+    # A weekly schedule's digest: the week's matches ("this week"), not the day's.
+    weekly: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,16 +540,28 @@ def latest(
 
 
 def digest(
-    session: Session, chat_id: int, known: Candidates, limit: int, recommend: int = 0
+    session: Session,
+    chat_id: int,
+    known: Candidates,
+    limit: int,
+    recommend: int = 0,
+    now: datetime | None = None,
 ) -> Digest:
     """The unsent papers matching the chat's keywords, best first by its ranker (if it rated,
     saved or imported papers), then up to `recommend` unsent papers no keyword matched that
-    its ranker scores high, as messages to send."""
+    its ranker scores high, as messages to send. On a weekly schedule only papers first
+    stored in the week before `now` (default: the present) are the digest's."""
     row = subscriptions.find(session, chat_id)
     if row is None:
         return Digest([], 0)
+    weekly = stored_schedule(row.schedule).kind == "weekly"
     have = subscriptions.keywords(row)
     matches = known.matcher.match(have) if have else []
+    if weekly and matches:
+        # Older unsent matches are not this week's news; a daily digest still takes them,
+        # since a daily subscriber may have been paused or away.
+        this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK)
+        matches = [m for m in matches if known.ids[m.index] in this_week]
     matched_ids = [known.ids[m.index] for m in matches]
     sent = subscriptions.delivered_among(session, row.id, matched_ids)
     fresh = [m for m in ranked(matches) if known.ids[m.index] not in sent]
@@ -516,7 +578,7 @@ def digest(
     more = max(0, len(fresh) - limit)
     count = f"{len(chosen)} of {len(fresh)}" if more else str(len(chosen))
     noun = "new paper" if len(fresh) == 1 else "new papers"
-    header = f"📬 <b>{count} {noun}</b> for your keywords"
+    header = f"📬 <b>{count} {noun}</b> for your keywords" + (" this week" if weekly else "")
     messages = pack(chosen, header=header, numbered=True) if chosen else []
     recommended: list[tuple[str, list[int]]] = []
     if fitted is not None and row.recommend and recommend:
@@ -543,24 +605,29 @@ def digest(
         row.thread_id,
         row.notify_empty and bool(have),
         len(recommended),
+        weekly,
     )
 
 
 def due_chats(session: Session, now: datetime) -> list[int]:
     """The chats whose scheduled digest is due, after scheduling any not yet scheduled."""
-    schedule.schedule_unscheduled(
-        session, lambda row: next_digest(now, row.timezone, row.delivery_time, row.last_digest_on)
-    )
+    schedule.schedule_unscheduled(session, lambda row: _next_at(row, now))
     return schedule.due(session, now)
 
 
 def pending_today(session: Session, now: datetime) -> list[int]:
-    """The receiving chats that have not had a digest yet on their local today."""
-    return [
-        row.chat_id
-        for row in schedule.receiving(session)
-        if row.last_digest_on is None or row.last_digest_on < local_day(now, row.timezone)
-    ]
+    """The receiving chats that have not had a digest yet on their local today, of those
+    whose schedule has one today or whose scheduled digest is overdue (a weekly chat is not
+    sent one on another day by `paperboy digest --now`)."""
+    pending = []
+    for row in schedule.receiving(session):
+        today = local_day(now, row.timezone)
+        if row.last_digest_on is not None and row.last_digest_on >= today:
+            continue
+        overdue = row.next_digest_at is not None and row.next_digest_at <= now
+        if overdue or stored_schedule(row.schedule).has_digest_on(today):
+            pending.append(row.chat_id)
+    return pending
 
 
 def had_digest(session: Session, chat_id: int, started: datetime) -> bool:
@@ -580,7 +647,8 @@ def finish_digest(session: Session, chat_id: int, started: datetime) -> None:
     row = subscriptions.find(session, chat_id)
     if row is not None:
         day = local_day(started, row.timezone)
-        next_at = next_digest(started, row.timezone, row.delivery_time, day)
+        days = stored_schedule(row.schedule)
+        next_at = next_digest(started, row.timezone, row.delivery_time, day, days)
         schedule.finish_digest(session, chat_id, day, next_at)
 
 

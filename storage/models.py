@@ -139,6 +139,9 @@ class SubscriberRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(Instant)
     # A "Recommended for you" part in the digest, from what the chat liked (/recommend).
     recommend: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Which local days have a digest (/schedule): "daily", "weekdays" or "weekly monday"
+    # to "weekly sunday", as bot/schedule.py reads and writes it.
+    schedule: Mapped[str] = mapped_column(String(32), default="daily", server_default="daily")
 
     keywords: Mapped[list[KeywordRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True

@@ -6,11 +6,22 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, time
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from storage.models import DeliveryRow, KeywordRow, PaperRow, SubscriberRow
 from storage.queries import paper_record
 from storage.records import Paper
+
+# The key of Session.info holding the schedule new subscribers get (PAPERBOY_DEFAULT_SCHEDULE):
+# every way a chat comes to be enrolled (a command, a button, a library file) goes through
+# the bot's sessions, so the setting is given to them once rather than to each caller.
+DEFAULT_SCHEDULE = "paperboy.default_schedule"
+
+
+def use_default_schedule(sessions: sessionmaker[Session], schedule: str) -> None:
+    """New subscribers enrolled in these sessions get `schedule` (as bot/schedule.py stores
+    it) instead of "daily"."""
+    sessions.configure(info={DEFAULT_SCHEDULE: schedule})
 
 
 def find(session: Session, chat_id: int) -> SubscriberRow | None:
@@ -34,7 +45,13 @@ def enroll(
     """The subscriber of a chat, created if new; a chat that had gone away becomes active."""
     row = find(session, chat_id)
     if row is None:
-        row = SubscriberRow(chat_id=chat_id, chat_type=chat_type, created_at=now, keywords=[])
+        row = SubscriberRow(
+            chat_id=chat_id,
+            chat_type=chat_type,
+            created_at=now,
+            keywords=[],
+            schedule=session.info.get(DEFAULT_SCHEDULE, "daily"),
+        )
         session.add(row)
     if not row.active:
         row.next_digest_at = None  # back after a long absence: from the next digest time on
@@ -73,12 +90,19 @@ def remove_keyword(row: SubscriberRow, keyword: str) -> str | None:
 
 
 def set_schedule(
-    row: SubscriberRow, *, timezone: str | None = None, at: time | None = None
+    row: SubscriberRow,
+    *,
+    timezone: str | None = None,
+    at: time | None = None,
+    days: str | None = None,
 ) -> None:
+    """Change the time zone, the time or the days (a schedule as bot/schedule.py stores it)."""
     if timezone is not None:
         row.timezone = timezone
     if at is not None:
         row.delivery_time = at
+    if days is not None:
+        row.schedule = days
     row.next_digest_at = None  # the scheduler computes it again from the new settings
 
 
@@ -131,6 +155,11 @@ def newest_papers(session: Session, limit: int) -> list[tuple[int, Paper]]:
     """The newest stored papers with their row ids."""
     query = select(PaperRow).order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
     return [(row.id, paper_record(row)) for row in session.scalars(query.limit(limit))]
+
+
+def first_seen_since(session: Session, since: datetime) -> set[int]:
+    """The ids of the papers first stored at `since` or later (a weekly digest's papers)."""
+    return set(session.scalars(select(PaperRow.id).where(PaperRow.first_seen_at >= since)))
 
 
 def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -> set[int]:

@@ -62,6 +62,7 @@ def test_upgrading_from_the_first_revision_keeps_every_subscriber(empty_db_url: 
         )
         # New settings start at their defaults; the schedule is computed on the first tick.
         assert (row.paused, row.notify_empty, row.next_digest_at) == (False, False, None)
+        assert row.schedule == "daily"  # as every digest was before schedules existed
         assert subscriptions.delivered_count(session, row.id) == 1
         assert [p.title for p in queries.all_papers(session)] == ["Graph Neural Networks at Scale"]
     # The papers stored before the search migration are searchable, and ids go on.
@@ -101,4 +102,21 @@ def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(empty_db_url: str) -
     db.upgrade(engine)
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM keywords")) == 2
+    engine.dispose()
+
+
+def test_schedules_downgrade_and_upgrade_again(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
+    db.upgrade(engine)
+    with db.make_sessions(engine).begin() as session:
+        row = subscriptions.enroll(session, 42, "private", datetime.now(UTC))
+        row.schedule = "weekly friday"
+    config = db.alembic_config(engine)
+    command.downgrade(config, "0007")
+    assert "schedule" not in {c["name"] for c in inspect(engine).get_columns("subscribers")}
+    db.upgrade(engine)
+    with db.make_sessions(engine)() as session:
+        again = subscriptions.find(session, 42)
+        assert again is not None
+        assert again.schedule == "daily"  # the choice went with the column; the default is back
     engine.dispose()
