@@ -302,11 +302,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    await _reply(
-        update,
-        f"Delete the keywords, settings and history of {escape(chat.name)}? This cannot be undone.",
-        markup=buttons,
-    )
+    await _reply(update, service.stop_question(chat), markup=buttons)
 
 
 def _matching(
@@ -360,13 +356,17 @@ async def _send_digest(
     outcome, sent, _ = await digests.deliver(chat.id)
     if outcome is Outcome.GONE:
         if chat.id != _here(update).id:
-            await _reply(update, f"{escape(chat.name)} cannot be reached: it is now inactive.")
+            await _reply(
+                update, f"I can no longer post in {escape(chat.name)}, so its digests have stopped."
+            )
     elif outcome is Outcome.BUSY:
         await _reply(update, "The digest is on its way already.")
     elif outcome in (Outcome.FAILED, Outcome.REFUSED):
         await _reply(update, "Telegram did not take the digest just now; try again later.")
     elif not sent:
-        await _reply(update, "Nothing new for your keywords right now.")
+        with _sessions(context)() as session:
+            reply = service.nothing_to_send(session, chat)
+        await _reply(update, reply)
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -449,7 +449,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not chat_id.lstrip("-").isdigit() or not await _may_change(update, context, int(chat_id)):
         await query.answer("Only an administrator can do that.", show_alert=True)
         return
-    chat = service.Chat(int(chat_id), query.message.chat.type)
+    here = query.message.chat
+    # A channel's buttons are pressed in the private chat that manages it.
+    chat = (
+        service.Chat(here.id, here.type, here.title)
+        if int(chat_id) == here.id
+        else service.Chat(int(chat_id), ChatType.CHANNEL, "the channel")
+    )
     if action == "unsub" and extra.isdigit():
         with _sessions(context).begin() as session:
             removed = subscriptions.remove_keyword_id(session, chat.id, int(extra))

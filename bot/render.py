@@ -233,6 +233,17 @@ def next_digest(at: datetime | None, now: datetime, timezone: str) -> str:
     return f"Next digest: {day} at {local:%H:%M} ({escape(timezone)})."
 
 
+def next_step(channel: str = "") -> str:
+    """What to try once keywords are added; `channel` ("@papers", escaped): the commands a
+    private chat manages it with name it."""
+    if channel:
+        return (
+            f"Try <code>/latest {channel}</code> now, or <code>/digest {channel}</code> for its "
+            f"first digest; <code>/time {channel} 07:30</code> sets when it comes."
+        )
+    return "Try /latest now, or /digest for your first digest; /time sets when it comes."
+
+
 def fit(lines: list[str], limit: int) -> str:
     """Whole lines (each complete HTML) up to `limit` characters, "…" for those left out;
     the last line is always kept."""

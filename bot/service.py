@@ -53,7 +53,19 @@ class Chat:
 
     @property
     def name(self) -> str:
+        """How a reply names the chat: its title, else "this chat" (a private chat is
+        "you", which replies address directly instead: see `whose`)."""
         return self.title or ("this chat" if self.type != "private" else "you")
+
+    @property
+    def private(self) -> bool:
+        return self.type == "private"
+
+    def whose(self, things: str) -> str:
+        """ "your keywords" in a private chat, "the keywords of Reading group" elsewhere."""
+        if self.private:
+            return f"your {things}"
+        return f"the {things} of {escape(self.name)}"
 
     def heading(self, what: str) -> str:
         """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
@@ -162,7 +174,12 @@ def _add_keywords(
         at = row.next_digest_at or next_digest(
             now, row.timezone, row.delivery_time, row.last_digest_on
         )
-        reply.append(render.next_digest(None if row.paused else at, now, row.timezone))
+        when = render.next_digest(None if row.paused else at, now, row.timezone)
+        if question:
+            # /subscribe (not /import): what to try now, on the last line, which fit keeps.
+            named = chat.title if chat.type == "channel" and chat.title else ""
+            when += "\n" + render.next_step(escape(named))
+        reply.append(when)
     return render.fit(reply, REPLY_LIMIT)
 
 
@@ -385,13 +402,38 @@ def import_document(
     return reply.strip() or "The export was empty: nothing to import."
 
 
+# What /stop deletes, as its question and its answer name it.
+STORED = "keywords, settings, ratings, saved papers, library and history"
+
+
+def stop_question(chat: Chat) -> str:
+    """/stop's confirmation: "Delete your keywords, ...?" or "... of Reading group?"."""
+    return f"Delete {chat.whose(STORED)}? This cannot be undone."
+
+
 def forget(session: Session, chat: Chat) -> str:
     if subscriptions.forget(session, chat.id):
+        again = " /start to begin again." if chat.private else ""
+        return f"Done: {chat.whose(STORED)} are deleted.{again}"
+    if chat.private:
+        return "There was nothing stored about you."
+    return f"There was nothing stored about {escape(chat.name)}."
+
+
+def nothing_to_send(session: Session, chat: Chat) -> str:
+    """Why /digest sent nothing: no keywords (and how to add one), or nothing new."""
+    row = subscriptions.find(session, chat.id)
+    if row is not None and row.keywords:
+        return f"Nothing new for {chat.whose('keywords')} right now."
+    held = feedback.held(session, row.id) if row is not None else None
+    profile = held is not None and bool(held.ratings or held.saved or held.library)
+    add = "Add keywords with <code>/subscribe keyword, keyword</code>"
+    if profile and row is not None and row.recommend:
         return (
-            "Done: your keywords, settings, ratings, saved papers, library and history are "
-            "deleted. /start to begin again."
+            "There are no keywords yet, so a digest carries only papers recommended from "
+            f"your 👍 and 🔖, and none is new right now. {add} to get the papers that match them."
         )
-    return "There was nothing stored about you."
+    return f"There are no keywords yet, so there is nothing to send. {add}."
 
 
 def _why(match: Match) -> str:
