@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
 
+from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
     ForceReply,
@@ -24,7 +25,7 @@ from telegram import (
 )
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 from telegram.ext.filters import MessageFilter
 
 from bot import profile, service
@@ -515,6 +516,31 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command no handler took: the closest known one if it looks like a typo. In groups,
+    only commands addressed to this bot ("/frobnicate@paperboy_bot") get an answer: the
+    others may be another bot's."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    word, _, to = (
+        text.split(maxsplit=1)[0].removeprefix("/").partition("@") if text else ("", "", "")
+    )
+    if to.casefold() != (context.bot.username or "").casefold() and (
+        to or _here(update).type != ChatType.PRIVATE
+    ):
+        return
+    known = sorted(
+        {
+            name
+            for group in context.application.handlers.values()
+            for handler in group
+            if isinstance(handler, CommandHandler)
+            for name in handler.commands
+        }
+    )
+    close = process.extractOne(word.casefold(), known, scorer=fuzz.ratio, score_cutoff=75)
+    if close is not None:
+        await _reply(update, f"I don't know /{escape(word[:40])}. Did you mean /{close[0]}?")
+        return
     await _reply(update, "I don't know that command. /help lists what I can do.")
 
 

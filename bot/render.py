@@ -150,7 +150,12 @@ def search_page(outcome: SearchOutcome) -> str:
         return "\n".join(lines)
     total = f"{outcome.matches}+" if outcome.capped else str(outcome.matches)
     last = outcome.offset + len(outcome.results)
-    lines.append(f"Papers {outcome.offset + 1} to {last} of {total}:")
+    if outcome.offset == 0 and not outcome.more and not outcome.capped:
+        # All of them on one page: "1 paper matches", not "Papers 1 to 1 of 1".
+        verb = "matches" if outcome.matches == 1 else "match"
+        lines.append(f"{plural(outcome.matches, 'paper')} {verb}:")
+    else:
+        lines.append(f"Papers {outcome.offset + 1} to {last} of {total}:")
     for number, result in enumerate(outcome.results, start=outcome.offset + 1):
         when = f" ({result.date:%Y-%m-%d})" if result.date else ""
         snippet = render_marks(escape(cut(result.snippet, EXCERPT)), "<b>", "</b>")

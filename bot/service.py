@@ -112,7 +112,7 @@ def start(session: Session, chat: Chat, now: datetime) -> str:
         "<code>-survey</code> excludes.",
     ]
     if have:
-        lines += ["", "Your keywords: " + escape(", ".join(have))]
+        lines += ["", f"{chat.heading('Keywords')}: " + escape(cut(", ".join(have), LISTING))]
     lines += ["", "/help lists everything I can do."]
     return "\n".join(lines)
 
@@ -152,8 +152,8 @@ def _add_keywords(
         fresh = {k.casefold() for k in stored} - {k.keyword.casefold() for k in row.keywords}
         if present + len(fresh) > MAX_KEYWORDS:
             return (
-                f"At most {MAX_KEYWORDS} keywords are allowed for {escape(chat.name)} "
-                f"({present} now). Remove some with /unsubscribe first. Nothing was added."
+                f"At most {MAX_KEYWORDS} keywords are allowed, and there are {present} already. "
+                "Remove some with /unsubscribe first. Nothing was added."
             )
     added = set(subscriptions.add_keywords(row, stored)) if row is not None else set()
     new = [k for k in found.accepted if k.stored in added]
@@ -277,7 +277,7 @@ def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> str
 def settings(session: Session, chat: Chat) -> str:
     row = subscriptions.find(session, chat.id)
     if row is None:
-        return "Nothing stored yet. /start to begin."
+        return "Nothing is stored yet: /start to begin."
     state = "paused" if row.paused else ("active" if row.active else "inactive")
     have = subscriptions.keywords(row)
     return "\n".join(
@@ -332,11 +332,7 @@ def import_document(
     except (ValueError, RecursionError):
         return "That is not a JSON document: send the text that /export gave you."
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-        return (
-            "That is not a paperboy export (its <code>format</code> should be "
-            + EXPORT_FORMAT
-            + ")."
-        )
+        return "That is not a paperboy export: send the text that /export gave you."
     wanted = document.get("keywords", [])
     if not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted):
         return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
@@ -501,7 +497,7 @@ def latest(
         return [("No keywords yet. Add some with <code>/subscribe keyword, keyword</code>.", [])]
     matches = known.matcher.match(have)[:limit]
     if not matches:
-        return [("No stored paper matches your keywords yet.", [])]
+        return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
     blocks = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in matches)
     return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
 
@@ -652,10 +648,11 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
         elif report.status == "unchanged":
             lines.append(f"• {name}: unchanged")
         else:
-            lines.append(f"• {name}: {report.parsed} papers, {report.new} new")
+            lines.append(f"• {name}: {render.plural(report.parsed, 'paper')}, {report.new} new")
     new = sum(r.new for r in reports)
     failed = sum(r.status == "failed" for r in reports)
-    lines.append(f"<b>{len(reports)} sources, {new} new papers, {failed} failed.</b>")
+    totals = f"{render.plural(len(reports), 'source')}, {render.plural(new, 'new paper')}"
+    lines.append(f"<b>{totals}, {failed} failed.</b>")
     return split_messages(lines, separator="\n")
 
 

@@ -235,7 +235,21 @@ async def test_subscribe_cleans_refuses_and_counts(bot: Bot) -> None:
 
 
 async def test_bad_and_hostile_input(bot: Bot) -> None:
-    assert "/help" in await bot.say(ALICE, "/frobnicate")
+    assert await bot.say(ALICE, "/frobnicate") == (
+        "I don't know that command. /help lists what I can do."
+    )
+    assert await bot.say(ALICE, "/subscibe GNN") == (
+        "I don't know /subscibe. Did you mean /subscribe?"
+    )
+    # In a group, another bot's commands (named, or not) are not ours to answer.
+    sent = len(bot.api.sent(GROUP))
+    for command in ("/frobnicate", "/subscibe@other_bot GNN", "/start@other_bot"):
+        bot.api.user_sends(BOB, command, chat_id=GROUP)
+        await bot.api.wait_idle()
+    assert len(bot.api.sent(GROUP)) == sent
+    assert "Did you mean /subscribe?" in await bot.say(
+        BOB, "/subscibe@paperboy_test_bot GNN", chat=GROUP
+    )
     assert "Usage" in await bot.say(ALICE, "/subscribe")
     assert "at most 100 characters" in await bot.say(ALICE, "/subscribe " + "x" * 150)
     hostile = "<b>bold</b> & <a href='x'>link</a> שלום 🧪 " + "y" * 50
@@ -284,7 +298,7 @@ async def test_groups_admins_topics_and_migration(bot: Bot) -> None:
     assert "Subscribed to: GNN" in await bot.say(
         ALICE, "/subscribe@paperboy_test_bot GNN", chat=GROUP
     )
-    assert "Papers 1 to" in await bot.say(BOB, "/search graph", chat=GROUP)
+    assert "1 paper matches:" in await bot.say(BOB, "/search graph", chat=GROUP)
     await bot.say(ALICE, "/subscribe pruning", chat=FORUM, thread_id=77)
     with bot.sessions() as session:
         forum = subscriptions.find(session, FORUM)
@@ -369,6 +383,7 @@ async def test_admin_commands(bot: Bot) -> None:
     assert "Removed" in await bot.say(ADMIN, "/sources remove https://example.org/feed")
     report = await bot.say(ADMIN, "/ingest")
     assert "6 papers, 6 new" in report
+    assert "1 source, 6 new papers, 0 failed." in report
 
 
 async def test_too_many_commands_are_slowed_down(bot: Bot) -> None:
