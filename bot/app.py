@@ -60,7 +60,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("similar", "papers like one: /similar 2401.00002", feedback_handlers.similar_command),
     Command("recommend", "on/off: recommended papers in the digest", handlers.recommend),
-    Command("digest", "send my digest now", handlers.digest),
+    Command("digest", "send your digest now", handlers.digest),
     Command("time", "digest time: /time 07:30", handlers.set_time),
     Command("schedule", "daily, weekdays or weekly [day]", handlers.set_schedule),
     Command("timezone", "your time zone: /timezone Europe/Berlin", handlers.set_timezone),

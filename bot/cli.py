@@ -33,7 +33,7 @@ from bot.matching import Matcher
 from bot.render import paper_url, plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
-from storage import db, queries, transfer
+from storage import db, queries, schedule, transfer
 from storage.records import Paper
 from storage.search import SearchUnavailable
 
@@ -44,6 +44,8 @@ PROGRESS_MIN_SOURCES = 10
 # `digest --now` waits this long for another process's digest run to end.
 LEASE_WAIT = 90.0
 ALL_DONE = "every chat has had today's digest (--chat ID sends one its unsent papers)"
+NO_SUBSCRIBERS = "no chat is subscribed yet: nothing to send"
+NONE_RECEIVING = "no chat takes digests now: every subscribed chat is paused or unreachable"
 
 
 def _display(source: str) -> str:
@@ -133,6 +135,9 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
         planned = _planned(
             db.make_sessions(engine), [args.chat], settings.digest_max, settings.recommend_max
         )
+        if not planned[0]["subscribed"]:
+            print(_NO_SUCH_CHAT.format(args.chat), file=sys.stderr)
+            return 1
         _print_planned(planned, args.json)
         return 0
     if not args.keywords:
@@ -243,6 +248,9 @@ def _print_planned(planned: list[dict[str, object]], as_json: bool) -> None:
             print(f"  - {paper['title']}  {paper['url'] or ''}".rstrip())
 
 
+_NO_SUCH_CHAT = "paperboy: chat {} is not known (it has never written to the bot)"
+
+
 def _digest_chats(sessions: sessionmaker[Session], chat: int | None) -> list[int]:
     """The chat asked for, or every chat that has not had today's digest yet."""
     if chat is not None:
@@ -251,15 +259,27 @@ def _digest_chats(sessions: sessionmaker[Session], chat: int | None) -> list[int
         return service.pending_today(session, utc_now())
 
 
+def _why_none(sessions: sessionmaker[Session]) -> str:
+    """Why no chat is pending today: none subscribed, none receiving, or all done."""
+    with sessions() as session:
+        if not queries.stats(session).subscribers:
+            return NO_SUBSCRIBERS
+        if not schedule.receiving_count(session):
+            return NONE_RECEIVING
+    return ALL_DONE
+
+
 def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     sessions = db.make_sessions(engine)
     if args.dry_run:
         chats = _digest_chats(sessions, args.chat)
         if not chats and not args.json:
-            print(ALL_DONE)
-        _print_planned(
-            _planned(sessions, chats, settings.digest_max, settings.recommend_max), args.json
-        )
+            print(_why_none(sessions))
+        planned = _planned(sessions, chats, settings.digest_max, settings.recommend_max)
+        if args.chat is not None and not planned[0]["subscribed"]:
+            print(_NO_SUCH_CHAT.format(args.chat), file=sys.stderr)
+            return 1
+        _print_planned(planned, args.json)
         return 0
     return asyncio.run(_digest_now(settings, sessions, args.chat))
 
@@ -293,7 +313,7 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
             return 1
         chats = _digest_chats(sessions, chat)
         if not chats:
-            print(ALL_DONE)
+            print(_why_none(sessions))
             return 0
         report = await digests.run(chats, lease, daily=chat is None)
     finally:

@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
 
+from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import (
     ForceReply,
@@ -24,7 +25,7 @@ from telegram import (
 )
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 from telegram.ext.filters import MessageFilter
 
 from bot import profile, service
@@ -316,11 +317,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    await _reply(
-        update,
-        f"Delete the keywords, settings and history of {escape(chat.name)}? This cannot be undone.",
-        markup=buttons,
-    )
+    await _reply(update, service.stop_question(chat), markup=buttons)
 
 
 def _matching(
@@ -374,13 +371,17 @@ async def _send_digest(
     outcome, sent, _ = await digests.deliver(chat.id)
     if outcome is Outcome.GONE:
         if chat.id != _here(update).id:
-            await _reply(update, f"{escape(chat.name)} cannot be reached: it is now inactive.")
+            await _reply(
+                update, f"I can no longer post in {escape(chat.name)}, so its digests have stopped."
+            )
     elif outcome is Outcome.BUSY:
         await _reply(update, "The digest is on its way already.")
     elif outcome in (Outcome.FAILED, Outcome.REFUSED):
         await _reply(update, "Telegram did not take the digest just now; try again later.")
     elif not sent:
-        await _reply(update, "Nothing new for your keywords right now.")
+        with _sessions(context)() as session:
+            reply = service.nothing_to_send(session, chat)
+        await _reply(update, reply)
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -463,7 +464,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not chat_id.lstrip("-").isdigit() or not await _may_change(update, context, int(chat_id)):
         await query.answer("Only an administrator can do that.", show_alert=True)
         return
-    chat = service.Chat(int(chat_id), query.message.chat.type)
+    here = query.message.chat
+    # A channel's buttons are pressed in the private chat that manages it.
+    chat = (
+        service.Chat(here.id, here.type, here.title)
+        if int(chat_id) == here.id
+        else service.Chat(int(chat_id), ChatType.CHANNEL, "the channel")
+    )
     if action == "unsub" and extra.isdigit():
         with _sessions(context).begin() as session:
             removed = subscriptions.remove_keyword_id(session, chat.id, int(extra))
@@ -523,6 +530,31 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command no handler took: the closest known one if it looks like a typo. In groups,
+    only commands addressed to this bot ("/frobnicate@paperboy_bot") get an answer: the
+    others may be another bot's."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    word, _, to = (
+        text.split(maxsplit=1)[0].removeprefix("/").partition("@") if text else ("", "", "")
+    )
+    if to.casefold() != (context.bot.username or "").casefold() and (
+        to or _here(update).type != ChatType.PRIVATE
+    ):
+        return
+    known = sorted(
+        {
+            name
+            for group in context.application.handlers.values()
+            for handler in group
+            if isinstance(handler, CommandHandler)
+            for name in handler.commands
+        }
+    )
+    close = process.extractOne(word.casefold(), known, scorer=fuzz.ratio, score_cutoff=75)
+    if close is not None:
+        await _reply(update, f"I don't know /{escape(word[:40])}. Did you mean /{close[0]}?")
+        return
     await _reply(update, "I don't know that command. /help lists what I can do.")
 
 

@@ -155,13 +155,17 @@ async def on_saved_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 def _report(report: profile.LibraryReport) -> str:
     skipped = len(report.skipped)
     lines = [
-        f"📚 Library imported: {_entries(report.read)} read, {report.matched:,} matched to "
-        f"stored papers, {report.kept:,} kept as profile text, {skipped:,} skipped."
+        f"📚 Library imported: {_entries(report.read)} read, {report.matched:,} found among "
+        f"the stored papers, {report.kept:,} kept for their titles and abstracts, "
+        f"{skipped:,} skipped."
     ]
     lines += [f"• {escape(cut(reason, 200))}" for reason in report.skipped[:REASONS_SHOWN]]
     if len(report.skipped) > REASONS_SHOWN:
         lines.append(f"… and {len(report.skipped) - REASONS_SHOWN:,} more.")
-    lines.append("Your digests will now be ordered by it; /recommend on|off for suggestions.")
+    lines.append(
+        "Digests now put papers like these first; /recommend on or off switches the "
+        "recommended papers at their end."
+    )
     return "\n".join(lines)
 
 

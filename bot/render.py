@@ -150,7 +150,12 @@ def search_page(outcome: SearchOutcome) -> str:
         return "\n".join(lines)
     total = f"{outcome.matches}+" if outcome.capped else str(outcome.matches)
     last = outcome.offset + len(outcome.results)
-    lines.append(f"Papers {outcome.offset + 1} to {last} of {total}:")
+    if outcome.offset == 0 and not outcome.more and not outcome.capped:
+        # All of them on one page: "1 paper matches", not "Papers 1 to 1 of 1".
+        verb = "matches" if outcome.matches == 1 else "match"
+        lines.append(f"{plural(outcome.matches, 'paper')} {verb}:")
+    else:
+        lines.append(f"Papers {outcome.offset + 1} to {last} of {total}:")
     for number, result in enumerate(outcome.results, start=outcome.offset + 1):
         when = f" ({result.date:%Y-%m-%d})" if result.date else ""
         snippet = render_marks(escape(cut(result.snippet, EXCERPT)), "<b>", "</b>")
@@ -232,6 +237,17 @@ def next_digest(at: datetime | None, now: datetime, timezone: str) -> str:
     days = (local.date() - local_day(now, timezone)).days
     day = {0: "today", 1: "tomorrow"}.get(days, f"{local:%a %d %b}")
     return f"Next digest: {day} at {local:%H:%M} ({escape(timezone)})."
+
+
+def next_step(channel: str = "") -> str:
+    """What to try once keywords are added; `channel` ("@papers", escaped): the commands a
+    private chat manages it with name it."""
+    if channel:
+        return (
+            f"Try <code>/latest {channel}</code> now, or <code>/digest {channel}</code> for its "
+            f"first digest; <code>/time {channel} 07:30</code> sets when it comes."
+        )
+    return "Try /latest now, or /digest for your first digest; /time sets when it comes."
 
 
 def fit(lines: list[str], limit: int) -> str:

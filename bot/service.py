@@ -62,7 +62,19 @@ class Chat:
 
     @property
     def name(self) -> str:
+        """How a reply names the chat: its title, else "this chat" (a private chat is
+        "you", which replies address directly instead: see `whose`)."""
         return self.title or ("this chat" if self.type != "private" else "you")
+
+    @property
+    def private(self) -> bool:
+        return self.type == "private"
+
+    def whose(self, things: str) -> str:
+        """ "your keywords" in a private chat, "the keywords of Reading group" elsewhere."""
+        if self.private:
+            return f"your {things}"
+        return f"the {things} of {escape(self.name)}"
 
     def heading(self, what: str) -> str:
         """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
@@ -141,7 +153,7 @@ def start(session: Session, chat: Chat, now: datetime) -> str:
         "<code>-survey</code> excludes.",
     ]
     if have:
-        lines += ["", "Your keywords: " + escape(", ".join(have))]
+        lines += ["", f"{chat.heading('Keywords')}: " + escape(cut(", ".join(have), LISTING))]
     lines += ["", "/help lists everything I can do."]
     return "\n".join(lines)
 
@@ -181,8 +193,8 @@ def _add_keywords(
         fresh = {k.casefold() for k in stored} - {k.keyword.casefold() for k in row.keywords}
         if present + len(fresh) > MAX_KEYWORDS:
             return (
-                f"At most {MAX_KEYWORDS} keywords are allowed for {escape(chat.name)} "
-                f"({present} now). Remove some with /unsubscribe first. Nothing was added."
+                f"At most {MAX_KEYWORDS} keywords are allowed, and there are {present} already. "
+                "Remove some with /unsubscribe first. Nothing was added."
             )
     added = set(subscriptions.add_keywords(row, stored)) if row is not None else set()
     new = [k for k in found.accepted if k.stored in added]
@@ -200,7 +212,12 @@ def _add_keywords(
     if row is not None and new:
         counted = keywords.counts(new, known.matcher)
         reply += render.counts(counted, len(known.ids), newest=len(known.ids) >= CANDIDATES)
-        reply.append(_next_line(row, now))
+        when = _next_line(row, now)
+        if question:
+            # /subscribe (not /import): what to try now, on the last line, which fit keeps.
+            named = chat.title if chat.type == "channel" and chat.title else ""
+            when += "\n" + render.next_step(escape(named))
+        reply.append(when)
     return render.fit(reply, REPLY_LIMIT)
 
 
@@ -331,7 +348,7 @@ def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> str
 def settings(session: Session, chat: Chat) -> str:
     row = subscriptions.find(session, chat.id)
     if row is None:
-        return "Nothing stored yet. /start to begin."
+        return "Nothing is stored yet: /start to begin."
     state = "paused" if row.paused else ("active" if row.active else "inactive")
     have = subscriptions.keywords(row)
     return "\n".join(
@@ -387,11 +404,7 @@ def import_document(
     except (ValueError, RecursionError):
         return "That is not a JSON document: send the text that /export gave you."
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-        return (
-            "That is not a paperboy export (its <code>format</code> should be "
-            + EXPORT_FORMAT
-            + ")."
-        )
+        return "That is not a paperboy export: send the text that /export gave you."
     wanted = document.get("keywords", [])
     if not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted):
         return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
@@ -458,13 +471,38 @@ def import_document(
     return reply.strip() or "The export was empty: nothing to import."
 
 
+# What /stop deletes, as its question and its answer name it.
+STORED = "keywords, settings, ratings, saved papers, library and history"
+
+
+def stop_question(chat: Chat) -> str:
+    """/stop's confirmation: "Delete your keywords, ...?" or "... of Reading group?"."""
+    return f"Delete {chat.whose(STORED)}? This cannot be undone."
+
+
 def forget(session: Session, chat: Chat) -> str:
     if subscriptions.forget(session, chat.id):
+        again = " /start to begin again." if chat.private else ""
+        return f"Done: {chat.whose(STORED)} are deleted.{again}"
+    if chat.private:
+        return "There was nothing stored about you."
+    return f"There was nothing stored about {escape(chat.name)}."
+
+
+def nothing_to_send(session: Session, chat: Chat) -> str:
+    """Why /digest sent nothing: no keywords (and how to add one), or nothing new."""
+    row = subscriptions.find(session, chat.id)
+    if row is not None and row.keywords:
+        return f"Nothing new for {chat.whose('keywords')} right now."
+    held = feedback.held(session, row.id) if row is not None else None
+    profile = held is not None and bool(held.ratings or held.saved or held.library)
+    add = "Add keywords with <code>/subscribe keyword, keyword</code>"
+    if profile and row is not None and row.recommend:
         return (
-            "Done: your keywords, settings, ratings, saved papers, library and history are "
-            "deleted. /start to begin again."
+            "There are no keywords yet, so a digest carries only papers recommended from "
+            f"your 👍 and 🔖, and none is new right now. {add} to get the papers that match them."
         )
-    return "There was nothing stored about you."
+    return f"There are no keywords yet, so there is nothing to send. {add}."
 
 
 def _why(match: Match) -> str:
@@ -534,7 +572,7 @@ def latest(
         return [("No keywords yet. Add some with <code>/subscribe keyword, keyword</code>.", [])]
     matches = known.matcher.match(have)[:limit]
     if not matches:
-        return [("No stored paper matches your keywords yet.", [])]
+        return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
     blocks = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in matches)
     return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
 
@@ -703,10 +741,11 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
         elif report.status == "unchanged":
             lines.append(f"• {name}: unchanged")
         else:
-            lines.append(f"• {name}: {report.parsed} papers, {report.new} new")
+            lines.append(f"• {name}: {render.plural(report.parsed, 'paper')}, {report.new} new")
     new = sum(r.new for r in reports)
     failed = sum(r.status == "failed" for r in reports)
-    lines.append(f"<b>{len(reports)} sources, {new} new papers, {failed} failed.</b>")
+    totals = f"{render.plural(len(reports), 'source')}, {render.plural(new, 'new paper')}"
+    lines.append(f"<b>{totals}, {failed} failed.</b>")
     return split_messages(lines, separator="\n")
 
 

@@ -193,15 +193,23 @@ async def test_export_import_and_stop(bot: Bot) -> None:
     imported = bot.api.sent(BOB)[-1].shown
     assert "Subscribed to: GNN\nExcluding: survey\n" in imported
     assert "• GNN: 1 paper\n" in imported
-    assert "cannot be undone" in await bot.say(BOB, "/stop")
-    assert "deleted" in await bot.press(BOB, "Yes, delete everything")
+    assert await bot.say(BOB, "/stop") == (
+        "Delete your keywords, settings, ratings, saved papers, library and history? "
+        "This cannot be undone."
+    )
+    assert (
+        await bot.press(BOB, "Yes, delete everything")
+        == "Done: your keywords, settings, ratings, saved papers, library and history are "
+        "deleted. /start to begin again."
+    )
     with bot.sessions() as session:
         assert subscriptions.find(session, BOB) is None
 
 
 async def test_subscribe_cleans_refuses_and_counts(bot: Bot) -> None:
     reply = await bot.say(ALICE, "/subscribe graph neural networks, pruning., a, -survey")
-    *lines, when = reply.split("\n")
+    *lines, when, step = reply.split("\n")
+    assert step == "Try /latest now, or /digest for your first digest; /time sets when it comes."
     # The bot runs on the real clock: today's 08:00 UTC may or may not have passed.
     assert re.fullmatch(r"Next digest: (today|tomorrow) at 08:00 \(UTC\)\.", when)
     assert lines == [
@@ -228,7 +236,21 @@ async def test_subscribe_cleans_refuses_and_counts(bot: Bot) -> None:
 
 
 async def test_bad_and_hostile_input(bot: Bot) -> None:
-    assert "/help" in await bot.say(ALICE, "/frobnicate")
+    assert await bot.say(ALICE, "/frobnicate") == (
+        "I don't know that command. /help lists what I can do."
+    )
+    assert await bot.say(ALICE, "/subscibe GNN") == (
+        "I don't know /subscibe. Did you mean /subscribe?"
+    )
+    # In a group, another bot's commands (named, or not) are not ours to answer.
+    sent = len(bot.api.sent(GROUP))
+    for command in ("/frobnicate", "/subscibe@other_bot GNN", "/start@other_bot"):
+        bot.api.user_sends(BOB, command, chat_id=GROUP)
+        await bot.api.wait_idle()
+    assert len(bot.api.sent(GROUP)) == sent
+    assert "Did you mean /subscribe?" in await bot.say(
+        BOB, "/subscibe@paperboy_test_bot GNN", chat=GROUP
+    )
     assert "Usage" in await bot.say(ALICE, "/subscribe")
     assert "at most 100 characters" in await bot.say(ALICE, "/subscribe " + "x" * 150)
     hostile = "<b>bold</b> & <a href='x'>link</a> שלום 🧪 " + "y" * 50
@@ -250,13 +272,34 @@ async def test_bad_and_hostile_input(bot: Bot) -> None:
     assert len(bot.api.sent(ALICE)) == count + 1  # the edit was ignored
 
 
+async def test_digest_without_keywords_says_how_to_add_one(bot: Bot) -> None:
+    assert await bot.say(BOB, "/digest") == (
+        "There are no keywords yet, so there is nothing to send. "
+        "Add keywords with /subscribe keyword, keyword."
+    )
+    await bot.say(BOB, "/subscribe GNN")
+    await bot.say(BOB, "/digest")
+    assert await bot.say(BOB, "/digest") == "Nothing new for your keywords right now."
+
+
+async def test_stop_in_a_group_names_the_group(bot: Bot) -> None:
+    await bot.say(ALICE, "/subscribe GNN", chat=GROUP)
+    assert await bot.say(ALICE, "/stop", chat=GROUP) == (
+        "Delete the keywords, settings, ratings, saved papers, library and history of "
+        "Reading group? This cannot be undone."
+    )
+    assert "of Reading group are deleted." in await bot.press(
+        ALICE, "Yes, delete everything", chat=GROUP
+    )
+
+
 async def test_groups_admins_topics_and_migration(bot: Bot) -> None:
     refused = await bot.say(BOB, "/subscribe@paperboy_test_bot GNN", chat=GROUP)
     assert "Only the group's administrators" in refused
     assert "Subscribed to: GNN" in await bot.say(
         ALICE, "/subscribe@paperboy_test_bot GNN", chat=GROUP
     )
-    assert "Papers 1 to" in await bot.say(BOB, "/search graph", chat=GROUP)
+    assert "1 paper matches:" in await bot.say(BOB, "/search graph", chat=GROUP)
     await bot.say(ALICE, "/subscribe pruning", chat=FORUM, thread_id=77)
     with bot.sessions() as session:
         forum = subscriptions.find(session, FORUM)
@@ -341,6 +384,7 @@ async def test_admin_commands(bot: Bot) -> None:
     assert "Removed" in await bot.say(ADMIN, "/sources remove https://example.org/feed")
     report = await bot.say(ADMIN, "/ingest")
     assert "6 papers, 6 new" in report
+    assert "1 source, 6 new papers, 0 failed." in report
 
 
 async def test_too_many_commands_are_slowed_down(bot: Bot) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from bot import cli, ingest
-from storage import queries
+from storage import db, queries, subscriptions
 from storage.models import PaperRow, SourceRow
 from tests.conftest import FIXTURES
 from tests.httpserver import LocalServer, Reply, hang, serve
@@ -327,3 +328,25 @@ def test_preview_reads_keywords_as_subscribe_does(capsys: pytest.CaptureFixture[
         'paperboy: left out "the": too common a word to pick papers',
         "paperboy: no keyword left to preview",
     ]
+
+
+def test_digest_and_preview_say_when_no_chat_is_subscribed(
+    capsys: pytest.CaptureFixture[str], engine: Engine
+) -> None:
+    """No subscriber at all is not "every chat has had today's digest"; an unknown chat
+    is an error on stderr, not an empty preview."""
+    code, out = run(capsys, "digest", "--now", "--dry-run")
+    assert (code, out) == (0, cli.NO_SUBSCRIBERS + "\n")
+    for args in (["preview", "--chat", "999"], ["digest", "--now", "--dry-run", "--chat", "999"]):
+        code = cli.main(args)
+        captured = capsys.readouterr()
+        assert code == 1, args
+        assert captured.out == ""
+        assert captured.err.splitlines() == [
+            "paperboy: chat 999 is not known (it has never written to the bot)"
+        ]
+    with db.make_sessions(engine).begin() as session:
+        row = subscriptions.enroll(session, 7, "private", datetime.now(UTC))
+        subscriptions.set_paused(row, True)
+    assert run(capsys, "digest", "--now", "--dry-run") == (0, cli.NONE_RECEIVING + "\n")
+    assert run(capsys, "preview", "--chat", "7") == (0, "chat 7: nothing new\n")

@@ -98,9 +98,10 @@ def _downloads(bot: Bot) -> int:
 async def test_a_bib_file_becomes_the_library(bot: Bot) -> None:
     [reply] = await _send_file(bot, ALICE, "My Library.bib", LIBRARY)
     assert reply.shown.splitlines() == [
-        "📚 Library imported: 3 entries read, 2 matched to stored papers, "
-        "1 kept as profile text, 0 skipped.",
-        "Your digests will now be ordered by it; /recommend on|off for suggestions.",
+        "📚 Library imported: 3 entries read, 2 found among the stored papers, "
+        "1 kept for their titles and abstracts, 0 skipped.",
+        "Digests now put papers like these first; /recommend on or off switches the "
+        "recommended papers at their end.",
     ]
     with bot.sessions() as session:
         assert _library(session, ALICE) == [
@@ -112,7 +113,7 @@ async def test_a_bib_file_becomes_the_library(bot: Bot) -> None:
     [reply] = await _send_file(
         bot, ALICE, "export.txt", RIS, mime_type="application/x-research-info-systems"
     )
-    assert reply.shown.startswith("📚 Library imported: 1 entry read, 1 matched")
+    assert reply.shown.startswith("📚 Library imported: 1 entry read, 1 found among")
     with bot.sessions() as session:
         assert len(_library(session, ALICE)) == 3
 
@@ -121,8 +122,8 @@ async def test_skipped_entries_are_named(bot: Bot) -> None:
     broken = LIBRARY + b"\n@article{nameless, journal = {J}}\n"
     [reply] = await _send_file(bot, ALICE, "refs.bib", broken)
     lines = reply.shown.splitlines()
-    assert lines[0].startswith("📚 Library imported: 4 entries read, 2 matched")
-    assert lines[0].endswith("1 kept as profile text, 1 skipped.")
+    assert lines[0].startswith("📚 Library imported: 4 entries read, 2 found among")
+    assert lines[0].endswith("1 kept for their titles and abstracts, 1 skipped.")
     assert any("nameless" in line for line in lines[1:-1])
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import service
+from bot import profile, service
 from bot.matching import Matcher
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
 from storage import queries, subscriptions
@@ -171,6 +171,77 @@ def test_forget(store: sessionmaker[Session]) -> None:
         assert "deleted" in service.forget(session, ME)
         assert "nothing stored" in service.forget(session, ME)
         assert subscriptions.find(session, ME.id) is None
+
+
+def test_stop_names_the_chat_as_a_person_would(store: sessionmaker[Session]) -> None:
+    """Private chats are "your ...", never "... of you"; groups are named."""
+    assert service.stop_question(ME) == (
+        "Delete your keywords, settings, ratings, saved papers, library and history? "
+        "This cannot be undone."
+    )
+    assert service.stop_question(GROUP) == (
+        "Delete the keywords, settings, ratings, saved papers, library and history of "
+        "Reading group? This cannot be undone."
+    )
+    assert "of this chat?" in service.stop_question(service.Chat(-5, "group"))
+    assert "of &lt;b&gt;x?" in service.stop_question(service.Chat(-5, "group", "<b>x"))
+    with store.begin() as session:
+        service.subscribe(session, ME, "GNN", NOW)
+        service.subscribe(session, GROUP, "GNN", NOW)
+        assert service.forget(session, ME) == (
+            "Done: your keywords, settings, ratings, saved papers, library and history are "
+            "deleted. /start to begin again."
+        )
+        assert service.forget(session, ME) == "There was nothing stored about you."
+        assert service.forget(session, GROUP) == (
+            "Done: the keywords, settings, ratings, saved papers, library and history of "
+            "Reading group are deleted."
+        )
+        assert service.forget(session, GROUP) == "There was nothing stored about Reading group."
+
+
+def test_an_empty_digest_says_why(store: sessionmaker[Session]) -> None:
+    """/digest that sent nothing: no keywords is not "nothing new for your keywords"."""
+    no_keywords = (
+        "There are no keywords yet, so there is nothing to send. "
+        "Add keywords with <code>/subscribe keyword, keyword</code>."
+    )
+    with store.begin() as session:
+        assert service.nothing_to_send(session, ME) == no_keywords
+        service.start(session, ME, NOW)
+        assert service.nothing_to_send(session, ME) == no_keywords
+        service.subscribe(session, ME, "GNN", NOW)
+        assert service.nothing_to_send(session, ME) == "Nothing new for your keywords right now."
+        service.subscribe(session, GROUP, "GNN", NOW)
+        assert service.nothing_to_send(session, GROUP) == (
+            "Nothing new for the keywords of Reading group right now."
+        )
+        # Saved papers but no keywords: a digest carries recommendations only.
+        service.unsubscribe(session, ME, "GNN")
+        [(paper_id, _)] = subscriptions.newest_papers(session, 1)
+        profile.save(session, ME.id, ME.type, paper_id, True, NOW)
+        reply = service.nothing_to_send(session, ME)
+        assert reply.startswith("There are no keywords yet, so a digest carries only papers ")
+        assert "none is new right now" in reply
+        service.set_recommend(session, ME, "off", NOW)
+        assert service.nothing_to_send(session, ME) == no_keywords
+
+
+def test_subscribe_ends_with_a_next_step(store: sessionmaker[Session]) -> None:
+    channel = service.Chat(-1003, "channel", "@papers")
+    with store.begin() as session:
+        *_, when, step = service.subscribe(session, ME, "GNN", NOW).split("\n")
+        assert when.startswith("Next digest: ")
+        assert step == (
+            "Try /latest now, or /digest for your first digest; /time sets when it comes."
+        )
+        *_, step = service.subscribe(session, channel, "GNN", NOW).split("\n")
+        assert step == (
+            "Try <code>/latest @papers</code> now, or <code>/digest @papers</code> for its "
+            "first digest; <code>/time @papers 07:30</code> sets when it comes."
+        )
+        # Nothing added: no next step either.
+        assert "Try /latest" not in service.subscribe(session, ME, "GNN", NOW)
 
 
 def test_paper_block_escapes_and_cuts() -> None:
@@ -348,6 +419,7 @@ def test_the_reply_says_what_each_keyword_matches_now(
         "• zeppelins: no paper yet; did you mean “not zeppelins”?",
         "• -survey: 1 paper left out",
         "Next digest: tomorrow at 08:00 (UTC).",
+        "Try /latest now, or /digest for your first digest; /time sets when it comes.",
     ]
     # The candidates given are the ones counted in (the bot passes its cached ones).
     with topics.begin() as session:
@@ -422,7 +494,10 @@ def test_hostile_keyword_replies_fit_one_message(topics: sessionmaker[Session]) 
         assert "<b" not in text.replace("<b>", "")  # only our own tags
     # The listing that does not fit is left out; what follows it still comes.
     assert reply.startswith("…\nMatches among the 6 stored papers now:\n")
-    assert reply.endswith("Next digest: tomorrow at 08:00 (UTC).")
+    assert reply.endswith(
+        "Next digest: tomorrow at 08:00 (UTC).\n"
+        "Try /latest now, or /digest for your first digest; /time sets when it comes."
+    )
     # Each question once, and the first three in full.
     assert questioned.count("looks like 2 keywords") == 3
     assert questioned.endswith("… and 2 more like these, not added.")
