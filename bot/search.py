@@ -52,6 +52,7 @@ from bot.matching import (
     read_keyword,
 )
 from storage import search as store
+from storage.records import Paper
 from storage.search import Clause, Hit, Plan, Tier
 from storage.search_index import belongs_in_vocabulary
 
@@ -103,7 +104,7 @@ class ParsedQuery:
 class SearchResult:
     title: str
     arxiv_id: str | None
-    url: str | None
+    url: str
     date: date | None
     # An excerpt of the abstract; matched words sit between MARK_START and MARK_END.
     snippet: str
@@ -336,10 +337,11 @@ def plan(reads: Sequence[_Read], excluded: Sequence[_Read], whole: _Read | None 
     return Plan(tuple(dict.fromkeys(tiers)), exclude)
 
 
-def _link(hit: Hit) -> str | None:
-    if hit.arxiv_id:
-        return f"https://arxiv.org/abs/{hit.arxiv_id}"
-    return hit.code_url or hit.project_url
+def _link(hit: Hit) -> str:
+    """The hit's link, chosen as for every paper (Paper.link)."""
+    return Paper(
+        hit.title, arxiv_id=hit.arxiv_id, code_url=hit.code_url, project_url=hit.project_url
+    ).link
 
 
 def snippet(text: str, exact: set[str], families: set[str]) -> str:
