@@ -18,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.keywords import Count, Keyword
 from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
+from bot.trending import Trend
 from storage.feedback import Mark
 from storage.records import Paper, usable_url
 
@@ -341,3 +342,36 @@ def numbered_papers(
     return pack(
         ((paper_block(paper, why), paper_id) for paper_id, paper in papers), header, numbered=True
     )
+
+
+def _trend_why(trend: Trend) -> str:
+    """ "▲ 42 upvotes · liked or saved in 3 chats": counts only, never who."""
+    parts = []
+    if trend.approval.upvotes:
+        parts.append("▲ " + plural(trend.approval.upvotes, "upvote"))
+    if trend.chats:
+        parts.append(f"liked or saved in {trend.chats} chats")
+    return " · ".join(parts)
+
+
+def trending_papers(trends: Sequence[Trend], period: str) -> list[tuple[str, list[int]]]:
+    """The trending papers of the last day or week as numbered messages, each with the
+    ids of the papers it carries (for their feedback buttons)."""
+    if not trends:
+        return [(f"No paper new in the last {period} has upvotes yet.", [])]
+    header = f"<b>Trending</b>: the most upvoted papers new in the last {period}"
+    blocks = (
+        (paper_block(trend.approval.paper, _trend_why(trend)), trend.approval.paper_id)
+        for trend in trends
+    )
+    return pack(blocks, header, numbered=True)
+
+
+INLINE_DESCRIPTION = 150
+
+
+def inline_description(paper: Paper, snippet: str | None = None) -> str:
+    """An inline result's description, plain text: the search snippet (its marks dropped:
+    the list shows no formatting), else the abstract's start."""
+    text = render_marks(snippet, "", "") if snippet else paper.abstract
+    return cut(text, INLINE_DESCRIPTION)
