@@ -90,6 +90,7 @@ def help_text() -> str:
         "In a channel you administer, name it first: <code>/subscribe @channel keyword</code>.",
         "Keywords understand typos, plurals, British spellings and acronyms; "
         "<code>-word</code> excludes.",
+        "In any chat, type my @username and some words (or an arXiv id) to send a paper there.",
     ]
     return "\n".join(lines)
 
