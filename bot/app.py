@@ -20,12 +20,13 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot import feedback_handlers, handlers, library_handlers, metrics
+from bot import feedback_handlers, handlers, inline, library_handlers, metrics
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
@@ -53,6 +54,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("keywords", "list your keywords", handlers.keywords),
     Command("search", "search stored papers: /search query", handlers.search),
     Command("latest", "newest papers matching your keywords", handlers.latest),
+    Command("trending", "most upvoted new papers: /trending day or week", handlers.trending),
     Command(
         "saved",
         "your saved papers; /saved bib or /saved ris for a file",
@@ -90,6 +92,7 @@ def help_text() -> str:
         "In a channel you administer, name it first: <code>/subscribe @channel keyword</code>.",
         "Keywords understand typos, plurals, British spellings and acronyms; "
         "<code>-word</code> excludes.",
+        "In any chat, type my @username and some words (or an arXiv id) to send a paper there.",
     ]
     return "\n".join(lines)
 
@@ -169,7 +172,11 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
     )
     application.bot_data.update(
-        sessions=sessions, settings=settings, help=help_text(), digests=digests
+        sessions=sessions,
+        settings=settings,
+        help=help_text(),
+        digests=digests,
+        inline_recent=inline.RecentQueries(),
     )
     application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     # Edited messages are ignored: re-running a command because it was edited surprises.
@@ -186,6 +193,8 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
     application.add_handler(CallbackQueryHandler(feedback_handlers.on_feedback, pattern=r"^fb:"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    # "@bot query" in any chat, once inline mode is on (BotFather's /setinline).
+    application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_handler(
         MessageHandler(
             handlers.RepliesToImportPrompt() & filters.UpdateType.MESSAGE & ~filters.COMMAND,

@@ -1,9 +1,8 @@
 """Saved papers written out as a BibTeX or RIS file for the reader's reference manager. Pure.
 
-Both formats always carry a link (the arXiv page, else the project page, else an arXiv
-title search) and, when the arXiv id is known, the arXiv DOI, so a reference manager can
-complete the record. Files written here read back through bot/library.py to the same
-titles and arXiv ids.
+Both formats always carry the paper's link (Paper.link) and, when the arXiv id is known,
+the arXiv DOI, so a reference manager can complete the record. Files written here read
+back through bot/library.py to the same titles and arXiv ids.
 """
 
 from __future__ import annotations
@@ -12,13 +11,11 @@ import re
 from collections.abc import Iterator, Sequence
 from itertools import count, product
 from string import ascii_lowercase
-from urllib.parse import quote_plus
 
 from bot.analysis import STOP_WORDS, words
 from storage.records import Paper
 
 _ARXIV_DOI = "10.48550/arXiv.{}"
-_TITLE_SEARCH = "https://arxiv.org/search/?query={}&searchtype=title"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # LaTeX's special characters, written so that BibTeX and LaTeX print them as typed.
 _LATEX_ESCAPES = str.maketrans(
@@ -64,12 +61,9 @@ def _year(paper: Paper) -> int | None:
 
 
 def paper_url(paper: Paper) -> str:
-    """A link for every paper: its arXiv page, else its project page, else an arXiv title
-    search (a file of references needs a url for each)."""
-    url = paper.abs_url or paper.project_url
-    if url:
-        return _clean(url).translate(_URL_UNSAFE)
-    return _TITLE_SEARCH.format(quote_plus(_clean(paper.title)))
+    """The paper's link (Paper.link, which every paper has: a file of references needs a
+    url for each), written so that BibTeX and RIS read it whole."""
+    return _clean(paper.link).translate(_URL_UNSAFE)
 
 
 def _ascii_word(text: str) -> str:

@@ -30,7 +30,7 @@ from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.lease import leadership
 from bot.matching import Matcher
-from bot.render import paper_url, plural
+from bot.render import plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
 from storage import db, queries, schedule, transfer
@@ -127,7 +127,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
 
 
 def _paper_json(paper: Paper) -> dict[str, object]:
-    return {"title": paper.title, "arxiv_id": paper.arxiv_id, "url": paper_url(paper)}
+    return {"title": paper.title, "arxiv_id": paper.arxiv_id, "url": paper.link}
 
 
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
@@ -184,7 +184,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(wanted))
     for number, m in enumerate(matches, start=1):
         why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
-        link = paper_url(m.paper) or ""
+        link = m.paper.link
         print(f"{number:>4}. {m.paper.title}\n      matched {why}  {link}".rstrip())
     return 0
 

@@ -47,7 +47,7 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) 
             {
                 "title": r.paper.title,
                 "arxiv_id": r.paper.arxiv_id,
-                "url": citations.paper_url(r.paper),
+                "url": r.paper.link,
                 "score": round(r.score, 4),
                 "because": r.because,
             }
@@ -63,7 +63,7 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) 
         return 0
     for number, r in enumerate(best, start=1):
         print(f"{number:>3}. {r.paper.title}")
-        print(f"     {citations.paper_url(r.paper)} · score {r.score:.3f}")
+        print(f"     {r.paper.link} · score {r.score:.3f}")
         if r.because:
             print(f"     because {r.because}")
     return 0
@@ -84,7 +84,7 @@ def cmd_saved(args: argparse.Namespace, settings: Settings, engine: Engine) -> i
             {
                 "title": p.title,
                 "arxiv_id": p.arxiv_id,
-                "url": citations.paper_url(p),
+                "url": p.link,
                 "authors": list(p.authors),
                 "published": p.published.isoformat() if p.published else None,
             }

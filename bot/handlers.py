@@ -20,15 +20,19 @@ from telegram import (
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+    LinkPreviewOptions,
     Message,
     Update,
 )
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 from telegram.ext.filters import MessageFilter
 
-from bot import profile, service
+from bot import inline, profile, service
 from bot.config import Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import expand_sources, ingest_all
@@ -358,6 +362,24 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_text(text, reply_markup=feedback_keyboard(paper_ids, marks))
 
 
+async def trending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    argument, here, sessions = _args(update), message.chat.id, _sessions(context)
+
+    def run() -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
+        with sessions() as session:
+            replies = service.trending_papers(session, argument, utc_now())
+            shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
+            return replies, profile.marks(session, here, shown)
+
+    # A week of papers and every chat's ratings: off the event loop.
+    replies, marks = await asyncio.to_thread(run)
+    for text, paper_ids in replies:
+        await message.reply_text(text, reply_markup=feedback_keyboard(paper_ids, marks))
+
+
 async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _target(update, context)
     if target:
@@ -529,6 +551,53 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply(update, *replies)
 
 
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """ "@bot query" in any chat: a page of papers (bot/inline.py), from the recent answers
+    when the same text was asked within a minute, else searched in a thread."""
+    query = update.inline_query
+    if query is None:
+        return
+    recent: inline.RecentQueries = context.bot_data["inline_recent"]
+    page = recent.get(query.query, query.offset)
+    if page is None:
+        sessions = _sessions(context)
+
+        def run() -> inline.Page:
+            with sessions() as session:
+                return inline.lookup(session, query.query, query.offset, utc_now())
+
+        page = await asyncio.to_thread(run)
+        recent.put(query.query, query.offset, page)
+    results = [
+        InlineQueryResultArticle(
+            item.result_id,
+            item.title,
+            InputTextMessageContent(
+                item.html,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            ),
+            url=item.url,
+            description=item.description,
+        )
+        for item in page.items
+    ]
+    button = (
+        InlineQueryResultsButton(page.hint, start_parameter=inline.EMPTY_START)
+        if page.hint
+        else None
+    )
+    await query.answer(
+        results,
+        cache_time=inline.CACHE_SECONDS,
+        is_personal=False,
+        # None, not "", for the last page: PTB's ExtBot with Defaults sends "" as "[]",
+        # which Telegram would hand back as an offset, and the list would start over.
+        next_offset=page.next_offset or None,
+        button=button,
+    )
+
+
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command no handler took: the closest known one if it looks like a typo. In groups,
     only commands addressed to this bot ("/frobnicate@paperboy_bot") get an answer: the
@@ -561,6 +630,9 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, plain chat: a hint in private chats, silence in groups."""
     chat = update.effective_chat
+    message = update.effective_message
+    if message is not None and message.via_bot is not None:
+        return  # a paper the user sent from inline mode: it is for the chat, not for me
     if chat is not None and chat.type == ChatType.PRIVATE:
         await _reply(update, "I understand commands only. /help lists them.")
 

@@ -15,7 +15,7 @@ from telegram.ext import ContextTypes, filters
 
 from bot import citations, library, profile
 from bot.handlers import _args, _here, _may_change, _reply, _sessions
-from bot.render import MESSAGE_LIMIT, cut, fit, linked_title, paper_url, plural
+from bot.render import MESSAGE_LIMIT, cut, fit, linked_title, plural
 from bot.schedule import utc_now
 from storage.records import Paper
 
@@ -60,7 +60,7 @@ def _size(count: int) -> str:
 
 def _saved_line(number: int, paper: Paper) -> str:
     arxiv = f" · arXiv:{escape(paper.arxiv_id)}" if paper.arxiv_id else ""
-    return f"{number}. {linked_title(cut(paper.title, 200), paper_url(paper))}{arxiv}"
+    return f"{number}. {linked_title(cut(paper.title, 200), paper.link)}{arxiv}"
 
 
 def _saved_page(

@@ -18,16 +18,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.keywords import Count, Keyword
 from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
+from bot.trending import Trend
 from storage.feedback import Mark
-from storage.records import Paper
+from storage.records import Paper, usable_url
 
 # Telegram refuses longer messages (counted after entity parsing; the markup we add only
 # makes the raw text longer, so checking the raw text is safe).
 MESSAGE_LIMIT = 4096
 EXCERPT = 300
 TITLE_LIMIT = 300
-# Links longer than this (a page can hold anything) are left out rather than risk the limit.
-URL_LIMIT = 500
 # A /subscribe reply shows at most this many questioned keywords and counts of matches.
 QUESTIONS_SHOWN = 3
 COUNTS_SHOWN = 10
@@ -51,18 +50,9 @@ def link(url: str, label: str) -> str:
     return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>'
 
 
-def _usable(url: str | None) -> str | None:
-    return url if url and len(url) <= URL_LIMIT else None
-
-
-def paper_url(paper: Paper) -> str | None:
-    """Where a paper's title links to: its arXiv page, else its code or project page."""
-    return paper.abs_url or _usable(paper.code_url) or _usable(paper.project_url)
-
-
 def linked_title(title: str, url: str | None) -> str:
     bold = f"<b>{escape(cut(title, TITLE_LIMIT))}</b>"
-    usable = _usable(url)
+    usable = usable_url(url)
     return f'<a href="{escape(usable, quote=True)}">{bold}</a>' if usable else bold
 
 
@@ -72,8 +62,8 @@ def paper_links(paper: Paper) -> str:
         for url, label in (
             (paper.abs_url, "arXiv"),
             (paper.pdf_url, "PDF"),
-            (_usable(paper.code_url), "code"),
-            (_usable(paper.project_url), "project"),
+            (usable_url(paper.code_url), "code"),
+            (usable_url(paper.project_url), "project"),
         )
         if url
     ]
@@ -82,7 +72,7 @@ def paper_links(paper: Paper) -> str:
 
 def paper_block(paper: Paper, why: str | None = None, excerpt: int = EXCERPT) -> str:
     """One paper: bold linked title, why it matched, an abstract excerpt, its links."""
-    lines = [linked_title(paper.title, paper_url(paper))]
+    lines = [linked_title(paper.title, paper.link)]
     if why:
         lines.append(f"<i>{escape(why)}</i>")
     if paper.abstract:
@@ -359,7 +349,7 @@ def more_row(chat_id: int, more: int) -> list[InlineKeyboardButton]:
 
 
 def similar_header(paper: Paper) -> str:
-    return f"≈ Papers like {linked_title(paper.title, paper_url(paper))}"
+    return f"≈ Papers like {linked_title(paper.title, paper.link)}"
 
 
 def numbered_papers(
@@ -369,3 +359,36 @@ def numbered_papers(
     return pack(
         ((paper_block(paper, why), paper_id) for paper_id, paper in papers), header, numbered=True
     )
+
+
+def _trend_why(trend: Trend) -> str:
+    """ "▲ 42 upvotes · liked or saved in 3 chats": counts only, never who."""
+    parts = []
+    if trend.approval.upvotes:
+        parts.append("▲ " + plural(trend.approval.upvotes, "upvote"))
+    if trend.chats:
+        parts.append(f"liked or saved in {trend.chats} chats")
+    return " · ".join(parts)
+
+
+def trending_papers(trends: Sequence[Trend], period: str) -> list[tuple[str, list[int]]]:
+    """The trending papers of the last day or week as numbered messages, each with the
+    ids of the papers it carries (for their feedback buttons)."""
+    if not trends:
+        return [(f"No paper new in the last {period} has upvotes yet.", [])]
+    header = f"<b>Trending</b>: the most upvoted papers new in the last {period}"
+    blocks = (
+        (paper_block(trend.approval.paper, _trend_why(trend)), trend.approval.paper_id)
+        for trend in trends
+    )
+    return pack(blocks, header, numbered=True)
+
+
+INLINE_DESCRIPTION = 150
+
+
+def inline_description(paper: Paper, snippet: str | None = None) -> str:
+    """An inline result's description, plain text: the search snippet (its marks dropped:
+    the list shows no formatting), else the abstract's start."""
+    text = render_marks(snippet, "", "") if snippet else paper.abstract
+    return cut(text, INLINE_DESCRIPTION)

@@ -33,7 +33,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -61,7 +60,8 @@ from bot.matching import (
 )
 from storage import feedback, subscriptions
 from storage import search as store
-from storage.search import Clause, Plan, Tier
+from storage.records import Paper
+from storage.search import Clause, Hit, Plan, Tier
 from storage.search_index import belongs_in_vocabulary
 
 DEFAULT_LIMIT = 5
@@ -114,7 +114,7 @@ class ParsedQuery:
 class SearchResult:
     title: str
     arxiv_id: str | None
-    url: str | None
+    url: str
     date: date | None
     # An excerpt of the abstract; matched words sit between MARK_START and MARK_END.
     snippet: str
@@ -347,19 +347,11 @@ def plan(reads: Sequence[_Read], excluded: Sequence[_Read], whole: _Read | None 
     return Plan(tuple(dict.fromkeys(tiers)), exclude)
 
 
-class _Linked(Protocol):
-    @property
-    def arxiv_id(self) -> str | None: ...
-    @property
-    def code_url(self) -> str | None: ...
-    @property
-    def project_url(self) -> str | None: ...
-
-
-def _link(hit: _Linked) -> str | None:
-    if hit.arxiv_id:
-        return f"https://arxiv.org/abs/{hit.arxiv_id}"
-    return hit.code_url or hit.project_url
+def _link(hit: Hit) -> str:
+    """The hit's link, chosen as for every paper (Paper.link)."""
+    return Paper(
+        hit.title, arxiv_id=hit.arxiv_id, code_url=hit.code_url, project_url=hit.project_url
+    ).link
 
 
 def snippet(text: str, exact: set[str], families: set[str]) -> str:
@@ -443,7 +435,7 @@ def _newest_filtered(
         SearchResult(
             title=paper.title,
             arxiv_id=paper.arxiv_id,
-            url=_link(paper),
+            url=paper.link,
             date=paper.featured_on or paper.published,
             snippet=snippet(paper.abstract, set(), set()),
             paper_id=paper_id,

@@ -17,7 +17,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import filters, keywords, recommendations, render
+from bot import filters, keywords, recommendations, render, trending
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
@@ -575,6 +575,16 @@ def latest(
         return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
     blocks = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in matches)
     return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
+
+
+def trending_papers(session: Session, argument: str, now: datetime) -> list[tuple[str, list[int]]]:
+    """/trending [day|week]: numbered messages of the top papers new in that period, each
+    with the ids of the papers it carries."""
+    period = trending.period(argument)
+    if period is None:
+        return [("Use <code>/trending day</code> or <code>/trending week</code>.", [])]
+    found = feedback.approvals(session, trending.since(now, period), trending.MIN_CHATS)
+    return render.trending_papers(trending.rank(found), period)
 
 
 def digest(

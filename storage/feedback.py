@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import bindparam, delete, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from storage.identity import title_key
@@ -390,3 +390,38 @@ def restore(
     if records:
         add_library(session, subscriber_id, list(records.values()), now)
     return Restored(rated, kept, len(records), missing)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A paper first stored recently, with its Hugging Face upvotes and the number of
+    different chats that liked (👍) or saved (🔖) it; never which chats."""
+
+    paper_id: int
+    paper: Paper
+    upvotes: int
+    chats: int
+
+
+def approvals(session: Session, since: datetime, min_chats: int) -> list[Approval]:
+    """The papers first stored at or after `since` that have upvotes, or that at least
+    `min_chats` different chats liked or saved (a chat that did both counts once)."""
+    approving = union(
+        select(RatingRow.subscriber_id, RatingRow.paper_id).where(RatingRow.value > 0),
+        select(SavedRow.subscriber_id, SavedRow.paper_id),
+    ).subquery()
+    chats = (
+        select(approving.c.paper_id, func.count().label("chats"))
+        .group_by(approving.c.paper_id)
+        .subquery()
+    )
+    query = (
+        select(PaperRow, func.coalesce(chats.c.chats, 0))
+        .outerjoin(chats, chats.c.paper_id == PaperRow.id)
+        .where(PaperRow.first_seen_at >= since)
+        .where(or_(PaperRow.upvotes > 0, chats.c.chats >= min_chats))
+    )
+    return [
+        Approval(row.id, paper_record(row), row.upvotes or 0, count)
+        for row, count in session.execute(query)
+    ]

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote_plus
+
+# Longer links (a page can hold anything) are passed over rather than risk a message limit.
+URL_LIMIT = 500
+# Where a paper with no arXiv id and no page of its own is found: arXiv's title search.
+_TITLE_SEARCH = "https://arxiv.org/search/?query={}&searchtype=title"
+_TITLE_SEARCHED = 200  # characters of the title searched: enough to find it, never too long
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,34 @@ class Paper:
     @property
     def pdf_url(self) -> str | None:
         return f"https://arxiv.org/pdf/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
+    def link(self) -> str:
+        """The one link for a paper, wherever it is shown or exported: its arXiv page; else
+        its project page, else its code page; else an arXiv title search, so that every
+        paper has one.
+
+        Hugging Face keys its paper pages by arXiv id (huggingface.co/papers/<id>), and no
+        source gives a page for a paper without one: the arXiv page covers every paper a
+        Hugging Face page would.
+        """
+        if self.abs_url:
+            return self.abs_url
+        own = next(filter(None, map(usable_url, (self.project_url, self.code_url))), None)
+        if own:
+            return own
+        title = " ".join(self.title.split())[:_TITLE_SEARCHED]
+        return _TITLE_SEARCH.format(quote_plus(title))
+
+
+def usable_url(url: str | None) -> str | None:
+    """A web link fit to show: http(s), without whitespace or control characters, and not
+    longer than URL_LIMIT; None otherwise."""
+    if not url or len(url) > URL_LIMIT or not url.startswith(("https://", "http://")):
+        return None
+    return (
+        None if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url) else url
+    )
 
 
 @dataclass(frozen=True, slots=True)

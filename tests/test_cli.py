@@ -307,7 +307,9 @@ def test_preview_reads_keywords_as_subscribe_does(capsys: pytest.CaptureFixture[
         {
             "title": "Pruning Mixture-of-Experts Layers Without Retraining",
             "arxiv_id": None,
-            "url": None,
+            # No arXiv id nor page: every paper still has a link, an arXiv title search.
+            "url": "https://arxiv.org/search/?query=Pruning+Mixture-of-Experts+Layers"
+            "+Without+Retraining&searchtype=title",
             "authors": [],
             "categories": [],
             "matched": ["pruning"],

@@ -4,7 +4,8 @@ The real python-telegram-bot stack talks HTTP to it (`Bot(token, base_url=api.ba
 it answers like Telegram, refusing what Telegram refuses (unknown chats, blocked users, bad
 HTML, oversized texts and button data, flood limits), checks every call against the official
 Bot API description, records what the bot did (the files it sent too), plays users sending it
-updates and files, and serves those files for download as api.telegram.org/file/bot does.
+updates, files and inline queries, and serves those files for download as
+api.telegram.org/file/bot does.
 
 Modules: `api` (FakeBotApi), `users` (its helpers playing users), `server` (HTTP),
 `methods` (the Bot API methods), `world` and `objects` (users, chats, messages),
@@ -14,7 +15,16 @@ API description), `errors` (refusals).
 
 from bot.devserver.api import Call, FakeBotApi, Rejection, Violation
 from bot.devserver.limits import Limit, RateLimits
-from bot.devserver.objects import Chat, ChatMessage, Edit, QueryAnswer, StoredFile, User
+from bot.devserver.objects import (
+    Chat,
+    ChatMessage,
+    Edit,
+    InlineAnswer,
+    InlineQuery,
+    QueryAnswer,
+    StoredFile,
+    User,
+)
 
 __all__ = [
     "Call",
@@ -22,6 +32,8 @@ __all__ = [
     "ChatMessage",
     "Edit",
     "FakeBotApi",
+    "InlineAnswer",
+    "InlineQuery",
     "Limit",
     "QueryAnswer",
     "RateLimits",

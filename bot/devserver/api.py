@@ -23,6 +23,7 @@ from bot.devserver.objects import (
     JSON,
     Chat,
     ChatMessage,
+    InlineAnswer,
     MemberStatus,
     QueryAnswer,
     StoredFile,
@@ -96,13 +97,15 @@ class FakeBotApi(PlayingUsers):
         limits: RateLimits | None = RateLimits(),  # noqa: B008 (frozen, so safe to share)
         latency: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        inline: bool = True,
     ) -> None:
         """`spec`: a Bot API description to check every call against; `limits`: None for no
-        flood limits; `latency`: seconds added to every answer; `clock`: the rate limits' clock."""
+        flood limits; `latency`: seconds added to every answer; `clock`: the rate limits' clock;
+        `inline`: whether inline mode is on (BotFather's /setinline), as getMe tells."""
         self._spec = ApiSpec.load(Path(spec)) if spec is not None else None
         self.bot = User(bot_id, bot_name, username=bot_username, language_code=None, is_bot=True)
         limiter = RateLimiter(limits, clock) if limits is not None else None
-        self._world = World(self.bot, limiter)
+        self._world = World(self.bot, limiter, inline=inline)
         self.latency = latency
         self.calls: list[Call] = []
         self.violations: list[Violation] = []
@@ -244,6 +247,37 @@ class FakeBotApi(PlayingUsers):
         """The bot's answers to callback queries, in order."""
         with self._world.changed:
             return list(self._world.query_answers)
+
+    @property
+    def inline_answers(self) -> list[InlineAnswer]:
+        """The bot's accepted answers to inline queries, in order."""
+        with self._world.changed:
+            return list(self._world.inline_answers)
+
+    def inline_answer(self, query_id: str) -> InlineAnswer | None:
+        """The bot's answer to one inline query; None while it has not answered."""
+        with self._world.changed:
+            found = [a for a in self._world.inline_answers if a.query.id == query_id]
+        return found[-1] if found else None
+
+    async def ask_inline(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        offset: str = "",
+        chat_type: str | None = "sender",
+        timeout: float = 5.0,
+    ) -> InlineAnswer:
+        """`user_id` types "@bot `query`"; waits for the bot's answer and returns it
+        (TimeoutError if the bot gives none, or only answers Telegram refused)."""
+        query_id = self.user_types_inline(user_id, query, offset=offset, chat_type=chat_type)
+        deadline = time.monotonic() + timeout
+        while (answer := self.inline_answer(query_id)) is None:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no answer to inline query {query!r} in {timeout}s")
+            await asyncio.sleep(0.02)
+        return answer
 
     def transcript(self, chat_id: int) -> str:
         """The chat as a person reads it: who wrote what (current texts), and the buttons."""

@@ -13,8 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.devserver.errors import ApiError, ContentError, bad_request, forbidden
-from bot.devserver.objects import Chat, ChatMessage, QueryAnswer, StoredFile
-from bot.devserver.validation import caption_text, message_text, reply_markup
+from bot.devserver.objects import Chat, ChatMessage, InlineAnswer, QueryAnswer, StoredFile
+from bot.devserver.validation import (
+    caption_text,
+    inline_results,
+    message_text,
+    next_offset,
+    reply_markup,
+    results_button,
+)
 from bot.devserver.world import World, now
 
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -218,6 +225,30 @@ def answer_callback_query(world: World, params: Params) -> object:
     return True
 
 
+def answer_inline_query(world: World, params: Params) -> object:
+    """Once per query, and only with results Telegram takes (bot/devserver/validation.py);
+    a refused answer leaves the query open, as the bot may try again."""
+    query = world.inline_queries.get(params.text("inline_query_id") or "")
+    if query is None:
+        raise bad_request("query is too old and response timeout expired or query ID is invalid")
+    results = inline_results(params.raw.get("results"))
+    offset = next_offset(params.text("next_offset"))
+    button = results_button(params.raw.get("button"))
+    cache_time = params.integer("cache_time")
+    del world.inline_queries[query.id]
+    world.inline_answers.append(
+        InlineAnswer(
+            query,
+            tuple(results),
+            300 if cache_time is None else cache_time,  # Telegram's default
+            params.flag("is_personal"),
+            offset,
+            button,
+        )
+    )
+    return True
+
+
 def set_my_commands(world: World, params: Params) -> object:
     commands = params.json("commands")
     if not isinstance(commands, list) or len(commands) > 100:
@@ -358,7 +389,7 @@ def _chat_to_write(world: World, params: Params) -> Chat:
 
 def _message_to_edit(world: World, params: Params) -> ChatMessage:
     if params.text("inline_message_id"):
-        raise bad_request("MESSAGE_ID_INVALID")  # inline mode is not simulated
+        raise bad_request("MESSAGE_ID_INVALID")  # messages sent via the bot are not edited here
     chat = _chat_to_write(world, params)
     message = world.message(chat.id, params.integer("message_id") or 0)
     if message is None:
@@ -385,6 +416,7 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
         "editMessageText": edit_message_text,
         "editMessageReplyMarkup": edit_message_reply_markup,
         "answerCallbackQuery": answer_callback_query,
+        "answerInlineQuery": answer_inline_query,
         "setMyCommands": set_my_commands,
         "getMyCommands": get_my_commands,
         "deleteMyCommands": delete_my_commands,

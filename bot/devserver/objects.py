@@ -143,3 +143,32 @@ class QueryAnswer:
     text: str | None
     show_alert: bool
     url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InlineQuery:
+    """A query a user typed after the bot's @username, and where they typed it."""
+
+    id: str
+    user_id: int
+    query: str
+    offset: str
+    chat_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InlineAnswer:
+    """The bot's answerInlineQuery, as Telegram accepted it: what the user is offered."""
+
+    query: InlineQuery
+    results: tuple[JSON, ...]
+    cache_time: int
+    is_personal: bool
+    next_offset: str
+    button: JSON | None
+
+    def result(self, result_id: str) -> JSON:
+        for result in self.results:
+            if result["id"] == result_id:
+                return result
+        raise LookupError(f"no result {result_id!r}: {[r['id'] for r in self.results]}")

@@ -8,8 +8,20 @@ import itertools
 import mimetypes
 import re
 
-from bot.devserver.objects import JSON, Chat, MemberStatus, StoredFile, User
+from bot.devserver.errors import ContentError
+from bot.devserver.objects import (
+    JSON,
+    Chat,
+    InlineAnswer,
+    InlineQuery,
+    MemberStatus,
+    StoredFile,
+    User,
+)
+from bot.devserver.validation import message_text
 from bot.devserver.world import World, now
+
+MAX_INLINE_QUERY = 256  # characters Telegram sends of what the user typed
 
 # A command at the start of a message, as Telegram marks it: "/start" or "/start@somebot".
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)")
@@ -154,6 +166,63 @@ class PlayingUsers:
             }
             self._enqueue("callback_query", query)
             return query_id
+
+    def user_types_inline(
+        self, user_id: int, query: str, *, offset: str = "", chat_type: str | None = "sender"
+    ) -> str:
+        """`user_id` types "@bot `query`" in a chat of `chat_type` ("sender": their private
+        chat with the bot; "private", "group", "supergroup", "channel"; None: a secret chat),
+        or scrolls to the results from `offset`: an inline_query update. Returns the query's
+        id, which the bot answers once (read it back with `inline_answer`)."""
+        with self._world.changed:
+            if not self._world.inline:
+                raise ValueError("inline mode is off for this bot (BotFather's /setinline)")
+            user = self._world.users[user_id]
+            found = InlineQuery(
+                str(next(self._ids)), user.id, query[:MAX_INLINE_QUERY], offset, chat_type
+            )
+            self._world.inline_queries[found.id] = found
+            update: JSON = {
+                "id": found.id,
+                "from": user.to_json(),
+                "query": found.query,
+                "offset": found.offset,
+            }
+            if chat_type is not None:
+                update["chat_type"] = chat_type
+            self._enqueue("inline_query", update)
+            return found.id
+
+    def user_chooses(
+        self, user_id: int, answer: InlineAnswer, result_id: str, *, chat_id: int | None = None
+    ) -> int:
+        """`user_id` taps result `result_id` of an inline answer: its message goes into
+        `chat_id` (default: their private chat with the bot) from the user, "via" the bot,
+        as the app sends it. The bot gets the message when it is in that chat. Returns the
+        message_id."""
+        result = answer.result(result_id)
+        content = result.get("input_message_content") or {}
+        text = content.get("message_text")
+        if not isinstance(text, str):
+            raise ValueError(f"result {result_id!r} sends no text: not simulated")
+        try:
+            shown = message_text(text, content.get("parse_mode"))
+        except ContentError as error:  # answerInlineQuery checked it: a stand-in bug
+            raise AssertionError(error.description) from None
+        with self._world.changed:
+            chat, user = self._user_in(user_id, chat_id)
+            message = self._world.post(
+                chat,
+                user.id,
+                text=text,
+                parse_mode=content.get("parse_mode"),
+                shown=shown,
+                reply_markup=result.get("reply_markup"),
+                extra={"via_bot": self.bot.to_json()},
+            )
+            if self._world.status_of(chat, self.bot.id) in ("member", "administrator", "creator"):
+                self._enqueue("message", self._world.message_json(message))
+            return message.message_id
 
     def change_bot_status(self, chat_id: int, status: MemberStatus, *, by: int) -> None:
         """User `by` changes the bot's membership (a my_chat_member update): "kicked" in a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.devserver.errors import ContentError
@@ -118,3 +119,102 @@ def _check_button(button: object) -> None:
         isinstance(url, str) and url.startswith(("http://", "https://", "tg://"))
     ):
         raise ContentError("BUTTON_URL_INVALID")
+
+
+# Inline mode: answerInlineQuery's limits.
+MAX_INLINE_RESULTS = 50
+MAX_RESULT_ID = 64  # bytes
+MAX_NEXT_OFFSET = 64  # bytes
+RESULT_TYPES = frozenset(
+    {
+        "article",
+        "audio",
+        "contact",
+        "document",
+        "game",
+        "gif",
+        "location",
+        "mpeg4_gif",
+        "photo",
+        "sticker",
+        "venue",
+        "video",
+        "voice",
+    }
+)
+_START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def inline_results(raw: object) -> list[dict[str, Any]]:
+    """answerInlineQuery's results decoded and checked, or a ContentError as Telegram words
+    it: at most 50, ids of 1-64 bytes and unique, a known type; an article needs a title and
+    a message to send, whose text follows the rules of any message."""
+    results = _decode(raw)
+    if not isinstance(results, list):
+        raise ContentError("can't parse inline query results JSON object")
+    if len(results) > MAX_INLINE_RESULTS:
+        raise ContentError("RESULTS_TOO_MUCH")
+    seen: set[str] = set()
+    for result in results:
+        if not isinstance(result, dict):
+            raise ContentError("can't parse inline query result JSON object")
+        result_id = result.get("id")
+        if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= MAX_RESULT_ID:
+            raise ContentError("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise ContentError("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if result.get("type") not in RESULT_TYPES:
+            raise ContentError("RESULT_TYPE_INVALID")
+        if result["type"] == "article":
+            _check_article(result)
+        if "reply_markup" in result:
+            reply_markup(result["reply_markup"], inline_only=True)
+    return results
+
+
+def _check_article(result: dict[str, Any]) -> None:
+    title = result.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ContentError("RESULT_TITLE_EMPTY")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict):
+        raise ContentError("can't parse InputMessageContent: input_message_content is required")
+    if "message_text" in content:
+        text = content["message_text"]
+        if not isinstance(text, str):
+            raise ContentError("MESSAGE_EMPTY")
+        try:
+            message_text(text, content.get("parse_mode"))
+        except ContentError as error:
+            # Telegram names an empty text after its own error code here.
+            if error.description.endswith("message text is empty"):
+                raise ContentError("MESSAGE_EMPTY") from None
+            raise
+    url = result.get("url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ContentError("RESULT_URL_INVALID")
+
+
+def next_offset(value: str | None) -> str:
+    if value is not None and len(value.encode()) > MAX_NEXT_OFFSET:
+        raise ContentError("NEXT_OFFSET_INVALID")
+    return value or ""
+
+
+def results_button(raw: object) -> dict[str, Any] | None:
+    """answerInlineQuery's button: a text and exactly one of web_app and start_parameter."""
+    if raw is None:
+        return None
+    button = _decode(raw)
+    if not isinstance(button, dict) or not isinstance(button.get("text"), str):
+        raise ContentError("can't parse InlineQueryResultsButton JSON object")
+    actions = {"web_app", "start_parameter"} & button.keys()
+    if len(actions) != 1:
+        raise ContentError("can't parse InlineQueryResultsButton: use exactly one action")
+    start = button.get("start_parameter")
+    if "start_parameter" in button and not (
+        isinstance(start, str) and _START_PARAMETER.fullmatch(start)
+    ):
+        raise ContentError("START_PARAM_INVALID")
+    return button

@@ -17,6 +17,8 @@ from bot.devserver.objects import (
     JSON,
     Chat,
     ChatMessage,
+    InlineAnswer,
+    InlineQuery,
     MemberStatus,
     QueryAnswer,
     StoredFile,
@@ -49,11 +51,12 @@ def now() -> int:
 
 
 class World:
-    def __init__(self, bot: User, limiter: RateLimiter | None) -> None:
+    def __init__(self, bot: User, limiter: RateLimiter | None, *, inline: bool = True) -> None:
         self.changed = threading.Condition()
         self.stopping = threading.Event()
         self.bot = bot
         self.limiter = limiter
+        self.inline = inline  # inline mode on, as /setinline in BotFather switches it
         self.users: dict[int, User] = {bot.id: bot}
         self.chats: dict[int, Chat] = {}
         self.messages: dict[int, list[ChatMessage]] = {}
@@ -63,6 +66,9 @@ class World:
         self.poll = 0  # number of the newest getUpdates call: it cuts off older ones
         self.open_queries: set[str] = set()  # callback queries not answered yet
         self.query_answers: list[QueryAnswer] = []
+        # Inline queries by id while unanswered, and the answers Telegram accepted, in order.
+        self.inline_queries: dict[str, InlineQuery] = {}
+        self.inline_answers: list[InlineAnswer] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}  # by (scope JSON, language)
         self.webhook_url = ""
         self.webhook_certificate = False
@@ -169,7 +175,7 @@ class World:
         return self.bot.to_json() | {
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
