@@ -52,6 +52,7 @@ PARTICLES = frozenset(
 # Trailing generational suffixes, no part of the name to compare.
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")
+MAX_NAME = 200
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
@@ -94,7 +95,7 @@ def _reading(first: list[tuple[str, ...]], last: list[tuple[str, ...]], sure: bo
     plain = len(last) > 1 and not all(_particle(word) for word in last[:-1])
     return Reading(
         "".join(part for word in last for part in word),
-        tuple(part for word in first for part in word),
+        tuple("-".join(word) for word in first),
         guessed=plain and not sure,
     )
 
@@ -102,6 +103,9 @@ def _reading(first: list[tuple[str, ...]], last: list[tuple[str, ...]], sure: bo
 @functools.lru_cache(maxsize=65_536)
 def readings(name: str) -> tuple[Reading, ...]:
     """Every plausible split of a name into first names and a last name."""
+    # No real name is longer; a page's hostile "author" of 100,000 characters would make
+    # the splits below take minutes.
+    name = name[:MAX_NAME]
     last_text, comma, rest = name.partition(",")
     first_text = rest.split(",")[0]
     # "LeCun, Yann"; but "John Smith, Jr." and "Y., LeCun" are read without the comma.
@@ -125,9 +129,14 @@ def readings(name: str) -> tuple[Reading, ...]:
 
 
 def _same_first(one: str, other: str) -> bool:
-    if len(one) == 1 or len(other) == 1:
-        return one[0] == other[0]
-    return one == other
+    """One first name (its hyphenated parts joined by "-") against another: initials stand
+    for names with those letters ("J.-P." is Jean-Pierre, "J." is Jean or Jean-Pierre), but
+    a full name must be the same name ("Fei-Fei" is not "Fei")."""
+    ones, others = one.split("-"), other.split("-")
+    if all(len(part) == 1 for part in ones) or all(len(part) == 1 for part in others):
+        shared = min(len(ones), len(others))
+        return [p[0] for p in ones[:shared]] == [p[0] for p in others[:shared]]
+    return ones == others
 
 
 def _agree(one: Reading, other: Reading) -> bool:

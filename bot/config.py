@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     @field_validator("default_schedule")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
-        schedule = parse_schedule(value)
+        # An empty variable means the default, as everywhere else.
+        schedule = parse_schedule(value or "daily")
         if schedule is None:
             raise ValueError(f"expected {SCHEDULE_USAGE} (DAY as monday or mon), not {value!r}")
         return schedule.stored

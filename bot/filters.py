@@ -31,6 +31,14 @@ _FILTER = re.compile(
 )
 
 
+# `cat:` or `author:` that names nothing: at the end, before a comma, or empty quotes.
+_EMPTY = re.compile(
+    r"(?<!\S)[-\u2013\u2014\u2212]?(?P<field>cat|author)\s*:\s*"
+    rf"(?:[{_OPEN}][{_CLOSE}](?=\s|$)|(?=\s*(?:$|[,;])))",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     field: Field
@@ -86,6 +94,12 @@ def parse(text: str) -> Filtered:
 def without(text: str) -> str:
     """The text with its filters blanked out, the rest as typed (spaces included)."""
     return _FILTER.sub(" ", text)
+
+
+def empty(text: str) -> str | None:
+    """The field of a filter in the text that names nothing (`cat:`, `author:""`)."""
+    found = _EMPTY.search(text)
+    return found["field"].lower() if found else None
 
 
 def has_filters(text: str) -> bool:

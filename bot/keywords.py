@@ -68,6 +68,9 @@ def _strip(text: str) -> tuple[str, bool, bool]:
 def clean(raw: str) -> Keyword | None:
     """The keyword a user meant, or None if nothing but punctuation was typed."""
     text = " ".join(raw.split())
+    if filters.empty(text):
+        # Kept as typed, for refusal() to say so: cleaning would make `author:""` "author".
+        return Keyword(text)
     exclude = opened = closed = False
     while True:
         before = text
@@ -88,6 +91,9 @@ def clean(raw: str) -> Keyword | None:
 
 def refusal(keyword: Keyword) -> str | None:
     """Why a keyword would match almost every paper (or none), or None if it is fine."""
+    if field := filters.empty(keyword.term):
+        example = "cat:cs.LG" if field == "cat" else 'author:"Yann LeCun"'
+        return f"{field}: needs a value, as in {example}"
     if filters.has_filters(keyword.term):
         parsed = filters.parse(keyword.term)
         reason = filters.refusal(parsed.filters)

@@ -17,8 +17,8 @@ The query language, deliberately small and impossible to get wrong:
     the papers listed in that arXiv category or written by that person, as the same
     keyword does in a digest (bot/filters.py). The search index knows only titles and
     abstracts, so the filters are applied in Python to the best FILTER_POOL matches of the
-    words (or, with no words, to the FILTER_POOL newest papers): an older match past those
-    is not found, and the result then says so.
+    words (or, with no words, to the FILTER_SCAN newest papers): a match past those is not
+    found, and the result then says so.
 
 Each word is read by bot/matching.read_keyword, as a digest reads a keyword, so a search
 finds every paper a digest of the same words would carry. Results come in tiers: the exact
@@ -79,6 +79,9 @@ SNIPPET_TOKENS = 24
 MAX_VARIANTS = 32
 # cat: and author: filter this many of the best matches (or newest papers) in Python.
 FILTER_POOL = 500
+# A query of filters alone reads this many of the newest papers, this many at a time.
+FILTER_SCAN = 100_000
+SCAN_BATCH = 2_000
 
 # A term: optional "-", then a quoted phrase or a word, optionally followed by "*".
 _TERM = re.compile(
@@ -428,9 +431,16 @@ def search(
 def _newest_filtered(
     session: Session, text: str, wanted: filters.Filtered, limit: int, offset: int
 ) -> SearchOutcome:
-    """A query of filters alone (`author:Hinton`): the newest papers that pass, newest first."""
-    newest = subscriptions.newest_papers(session, FILTER_POOL)
-    kept = [(paper_id, paper) for paper_id, paper in newest if wanted.admits(paper)]
+    """A query of filters alone (`author:Hinton`): the papers that pass, newest first, from
+    the FILTER_SCAN newest (read in batches, so memory stays flat)."""
+    kept: list[tuple[int, Paper]] = []
+    scanned = 0
+    while scanned < FILTER_SCAN:
+        batch = subscriptions.newest_papers(session, SCAN_BATCH, scanned)
+        scanned += len(batch)
+        kept += [(paper_id, paper) for paper_id, paper in batch if wanted.admits(paper)]
+        if len(batch) < SCAN_BATCH:
+            break
     results = tuple(
         SearchResult(
             title=paper.title,
@@ -442,11 +452,11 @@ def _newest_filtered(
         )
         for paper_id, paper in kept[offset : offset + limit]
     )
-    capped = len(newest) >= FILTER_POOL
+    capped = scanned >= FILTER_SCAN
     return SearchOutcome(
         query=text.strip(),
         corrected=None,
-        message=f"among the {FILTER_POOL} newest papers" if capped else None,
+        message=f"among the {FILTER_SCAN:,} newest papers" if capped else None,
         results=results,
         offset=offset,
         matches=len(kept),

@@ -224,14 +224,39 @@ def _add_keywords(
 def follow(
     session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
 ) -> str:
-    """/follow NAME: a shortcut for subscribing `author:"NAME"`."""
-    name = " ".join(text.replace('"', " ").split())
-    if not name:
+    """/follow NAME[, NAME...]: a shortcut for subscribing `author:"NAME"`."""
+    names = _names(text)
+    usage = (
+        "Usage: <code>/follow Yann LeCun</code>, several separated by commas, or "
+        "<code>/follow LeCun</code> for every author of that last name."
+    )
+    if not names:
+        return usage
+    if any(name[0] in keywords.DASHES or ":" in name for name in names):
         return (
-            "Usage: <code>/follow Yann LeCun</code> (or <code>/follow LeCun</code> for every "
-            "author of that last name)."
+            usage + " For a category: <code>/subscribe cat:cs.LG</code>; to leave an author "
+            "out: <code>/subscribe -author:NAME</code>."
         )
-    return _add_keywords(session, chat, [f'author:"{name}"'], now, known, question=False)
+    wanted = [f'author:"{name}"' for name in names]
+    return _add_keywords(session, chat, wanted, now, known, question=False)
+
+
+# Quotes a phone puts around a name ("Yann LeCun", “Yann LeCun”).
+_NAME_QUOTES = "\"'\u201c\u201d\u201e\u00ab\u00bb\u2018\u2019 "
+
+
+def _names(text: str) -> list[str]:
+    """/follow's names, one per line, semicolon or comma; but "LeCun, Yann" (one side a
+    single word) is one name written last name first."""
+    names: list[str] = []
+    for line in re.split(r"[;\n]", text):
+        parts = [" ".join(part.strip(_NAME_QUOTES).split()) for part in line.split(",")]
+        parts = [part for part in parts if part]
+        if len(parts) == 2 and min(len(part.split()) for part in parts) == 1:
+            names.append(", ".join(parts))
+        else:
+            names += parts
+    return names
 
 
 def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:

@@ -151,10 +151,11 @@ def newest_paper_id(session: Session) -> int | None:
     return session.scalar(select(func.max(PaperRow.id)))
 
 
-def newest_papers(session: Session, limit: int) -> list[tuple[int, Paper]]:
-    """The newest stored papers with their row ids."""
+def newest_papers(session: Session, limit: int, offset: int = 0) -> list[tuple[int, Paper]]:
+    """The newest stored papers with their row ids (after skipping `offset` newer ones)."""
     query = select(PaperRow).order_by(PaperRow.first_seen_at.desc(), PaperRow.id.desc())
-    return [(row.id, paper_record(row)) for row in session.scalars(query.limit(limit))]
+    rows = session.scalars(query.limit(limit).offset(offset))
+    return [(row.id, paper_record(row)) for row in rows]
 
 
 def first_seen_since(session: Session, since: datetime) -> set[int]:

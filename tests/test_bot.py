@@ -589,3 +589,11 @@ async def test_follow_an_author_and_a_refused_category(bot: Bot) -> None:
     assert "Legged Robots" not in await bot.say(ALICE, "/latest")
     search = await bot.say(ALICE, "/search cat:cs.CL pruning")
     assert "Structured Pruning of Language Models" in search
+    # Found by a review: a phone's curly quotes, several names, a category or an exclusion.
+    quoted = await bot.say(ALICE, "/follow “Johannes Schafl”, Maria Garcia-Lopez")
+    assert 'Subscribed to: author:"Johannes Schafl", author:"Maria Garcia-Lopez"' in quoted
+    assert "Subscribed to" not in await bot.say(ALICE, "/follow cat:cs.LG")
+    assert "-author:NAME" in await bot.say(ALICE, "/follow -Hinton")
+    assert "“author:” was not added: author: needs a value" in await bot.say(
+        ALICE, "/subscribe author:"
+    )

@@ -443,3 +443,8 @@ async def test_schedule_in_groups_and_channels(world: World) -> None:
         assert group is not None
         assert channel is not None
         assert (group.schedule, channel.schedule) == ("weekly monday", "weekdays")
+
+
+def test_an_empty_default_schedule_means_daily() -> None:
+    # PAPERBOY_DEFAULT_SCHEDULE= (set but empty) is the default, not a configuration error.
+    assert Settings(default_schedule="").default_schedule == "daily"
