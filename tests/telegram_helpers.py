@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from telegram.ext import Application
 
+from bot.app import build_application, register_commands, stop_digests
+from bot.config import Settings
+from bot.devserver import FakeBotApi
 from tests.conftest import REPO
 
 TOKEN = "123:ABC"
@@ -24,3 +31,27 @@ def bot_api_spec() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return SPEC
+
+
+@asynccontextmanager
+async def running_bot(
+    api: FakeBotApi, settings: Settings, sessions: sessionmaker[Session]
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The real bot, polling the stand-in until the block ends; then the stand-in must have
+    seen no call that breaks the Bot API's rules and no message Telegram would refuse."""
+    app = build_application(settings, sessions)
+    await app.initialize()
+    await register_commands(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        yield app
+        assert api.violations == []
+        assert api.rejected == []
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await stop_digests(app)
+        api.stop()

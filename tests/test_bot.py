@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
 from bot import cli, logs
-from bot.app import COMMANDS, build_application, register_commands, stop_digests
+from bot.app import COMMANDS
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -35,7 +35,7 @@ from bot.sources import arxiv_feed
 from storage import queries, subscriptions
 from storage.records import Paper
 from tests.httpserver import Reply, free_port, serve
-from tests.telegram_helpers import TOKEN, bot_api_spec
+from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
 ALICE, BOB, ADMIN = 1001, 1002, 1003
 GROUP, FORUM, CHANNEL = -2001, -1002002, -1002003
@@ -99,22 +99,8 @@ async def bot(sessions: sessionmaker[Session], db_url: str, tmp_path: Path) -> A
         sources=[str(source)],
         digest_max=5,
     )
-    app = build_application(settings, sessions)
-    await app.initialize()
-    await register_commands(app)
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with running_bot(api, settings, sessions) as app:
         yield Bot(api, app, sessions)
-        assert api.violations == []
-        assert api.rejected == []
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await stop_digests(app)
-        api.stop()
 
 
 async def test_menu_comes_from_the_command_list(bot: Bot) -> None:

@@ -14,16 +14,15 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
-from telegram.ext import Application
 
-from bot.app import COMMANDS, build_application, register_commands, stop_digests
+from bot.app import COMMANDS
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.devserver.objects import ChatMessage
 from storage import feedback, queries, subscriptions
 from storage.records import Paper
-from tests.telegram_helpers import TOKEN, bot_api_spec
+from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
 ALICE, BOB = 1001, 1002
 GROUP = -2001
@@ -124,22 +123,8 @@ async def chat(sessions: sessionmaker[Session], db_url: str) -> AsyncIterator[Ch
         bot_api_url=api.base_url.removesuffix("/bot"),
         digest_max=3,
     )
-    app: Application = build_application(settings, sessions)  # type: ignore[type-arg]
-    await app.initialize()
-    await register_commands(app)
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    try:
+    async with running_bot(api, settings, sessions):
         yield Chat(api, sessions)
-        assert api.violations == []
-        assert api.rejected == []
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await stop_digests(app)
-        api.stop()
 
 
 async def _digest(chat: Chat, user: int, group: int | None = None) -> ChatMessage:

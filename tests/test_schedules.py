@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
 from bot import cli, service
-from bot.app import build_application, register_commands, stop_digests
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -24,7 +23,7 @@ from bot.schedule import DAILY, Schedule, local_day, next_digest, parse_schedule
 from bot.scheduler import Scheduler, make_sender
 from storage import queries, subscriptions
 from storage.records import Paper
-from tests.telegram_helpers import TOKEN, bot_api_spec
+from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
@@ -356,25 +355,13 @@ async def world(sessions: sessionmaker[Session], db_url: str) -> AsyncIterator[W
         bot_api_url=api.base_url.removesuffix("/bot"),
         sources=[],
     )
-    app = build_application(settings, sessions)
-    await app.initialize()
-    await register_commands(app)
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
     digests = Digests(sessions, make_sender(settings), 10, clock=clock)
     scheduler = Scheduler(sessions, settings, digests, clock=clock)
     try:
-        yield World(api, app, scheduler, clock, sessions, [])
-        assert api.violations == []
-        assert api.rejected == []
+        async with running_bot(api, settings, sessions) as app:
+            yield World(api, app, scheduler, clock, sessions, [])
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await stop_digests(app)
         await digests.sender.close()
-        api.stop()
 
 
 async def test_a_weekly_digest_comes_on_fridays_at_the_local_time_once(world: World) -> None:
