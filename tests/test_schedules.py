@@ -24,6 +24,7 @@ from bot.scheduler import Scheduler, make_sender
 from storage import queries, subscriptions
 from storage.records import Paper
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
+from tests.test_schedule import Clock
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
@@ -298,14 +299,6 @@ def test_digest_now_leaves_a_weekly_chat_alone_on_other_days(
 
 ALICE, BOB = 1001, 1002
 GROUP, CHANNEL = -2001, -1002003
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
