@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import profile, recommendations
 from bot.digests import Digests
-from bot.handlers import _args, _sessions
+from bot.handlers import _args, _is_admin, _sessions
 from bot.render import (
     feedback_keyboard,
     feedback_papers,
@@ -47,7 +48,7 @@ NOTICES = {
     "unsave": "Removed from saved",
 }
 _RATINGS = {"up": 1, "down": -1, "clear": 0}
-_PAPER_ID = re.compile(r"[0-9]{1,18}")
+_PAPER_ID = re.compile(r"[0-9]{1,9}")  # within INTEGER, as FEEDBACK_DATA
 SIMILAR_USAGE = (
     "Usage: <code>/similar 2401.00002</code> (an arXiv id), or tap ≈ under a paper "
     "for papers like it."
@@ -99,6 +100,13 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await query.answer(OUT_OF_DATE)
         return
     action, paper_id = parsed
+    user = update.effective_user
+    if message.chat.type == ChatType.CHANNEL and (
+        user is None or not await _is_admin(context, message.chat.id, user.id)
+    ):
+        # A channel's ratings shape what all its readers get, and ≈ posts into it.
+        await query.answer("Only the channel's administrators can rate papers here.")
+        return
     if action == "sim":
         found = await _similar(context, message.chat.id, paper_id)
         if found is None:

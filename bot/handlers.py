@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -468,34 +469,47 @@ def _paging(more: bool, offset: int) -> list[InlineKeyboardButton]:
     return buttons
 
 
+def number(text: str) -> int | None:
+    """A number in callback data: ASCII digits only (Python's int() also takes "\u0663" and
+    str.isdigit() passes "²", which int() refuses), at most 15 of them."""
+    return int(text) if _NUMBER.fullmatch(text) else None
+
+
+_NUMBER = re.compile(r"-?[0-9]{1,15}")
+
+
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every inline button: unsub:<chat>:<keyword id>, stop:<chat>, digest:<chat>, cancel,
     search:<offset>."""
     query = update.callback_query
-    if query is None or query.data is None or not isinstance(query.message, Message):
+    if query is None:
+        return
+    if query.data is None or not isinstance(query.message, Message):
+        await query.answer("That button is out of date.")
         return
     action, _, rest = query.data.partition(":")
     if action == "search":
-        await _page_search(update, context, int(rest) if rest.isdigit() else 0)
+        await _page_search(update, context, max(0, number(rest) or 0))
         return
     if action == "cancel":
         await query.answer("Kept.")
         await query.edit_message_text("Nothing was deleted.")
         return
-    chat_id, _, extra = rest.partition(":")
-    if not chat_id.lstrip("-").isdigit() or not await _may_change(update, context, int(chat_id)):
+    raw_chat, _, extra = rest.partition(":")
+    chat_id, keyword_id = number(raw_chat), number(extra)
+    if chat_id is None or not await _may_change(update, context, chat_id):
         await query.answer("Only an administrator can do that.", show_alert=True)
         return
     here = query.message.chat
     # A channel's buttons are pressed in the private chat that manages it.
     chat = (
         service.Chat(here.id, here.type, here.title)
-        if int(chat_id) == here.id
-        else service.Chat(int(chat_id), ChatType.CHANNEL, "the channel")
+        if chat_id == here.id
+        else service.Chat(chat_id, ChatType.CHANNEL, "the channel")
     )
-    if action == "unsub" and extra.isdigit():
+    if action == "unsub" and keyword_id is not None:
         with _sessions(context).begin() as session:
-            removed = subscriptions.remove_keyword_id(session, chat.id, int(extra))
+            removed = subscriptions.remove_keyword_id(session, chat.id, keyword_id)
         await query.answer(f"Removed {removed}" if removed else "Already removed.")
         if removed:
             await query.edit_message_text(f"Unsubscribed from: {escape(removed)}")

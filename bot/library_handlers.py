@@ -14,7 +14,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, filters
 
 from bot import citations, library, profile
-from bot.handlers import _args, _here, _may_change, _reply, _sessions
+from bot.handlers import _args, _here, _may_change, _reply, _sessions, number
 from bot.render import MESSAGE_LIMIT, cut, fit, linked_title, plural
 from bot.schedule import utc_now
 from storage.records import Paper
@@ -128,11 +128,10 @@ async def on_saved_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not isinstance(query.message, Message):
         await query.answer("This list is too old to page: send /saved again.")
         return
-    wanted = query.data.removeprefix("saved:")
-    if not wanted.isdigit() or int(wanted) > _MAX_OFFSET or int(wanted) % SAVED_PAGE:
+    offset = number(query.data.removeprefix("saved:"))
+    if offset is None or not 0 <= offset <= _MAX_OFFSET or offset % SAVED_PAGE:
         await query.answer("That button is not one I made: send /saved again.")
         return
-    offset = int(wanted)
     chat_id = query.message.chat.id
     total, shown, text, markup = await asyncio.to_thread(_saved_page, context, chat_id, offset)
     if not total:
@@ -184,8 +183,8 @@ async def library_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if document.file_size is not None and document.file_size > limit:
         await _reply(
             update,
-            f"That file is {_size(document.file_size)}; a library may be at most "
-            f"{_size(limit)}. Export a smaller collection.",
+            f"That file is larger than the {_size(limit)} a library may have. "
+            "Export a smaller collection.",
         )
         return
     try:

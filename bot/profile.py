@@ -15,6 +15,10 @@ from storage.identity import title_key
 from storage.records import Paper
 
 LIKE, DISLIKE = 1, -1
+# What an entry keeps: no paper has a longer title, and an index entry on PostgreSQL may
+# not pass 8 KB (a 10 KB "title" failed the whole import there).
+TITLE_MAX = 500
+ABSTRACT_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +60,19 @@ def import_library(
     by_id, by_title = feedback.find_papers(
         session,
         [e.arxiv_id for e in found.entries if e.arxiv_id],
-        [title_key(e.title) for e in found.entries],
+        [title_key(e.title[:TITLE_MAX]) for e in found.entries],
     )
     records: dict[str, feedback.LibraryRecord] = {}
     skipped = [_where(s) + s.reason for s in found.skipped]
     for entry in found.entries:
-        key = title_key(entry.title)
+        title = entry.title[:TITLE_MAX]
+        key = title_key(title)
         if key in records:
-            skipped.append(f"{entry.title[:60]}: the same title again, read once")
+            skipped.append(f"{title[:60]}: the same title again, read once")
             continue
         paper_id = by_id.get(entry.arxiv_id or "") or by_title.get(key)
         records[key] = feedback.LibraryRecord(
-            entry.title, key, entry.abstract, entry.arxiv_id, paper_id
+            title, key, entry.abstract[:ABSTRACT_MAX], entry.arxiv_id, paper_id
         )
     matched = sum(1 for r in records.values() if r.paper_id is not None)
     subscriber_id = _subscriber_id(session, chat_id, chat_type, now)

@@ -263,7 +263,9 @@ def fit(lines: list[str], limit: int) -> str:
 # the same thing again rather than undoing itself. Ids are strict ASCII digits: callback
 # data comes from the client and can be forged.
 FEEDBACK_PREFIX = "fb:"
-FEEDBACK_DATA = re.compile(r"fb:(up|down|clear|save|unsave|sim):([0-9]{1,18})")
+# Paper ids are INTEGER rows: nine digits stay within PostgreSQL's range (a forged longer
+# one would make the database raise instead of being refused).
+FEEDBACK_DATA = re.compile(r"fb:(up|down|clear|save|unsave|sim):([0-9]{1,9})")
 _LABEL_NUMBER = re.compile(r"([0-9]{1,3}) ")
 
 

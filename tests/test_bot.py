@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
@@ -33,6 +34,7 @@ from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.sources import arxiv_feed
 from storage import queries, subscriptions
+from storage.models import RatingRow
 from storage.records import Paper
 from tests.httpserver import Reply, free_port, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
@@ -313,6 +315,27 @@ async def test_channels_are_managed_from_a_private_chat(bot: Bot) -> None:
     assert "Unsubscribed from: GNN" in await bot.say(ALICE, "/unsubscribe @papers GNN")
     # A name typed by the user is escaped like everything else.
     assert "cannot find @<b>x" in await bot.say(ALICE, "/subscribe @<b>x MoE")
+
+
+async def test_only_a_channels_admins_rate_for_it(bot: Bot) -> None:
+    # A channel's ratings shape what every reader gets, and ≈ posts into the channel: a
+    # reader's taps change nothing (found by a review).
+    await bot.say(ALICE, "/subscribe @papers GNN")
+    await bot.say(ALICE, "/digest @papers")
+    [post] = [m for m in bot.api.sent(CHANNEL) if m.reply_markup]
+    posts = len(bot.api.sent(CHANNEL))
+    for label in ("1 👎", "1 🔖", "1 ≈"):
+        bot.api.user_presses(BOB, post.message_id, label, chat_id=CHANNEL)
+        await bot.api.wait_idle(quiet=0.3)
+        assert bot.api.answers[-1].text == "Only the channel's administrators can rate papers here."
+    assert len(bot.api.sent(CHANNEL)) == posts
+    with bot.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RatingRow)) == 0
+    bot.api.user_presses(ALICE, post.message_id, "1 👍", chat_id=CHANNEL)
+    await bot.api.wait_idle(quiet=0.3)
+    assert "Noted" in (bot.api.answers[-1].text or "")
+    with bot.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RatingRow)) == 1
 
 
 async def test_import_into_a_channel_through_the_reply(bot: Bot) -> None:

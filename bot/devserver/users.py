@@ -146,7 +146,8 @@ class PlayingUsers:
         a callback_query update carrying the message and the button's data. Returns the
         query's id, which the bot must answer once."""
         with self._world.changed:
-            chat, user = self._user_in(user_id, chat_id)
+            # Any reader of a channel may press the buttons under its posts.
+            chat, user = self._user_in(user_id, chat_id, reading=True)
             message = self._world.message(chat.id, message_id)
             buttons = message.buttons() if message is not None and message.from_bot else []
             pressed = [b for b in buttons if b["text"] == button and "callback_data" in b]
@@ -301,10 +302,14 @@ class PlayingUsers:
             self._enqueue("message", self._world.message_json(message))
             return message.message_id
 
-    def _user_in(self, user_id: int, chat_id: int | None) -> tuple[Chat, User]:
+    def _user_in(
+        self, user_id: int, chat_id: int | None, *, reading: bool = False
+    ) -> tuple[Chat, User]:
         user = self._world.users[user_id]
         chat = self._world.chats[user_id if chat_id is None else chat_id]
         if chat.type == "channel":
+            if reading:
+                return chat, user
             raise ValueError("users do not post in channels here")
         if chat.type != "private":
             chat.members.setdefault(user_id, "member")  # who writes in a group is in it
