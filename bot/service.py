@@ -657,7 +657,7 @@ def digest(
     if fitted is not None and row.recommend and recommend:
         suggested = recommendations.recommend(
             session,
-            chat_id,
+            row.id,
             known.ranking,
             utc_now(),
             recommend,

@@ -7,6 +7,7 @@ a tap is answered once, recorded for the chat the buttons are in, and shown on t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import profile
 from bot.app import COMMANDS
 from bot.config import Settings
 from bot.devserver import FakeBotApi
@@ -315,6 +317,44 @@ async def test_recommend_on_and_off(chat: Chat) -> None:
     # In a group, only administrators change it.
     [refused] = await chat.say(BOB, "/recommend off", GROUP)
     assert "administrators" in refused.shown
+
+
+async def _recommended(chat: Chat, command: str) -> list[str]:
+    """Send a command and return the titles of the "Recommended for you" message it brings
+    (a digest's later messages wait for the per-chat pause), or [] if none comes."""
+    before = len(chat.api.sent(ALICE))
+    await chat.say(ALICE, command)
+    deadline = asyncio.get_running_loop().time() + 5
+    while asyncio.get_running_loop().time() < deadline:
+        found = [m.shown for m in chat.api.sent(ALICE)[before:] if m.shown.startswith("✨")]
+        if found:
+            assert "because your library has Protein Folding Model" in found[0]
+            return re.findall(r"^\d+\. (.+)$", found[0], re.MULTILINE)
+        await asyncio.sleep(0.05)
+    return []
+
+
+async def test_a_digest_recommends_papers_like_the_library_once(chat: Chat) -> None:
+    library = "\n".join(
+        f"@misc{{p{n}, title = {{Protein Folding Model {n}}}}}" for n in range(4)
+    ).encode()
+    with chat.sessions.begin() as session:
+        report = profile.import_library(
+            session, ALICE, "private", library, "lib.bib", datetime.now(UTC)
+        )
+    assert report.matched == 4
+    await chat.say(ALICE, "/subscribe pruning")
+    first = await _recommended(chat, "/digest")
+    # Papers like the library's, none of the library's own, none a keyword matched.
+    assert len(first) == 3
+    assert all(t.startswith("Protein Folding Model ") for t in first), first
+    assert not set(first) & {f"Protein Folding Model {n}" for n in range(4)}
+    # Once only: the next digest recommends others.
+    second = await _recommended(chat, "/digest")
+    assert second
+    assert not set(second) & set(first)
+    await chat.say(ALICE, "/recommend off")
+    assert await _recommended(chat, "/digest") == []
 
 
 def test_the_menu_names_the_new_commands() -> None:
