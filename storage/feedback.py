@@ -18,7 +18,7 @@ from storage.models import (
     RatingRow,
     SavedRow,
 )
-from storage.queries import paper_record
+from storage.queries import in_chunks, paper_record
 from storage.records import Paper
 from storage.search_index import TERMS_TABLE
 
@@ -162,18 +162,14 @@ def find_papers(
     """Stored papers by arXiv id and by title key, to match a library's entries with."""
     by_id: dict[str, int] = {}
     by_title: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(arxiv_ids))):
+    for chunk in in_chunks(sorted(set(arxiv_ids))):
         query = select(PaperRow.arxiv_id, PaperRow.id).where(PaperRow.arxiv_id.in_(chunk))
         by_id.update((key, paper_id) for key, paper_id in session.execute(query) if key)
-    for chunk in _chunks(sorted(set(title_keys))):
+    for chunk in in_chunks(sorted(set(title_keys))):
         query = select(PaperRow.title_key, PaperRow.id).where(PaperRow.title_key.in_(chunk))
         for key, paper_id in session.execute(query.order_by(PaperRow.id)):
             by_title.setdefault(key, paper_id)
     return by_id, by_title
-
-
-def _chunks(values: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def add_library(
@@ -203,11 +199,6 @@ def add_library(
     _forget_profile(session, subscriber_id)
     session.flush()
     return added
-
-
-def library_count(session: Session, subscriber_id: int) -> int:
-    query = select(func.count()).select_from(LibraryEntryRow)
-    return session.scalar(query.where(LibraryEntryRow.subscriber_id == subscriber_id)) or 0
 
 
 def feedback(session: Session, subscriber_id: int) -> Feedback:
@@ -245,11 +236,8 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
 def title_keys(session: Session, paper_ids: Sequence[int]) -> dict[int, str]:
     """Papers' title keys (storage/identity.py), by id."""
     found: dict[int, str] = {}
-    ids = list(paper_ids)
-    for start in range(0, len(ids), 500):
-        query = select(PaperRow.id, PaperRow.title_key).where(
-            PaperRow.id.in_(ids[start : start + 500])
-        )
+    for chunk in in_chunks(paper_ids):
+        query = select(PaperRow.id, PaperRow.title_key).where(PaperRow.id.in_(chunk))
         found.update((row.id, row.title_key) for row in session.execute(query))
     return found
 
@@ -258,9 +246,8 @@ def analysed(session: Session, paper_ids: Sequence[int]) -> dict[int, tuple[str,
     """Papers' title and abstract as the search index holds them: word families, analysed
     once at ingest (storage/search_index.py), so a ranker never analyses them again."""
     found: dict[int, tuple[str, str]] = {}
-    ids = list(paper_ids)
-    for start in range(0, len(ids), 500):
-        rows = session.execute(_ANALYSED, {"ids": ids[start : start + 500]}).all()
+    for chunk in in_chunks(paper_ids):
+        rows = session.execute(_ANALYSED, {"ids": list(chunk)}).all()
         found.update((paper_id, (title, abstract)) for paper_id, title, abstract in rows)
     return found
 

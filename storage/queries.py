@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from storage.search_index import Indexed, indexed, insert_terms, update_vocabula
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,8 @@ class Stats:
     deliveries: int
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
+    """Values in slices short enough for one IN (...) list on either database."""
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
 
@@ -54,9 +57,9 @@ class _KnownPapers:
         self.by_key: dict[str, list[PaperRow]] = defaultdict(list)
         ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
         keys = sorted({title_key(p.title) for p in papers})
-        for id_chunk in _chunks(ids):
+        for id_chunk in in_chunks(ids):
             self._add_all(session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(id_chunk))))
-        for key_chunk in _chunks(keys):
+        for key_chunk in in_chunks(keys):
             self._add_all(
                 session.scalars(select(PaperRow).where(PaperRow.title_key.in_(key_chunk)))
             )
@@ -300,7 +303,7 @@ def schedule_source(session: Session, location: str, scheduled: bool) -> bool:
 def failures_since(session: Session, locations: Sequence[str]) -> dict[str, tuple[int, datetime]]:
     """The failing ones of these sources: consecutive failures and when the last one was."""
     found: dict[str, tuple[int, datetime]] = {}
-    for chunk in _chunks(locations):
+    for chunk in in_chunks(locations):
         query = select(SourceRow).where(
             SourceRow.location.in_(chunk),
             SourceRow.consecutive_failures > 0,
