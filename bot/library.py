@@ -32,6 +32,7 @@ from bibtexparser.model import (
 )
 
 from bot.sources.text import arxiv_id as versionless_arxiv_id
+from bot.sources.text import squash
 from storage.identity import title_key
 
 Format = Literal["bibtex", "ris"]
@@ -268,10 +269,6 @@ def latex_to_text(text: str) -> str:
     """Plain text of a BibTeX value: accents composed, commands and braces gone, one space."""
     decoded = _LATEX.sub(_latex_match, text)
     return " ".join(unicodedata.normalize("NFC", decoded).split())
-
-
-def squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 # --- arXiv ids ----------------------------------------------------------------------------
