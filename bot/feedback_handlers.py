@@ -21,7 +21,7 @@ from telegram.ext import ContextTypes
 
 from bot import profile, recommendations
 from bot.digests import Digests
-from bot.handlers import _args, _is_admin, _sessions
+from bot.handlers import _args, _may_change, _sessions
 from bot.render import (
     feedback_keyboard,
     feedback_papers,
@@ -100,9 +100,8 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await query.answer(OUT_OF_DATE)
         return
     action, paper_id = parsed
-    user = update.effective_user
-    if message.chat.type == ChatType.CHANNEL and (
-        user is None or not await _is_admin(context, message.chat.id, user.id)
+    if message.chat.type == ChatType.CHANNEL and not await _may_change(
+        update, context, message.chat.id
     ):
         # A channel's ratings shape what all its readers get, and ≈ posts into it.
         await query.answer("Only the channel's administrators can rate papers here.")
