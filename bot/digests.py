@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import profile, service
+from bot import service
 from bot.delivery import FloodWait, Result, Sender, chat_pause
 from bot.lease import PROCESS, Leadership
 from bot.render import feedback_keyboard, more_row, plural
 from bot.schedule import utc_now
-from storage import schedule, subscriptions
+from storage import feedback, schedule, subscriptions
 from storage.feedback import Mark
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,10 @@ class Digests:
                 now=self.clock(),
             )
             ids = [paper_id for _, paper_ids in plan.messages for paper_id in paper_ids]
-            return plan, profile.marks(session, chat_id, ids)
+            if plan.subscriber_id is None:
+                return plan, {}
+            # The plan found the subscriber already: no second lookup of the chat.
+            return plan, feedback.marks(session, plan.subscriber_id, ids)
 
     async def _write(self, work: Callable[..., object], *args: object) -> None:
         """Run work(session, *args) in a transaction, off the event loop: a write may wait
