@@ -100,22 +100,21 @@ def because(fitted: ranker.Model, found: ranker.Pool, paper_id: int) -> str | No
 
 
 def order(
-    fitted: ranker.Model | None,
+    scored: np.ndarray | None,
     found: ranker.Pool | None,
     papers: Sequence[tuple[int, Paper, bool]],
 ) -> list[int]:
     """Positions of keyword-matched papers (id, paper, matched in the title), best first:
-    by the chat's ranker blended with the title match and upvotes, or without a ranker by
-    title match, then upvotes."""
+    by the chat's ranker scores over the pool (`scored`) blended with the title match and
+    upvotes, or without scores by title match, then upvotes."""
 
     def blended(position: int) -> float:
         paper_id, paper, in_title = papers[position]
         base = TITLE_BONUS * in_title + UPVOTE_WEIGHT * math.log1p(paper.upvotes or 0)
-        if fitted is None or found is None or paper_id not in found.row:
+        if scored is None or found is None or paper_id not in found.row:
             return base
         return base + float(scored[found.row[paper_id]])
 
-    scored = ranker.scores(fitted, found) if fitted and found else np.zeros(0)
     return sorted(range(len(papers)), key=lambda position: -blended(position))
 
 
@@ -129,16 +128,17 @@ def recommend(
     skip: Sequence[int] = (),
     positive_only: bool = False,
     fitted: ranker.Model | None = None,
+    scored: np.ndarray | None = None,
 ) -> list[Recommendation]:
-    """The chat's best papers by its ranker (`fitted`, else the chat's), never one it rated,
-    saved, imported or was sent (nor those in `skip`); with `positive_only`, only papers on
-    its side of the model."""
+    """The chat's best papers by its ranker (`fitted`, else the chat's; `scored`, its scores
+    over the pool if already computed), never one it rated, saved, imported or was sent (nor
+    those in `skip`); with `positive_only`, only papers on its side of the model."""
     if found.features is None:
         return []
     fitted = fitted or model(session, subscriber_id, found.features, now)
     if fitted is None:
         return []
-    scores = ranker.scores(fitted, found.features)
+    scores = ranker.scores(fitted, found.features) if scored is None else scored
     ids = found.features.ids
     known = set(fitted.known) | set(skip)
     own_titles = set(fitted.known_titles)

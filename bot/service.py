@@ -17,7 +17,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import filters, keywords, recommendations, render, trending
+from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
@@ -640,9 +640,11 @@ def digest(
     fresh = [m for m in ranked(matches) if known.ids[m.index] not in sent]
     features = known.ranking.features
     fitted = recommendations.model(session, row.id, features, utc_now()) if features else None
+    # Scored once: the order of the matches and the recommendations both use them.
+    scored = ranker.scores(fitted, features) if fitted is not None and features else None
     if fitted is not None:
         positions = recommendations.order(
-            fitted,
+            scored,
             features,
             [(known.ids[m.index], m.paper, m.where == "title") for m in fresh],
         )
@@ -664,6 +666,7 @@ def digest(
             skip=matched_ids,
             positive_only=True,
             fitted=fitted,
+            scored=scored,
         )
         blocks = [
             (paper_block(r.paper, f"because {r.because}" if r.because else None), r.paper_id)
