@@ -43,10 +43,10 @@ from bot.config import Settings
 from bot.devserver import FakeBotApi, Limit, RateLimits
 from bot.digests import Digests, RunReport
 from bot.matching import Matcher, learn
+from bot.records import Paper
 from bot.scheduler import make_sender
 from bot.sources import parse_page
 from storage import db, queries, subscriptions
-from storage.records import Paper
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 TOKEN = SecretStr("123:ABC")

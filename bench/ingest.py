@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
 from bot.fetch import FetchPolicy
+from bot.records import Paper
 from bot.sources import parse_page
 from storage import db, queries
-from storage.records import Paper
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 HEADER = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\nMar 11\n\n"

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from bot.matching import Matcher, learn, locate, parse_keyword, prepare, read_keyword
+from bot.records import Paper
 from bot.sources import parse_page
-from storage.records import Paper
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 

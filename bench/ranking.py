@@ -30,9 +30,9 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from bot import cli, recommendations
+from bot.records import Paper
 from storage import db, feedback, queries, subscriptions
 from storage.identity import title_key
-from storage.records import Paper
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import search
 from bot.matching import Matcher
+from bot.records import Paper
 from bot.sources import parse_page
 from storage import db, queries
 from storage.identity import title_key
-from storage.records import Paper
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"

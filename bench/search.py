@@ -30,11 +30,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.records import Paper
 from bot.search import search
 from bot.sources import parse_page
 from storage import db, queries
 from storage.models import PaperRow
-from storage.records import Paper
 from storage.search_index import vocabulary_words
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"

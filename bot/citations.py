@@ -13,7 +13,7 @@ from itertools import count, product
 from string import ascii_lowercase
 
 from bot.analysis import STOP_WORDS, words
-from storage.records import Paper
+from bot.records import Paper
 
 _ARXIV_DOI = "10.48550/arXiv.{}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

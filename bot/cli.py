@@ -30,11 +30,11 @@ from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.lease import leadership
 from bot.matching import Matcher
+from bot.records import Paper
 from bot.render import plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
 from storage import db, queries, schedule, transfer
-from storage.records import Paper
 from storage.search import SearchUnavailable
 
 log = logging.getLogger("paperboy")

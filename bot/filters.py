@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot import authors, categories
-from storage.records import Paper
+from bot.records import Paper
 
 Field = Literal["cat", "author"]
 

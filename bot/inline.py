@@ -22,10 +22,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot import render, trending
+from bot.records import Paper
 from bot.search import search
 from bot.sources.text import arxiv_id
 from storage import feedback
-from storage.records import Paper
 from storage.search import SearchUnavailable
 
 PAGE = 20  # results per answer (Telegram takes at most 50)

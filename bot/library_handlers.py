@@ -15,9 +15,9 @@ from telegram.ext import ContextTypes, filters
 
 from bot import citations, library, profile
 from bot.handlers import _args, _here, _may_change, _reply, _sessions, number
+from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, cut, fit, linked_title, plural
 from bot.schedule import utc_now
-from storage.records import Paper
 
 SAVED_PAGE = 5
 NOTHING_SAVED = "Nothing saved yet: tap 🔖 under a paper to save it."

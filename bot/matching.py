@@ -37,7 +37,7 @@ from bot.analysis import (
     typo_distance,
     words,
 )
-from storage.records import Paper
+from bot.records import Paper
 
 # A keyword made only of filters (`author:LeCun`, `cat:cs.CL`) matches by who wrote a paper or
 # where arXiv lists it; words, alone or beside filters, by the title or the abstract.

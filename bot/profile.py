@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.library import Skipped, read_library
+from bot.records import Paper
 from storage import feedback, subscriptions
 from storage.identity import title_key
-from storage.records import Paper
 
 LIKE, DISLIKE = 1, -1
 # What an entry keeps: no paper has a longer title, and an index entry on PostgreSQL may

@@ -12,8 +12,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from bot import ranker
+from bot.records import Paper
 from storage import feedback, subscriptions
-from storage.records import Paper
 from storage.search_index import families
 
 # The papers recommendations and similar papers are drawn from: the newest, as for digests.

@@ -16,11 +16,11 @@ from typing import TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.keywords import Count, Keyword
+from bot.records import Paper, usable_url
 from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
 from bot.trending import Trend
 from storage.feedback import Mark
-from storage.records import Paper, usable_url
 
 # Telegram refuses longer messages (counted after entity parsing; the markup we add only
 # makes the raw text longer, so checking the raw text is safe).

@@ -58,9 +58,9 @@ from bot.matching import (
     may_be_typo,
     read_keyword,
 )
+from bot.records import Paper
 from storage import feedback, subscriptions
 from storage import search as store
-from storage.records import Paper
 from storage.search import Clause, Hit, Plan, Tier
 from storage.search_index import belongs_in_vocabulary
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
+from bot.records import Paper
 from storage.identity import title_key
 from storage.models import (
     LibraryEntryRow,
@@ -19,7 +20,6 @@ from storage.models import (
     SavedRow,
 )
 from storage.queries import in_chunks, paper_record
-from storage.records import Paper
 from storage.search_index import TERMS_TABLE
 
 _ANALYSED = text(

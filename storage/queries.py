@@ -11,9 +11,9 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
 
+from bot.records import Paper
 from storage.identity import title_key
 from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
-from storage.records import Paper
 from storage.search_index import Indexed, indexed, insert_terms, update_vocabulary
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.

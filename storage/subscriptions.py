@@ -8,9 +8,9 @@ from datetime import datetime, time
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from bot.records import Paper
 from storage.models import DeliveryRow, KeywordRow, PaperRow, SubscriberRow
 from storage.queries import paper_record
-from storage.records import Paper
 
 # The key of Session.info holding the schedule new subscribers get (PAPERBOY_DEFAULT_SCHEDULE):
 # every way a chat comes to be enrolled (a command, a button, a library file) goes through

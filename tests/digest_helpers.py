@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import service
 from bot.devserver import FakeBotApi
+from bot.records import Paper
 from storage import queries, subscriptions
-from storage.records import Paper
 
 TOPICS = [
     "pruning", "diffusion", "robotics", "protein folding", "speech recognition",

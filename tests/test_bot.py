@@ -32,10 +32,10 @@ from bot.app import COMMANDS
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
+from bot.records import Paper
 from bot.sources import arxiv_feed
 from storage import queries, subscriptions
 from storage.models import RatingRow
-from storage.records import Paper
 from tests.httpserver import Reply, free_port, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.citations import bibtex, citation_keys, ris
 from bot.library import read_library
-from storage.records import Paper
+from bot.records import Paper
 
 ATTENTION = Paper(
     title="Attention Is All You Need",

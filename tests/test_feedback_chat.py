@@ -22,8 +22,8 @@ from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.devserver.objects import ChatMessage
+from bot.records import Paper
 from storage import feedback, queries, subscriptions
-from storage.records import Paper
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
 ALICE, BOB = 1001, 1002

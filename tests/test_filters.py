@@ -8,9 +8,9 @@ import pytest
 
 from bot import categories, filters, keywords
 from bot.matching import Matcher
+from bot.records import Paper
 from bot.service import split_keywords
 from bot.sources import arxiv_feed
-from storage.records import Paper
 from tests.conftest import FIXTURES
 
 

@@ -10,9 +10,9 @@ from html import unescape
 import pytest
 
 from bot import inline
+from bot.records import Paper
 from bot.schedule import utc_now
 from storage import queries
-from storage.records import Paper
 from tests.test_bot import ADMIN, ALICE, BOB, GROUP, Bot, bot
 
 __all__ = ["bot"]  # the fixture, imported for these tests

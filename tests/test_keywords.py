@@ -8,9 +8,9 @@ import pytest
 
 from bot.keywords import Keyword, clean, counts, refusal, review, several
 from bot.matching import Matcher
+from bot.records import Paper
 from bot.sources import parse_page
 from storage.identity import title_key
-from storage.records import Paper
 
 # Three topics, each in papers of its own, and the phrases of the "real phrases" checks.
 CORPUS = [

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot import matching
 from bot.analysis import word_key
 from bot.matching import Matcher
-from storage.records import Paper
+from bot.records import Paper
 
 CORPUS = [
     Paper("Pruning Deep Networks", "We prune filters of convolutional neural networks (CNNs)."),

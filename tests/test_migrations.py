@@ -9,8 +9,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import inspect, text
 
+from bot.records import Paper
 from storage import db, queries, subscriptions
-from storage.records import Paper
 
 # What a database of the first release held: papers, a source, a subscriber with keywords
 # and a delivery, written as that release's schema had them.

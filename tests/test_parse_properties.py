@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.records import ParsedPage
 from bot.sources import ParseError, parse_page
-from storage.records import ParsedPage
 
 FURNITURE = [
     "new",

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.records import Paper, ParsedPage
 from bot.sources import ParseError, arxiv_feed, hf_html, hf_json, parse_page
-from storage.records import Paper, ParsedPage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import relevance
-from storage.records import Paper
+from bot.records import Paper
 
 
 @pytest.fixture(scope="module")

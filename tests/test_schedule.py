@@ -18,10 +18,10 @@ from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.digests import NOTHING_NEW, Digests
+from bot.records import Paper
 from bot.schedule import digest_instant, local_day, next_digest, zone
 from bot.scheduler import Scheduler, backing_off, make_sender
 from storage import queries, subscriptions
-from storage.records import Paper
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
 NEW_YORK = "America/New_York"

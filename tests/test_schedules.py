@@ -19,10 +19,10 @@ from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.digests import NOTHING_NEW_THIS_WEEK, Digests
+from bot.records import Paper
 from bot.schedule import DAILY, Schedule, local_day, next_digest, parse_schedule, zone
 from bot.scheduler import Scheduler, make_sender
 from storage import queries, subscriptions
-from storage.records import Paper
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 from tests.test_schedule import Clock
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli
 from bot.analysis import definitions, family, tokens, word_key, words
 from bot.matching import choose_corrections
+from bot.records import Paper
 from bot.search import (
     EMPTY_QUERY,
     MARK_END,
@@ -38,7 +39,6 @@ from storage import db, queries
 from storage import search as store
 from storage.identity import title_key
 from storage.models import PaperRow, SearchAcronymRow, SearchFamilyRow, SearchWordRow
-from storage.records import Paper
 from storage.search import SearchUnavailable
 from storage.search_index import TERMS_TABLE, insert_terms, terms_row, vocabulary_words
 from tests.conftest import new_postgres_database

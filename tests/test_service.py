@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import profile, service
 from bot.matching import Matcher
+from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
 from storage import queries, subscriptions
-from storage.records import Paper
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 ME = service.Chat(42, "private")

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.records import Paper
 from bot.sources import parse_page
 from storage import queries
 from storage.identity import title_key
 from storage.models import PaperRow
-from storage.records import Paper
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 

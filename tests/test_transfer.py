@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli, search
+from bot.records import Paper
 from storage import db, feedback, queries, subscriptions, transfer
-from storage.records import Paper
 from tests.conftest import new_postgres_database
 from tests.postgres import Cluster
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import inline, trending
+from bot.records import Paper
 from storage.feedback import Approval
-from storage.records import Paper
 
 
 @pytest.mark.parametrize(

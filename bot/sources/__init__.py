@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.records import ParsedPage
 from bot.sources import arxiv_feed, hf_html, hf_json, hf_text
 from bot.sources.errors import ParseError
 from bot.sources.text import decode_text
-from storage.records import ParsedPage
 
 __all__ = ["FORMATS", "ParseError", "SourceFormat", "parse_page"]
 

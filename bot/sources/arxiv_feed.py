@@ -16,9 +16,9 @@ from typing import Any
 
 import feedparser
 
+from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
 from bot.sources.text import arxiv_id, links_in, squash
-from storage.records import Paper, ParsedPage
 
 NAME = "arxiv-feed"
 

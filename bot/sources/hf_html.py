@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from bot.records import ParsedPage
 from bot.sources.arxiv_feed import sniff as is_feed
 from bot.sources.errors import ParseError
 from bot.sources.hf_json import load_json, paper_from_item, papers_from_items
-from storage.records import ParsedPage
 
 NAME = "hf-html"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
 from bot.sources.text import arxiv_id, links_in, squash
-from storage.records import Paper, ParsedPage
 
 NAME = "hf-json"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
+from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
 from bot.sources.text import links_in, squash
-from storage.records import Paper, ParsedPage
 
 NAME = "hf-text"
 

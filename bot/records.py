@@ -1,4 +1,4 @@
-"""Plain records passed between layers: parsers produce them, storage consumes them."""
+"""Plain records passed between layers: parsers make them; matching, storage, render read them."""
 
 from __future__ import annotations
 
