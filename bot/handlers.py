@@ -33,7 +33,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 from telegram.ext.filters import MessageFilter
 
-from bot import inline, profile, service
+from bot import inline, profile, render, service
 from bot.config import Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import expand_sources, ingest_all
@@ -52,7 +52,11 @@ COMMANDS_PER_MINUTE = 20
 SEARCH_PAGE = 5
 SEARCHES_KEPT = 20
 THROTTLE_USERS = 10_000
+# Telegram's command names are at most 32 characters.
+COMMAND_TYPO = 32
 T = TypeVar("T")
+# bot_data's flag while an /ingest runs: one at a time.
+INGESTING = "ingesting"
 IMPORT_PROMPT = "Reply to this message with the JSON document that /export gave you."
 _ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
@@ -147,9 +151,23 @@ async def _channel(
     return service.Chat(channel.id, ChatType.CHANNEL, f"@{channel.username or channel.id}"), rest
 
 
+def in_thread(
+    context: ContextTypes.DEFAULT_TYPE, work: Callable[[Session], T], *, write: bool = False
+) -> Awaitable[T]:
+    """Run `work` in a session (a transaction if it `write`s) in a thread: database calls
+    and CPU work must never hold up the event loop, which serves every other chat."""
+    sessions = _sessions(context)
+
+    def run() -> T:
+        with sessions.begin() if write else sessions() as session:
+            return work(session)
+
+    return asyncio.to_thread(run)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    with _sessions(context).begin() as session:
-        reply = service.start(session, _here(update), utc_now())
+    here = _here(update)
+    reply = await in_thread(context, lambda s: service.start(s, here, utc_now()), write=True)
     await _reply(update, reply)
 
 
@@ -163,17 +181,23 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     chat, keyword = target
     if keyword.strip():
-        with _sessions(context).begin() as session:
-            reply = service.unsubscribe(session, chat, keyword)
+        reply = await in_thread(
+            context, lambda s: service.unsubscribe(s, chat, keyword), write=True
+        )
         await _reply(update, reply)
         return
-    with _sessions(context)() as session:
+
+    def stored(session: Session) -> list[tuple[int, str]]:
         row = subscriptions.find(session, chat.id)
-        stored = sorted(row.keywords, key=lambda k: k.keyword.casefold()) if row else []
-        buttons = [
-            [InlineKeyboardButton(f"✕ {k.keyword[:60]}", callback_data=f"unsub:{chat.id}:{k.id}")]
-            for k in stored
-        ]
+        return sorted(
+            ((k.id, k.keyword) for k in row.keywords) if row else [],
+            key=lambda k: k[1].casefold(),
+        )
+
+    buttons = [
+        [InlineKeyboardButton(f"✕ {name[:60]}", callback_data=f"unsub:{chat.id}:{key}")]
+        for key, name in await in_thread(context, stored)
+    ]
     if not buttons:
         await _reply(update, "There are no keywords to remove. Add some with /subscribe.")
         return
@@ -183,9 +207,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        with _sessions(context)() as session:
-            replies = service.keyword_list(session, target)
-        await _reply(update, *replies)
+        await _reply(update, *await in_thread(context, lambda s: service.keyword_list(s, target)))
 
 
 async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> service.Chat | None:
@@ -203,8 +225,8 @@ def _setting(
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         target = await _target(update, context)
         if target:
-            with _sessions(context).begin() as session:
-                reply = change(session, target[0], target[1], utc_now())
+            chat, text = target
+            reply = await in_thread(context, lambda s: change(s, chat, text, utc_now()), write=True)
             await _reply(update, reply)
 
     return handler
@@ -249,16 +271,13 @@ resume = _setting(lambda session, chat, _, now: service.set_paused(session, chat
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        with _sessions(context)() as session:
-            reply = service.settings(session, target)
-        await _reply(update, reply)
+        await _reply(update, await in_thread(context, lambda s: service.settings(s, target)))
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        with _sessions(context)() as session:
-            document = service.export(session, target)
+        document = await in_thread(context, lambda s: service.export(s, target))
         await _reply(update, *preformatted(document))
 
 
@@ -334,14 +353,8 @@ def _matching(
     """Run matching work in a thread (it is CPU-bound: the event loop must keep serving
     other chats), against the candidates cached until new papers arrive; in a transaction
     if it `write`s."""
-    sessions = _sessions(context)
     digests: Digests = context.bot_data["digests"]
-
-    def run() -> T:
-        with sessions.begin() if write else sessions() as session:
-            return work(session, digests.candidates(session))
-
-    return asyncio.to_thread(run)
+    return in_thread(context, lambda s: work(s, digests.candidates(s)), write=write)
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -367,16 +380,14 @@ async def trending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
-    argument, here, sessions = _args(update), message.chat.id, _sessions(context)
+    argument, here = _args(update), message.chat.id
 
-    def run() -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
-        with sessions() as session:
-            replies = service.trending_papers(session, argument, utc_now())
-            shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
-            return replies, profile.marks(session, here, shown)
+    def work(session: Session) -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
+        replies = service.trending_papers(session, argument, utc_now())
+        shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
+        return replies, profile.marks(session, here, shown)
 
-    # A week of papers and every chat's ratings: off the event loop.
-    replies, marks = await asyncio.to_thread(run)
+    replies, marks = await in_thread(context, work)
     for text, paper_ids in replies:
         await message.reply_text(text, reply_markup=feedback_keyboard(paper_ids, marks))
 
@@ -402,9 +413,7 @@ async def _send_digest(
     elif outcome in (Outcome.FAILED, Outcome.REFUSED):
         await _reply(update, "Telegram did not take the digest just now; try again later.")
     elif not sent:
-        with _sessions(context)() as session:
-            reply = service.nothing_to_send(session, chat)
-        await _reply(update, reply)
+        await _reply(update, await in_thread(context, lambda s: service.nothing_to_send(s, chat)))
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -441,20 +450,18 @@ def _search_page(
 ) -> Awaitable[tuple[str, InlineKeyboardMarkup | None]]:
     """A page of results with a row of feedback buttons per paper (numbered as the page
     numbers them) and the paging buttons; searched in a thread."""
-    sessions = _sessions(context)
 
-    def run() -> tuple[str, InlineKeyboardMarkup | None]:
-        with sessions() as session:
-            try:
-                outcome = search_papers(session, query, limit=SEARCH_PAGE, offset=offset)
-            except SearchUnavailable as exc:
-                return escape(str(exc)), None
-            ids = [r.paper_id for r in outcome.results if r.paper_id is not None]
-            marks = profile.marks(session, chat_id, ids)
+    def work(session: Session) -> tuple[str, InlineKeyboardMarkup | None]:
+        try:
+            outcome = search_papers(session, query, limit=SEARCH_PAGE, offset=offset)
+        except SearchUnavailable as exc:
+            return escape(str(exc)), None
+        ids = [r.paper_id for r in outcome.results if r.paper_id is not None]
+        marks = profile.marks(session, chat_id, ids)
         paging = _paging(outcome.more, offset)
         return search_page(outcome), feedback_keyboard(ids, marks, first=offset + 1, extra=[paging])
 
-    return asyncio.to_thread(run)
+    return in_thread(context, work)
 
 
 def _paging(more: bool, offset: int) -> list[InlineKeyboardButton]:
@@ -508,14 +515,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         else service.Chat(chat_id, ChatType.CHANNEL, "the channel")
     )
     if action == "unsub" and keyword_id is not None:
-        with _sessions(context).begin() as session:
-            removed = subscriptions.remove_keyword_id(session, chat.id, keyword_id)
+        removed = await in_thread(
+            context, lambda s: subscriptions.remove_keyword_id(s, chat.id, keyword_id), write=True
+        )
         await query.answer(f"Removed {removed}" if removed else "Already removed.")
         if removed:
             await query.edit_message_text(f"Unsubscribed from: {escape(removed)}")
     elif action == "stop":
-        with _sessions(context).begin() as session:
-            reply = service.forget(session, chat)
+        reply = await in_thread(context, lambda s: service.forget(s, chat), write=True)
         await query.answer()
         await query.edit_message_text(reply)
     elif action == "digest":
@@ -539,29 +546,44 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_i
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    with _sessions(context)() as session:
-        reply = service.stats(session, utc_now())
-    await _reply(update, reply)
+    found = await in_thread(context, lambda s: service.stats(s, utc_now()))
+    await _reply(update, *render.stats(found))
 
 
 async def ingest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _reply(update, "Ingesting all sources…")
+    """Ingest every source as a task of its own, which reports when done: a big page takes
+    minutes, and no command (nor, with updates handled in turn, any other chat) waits."""
+    if context.bot_data.get(INGESTING):
+        await _reply(update, "An ingest is under way already: its report comes when it is done.")
+        return
+    context.bot_data[INGESTING] = True
+    context.application.create_task(_ingest(update, context), update=update)
+
+
+async def _ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = _settings(context)
-    with _sessions(context)() as session:
-        sources = expand_sources(service.ingest_sources(session, settings.sources))
-    # Ingest is blocking I/O (HTTP, SQLite); keep the event loop free for other chats.
-    reports = await asyncio.to_thread(
-        ingest_all, _sessions(context), sources, settings.fetch_policy()
-    )
+    try:
+        await _reply(update, "Ingesting all sources…")
+        # Fetching, parsing and storing (in batches: storage/queries.py) all run in threads.
+        sources = await in_thread(
+            context, lambda s: expand_sources(service.ingest_sources(s, settings.sources))
+        )
+        reports = await asyncio.to_thread(
+            ingest_all, _sessions(context), sources, settings.fetch_policy()
+        )
+    finally:
+        context.bot_data[INGESTING] = False
     await _reply(update, *service.ingest_summary(reports))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, _, location = _args(update).strip().partition(" ")
-    with _sessions(context).begin() as session:
-        replies = service.manage_sources(
-            session, action.lower(), location.strip(), _settings(context).sources
-        )
+    configured = _settings(context).sources
+    replies = await in_thread(
+        context,
+        lambda s: service.manage_sources(s, action.lower(), location.strip(), configured),
+        write=True,
+    )
     await _reply(update, *replies)
 
 
@@ -574,13 +596,10 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     recent: inline.RecentQueries = context.bot_data["inline_recent"]
     page = recent.get(query.query, query.offset)
     if page is None:
-        sessions = _sessions(context)
-
-        def run() -> inline.Page:
-            with sessions() as session:
-                return inline.lookup(session, query.query, query.offset, utc_now())
-
-        page = await asyncio.to_thread(run)
+        asked = query
+        page = await in_thread(
+            context, lambda s: inline.lookup(s, asked.query, asked.offset, utc_now())
+        )
         recent.put(query.query, query.offset, page)
     results = [
         InlineQueryResultArticle(
@@ -634,7 +653,12 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             for name in handler.commands
         }
     )
-    close = process.extractOne(word.casefold(), known, scorer=fuzz.ratio, score_cutoff=75)
+    # A command name is short: a longer word is no typo of one, and is not worth the work.
+    close = (
+        process.extractOne(word.casefold(), known, scorer=fuzz.ratio, score_cutoff=75)
+        if len(word) <= COMMAND_TYPO
+        else None
+    )
     if close is not None:
         await _reply(update, f"I don't know /{escape(word[:40])}. Did you mean /{close[0]}?")
         return
@@ -660,8 +684,8 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if new is None and message.migrate_from_chat_id is not None:
         old, new = message.migrate_from_chat_id, message.chat_id
     if new is not None:
-        with _sessions(context).begin() as session:
-            subscriptions.migrate(session, old, new)
+        moved_to = new
+        await in_thread(context, lambda s: subscriptions.migrate(s, old, moved_to), write=True)
 
 
 async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,4 +1,4 @@
-"""Ingest: read each source, parse it, and store its papers in one transaction per page."""
+"""Ingest: read each source, parse it, and store its papers (a transaction per batch)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def ingest_source(
     force: bool = False,
     now: datetime | None = None,
 ) -> SourceReport:
-    """Ingest one source; a failure stores nothing of it but is recorded against the source.
+    """Ingest one source; a failure stores nothing of it (but the batches of a long page
+    committed before the database failed) and is recorded against the source.
 
     A page whose exact content was stored before is skipped unless `force` is set (useful
     after a parser improvement). `now` stamps the records (default: the current time).
@@ -115,9 +116,11 @@ def ingest_source(
                 queries.record_source_unchanged(session, source, digest, now)
                 return SourceReport(source, "unchanged")
         page = parse_page(data)
-        with sessions.begin() as session:
-            counts = queries.store_papers(session, page.papers, now)
-            queries.record_source_ingested(
+        counts = queries.store_in_batches(
+            sessions,
+            page.papers,
+            now,
+            lambda session, counts: queries.record_source_ingested(
                 session,
                 source,
                 page_format=page.format,
@@ -125,7 +128,8 @@ def ingest_source(
                 date_hint=page.date_hint,
                 counts=counts,
                 now=now,
-            )
+            ),
+        )
     except (SourceError, ParseError) as exc:
         return _failed(sessions, source, str(exc), now)
     except SQLAlchemyError as exc:

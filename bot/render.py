@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.keywords import Count, Keyword
 from bot.records import Paper, usable_url
+from bot.replies import BotStats
 from bot.schedule import local_day, zone
 from bot.search import SearchOutcome, render_marks
 from bot.trending import Trend
@@ -27,6 +28,9 @@ from storage.feedback import Mark
 MESSAGE_LIMIT = 4096
 EXCERPT = 300
 TITLE_LIMIT = 300
+# /stats lists at most this many failing sources; a source's location and error are cut.
+FAILING_SHOWN = 20
+SOURCE_SHOWN = 200
 # A /subscribe reply shows at most this many questioned keywords and counts of matches.
 QUESTIONS_SHOWN = 3
 COUNTS_SHOWN = 10
@@ -394,3 +398,33 @@ def inline_description(paper: Paper, snippet: str | None = None) -> str:
     the list shows no formatting), else the abstract's start."""
     text = render_marks(snippet, "", "") if snippet else paper.abstract
     return cut(text, INLINE_DESCRIPTION)
+
+
+def stats(found: BotStats) -> list[str]:
+    """/stats: the figures, then the failing sources (the first FAILING_SHOWN of them), in
+    as many messages as they take."""
+    figures = found.figures
+    when = found.last_run
+    lines = [
+        "<b>paperboy</b>",
+        f"Papers: {figures.papers} ({figures.papers_with_arxiv_id} with an arXiv id)",
+        f"Subscribers: {figures.subscribers} ({figures.active_subscribers} active)",
+        f"Keywords: {figures.keywords}",
+        f"Papers delivered: {figures.deliveries}",
+        f"Sources: {figures.sources} ({figures.failing_sources} failing)",
+        f"Digests due now: {found.due}",
+        "Last scheduled ingest: "
+        + (found.last_ingest[:16].replace("T", " ") if found.last_ingest else "none"),
+        "Last digest run: " + (f"{when[0]:%Y-%m-%d %H:%M}: {escape(when[1])}" if when else "none"),
+    ]
+    if found.flood_until is not None:
+        lines.append(
+            f"⚠ Telegram flood wait: no digests until {found.flood_until:%Y-%m-%d %H:%M} UTC"
+        )
+    lines += [
+        f"⚠ {escape(location[:SOURCE_SHOWN])}: {escape(error[:SOURCE_SHOWN])}"
+        for location, error in found.failing[:FAILING_SHOWN]
+    ]
+    if len(found.failing) > FAILING_SHOWN:
+        lines.append(f"… and {plural(len(found.failing) - FAILING_SHOWN, 'more failing source')}.")
+    return split_messages(lines, separator="\n")

@@ -21,6 +21,7 @@ from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
+from bot.replies import BotStats
 from bot.schedule import (
     SCHEDULE_USAGE,
     local_day,
@@ -45,6 +46,8 @@ WEEK = timedelta(days=7)
 EXPORT_FORMAT = "paperboy-subscription/1"
 # A /subscribe reply must fit one message, with room for the settings lines /import adds.
 REPLY_LIMIT = 3_500
+# The characters of an unknown time zone that its suggestions are guessed from.
+TIMEZONE_GUESS = 64
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 _TIMEZONES = sorted(zoneinfo.available_timezones())
@@ -321,7 +324,11 @@ def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
         )
     exact = _TIMEZONE_BY_NAME.get(name.casefold())
     if exact is None:
-        close = [zone for zone, _, _ in process.extract(name, _TIMEZONES, limit=3)]
+        # Fuzzy matching costs the product of the lengths: a zone name is short, and the
+        # start of a long text is as good a guess (the 4,000 characters a message may
+        # carry cost a second).
+        guess = name[:TIMEZONE_GUESS]
+        close = [zone for zone, _, _ in process.extract(guess, _TIMEZONES, limit=3)]
         return f"Unknown time zone “{escape(name[:64])}”. Did you mean: " + ", ".join(
             f"<code>{escape(zone)}</code>" for zone in close
         )
@@ -733,34 +740,16 @@ def _state(session: Session, key: str) -> str | None:
     return row.value if row else None
 
 
-def stats(session: Session, now: datetime) -> str:
-    figures = queries.stats(session)
-    failing = queries.failing_sources(session)
-    last_ingest = _state(session, schedule.LAST_INGEST)
+def stats(session: Session, now: datetime) -> BotStats:
     last_run = schedule.state(session, schedule.LAST_DIGEST_RUN)
-    flood = schedule.flood_wait_until(session, now)
-    lines = [
-        "<b>paperboy</b>",
-        f"Papers: {figures.papers} ({figures.papers_with_arxiv_id} with an arXiv id)",
-        f"Subscribers: {figures.subscribers} ({figures.active_subscribers} active)",
-        f"Keywords: {figures.keywords}",
-        f"Papers delivered: {figures.deliveries}",
-        f"Sources: {figures.sources} ({figures.failing_sources} failing)",
-        f"Digests due now: {len(schedule.due(session, now))}",
-        "Last scheduled ingest: " + (last_ingest[:16].replace("T", " ") if last_ingest else "none"),
-        "Last digest run: "
-        + (
-            f"{last_run.updated_at:%Y-%m-%d %H:%M}: {escape(last_run.value)}"
-            if last_run
-            else "none"
-        ),
-    ]
-    if flood is not None:
-        lines.append(f"⚠ Telegram flood wait: no digests until {flood:%Y-%m-%d %H:%M} UTC")
-    lines += [
-        f"⚠ {escape(s.location[:200])}: {escape((s.last_error or '')[:200])}" for s in failing
-    ]
-    return "\n".join(lines)
+    return BotStats(
+        figures=queries.stats(session),
+        due=len(schedule.due(session, now)),
+        last_ingest=_state(session, schedule.LAST_INGEST),
+        last_run=(last_run.updated_at, last_run.value) if last_run else None,
+        flood_until=schedule.flood_wait_until(session, now),
+        failing=[(s.location, s.last_error or "") for s in queries.failing_sources(session)],
+    )
 
 
 def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
 from storage.identity import title_key
@@ -18,6 +18,10 @@ from storage.search_index import Indexed, indexed, insert_terms, update_vocabula
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
+# Papers stored per transaction by store_in_batches: a huge page then never holds the write
+# lock (SQLite has one for the whole file) for more than a moment, and other writers (a
+# /subscribe) get their turn between batches.
+STORE_BATCH = 2_000
 T = TypeVar("T")
 
 
@@ -164,6 +168,30 @@ def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> St
     insert_terms(session, [(row.id, row.title, row.abstract) for row in reindex])
     update_vocabulary(session, word_changes)
     return StoreCounts(parsed=len(papers), new=new, known=unchanged, enriched=enriched)
+
+
+def store_in_batches(
+    sessions: sessionmaker[Session],
+    papers: Sequence[Paper],
+    now: datetime,
+    finish: Callable[[Session, StoreCounts], None],
+    batch: int = STORE_BATCH,
+) -> StoreCounts:
+    """store_papers, a transaction per `batch` papers; `finish` runs in the last one with
+    the page's counts (so a page of one batch is stored whole or not at all, as before).
+    A failure keeps the batches already committed: they are papers as any page has them,
+    and storing them again finds them known. A paper repeated in a later batch is found
+    stored, as within one batch."""
+    parsed = new = known = enriched = 0
+    starts = range(0, len(papers), batch) or range(1)
+    for start in starts:
+        with sessions.begin() as session:
+            counts = store_papers(session, papers[start : start + batch], now)
+            parsed, new = parsed + counts.parsed, new + counts.new
+            known, enriched = known + counts.known, enriched + counts.enriched
+            if start == starts[-1]:
+                finish(session, StoreCounts(parsed, new, known, enriched))
+    return StoreCounts(parsed, new, known, enriched)
 
 
 def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) -> None:

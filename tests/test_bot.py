@@ -65,6 +65,16 @@ class Bot:
         replies = await self.api.converse(user, text, chat_id=chat, thread_id=thread_id)
         return "\n".join(message.shown for message in replies)
 
+    async def until(self, chat: int, text: str, timeout: float = 30.0) -> str:
+        """Wait for a message with `text` in the chat (a reply a background task sends);
+        returns it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (found := [m.shown for m in self.api.sent(chat) if text in m.shown]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no message with {text!r} in {timeout}s")
+            await asyncio.sleep(0.02)
+        return found[-1]
+
     async def press(self, user: int, label: str, chat: int | None = None) -> str:
         message = next(
             m
@@ -391,7 +401,8 @@ async def test_admin_commands(bot: Bot) -> None:
     assert "https://example.org/feed" in listing
     assert "page.txt (PAPERBOY_SOURCES)" in listing
     assert "Removed" in await bot.say(ADMIN, "/sources remove https://example.org/feed")
-    report = await bot.say(ADMIN, "/ingest")
+    assert "Ingesting all sources" in await bot.say(ADMIN, "/ingest")
+    report = await bot.until(ADMIN, "failed.")
     assert "6 papers, 6 new" in report
     assert "1 source, 6 new papers, 0 failed." in report
 

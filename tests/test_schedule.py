@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import service
+from bot import render, service
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -287,7 +287,7 @@ async def test_stats_show_the_schedule_and_a_long_flood_wait(world: World) -> No
     await world.run_until(datetime(2026, 3, 6, 8, 0, tzinfo=UTC))
     await world.scheduler.digests.note_flood_wait(7200)
     with world.sessions() as session:
-        text = service.stats(session, world.clock.now)
+        text = "\n".join(render.stats(service.stats(session, world.clock.now)))
     assert "Last digest run: 2026-03-06 07:00: 1 chat (1 delivered)" in text
     assert "⚠ Telegram flood wait: no digests until 2026-03-06 10:00 UTC" in text
     # While it lasts, the scheduler does not send.
