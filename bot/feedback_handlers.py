@@ -8,12 +8,11 @@ nothing. Every query gets exactly one answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
@@ -21,7 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot import profile, recommendations
 from bot.digests import Digests
-from bot.handlers import _args, _may_change, _sessions
+from bot.handlers import _args, _may_change, in_thread
 from bot.render import (
     feedback_keyboard,
     feedback_papers,
@@ -74,19 +73,13 @@ def _apply(
 
 
 def _mark(
-    sessions: sessionmaker[Session],
-    chat_id: int,
-    chat_type: str,
-    action: str,
-    paper_id: int,
-    shown: list[int],
+    session: Session, chat_id: int, chat_type: str, action: str, paper_id: int, shown: list[int]
 ) -> dict[int, Mark] | None:
     """Apply the tap; the chat's marks on the papers the keyboard shows, None if the
     paper is not stored (nothing changed)."""
-    with sessions.begin() as session:
-        if _apply(session, chat_id, chat_type, action, paper_id) is None:
-            return None
-        return profile.marks(session, chat_id, shown)
+    if _apply(session, chat_id, chat_type, action, paper_id) is None:
+        return None
+    return profile.marks(session, chat_id, shown)
 
 
 async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,8 +110,9 @@ async def on_feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await _send(message, found)
         return
     shown = feedback_papers(message.reply_markup)
-    marks = await asyncio.to_thread(
-        _mark, _sessions(context), message.chat.id, message.chat.type, action, paper_id, shown
+    chat = message.chat
+    marks = await in_thread(
+        context, lambda s: _mark(s, chat.id, chat.type, action, paper_id, shown), write=True
     )
     if marks is None:
         await query.answer(OUT_OF_DATE)
@@ -148,28 +142,27 @@ class Similar:
 
 
 def _find_similar(
-    sessions: sessionmaker[Session], digests: Digests, chat_id: int, wanted: str | int
+    session: Session, digests: Digests, chat_id: int, wanted: str | int
 ) -> Similar | None:
     """The papers nearest the stored paper `wanted` (an arXiv id, or a row id); None if no
     such paper is stored."""
-    with sessions() as session:
-        if isinstance(wanted, str):
-            by_id, _ = feedback.find_papers(session, [wanted], [])
-            paper_id = by_id.get(wanted)
-            if paper_id is None:
-                return None
-        else:
-            paper_id = wanted
-        paper = feedback.paper(session, paper_id)
-        if paper is None:
+    if isinstance(wanted, str):
+        by_id, _ = feedback.find_papers(session, [wanted], [])
+        paper_id = by_id.get(wanted)
+        if paper_id is None:
             return None
-        # The candidates' pool: indexed once for all chats, again only after new papers.
-        pool = digests.candidates(session).ranking
-        near = recommendations.similar(session, paper_id, pool, SIMILAR)
-        if not near:
-            return Similar([])
-        marks = profile.marks(session, chat_id, [i for i, _ in near])
-        return Similar(numbered_papers(near, similar_header(paper)), marks)
+    else:
+        paper_id = wanted
+    paper = feedback.paper(session, paper_id)
+    if paper is None:
+        return None
+    # The candidates' pool: indexed once for all chats, again only after new papers.
+    pool = digests.candidates(session).ranking
+    near = recommendations.similar(session, paper_id, pool, SIMILAR)
+    if not near:
+        return Similar([])
+    marks = profile.marks(session, chat_id, [i for i, _ in near])
+    return Similar(numbered_papers(near, similar_header(paper)), marks)
 
 
 async def _similar(
@@ -177,7 +170,7 @@ async def _similar(
 ) -> Similar | None:
     digests: Digests = context.bot_data["digests"]
     # Off the event loop: similarity is CPU work over the pool, and may index it first.
-    return await asyncio.to_thread(_find_similar, _sessions(context), digests, chat_id, wanted)
+    return await in_thread(context, lambda s: _find_similar(s, digests, chat_id, wanted))
 
 
 async def _send(message: Message, found: Similar) -> None:

@@ -5,16 +5,16 @@ bot/citations.py, and runs in a thread."""
 
 from __future__ import annotations
 
-import asyncio
 from html import escape
 
+from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes, filters
 
 from bot import citations, library, profile
-from bot.handlers import _args, _here, _may_change, _reply, _sessions, number
+from bot.handlers import _args, _here, _may_change, _reply, in_thread, number
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, cut, fit, linked_title, plural
 from bot.schedule import utc_now
@@ -64,15 +64,14 @@ def _saved_line(number: int, paper: Paper) -> str:
 
 
 def _saved_page(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, offset: int
+    session: Session, chat_id: int, offset: int
 ) -> tuple[int, int, str, InlineKeyboardMarkup | None]:
     """The page of the chat's saved papers at `offset` (the last page if the list has shrunk
     below it): the number of saved papers, the offset shown, the text and its buttons."""
-    with _sessions(context)() as session:
+    total, page = profile.saved(session, chat_id, offset, SAVED_PAGE)
+    if total and not page:
+        offset = (total - 1) // SAVED_PAGE * SAVED_PAGE
         total, page = profile.saved(session, chat_id, offset, SAVED_PAGE)
-        if total and not page:
-            offset = (total - 1) // SAVED_PAGE * SAVED_PAGE
-            total, page = profile.saved(session, chat_id, offset, SAVED_PAGE)
     if not page:
         return 0, 0, NOTHING_SAVED, None
     last = offset + len(page)
@@ -89,10 +88,9 @@ def _saved_page(
     return total, offset, text, InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def _saved_file(context: ContextTypes.DEFAULT_TYPE, chat_id: int, kind: str) -> tuple[int, bytes]:
+def _saved_file(session: Session, chat_id: int, kind: str) -> tuple[int, bytes]:
     _, write = _FILES[kind]
-    with _sessions(context)() as session:
-        total, papers = profile.saved(session, chat_id)
+    total, papers = profile.saved(session, chat_id)
     return total, write([paper for _, paper in papers]).encode("utf-8")
 
 
@@ -104,7 +102,7 @@ async def saved(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = _here(update)
     kind = _args(update).strip().lower()
     if kind in _FILES:
-        total, data = await asyncio.to_thread(_saved_file, context, chat.id, kind)
+        total, data = await in_thread(context, lambda s: _saved_file(s, chat.id, kind))
         if not total:
             await _reply(update, NOTHING_SAVED)
             return
@@ -116,7 +114,7 @@ async def saved(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind:
         await _reply(update, SAVED_USAGE)
         return
-    _, _, text, markup = await asyncio.to_thread(_saved_page, context, chat.id, 0)
+    _, _, text, markup = await in_thread(context, lambda s: _saved_page(s, chat.id, 0))
     await message.reply_text(text, reply_markup=markup)
 
 
@@ -133,7 +131,7 @@ async def on_saved_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.answer("That button is not one I made: send /saved again.")
         return
     chat_id = query.message.chat.id
-    total, shown, text, markup = await asyncio.to_thread(_saved_page, context, chat_id, offset)
+    total, shown, text, markup = await in_thread(context, lambda s: _saved_page(s, chat_id, offset))
     if not total:
         await query.answer("Nothing is saved any more.")
     elif shown != offset:
@@ -192,17 +190,15 @@ async def library_file(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     except TelegramError:
         await _reply(update, "I could not download that file from Telegram; please send it again.")
         return
-    sessions = _sessions(context)
     name = document.file_name
-
-    def run() -> profile.LibraryReport:
+    try:
         # read_library raises LibraryError before anything is written; the transaction
         # rolls back on any error all the same.
-        with sessions.begin() as session:
-            return profile.import_library(session, chat.id, chat.type, data, name, utc_now())
-
-    try:
-        report = await asyncio.to_thread(run)
+        report = await in_thread(
+            context,
+            lambda s: profile.import_library(s, chat.id, chat.type, data, name, utc_now()),
+            write=True,
+        )
     except library.LibraryError as error:
         await _reply(update, f"{escape(str(error))} Nothing was imported.")
         return

@@ -768,12 +768,17 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
         elif report.status == "unchanged":
             lines.append(f"• {name}: unchanged")
         else:
-            lines.append(f"• {name}: {render.plural(report.parsed, 'paper')}, {report.new} new")
+            lines.append(f"• {name}: {render.plural(report.parsed, 'paper')}, {report.new:,} new")
     new = sum(r.new for r in reports)
     failed = sum(r.status == "failed" for r in reports)
     totals = f"{render.plural(len(reports), 'source')}, {render.plural(new, 'new paper')}"
     lines.append(f"<b>{totals}, {failed} failed.</b>")
     return split_messages(lines, separator="\n")
+
+
+def _source(location: str) -> str:
+    """A source as a reply shows it: a URL of thousands of characters would not fit."""
+    return escape(cut(location, render.SOURCE_SHOWN))
 
 
 def manage_sources(
@@ -784,11 +789,11 @@ def manage_sources(
         if not location.startswith(("http://", "https://")):
             return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
         queries.schedule_source(session, location, True)
-        return [f"Added {escape(location)}: it is ingested on every run from now on."]
+        return [f"Added {_source(location)}: it is ingested on every run from now on."]
     if action == "remove":
         if not queries.schedule_source(session, location, False):
-            return [f"{escape(location[:200])} is not among the sources added with /sources add."]
-        return [f"Removed {escape(location)}."]
+            return [f"{_source(location)} is not among the sources added with /sources add."]
+        return [f"Removed {_source(location)}."]
     if action:
         return [
             "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
@@ -798,6 +803,6 @@ def manage_sources(
     if not configured and not added:
         return ["No sources yet. Add one with <code>/sources add URL</code>."]
     lines = ["<b>Sources</b>"]
-    lines += [f"• {escape(s)} (PAPERBOY_SOURCES)" for s in configured]
-    lines += [f"• {escape(s)}" for s in added]
+    lines += [f"• {_source(s)} (PAPERBOY_SOURCES)" for s in configured]
+    lines += [f"• {_source(s)}" for s in added]
     return split_messages(lines, separator="\n")

@@ -15,7 +15,11 @@ import os
 import re
 import signal
 import sys
+import threading
+import time
+import traceback
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
+from rapidfuzz import process
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
@@ -35,7 +40,7 @@ from bot.devserver.limits import RateLimits
 from bot.records import Paper
 from bot.sources import arxiv_feed
 from storage import queries, subscriptions
-from storage.models import RatingRow
+from storage.models import PaperRow, RatingRow
 from tests.httpserver import Reply, free_port, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
@@ -617,3 +622,140 @@ async def test_follow_an_author_and_a_refused_category(bot: Bot) -> None:
     assert "“author:” was not added: author: needs a value" in await bot.say(
         ALICE, "/subscribe author:"
     )
+
+
+class LoopWatch:
+    """The bot's sessionmaker, noting every session opened on the event loop's thread (the
+    main one here): a handler's database work belongs in a thread (handlers.in_thread)."""
+
+    def __init__(self, real: sessionmaker[Session]) -> None:
+        self.real = real
+        self.on_loop: list[str] = []
+
+    def _check(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.on_loop.append("".join(traceback.format_stack(limit=4)))
+
+    def __call__(self) -> Session:
+        self._check()
+        return self.real()
+
+    def begin(self) -> AbstractContextManager[Session]:
+        self._check()
+        return self.real.begin()
+
+
+async def test_no_handler_opens_a_session_on_the_event_loop(bot: Bot) -> None:
+    watch = LoopWatch(bot.sessions)
+    bot.app.bot_data["sessions"] = watch
+    with bot.sessions() as session:
+        paper = session.scalar(select(PaperRow.id).order_by(PaperRow.id))
+    # Two users: each stays under the commands a minute that one may send.
+    for user, command in (
+        *((ALICE, command) for command in ("/start", "/subscribe pruning, GNN", "/follow LeCun")),
+        *((ALICE, command) for command in ("/keywords", "/unsubscribe", "/remove gnn")),
+        *((ALICE, command) for command in ("/time 07:30", "/schedule weekly fri")),
+        *((ALICE, command) for command in ("/timezone Europe/Berln", "/timezone Europe/Berlin")),
+        *((ALICE, command) for command in ("/nothingnew on", "/recommend off", "/pause")),
+        *((ALICE, command) for command in ("/resume", "/settings", "/export")),
+        *((BOB, command) for command in ("/subscribe pruning", "/latest", "/trending week")),
+        *((BOB, command) for command in ("/search pruning", f"/similar {paper}", "/saved")),
+        (BOB, "/saved bib"),
+    ):
+        assert await bot.say(user, command), command
+    await bot.press(ALICE, "✕ pruning")
+    await bot.say(BOB, "/latest")
+    await bot.press(BOB, "1 👍")
+    await bot.press(BOB, "1 🔖")
+    await bot.say(BOB, "/stop")
+    await bot.press(BOB, "Yes, delete everything")
+    await bot.say(BOB, "/digest")
+    for command in ("/stats", "/sources", "/sources add https://example.org/feed", "/ingest"):
+        assert await bot.say(ADMIN, command), command
+    await bot.until(ADMIN, "failed.")
+    assert watch.on_loop == []
+
+
+def _big_page(papers: int) -> bytes:
+    """A Hugging Face JSON page of `papers` distinct papers."""
+    items = [
+        {
+            "paper": {
+                "id": f"{2300 + n // 90_000}.{10_000 + n % 90_000:05d}",
+                "title": f"Synthetic study {n} of sparse graph pruning",
+                "summary": f"We study synthetic problem {n} of graphs, pruning and attention.",
+                "authors": [{"name": f"Author {n}"}],
+            }
+        }
+        for n in range(papers)
+    ]
+    return json.dumps(items).encode()
+
+
+async def test_other_chats_are_answered_while_a_big_page_is_ingested(
+    bot: Bot, tmp_path: Path
+) -> None:
+    # The bot's configured source (the fixture's page.txt), now a page of 30,000 papers:
+    # seconds of parsing and storing, in batches, in a thread.
+    (tmp_path / "page.txt").write_bytes(_big_page(30_000))
+    bot.api.user_sends(ADMIN, "/ingest")
+    await bot.until(ADMIN, "Ingesting all sources")
+    waits: list[float] = []
+    while not [m for m in bot.api.sent(ADMIN) if "failed." in m.shown]:
+        asked = time.monotonic()
+        # Two users in turn, each under the commands a minute one may send.
+        replies = await bot.api.converse((ALICE, BOB)[len(waits) % 2], "/help", timeout=30)
+        waits.append(time.monotonic() - asked)
+        assert "/subscribe" in replies[0].shown
+        await asyncio.sleep(0.5)
+    # Answered while the ingest ran, each promptly (a generous bound: the machine is shared).
+    assert len(waits) >= 2
+    assert max(waits) < 5.0, waits
+    report = await bot.until(ADMIN, "failed.", timeout=120)
+    assert "30,000 papers, 30,000 new" in report
+    with bot.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PaperRow)) == 30_000 + len(PAPERS)
+
+
+async def test_a_long_time_zone_is_answered_at_once(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guesses: list[tuple[int, bool]] = []
+    extract = process.extract
+
+    def watched(query: str, *args: object, **kwargs: object) -> object:
+        guesses.append((len(query), threading.current_thread() is threading.main_thread()))
+        return extract(query, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(process, "extract", watched)
+    bot.api.user_sends(ALICE, "/timezone " + "Europe/Berln" * 340)
+    asked = time.monotonic()
+    [help_reply] = await bot.api.converse(BOB, "/help")
+    waited = time.monotonic() - asked
+    await bot.api.wait_idle()
+    assert "Did you mean: Europe/Berlin" in bot.api.sent(ALICE)[-1].shown
+    assert "/subscribe" in help_reply.shown
+    # The suggestion is guessed from the start of the name, in a thread.
+    assert guesses == [(64, False)]
+    assert waited < 3.0
+
+
+async def test_long_admin_replies_fit_telegram(bot: Bot) -> None:
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    with bot.sessions.begin() as session:
+        for n in range(40):
+            location = f"https://example.org/{n:02d}/" + "x" * 300
+            queries.record_source_failure(session, location, "HTTP 500: " + "e" * 400, now)
+    stats = await bot.say(ADMIN, "/stats")
+    assert "Sources: 40 (40 failing)" in stats
+    assert stats.count("⚠ https://example.org/") == 20
+    assert "… and 20 more failing sources." in stats
+    long_url = "https://example.org/feed?" + "a=1&" * 750
+    added = await bot.say(ADMIN, f"/sources add {long_url}")
+    assert added.startswith("Added https://example.org/feed?a=1&a=1")
+    assert "…: it is ingested on every run" in added
+    listing = await bot.say(ADMIN, "/sources")
+    assert "• https://example.org/feed?a=1&a=1" in listing
+    assert len(listing) < 1000
+    assert "Removed https://example.org/feed" in await bot.say(ADMIN, f"/sources remove {long_url}")
+    # running_bot checks, as the fixture ends, that Telegram refused no message.
