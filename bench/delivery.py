@@ -38,12 +38,13 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import recommendations, service
+from bot import recommendations, render, service
 from bot.config import Settings
 from bot.devserver import FakeBotApi, Limit, RateLimits
 from bot.digests import Digests, RunReport
 from bot.matching import Matcher, learn
 from bot.records import Paper
+from bot.replies import Digest
 from bot.scheduler import make_sender
 from bot.sources import parse_page
 from storage import db, queries, subscriptions
@@ -93,14 +94,12 @@ def plan_all(sessions: sessionmaker[Session], chats: Sequence[int]) -> tuple[flo
     for chat_id in chats:
         with sessions() as session:
             plan = service.digest(session, chat_id, known, LIMIT)
-        messages += len(plan.messages)
-        papers += sum(len(ids) for _, ids in plan.messages)
+        messages += sum(map(len, render.digest(plan)))
+        papers += len(plan.paper_ids)
     return time.perf_counter() - start, messages, papers
 
 
-def plan_naive(
-    sessions: sessionmaker[Session], chats: Sequence[int]
-) -> tuple[float, list[service.Digest]]:
+def plan_naive(sessions: sessionmaker[Session], chats: Sequence[int]) -> tuple[float, list[Digest]]:
     """Plan each chat's digest with candidates of its own: a fresh Matcher per subscriber."""
     with sessions() as session:
         newest_id = subscriptions.newest_paper_id(session)
@@ -118,7 +117,7 @@ def plan_naive(
     return time.perf_counter() - start, plans
 
 
-def plans_of(sessions: sessionmaker[Session], chats: Sequence[int]) -> list[service.Digest]:
+def plans_of(sessions: sessionmaker[Session], chats: Sequence[int]) -> list[Digest]:
     with sessions() as session:
         known = service.candidates(session)
         return [service.digest(session, chat_id, known, LIMIT) for chat_id in chats]

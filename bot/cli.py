@@ -23,14 +23,14 @@ from telegram import Update
 from telegram.error import TelegramError
 from tqdm import tqdm
 
-from bot import __version__, cli_profile, demo, health, keywords, logs, search, service
+from bot import __version__, cli_profile, demo, health, keywords, logs, render, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 from bot.lease import leadership
 from bot.matching import Matcher
-from bot.records import Paper
+from bot.records import Paper, SearchOutcome, render_marks
 from bot.render import plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
@@ -215,13 +215,13 @@ def _planned(
         papers = dict(zip(known.ids, known.matcher.papers, strict=True))
         for chat_id in chat_ids:
             plan = service.digest(session, chat_id, known, limit, recommend)
-            ids = [paper_id for _, message_ids in plan.messages for paper_id in message_ids]
+            messages = sum(map(len, render.digest(plan)))
             planned.append(
                 {
                     "chat_id": chat_id,
                     "subscribed": plan.subscriber_id is not None,
-                    "messages": len(plan.messages),
-                    "papers": [_paper_json(papers[i]) for i in ids],
+                    "messages": messages,
+                    "papers": [_paper_json(papers[i]) for i in plan.paper_ids],
                     "more": plan.more,
                 }
             )
@@ -346,7 +346,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int
     return 0
 
 
-def _search_json(outcome: search.SearchOutcome) -> dict[str, object]:
+def _search_json(outcome: SearchOutcome) -> dict[str, object]:
     return {
         "query": outcome.query,
         "corrected": outcome.corrected,
@@ -361,14 +361,14 @@ def _search_json(outcome: search.SearchOutcome) -> dict[str, object]:
                 "arxiv_id": result.arxiv_id,
                 "url": result.url,
                 "date": result.date.isoformat() if result.date else None,
-                "snippet": search.render_marks(result.snippet, "**", "**"),
+                "snippet": render_marks(result.snippet, "**", "**"),
             }
             for result in outcome.results
         ],
     }
 
 
-def _search_summary(outcome: search.SearchOutcome) -> str:
+def _search_summary(outcome: SearchOutcome) -> str:
     shown = len(outcome.results)
     total = f"{outcome.matches:,}" + ("+" if outcome.capped else "")
     if not shown:
@@ -409,7 +409,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
         if about:
             print(f"     {about}")
         if snippet := " ".join(result.snippet.split()):
-            print(f"     {search.render_marks(snippet, start, end)}")
+            print(f"     {render_marks(snippet, start, end)}")
     print(_search_summary(outcome))
     return 0
 

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import service
+from bot import render, service
 from bot.delivery import FloodWait, Result, Sender, chat_pause
 from bot.lease import PROCESS, Leadership
 from bot.render import feedback_keyboard, more_row, plural
+from bot.replies import Digest
 from bot.schedule import utc_now
 from storage import feedback, schedule, subscriptions
 from storage.feedback import Mark
@@ -119,7 +120,7 @@ class Digests:
             self._candidates = service.candidates(session, self._candidates)
             return self._candidates
 
-    def _plan(self, chat_id: int) -> tuple[service.Digest, dict[int, Mark]]:
+    def _plan(self, chat_id: int) -> tuple[Digest, dict[int, Mark]]:
         """The chat's digest, and its feedback on the papers (a paper rated in /search
         before it came in a digest shows its 👍✓ there too)."""
         with self.sessions() as session:
@@ -131,11 +132,10 @@ class Digests:
                 self.recommend,
                 now=self.clock(),
             )
-            ids = [paper_id for _, paper_ids in plan.messages for paper_id in paper_ids]
             if plan.subscriber_id is None:
                 return plan, {}
             # The plan found the subscriber already: no second lookup of the chat.
-            return plan, feedback.marks(session, plan.subscriber_id, ids)
+            return plan, feedback.marks(session, plan.subscriber_id, plan.paper_ids)
 
     async def _write(self, work: Callable[..., object], *args: object) -> None:
         """Run work(session, *args) in a transaction, off the event loop: a write may wait
@@ -183,12 +183,13 @@ class Digests:
         plan, marks = await asyncio.to_thread(self._plan, chat_id)
         if plan.subscriber_id is None:
             return Outcome.NO_SUBSCRIPTION, 0, 0
-        messages = [(text, ids) for text, ids in plan.messages]
+        matched, recommended = render.digest(plan)
+        messages = [*matched, *recommended]
         if not messages and plan.notify_empty and started is not None:
             messages = [(NOTHING_NEW_THIS_WEEK if plan.weekly else NOTHING_NEW, [])]
         more = more_row(chat_id, plan.more)
         # "N more" goes under the last message of keyword matches, not the recommendations.
-        with_more = len(plan.messages) - plan.recommended - 1
+        with_more = len(matched) - 1
         sent = papers = refused = 0
         last_sent: float | None = None
         private = chat_id > 0
@@ -226,7 +227,7 @@ class Digests:
             await self._write(service.finish_digest, chat_id, started)
         if refused:
             return Outcome.REFUSED, sent, papers
-        return (Outcome.DELIVERED if plan.messages else Outcome.EMPTY), sent, papers
+        return (Outcome.DELIVERED if matched or recommended else Outcome.EMPTY), sent, papers
 
     async def run(
         self, chat_ids: Sequence[int], lease: Leadership | None = None, *, daily: bool = True

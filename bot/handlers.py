@@ -383,7 +383,7 @@ async def trending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     argument, here = _args(update), message.chat.id
 
     def work(session: Session) -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
-        replies = service.trending_papers(session, argument, utc_now())
+        replies = render.trending_papers(*service.trending_papers(session, argument, utc_now()))
         shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
         return replies, profile.marks(session, here, shown)
 
@@ -573,7 +573,7 @@ async def _ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     finally:
         context.bot_data[INGESTING] = False
-    await _reply(update, *service.ingest_summary(reports))
+    await _reply(update, *render.ingest_summary(reports))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,4 +1,5 @@
-"""Plain records passed between layers: parsers make them; matching, storage, render read them."""
+"""Plain records passed between layers: parsers make them; matching, storage, search and
+render read them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote_plus
 
+# Matched words in a snippet sit between these two characters, which never occur in text a
+# person typed, so a presenter can escape the text first and then turn them into markup.
+MARK_START = "\x02"
+MARK_END = "\x03"
 # Longer links (a page can hold anything) are passed over rather than risk a message limit.
 URL_LIMIT = 500
 # Where a paper with no arXiv id and no page of its own is found: arXiv's title search.
@@ -73,3 +78,51 @@ class ParsedPage:
     format: str
     papers: tuple[Paper, ...]
     date_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    title: str
+    arxiv_id: str | None
+    url: str
+    date: date | None
+    # An excerpt of the abstract; matched words sit between MARK_START and MARK_END.
+    snippet: str
+    # The stored paper's row id: what the chat's feedback buttons name.
+    paper_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    query: str
+    # The query as searched after typo correction, when a word was corrected.
+    corrected: str | None
+    message: str | None
+    results: tuple[SearchResult, ...]
+    offset: int = 0
+    # The matches that were counted; `capped`: more papers may match (storage.search.HitPage).
+    matches: int = 0
+    capped: bool = False
+
+    @property
+    def more(self) -> bool:
+        """Whether a later page has results."""
+        return self.offset + len(self.results) < self.matches
+
+
+def render_marks(snippet: str, start: str, end: str) -> str:
+    """The snippet with its match markers replaced, always balanced (every start is ended)."""
+    out: list[str] = []
+    inside = False
+    for char in snippet:
+        if char == MARK_START and not inside:
+            out.append(start)
+            inside = True
+        elif char == MARK_END and inside:
+            out.append(end)
+            inside = False
+        elif char not in (MARK_START, MARK_END):
+            out.append(char)
+    if inside:
+        out.append(end)
+    return "".join(out)

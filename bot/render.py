@@ -15,11 +15,11 @@ from typing import TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.ingest import SourceReport
 from bot.keywords import Count, Keyword
-from bot.records import Paper, usable_url
-from bot.replies import BotStats
+from bot.records import Paper, SearchOutcome, render_marks, usable_url
+from bot.replies import BotStats, Digest, Planned
 from bot.schedule import local_day, zone
-from bot.search import SearchOutcome, render_marks
 from bot.trending import Trend
 from storage.feedback import Mark
 
@@ -354,6 +354,26 @@ def more_row(chat_id: int, more: int) -> list[InlineKeyboardButton]:
     return [InlineKeyboardButton(f"{more} more", callback_data=f"digest:{chat_id}")]
 
 
+def digest(plan: Digest) -> tuple[list[tuple[str, list[int]]], list[tuple[str, list[int]]]]:
+    """A digest's messages, each with the ids of the papers it carries: the keyword
+    matches', then the recommendations'."""
+    shown, total = len(plan.matches), plan.matching
+    count = f"{shown} of {total}" if plan.more else str(shown)
+    noun = "new paper" if total == 1 else "new papers"
+    header = f"📬 <b>{count} {noun}</b> for your keywords" + (" this week" if plan.weekly else "")
+    return (
+        planned_papers(plan.matches, header),
+        planned_papers(plan.recommended, "✨ <b>Recommended for you</b>"),
+    )
+
+
+def planned_papers(papers: Sequence[Planned], header: str) -> list[tuple[str, list[int]]]:
+    """Papers, each with why it is there, as numbered messages under `header` (none for no
+    papers), each with the ids it carries."""
+    blocks = ((paper_block(p.paper, p.why), p.paper_id) for p in papers)
+    return pack(blocks, header=header, numbered=True) if papers else []
+
+
 def similar_header(paper: Paper) -> str:
     return f"≈ Papers like {linked_title(paper.title, paper.link)}"
 
@@ -377,9 +397,11 @@ def _trend_why(trend: Trend) -> str:
     return " · ".join(parts)
 
 
-def trending_papers(trends: Sequence[Trend], period: str) -> list[tuple[str, list[int]]]:
+def trending_papers(period: str | None, trends: Sequence[Trend]) -> list[tuple[str, list[int]]]:
     """The trending papers of the last day or week as numbered messages, each with the
-    ids of the papers it carries (for their feedback buttons)."""
+    ids of the papers it carries (for their feedback buttons); no period: the usage."""
+    if period is None:
+        return [("Use <code>/trending day</code> or <code>/trending week</code>.", [])]
     if not trends:
         return [(f"No paper new in the last {period} has upvotes yet.", [])]
     header = f"<b>Trending</b>: the most upvoted papers new in the last {period}"
@@ -398,6 +420,25 @@ def inline_description(paper: Paper, snippet: str | None = None) -> str:
     the list shows no formatting), else the abstract's start."""
     text = render_marks(snippet, "", "") if snippet else paper.abstract
     return cut(text, INLINE_DESCRIPTION)
+
+
+def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
+    if not reports:
+        return ["No sources are configured. Add one with <code>/sources add URL</code>."]
+    lines = []
+    for report in reports:
+        name = escape(report.source[:200])
+        if report.status == "failed":
+            lines.append(f"⚠ {name}: {escape((report.error or '')[:300])}")
+        elif report.status == "unchanged":
+            lines.append(f"• {name}: unchanged")
+        else:
+            lines.append(f"• {name}: {plural(report.parsed, 'paper')}, {report.new:,} new")
+    new = sum(r.new for r in reports)
+    failed = sum(r.status == "failed" for r in reports)
+    totals = f"{plural(len(reports), 'source')}, {plural(new, 'new paper')}"
+    lines.append(f"<b>{totals}, {failed} failed.</b>")
+    return split_messages(lines, separator="\n")
 
 
 def stats(found: BotStats) -> list[str]:

@@ -3,9 +3,10 @@ bot/render.py alone turns them into Telegram HTML."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.records import Paper
 from storage.queries import Stats
 
 
@@ -21,3 +22,39 @@ class BotStats:
     last_run: tuple[datetime, str] | None
     flood_until: datetime | None
     failing: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A paper a reply carries: its row id (what its feedback buttons name), the paper, and
+    why it is there ("matched GNN (title)"), if a reason is shown."""
+
+    paper_id: int
+    paper: Paper
+    why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A chat's digest: the keyword matches to send now (of `matching` unsent ones; the
+    rest wait for the "N more" button), then the papers recommended for it.
+    `subscriber_id` None: the chat has no subscription."""
+
+    matches: list[Planned]
+    matching: int
+    subscriber_id: int | None = None
+    thread_id: int | None = None
+    # The chat asked to hear "nothing new today" on empty days (and has keywords).
+    notify_empty: bool = False
+    recommended: list[Planned] = field(default_factory=list)
+    # A weekly schedule's digest: the week's matches ("this week"), not the day's.
+    weekly: bool = False
+
+    @property
+    def more(self) -> int:
+        """The matches left for the "N more" button."""
+        return self.matching - len(self.matches)
+
+    @property
+    def paper_ids(self) -> list[int]:
+        return [p.paper_id for p in [*self.matches, *self.recommended]]

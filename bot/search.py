@@ -32,7 +32,6 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -58,7 +57,7 @@ from bot.matching import (
     may_be_typo,
     read_keyword,
 )
-from bot.records import Paper
+from bot.records import MARK_END, MARK_START, Paper, SearchOutcome, SearchResult
 from storage import feedback, subscriptions
 from storage import search as store
 from storage.search import Clause, Hit, Plan, Tier
@@ -70,10 +69,6 @@ MAX_WORDS = 16
 # Shorter last words match only themselves: "a" or "gr" would match half the vocabulary.
 PREFIX_MIN_LENGTH = 3
 EMPTY_QUERY = "Type some words to search for."
-# Matched words in a snippet sit between these two characters, which never occur in text a
-# person typed, so a presenter can escape the text first and then turn them into markup.
-MARK_START = "\x02"
-MARK_END = "\x03"
 SNIPPET_TOKENS = 24
 # A phrase whose words have several forms is searched as at most this many phrases.
 MAX_VARIANTS = 32
@@ -111,36 +106,6 @@ class ParsedQuery:
     terms: tuple[Term, ...]
     # Words beyond MAX_WORDS, left out of the search.
     dropped: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    title: str
-    arxiv_id: str | None
-    url: str
-    date: date | None
-    # An excerpt of the abstract; matched words sit between MARK_START and MARK_END.
-    snippet: str
-    # The stored paper's row id: what the chat's feedback buttons name.
-    paper_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchOutcome:
-    query: str
-    # The query as searched after typo correction, when a word was corrected.
-    corrected: str | None
-    message: str | None
-    results: tuple[SearchResult, ...]
-    offset: int = 0
-    # The matches that were counted; `capped`: more papers may match (storage.search.HitPage).
-    matches: int = 0
-    capped: bool = False
-
-    @property
-    def more(self) -> bool:
-        """Whether a later page has results."""
-        return self.offset + len(self.results) < self.matches
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -191,24 +156,6 @@ def query_text(terms: Sequence[Term], words: Sequence[Sequence[str]] | None = No
         text = shown[0] if len(shown) == 1 else '"' + " ".join(shown) + '"'
         out.append(("-" if term.exclude else "") + text + ("*" if term.explicit else ""))
     return " ".join(out)
-
-
-def render_marks(snippet: str, start: str, end: str) -> str:
-    """The snippet with its match markers replaced, always balanced (every start is ended)."""
-    out: list[str] = []
-    inside = False
-    for char in snippet:
-        if char == MARK_START and not inside:
-            out.append(start)
-            inside = True
-        elif char == MARK_END and inside:
-            out.append(end)
-            inside = False
-        elif char not in (MARK_START, MARK_END):
-            out.append(char)
-    if inside:
-        out.append(end)
-    return "".join(out)
 
 
 class StoreLexicon:

@@ -18,10 +18,9 @@ from rapidfuzz import process
 from sqlalchemy.orm import Session
 
 from bot import filters, keywords, ranker, recommendations, render, trending
-from bot.ingest import SourceReport
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
-from bot.replies import BotStats
+from bot.replies import BotStats, Digest, Planned
 from bot.schedule import (
     SCHEDULE_USAGE,
     local_day,
@@ -30,6 +29,7 @@ from bot.schedule import (
     stored_schedule,
     utc_now,
 )
+from bot.trending import Trend
 from storage import feedback, queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
@@ -547,23 +547,6 @@ def ranked(matches: list[Match]) -> list[Match]:
 
 
 @dataclass(frozen=True, slots=True)
-class Digest:
-    """Messages to send, each with the ids of the papers it carries; `more` matches wait for
-    the "N more" button. `subscriber_id` None: the chat has no subscription."""
-
-    messages: list[tuple[str, list[int]]]
-    more: int
-    subscriber_id: int | None = None
-    thread_id: int | None = None
-    # The chat asked to hear "nothing new today" on empty days (and has keywords).
-    notify_empty: bool = False
-    # The last messages that carry "Recommended for you" rather than keyword matches.
-    recommended: int = 0
-    # A weekly schedule's digest: the week's matches ("this week"), not the day's.
-    weekly: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Candidates:
     """The newest stored papers, indexed once for matching and ranking and shared by every
     chat: /latest, /digest and each digest of a scheduled run. Keywords are read against
@@ -609,14 +592,16 @@ def latest(
     return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
 
 
-def trending_papers(session: Session, argument: str, now: datetime) -> list[tuple[str, list[int]]]:
-    """/trending [day|week]: numbered messages of the top papers new in that period, each
-    with the ids of the papers it carries."""
+def trending_papers(
+    session: Session, argument: str, now: datetime
+) -> tuple[str | None, list[Trend]]:
+    """/trending [day|week]: the period and the top papers new in it; no period for an
+    argument that names none."""
     period = trending.period(argument)
     if period is None:
-        return [("Use <code>/trending day</code> or <code>/trending week</code>.", [])]
+        return None, []
     found = feedback.approvals(session, trending.since(now, period), trending.MIN_CHATS)
-    return render.trending_papers(trending.rank(found), period)
+    return period, trending.rank(found)
 
 
 def digest(
@@ -629,8 +614,9 @@ def digest(
 ) -> Digest:
     """The unsent papers matching the chat's keywords, best first by its ranker (if it rated,
     saved or imported papers), then up to `recommend` unsent papers no keyword matched that
-    its ranker scores high, as messages to send. On a weekly schedule only papers first
-    stored in the week before `now` (default: the present) are the digest's."""
+    its ranker scores high: the plan render.digest makes messages of. On a weekly schedule
+    only papers first stored in the week before `now` (default: the present) are the
+    digest's."""
     row = subscriptions.find(session, chat_id)
     if row is None:
         return Digest([], 0)
@@ -656,13 +642,8 @@ def digest(
             [(known.ids[m.index], m.paper, m.where == "title") for m in fresh],
         )
         fresh = [fresh[n] for n in positions]
-    chosen = [(paper_block(m.paper, _why(m)), known.ids[m.index]) for m in fresh[:limit]]
-    more = max(0, len(fresh) - limit)
-    count = f"{len(chosen)} of {len(fresh)}" if more else str(len(chosen))
-    noun = "new paper" if len(fresh) == 1 else "new papers"
-    header = f"📬 <b>{count} {noun}</b> for your keywords" + (" this week" if weekly else "")
-    messages = pack(chosen, header=header, numbered=True) if chosen else []
-    recommended: list[tuple[str, list[int]]] = []
+    chosen = [Planned(known.ids[m.index], m.paper, _why(m)) for m in fresh[:limit]]
+    recommended: list[Planned] = []
     if fitted is not None and row.recommend and recommend:
         suggested = recommendations.recommend(
             session,
@@ -675,19 +656,17 @@ def digest(
             fitted=fitted,
             scored=scored,
         )
-        blocks = [
-            (paper_block(r.paper, f"because {r.because}" if r.because else None), r.paper_id)
+        recommended = [
+            Planned(r.paper_id, r.paper, f"because {r.because}" if r.because else None)
             for r in suggested
         ]
-        if blocks:
-            recommended = pack(blocks, header="✨ <b>Recommended for you</b>", numbered=True)
     return Digest(
-        messages + recommended,
-        more,
+        chosen,
+        len(fresh),
         row.id,
         row.thread_id,
         row.notify_empty and bool(have),
-        len(recommended),
+        recommended,
         weekly,
     )
 
@@ -755,25 +734,6 @@ def stats(session: Session, now: datetime) -> BotStats:
 def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
     """What a scheduled or /ingest run reads: configured sources, then those admins added."""
     return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
-
-
-def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
-    if not reports:
-        return ["No sources are configured. Add one with <code>/sources add URL</code>."]
-    lines = []
-    for report in reports:
-        name = escape(report.source[:200])
-        if report.status == "failed":
-            lines.append(f"⚠ {name}: {escape((report.error or '')[:300])}")
-        elif report.status == "unchanged":
-            lines.append(f"• {name}: unchanged")
-        else:
-            lines.append(f"• {name}: {render.plural(report.parsed, 'paper')}, {report.new:,} new")
-    new = sum(r.new for r in reports)
-    failed = sum(r.status == "failed" for r in reports)
-    totals = f"{render.plural(len(reports), 'source')}, {render.plural(new, 'new paper')}"
-    lines.append(f"<b>{totals}, {failed} failed.</b>")
-    return split_messages(lines, separator="\n")
 
 
 def _source(location: str) -> str:

@@ -57,7 +57,7 @@ def expected(sessions: sessionmaker[Session], chats: list[int], limit: int) -> d
         for chat in chats:
             plan = service.digest(session, chat, known, limit)
             assert plan.more == 0, "the tests expect whole digests"
-            wanted[chat] = {str(ids[i]) for _, message_ids in plan.messages for i in message_ids}
+            wanted[chat] = {str(ids[i]) for i in plan.paper_ids}
     return wanted
 
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import Application
 
-from bot import cli, service
+from bot import cli, render, service
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
@@ -197,13 +197,13 @@ def test_a_weekly_digest_carries_the_weeks_best_matches_capped(
         daily = service.digest(session, ME.id, known, 4, now=NOW)
     # A daily digest takes every unsent match, old ones too (as before).
     assert daily.more == 3
-    assert "7 new papers</b> for your keywords\n" in daily.messages[0][0]
+    assert "7 new papers</b> for your keywords\n" in render.digest(daily)[0][0][0]
     assert not daily.weekly
     with sessions.begin() as session:
         assert "weekly on Friday" in service.set_schedule(session, ME, "weekly fri", NOW)
     with sessions() as session:
         plan = service.digest(session, ME.id, known, 4, now=NOW)
-    text = plan.messages[0][0]
+    text = render.digest(plan)[0][0][0]
     assert plan.weekly
     assert "📬 <b>4 of 6 new papers</b> for your keywords this week" in text
     assert "Old Pruning" not in text
@@ -212,12 +212,14 @@ def test_a_weekly_digest_carries_the_weeks_best_matches_capped(
     assert plan.more == 2
     # Once-only: what was sent is not sent again; a week later none of these is the week's.
     with sessions.begin() as session:
-        subscriptions.record_deliveries(session, plan.subscriber_id or 0, plan.messages[0][1], NOW)
+        subscriptions.record_deliveries(
+            session, plan.subscriber_id or 0, render.digest(plan)[0][0][1], NOW
+        )
     with sessions() as session:
         rest = service.digest(session, ME.id, known, 4, now=NOW)
-        assert "2 new papers</b> for your keywords this week" in rest.messages[0][0]
+        assert "2 new papers</b> for your keywords this week" in render.digest(rest)[0][0][0]
         later = service.digest(session, ME.id, known, 4, now=NOW + timedelta(days=6))
-        assert later.messages == []
+        assert render.digest(later)[0] == []
 
 
 def test_the_default_schedule_is_given_to_new_subscribers_only(

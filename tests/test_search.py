@@ -21,19 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli
 from bot.analysis import definitions, family, tokens, word_key, words
 from bot.matching import choose_corrections
-from bot.records import Paper
-from bot.search import (
-    EMPTY_QUERY,
-    MARK_END,
-    MARK_START,
-    MAX_WORDS,
-    SearchOutcome,
-    Term,
-    parse_query,
-    render_marks,
-    search,
-    snippet,
-)
+from bot.records import MARK_END, MARK_START, Paper, SearchOutcome, render_marks
+from bot.search import EMPTY_QUERY, MAX_WORDS, Term, parse_query, search, snippet
 from bot.sources import parse_page
 from storage import db, queries
 from storage import search as store

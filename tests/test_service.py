@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import profile, service
+from bot import profile, render, service
 from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
@@ -132,7 +132,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
         service.subscribe(session, ME, "pruning, -survey", NOW)
         digest = service.digest(session, ME.id, service.candidates(session), limit=1)
     assert digest.more == 1
-    [(text, ids)] = digest.messages
+    [(text, ids)] = render.digest(digest)[0]
     # Title matches come first, the most upvoted among them first.
     assert "Pruning Experts" in text
     with store.begin() as session:
@@ -140,7 +140,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
         assert row is not None
         subscriptions.record_deliveries(session, row.id, ids, NOW)
         again = service.digest(session, ME.id, service.candidates(session), limit=10)
-    texts = " ".join(text for text, _ in again.messages)
+    texts = " ".join(text for text, _ in render.digest(again)[0])
     assert "Pruning Experts" not in texts
     assert "&lt;b&gt;Tags&lt;/b&gt; &amp; Ampersands" in texts
     assert "Survey" not in texts
@@ -281,11 +281,11 @@ def test_delivered_papers_do_not_change_what_a_keyword_means(
         first = service.digest(session, ME.id, service.candidates(session), limit=10)
         row = subscriptions.find(session, ME.id)
         assert row is not None
-        for _, ids in first.messages:
+        for _, ids in render.digest(first)[0]:
             subscriptions.record_deliveries(session, row.id, ids, NOW)
         second = service.digest(session, ME.id, service.candidates(session), limit=10)
-    assert sum(len(ids) for _, ids in first.messages) == 3
-    assert second.messages == []
+    assert sum(len(ids) for _, ids in render.digest(first)[0]) == 3
+    assert render.digest(second)[0] == []
 
 
 def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session]) -> None:
@@ -293,7 +293,9 @@ def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session])
     with sessions.begin() as session:
         queries.store_papers(session, [Paper("Long Link Pruning", f"Code: {url}")], NOW)
         service.subscribe(session, ME, "pruning", NOW)
-        [(text, _)] = service.digest(session, ME.id, service.candidates(session), limit=5).messages
+        [(text, _)] = render.digest(
+            service.digest(session, ME.id, service.candidates(session), limit=5)
+        )[0]
     assert "Long Link Pruning" in text
     assert 'href="https://github.com/xxx' not in text
     assert len(text) < MESSAGE_LIMIT
@@ -356,7 +358,9 @@ def test_exclusions_are_acknowledged_as_exclusions(topics: sessionmaker[Session]
         assert "Already there: -survey" in service.subscribe(session, ME, '"-survey"', NOW)
         assert _stored(session) == ["-review", "-survey", "pruning"]
         # The digest reads the stored exclusion: the survey of pruning is left out.
-        [(text, _)] = service.digest(session, ME.id, service.candidates(session), 10).messages
+        [(text, _)] = render.digest(
+            service.digest(session, ME.id, service.candidates(session), 10)
+        )[0]
     assert "Pruning Experts" in text
     assert "A Survey of Pruning" not in text
 
