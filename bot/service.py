@@ -180,7 +180,9 @@ def _add_keywords(
 ) -> str:
     if known is None:
         known = candidates(session)
-    found = keywords.review(wanted, known.matcher if question else None)
+    # Cleaned first without the papers: questioning a keyword against them costs with its
+    # length, and one too long to keep is not worth it (4,000 characters took a second).
+    found = keywords.review(wanted, None)
     if not found.typed:
         return "Usage: <code>/subscribe keyword[, keyword...]</code>"
     too_long = [k.stored for k in found.typed if len(k.stored) > MAX_KEYWORD_LENGTH]
@@ -189,6 +191,8 @@ def _add_keywords(
             f"A keyword can be at most {MAX_KEYWORD_LENGTH} characters; "
             f"“{escape(too_long[0][:40])}…” has {len(too_long[0])}. Nothing was added."
         )
+    if question:
+        found = keywords.review(wanted, known.matcher)
     stored = [k.stored for k in found.accepted]
     row = _subscriber(session, chat, now) if stored else None
     if row is not None:

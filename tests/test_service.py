@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import cast
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -526,3 +527,23 @@ def test_hostile_keyword_replies_fit_one_message(topics: sessionmaker[Session]) 
 )
 def test_pasted_lists_and_trailing_exclusions_are_split(text: str, wanted: list[str]) -> None:
     assert service.split_keywords(text) == wanted
+
+
+class _Unread:
+    """Stands in for the papers' matcher where it must not be consulted."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the matcher was asked for {name}")
+
+
+def test_a_keyword_too_long_is_refused_before_it_is_read(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Questioning a keyword against the papers costs with its length (a second for 4,000
+    # characters): one too long to keep is refused without.
+    with sessions.begin() as session:
+        known = service.candidates(session)
+        unread = service.Candidates(known.newest_id, [], cast(Matcher, _Unread()), known.ranking)
+        long = " ".join(f"word{n}" for n in range(600))
+        reply = service.subscribe(session, ME, long, NOW, unread)
+    assert reply.startswith("A keyword can be at most 100 characters; “word0 word1")

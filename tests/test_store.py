@@ -131,3 +131,36 @@ def test_same_title_different_ids_are_two_papers(sessions: sessionmaker[Session]
     store(sessions, [Paper(title="HyperNetworks", arxiv_id="2306.06955")])
     store(sessions, [Paper(title="HyperNetworks")])
     assert sorted(str(r.arxiv_id) for r in paper_rows(sessions)) == ["1609.09106", "2306.06955"]
+
+
+def test_a_page_stored_in_batches_is_stored_as_in_one(
+    sessions: sessionmaker[Session], seed_pages: list[Path]
+) -> None:
+    papers = [paper for page in seed_papers(seed_pages) for paper in page]
+    finished: list[queries.StoreCounts] = []
+    counts = queries.store_in_batches(
+        sessions, papers, NOW, lambda session, counts: finished.append(counts), batch=7
+    )
+    # The same papers as one transaction stores (test_seeds_give_504_papers), counted alike.
+    assert counts == finished[0]
+    assert (counts.parsed, counts.new) == (len(papers), 504)
+    assert len(paper_rows(sessions)) == 504
+    again = queries.store_in_batches(sessions, papers, NOW, lambda session, counts: None)
+    assert (again.new, again.known + again.enriched) == (0, len(papers))
+
+
+def test_batches_commit_one_by_one(sessions: sessionmaker[Session]) -> None:
+    papers = [Paper(f"Batched paper {n}", "An abstract.") for n in range(10)]
+
+    def fail(session: Session, counts: queries.StoreCounts) -> None:
+        raise OSError("disk full")
+
+    # A page of one batch is stored whole or not at all...
+    with pytest.raises(OSError, match="disk full"):
+        queries.store_in_batches(sessions, papers, NOW, fail, batch=10)
+    assert paper_rows(sessions) == []
+    # ...a longer one keeps the batches committed before the failure: the write lock was let
+    # go between them.
+    with pytest.raises(OSError, match="disk full"):
+        queries.store_in_batches(sessions, papers, NOW, fail, batch=4)
+    assert [row.title for row in paper_rows(sessions)] == [p.title for p in papers[:8]]
