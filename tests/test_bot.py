@@ -700,6 +700,11 @@ async def test_other_chats_are_answered_while_a_big_page_is_ingested(
     (tmp_path / "page.txt").write_bytes(_big_page(30_000))
     bot.api.user_sends(ADMIN, "/ingest")
     await bot.until(ADMIN, "Ingesting all sources")
+    assert "under way already" in await bot.say(ADMIN, "/ingest")
+    # A write waits for one batch of papers at most, not for the page (it took 50 s).
+    [subscribed] = await bot.api.converse(ADMIN, "/subscribe pruning", timeout=30)
+    assert "Subscribed to: pruning" in subscribed.shown
+    assert not [m for m in bot.api.sent(ADMIN) if "failed." in m.shown]
     waits: list[float] = []
     while not [m for m in bot.api.sent(ADMIN) if "failed." in m.shown]:
         asked = time.monotonic()
