@@ -38,6 +38,7 @@ from bot.config import Settings
 from bot.digests import Digests, Outcome
 from bot.ingest import expand_sources, ingest_all
 from bot.render import feedback_keyboard, preformatted, search_page
+from bot.replies import Chat
 from bot.schedule import utc_now
 from bot.search import search as search_papers
 from storage import subscriptions
@@ -79,12 +80,12 @@ def _args(update: Update) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _here(update: Update) -> service.Chat:
+def _here(update: Update) -> Chat:
     chat = update.effective_chat
     message = update.effective_message
     assert chat is not None
     thread = message.message_thread_id if message and message.is_topic_message else None
-    return service.Chat(chat.id, chat.type, chat.title or chat.username, thread)
+    return Chat(chat.id, chat.type, chat.title or chat.username, thread)
 
 
 async def _reply(update: Update, *texts: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -100,9 +101,7 @@ async def _is_admin(context: ContextTypes.DEFAULT_TYPE, chat_id: int | str, user
     return member.status in _ADMINS
 
 
-async def _target(
-    update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> tuple[service.Chat, str] | None:
+async def _target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Chat, str] | None:
     """The chat a settings-changing command is about, and the rest of its arguments.
 
     In a private chat, a first argument "@channel" names a channel the user administers;
@@ -126,7 +125,7 @@ async def _target(
 
 async def _channel(
     update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, user_id: int, rest: str
-) -> tuple[service.Chat, str] | None:
+) -> tuple[Chat, str] | None:
     shown = escape(name[:64])
     try:
         channel = await context.bot.get_chat(name)
@@ -148,7 +147,7 @@ async def _channel(
     if me.status not in _ADMINS or not getattr(me, "can_post_messages", False):
         await _reply(update, f"I cannot post in {shown}: make me an admin who may post.")
         return None
-    return service.Chat(channel.id, ChatType.CHANNEL, f"@{channel.username or channel.id}"), rest
+    return Chat(channel.id, ChatType.CHANNEL, f"@{channel.username or channel.id}"), rest
 
 
 def in_thread(
@@ -207,10 +206,11 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def keywords(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        await _reply(update, *await in_thread(context, lambda s: service.keyword_list(s, target)))
+        have = await in_thread(context, lambda s: service.keyword_list(s, target))
+        await _reply(update, *render.keyword_list(target, have))
 
 
-async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> service.Chat | None:
+async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
     """Like _target, but anyone in a group may read its settings."""
     here = _here(update)
     if here.type == ChatType.PRIVATE and _args(update).startswith("@"):
@@ -220,7 +220,7 @@ async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> se
 
 
 def _setting(
-    change: Callable[[Session, service.Chat, str, datetime], str],
+    change: Callable[[Session, Chat, str, datetime], str],
 ) -> Handler:
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         target = await _target(update, context)
@@ -300,7 +300,7 @@ async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """A reply to the /import prompt carries the document."""
     message = update.message
     target = (context.chat_data or {}).get("import_target")
-    if message is None or not isinstance(target, service.Chat):
+    if message is None or not isinstance(target, Chat):
         return
     if not await _may_change(update, context, target.id):
         await _reply(update, "Only an administrator can import into that chat.")
@@ -308,9 +308,7 @@ async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _reply(update, await _import(context, target, message.text or ""))
 
 
-def _import(
-    context: ContextTypes.DEFAULT_TYPE, chat: service.Chat, document: str
-) -> Awaitable[str]:
+def _import(context: ContextTypes.DEFAULT_TYPE, chat: Chat, document: str) -> Awaitable[str]:
     return _matching(
         context,
         lambda session, known: service.import_document(session, chat, document, utc_now(), known),
@@ -367,7 +365,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         def work(
             session: Session, known: service.Candidates
         ) -> tuple[list[tuple[str, list[int]]], dict[int, Mark]]:
-            replies = service.latest(session, target, known)
+            replies = render.latest(target, service.latest(session, target, known))
             shown = [paper_id for _, paper_ids in replies for paper_id in paper_ids]
             return replies, profile.marks(session, here, shown)
 
@@ -398,9 +396,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _send_digest(update, context, target[0])
 
 
-async def _send_digest(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, chat: service.Chat
-) -> None:
+async def _send_digest(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: Chat) -> None:
     digests: Digests = context.bot_data["digests"]
     outcome, sent, _ = await digests.deliver(chat.id)
     if outcome is Outcome.GONE:
@@ -510,9 +506,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     here = query.message.chat
     # A channel's buttons are pressed in the private chat that manages it.
     chat = (
-        service.Chat(here.id, here.type, here.title)
+        Chat(here.id, here.type, here.title)
         if chat_id == here.id
-        else service.Chat(chat_id, ChatType.CHANNEL, "the channel")
+        else Chat(chat_id, ChatType.CHANNEL, "the channel")
     )
     if action == "unsub" and keyword_id is not None:
         removed = await in_thread(

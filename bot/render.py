@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.ingest import SourceReport
 from bot.keywords import Count, Keyword
 from bot.records import Paper, SearchOutcome, render_marks, usable_url
-from bot.replies import BotStats, Digest, Planned
+from bot.replies import BotStats, Chat, Digest, Planned
 from bot.schedule import local_day, zone
 from bot.trending import Trend
 from storage.feedback import Mark
@@ -372,6 +372,27 @@ def planned_papers(papers: Sequence[Planned], header: str) -> list[tuple[str, li
     papers), each with the ids it carries."""
     blocks = ((paper_block(p.paper, p.why), p.paper_id) for p in papers)
     return pack(blocks, header=header, numbered=True) if papers else []
+
+
+NO_KEYWORDS = "No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."
+
+
+def latest(chat: Chat, found: Sequence[Planned] | None) -> list[tuple[str, list[int]]]:
+    """/latest: numbered messages of the papers, each with the ids it carries; `found` None:
+    the chat has no keywords."""
+    if found is None:
+        return [(NO_KEYWORDS, [])]
+    if not found:
+        return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
+    return planned_papers(found, chat.heading("Latest papers"))
+
+
+def keyword_list(chat: Chat, have: Sequence[str]) -> list[str]:
+    """/keywords: the chat's keywords, a line each, in as many messages as they take."""
+    if not have:
+        return [NO_KEYWORDS]
+    header = f"{chat.heading('Keywords')} ({len(have)}):"
+    return split_messages((f"• {escape(k)}" for k in have), header=header, separator="\n")
 
 
 def similar_header(paper: Paper) -> str:

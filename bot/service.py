@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.matching import Match, Matcher, learn
-from bot.render import cut, pack, paper_block, split_messages
-from bot.replies import BotStats, Digest, Planned
+from bot.render import cut, split_messages
+from bot.replies import BotStats, Chat, Digest, Planned
 from bot.schedule import (
     SCHEDULE_USAGE,
     local_day,
@@ -52,38 +52,6 @@ TIMEZONE_GUESS = 64
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 _TIMEZONES = sorted(zoneinfo.available_timezones())
 _TIMEZONE_BY_NAME = {zone.casefold(): zone for zone in _TIMEZONES}
-
-
-@dataclass(frozen=True, slots=True)
-class Chat:
-    """The chat a command is about (where it was sent, or the channel it names)."""
-
-    id: int
-    type: str
-    title: str | None = None
-    thread_id: int | None = None
-
-    @property
-    def name(self) -> str:
-        """How a reply names the chat: its title, else "this chat" (a private chat is
-        "you", which replies address directly instead: see `whose`)."""
-        return self.title or ("this chat" if self.type != "private" else "you")
-
-    @property
-    def private(self) -> bool:
-        return self.type == "private"
-
-    def whose(self, things: str) -> str:
-        """ "your keywords" in a private chat, "the keywords of Reading group" elsewhere."""
-        if self.private:
-            return f"your {things}"
-        return f"the {things} of {escape(self.name)}"
-
-    def heading(self, what: str) -> str:
-        """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
-        if self.type == "private":
-            return f"<b>Your {what.lower()}</b>"
-        return f"<b>{what} of {escape(self.name)}</b>"
 
 
 # A list pasted with bullets: "- pruning", "• GNN", "* MoE", "1. LoRA", "2) ViT".
@@ -281,12 +249,9 @@ def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:
 
 
 def keyword_list(session: Session, chat: Chat) -> list[str]:
+    """The chat's keywords, as render.keyword_list shows them."""
     row = subscriptions.find(session, chat.id)
-    have = subscriptions.keywords(row) if row else []
-    if not have:
-        return ["No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."]
-    header = f"{chat.heading('Keywords')} ({len(have)}):"
-    return split_messages((f"• {escape(k)}" for k in have), header=header, separator="\n")
+    return subscriptions.keywords(row) if row else []
 
 
 def set_time(session: Session, chat: Chat, text: str, now: datetime) -> str:
@@ -580,20 +545,16 @@ def candidates(session: Session, cached: Candidates | None = None) -> Candidates
     )
 
 
-def latest(
-    session: Session, chat: Chat, known: Candidates, limit: int = 5
-) -> list[tuple[str, list[int]]]:
-    """The newest stored papers matching the chat's keywords, sent before or not: numbered
-    messages, each with the ids of the papers it carries (for their feedback buttons)."""
+def latest(session: Session, chat: Chat, known: Candidates, limit: int = 5) -> list[Planned] | None:
+    """The newest stored papers matching the chat's keywords, sent before or not, best
+    first; None if the chat has no keywords."""
     row = subscriptions.find(session, chat.id)
     have = subscriptions.keywords(row) if row else []
     if not have:
-        return [("No keywords yet. Add some with <code>/subscribe keyword, keyword</code>.", [])]
-    matches = known.matcher.match(have)[:limit]
-    if not matches:
-        return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
-    blocks = ((paper_block(m.paper, _why(m)), known.ids[m.index]) for m in matches)
-    return pack(blocks, header=chat.heading("Latest papers"), numbered=True)
+        return None
+    return [
+        Planned(known.ids[m.index], m.paper, _why(m)) for m in known.matcher.match(have)[:limit]
+    ]
 
 
 def trending_papers(

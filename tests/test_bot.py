@@ -192,8 +192,8 @@ async def test_export_import_and_stop(bot: Bot) -> None:
     assert "Reply to this message" in prompt
     [prompt_message] = [m for m in bot.api.sent(BOB) if "Reply to this message" in m.shown]
     bot.api.user_sends(BOB, document, reply_to=prompt_message.message_id)
-    await bot.api.wait_idle()
-    imported = bot.api.sent(BOB)[-1].shown
+    # The import thinks in a thread, without requests: wait for its reply, not for quiet.
+    imported = await bot.until(BOB, "Subscribed to")
     assert "Subscribed to: GNN\nExcluding: survey\n" in imported
     assert "• GNN: 1 paper\n" in imported
     assert await bot.say(BOB, "/stop") == (

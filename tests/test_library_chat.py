@@ -275,8 +275,8 @@ async def test_export_and_import_carry_feedback(bot: Bot) -> None:
     await bot.say(BOB, "/import")
     [prompt] = [m for m in bot.api.sent(BOB) if "Reply to this message" in m.shown]
     bot.api.user_sends(BOB, json.dumps(document), reply_to=prompt.message_id)
-    await bot.api.wait_idle()
-    imported = bot.api.sent(BOB)[-1].shown
+    # The import thinks in a thread, without requests: wait for its reply, not for quiet.
+    imported = await bot.until(BOB, "Restored")
     assert (
         "Restored 2 ratings, 2 saved papers, 3 library entries. "
         "Not stored here, so left out: 1 paper." in imported

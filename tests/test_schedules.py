@@ -20,6 +20,7 @@ from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.digests import NOTHING_NEW_THIS_WEEK, Digests
 from bot.records import Paper
+from bot.replies import Chat
 from bot.schedule import DAILY, Schedule, local_day, next_digest, parse_schedule, zone
 from bot.scheduler import Scheduler, make_sender
 from storage import queries, subscriptions
@@ -181,7 +182,7 @@ def test_weekly_on_the_days_the_clocks_change() -> None:
 # --- a weekly digest's papers ------------------------------------------------------------------
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-ME = service.Chat(42, "private")
+ME = Chat(42, "private")
 
 
 def test_a_weekly_digest_carries_the_weeks_best_matches_capped(
@@ -229,12 +230,12 @@ def test_the_default_schedule_is_given_to_new_subscribers_only(
         service.start(session, ME, NOW)
     subscriptions.use_default_schedule(sessions, "weekdays")
     with sessions.begin() as session:
-        shown = service.set_schedule(session, service.Chat(43, "private"), "", NOW)
+        shown = service.set_schedule(session, Chat(43, "private"), "", NOW)
         assert shown.startswith("Digest on weekdays at 08:00 (UTC).")
-        reply = service.start(session, service.Chat(43, "private"), NOW)
+        reply = service.start(session, Chat(43, "private"), NOW)
         assert "on weekdays at 08:00 (UTC)" in reply
         assert "daily at 08:00" in service.settings(session, ME)
-        assert "on weekdays at 08:00" in service.settings(session, service.Chat(43, "private"))
+        assert "on weekdays at 08:00" in service.settings(session, Chat(43, "private"))
 
 
 def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
@@ -252,7 +253,7 @@ def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
         assert "Digest: active, weekly on Friday at 07:30 (UTC)" in service.settings(session, ME)
         document = service.export(session, ME)
     assert '"schedule": "weekly friday"' in document
-    other = service.Chat(44, "private")
+    other = Chat(44, "private")
     with sessions.begin() as session:
         reply = service.import_document(session, other, document, NOW)
         assert "Digest weekly on Friday at 07:30 (UTC)." in reply
@@ -289,7 +290,7 @@ def test_digest_now_leaves_a_weekly_chat_alone_on_other_days(
     thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     with sessions.begin() as session:
         service.subscribe(session, ME, "pruning", thursday)
-        service.subscribe(session, service.Chat(45, "private"), "pruning", thursday)
+        service.subscribe(session, Chat(45, "private"), "pruning", thursday)
         service.set_schedule(session, ME, "weekly fri", thursday)
         service.due_chats(session, thursday)
         assert service.pending_today(session, thursday) == [45]

@@ -13,11 +13,12 @@ from bot import profile, render, service
 from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
+from bot.replies import Chat
 from storage import queries, subscriptions
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-ME = service.Chat(42, "private")
-GROUP = service.Chat(-100, "supergroup", "Reading group", thread_id=7)
+ME = Chat(42, "private")
+GROUP = Chat(-100, "supergroup", "Reading group", thread_id=7)
 
 PAPERS = [
     Paper("Graph Neural Networks at Scale", "We train GNNs on billions of edges.", "2401.00001"),
@@ -45,7 +46,7 @@ def test_subscribe_unsubscribe_and_list(store: sessionmaker[Session]) -> None:
         assert "is not among" in service.unsubscribe(session, ME, "nothing")
         # Cleaned as /subscribe cleans: copied with a full stop or in quotes.
         assert "Unsubscribed from: MoE" in service.unsubscribe(session, ME, "“MoE.”")
-        [listing] = service.keyword_list(session, ME)
+        [listing] = render.keyword_list(ME, service.keyword_list(session, ME))
     assert "• GNN" in listing
     assert "• MoE" not in listing
     assert "pruning" not in listing
@@ -56,14 +57,14 @@ def test_keyword_limits(store: sessionmaker[Session]) -> None:
         assert "at most 100 characters" in service.subscribe(session, ME, "x" * 101, NOW)
         many = ", ".join(f"kw{i}" for i in range(service.MAX_KEYWORDS + 1))
         assert "At most 50 keywords" in service.subscribe(session, ME, many, NOW)
-        assert "No keywords yet" in service.keyword_list(session, ME)[0]
+        assert "No keywords yet" in render.keyword_list(ME, service.keyword_list(session, ME))[0]
         service.subscribe(session, ME, ", ".join(f"kw{i}" for i in range(50)), NOW)
         assert "At most 50 keywords" in service.subscribe(session, ME, "one more", NOW)
         # Fifty keywords of a hundred characters do not fit one message: the list is split.
     with store.begin() as session:
         subscriptions.forget(session, ME.id)
         service.subscribe(session, ME, ", ".join(f"{i:03d}" + "k" * 97 for i in range(50)), NOW)
-        listing = service.keyword_list(session, ME)
+        listing = render.keyword_list(ME, service.keyword_list(session, ME))
     assert len(listing) == 2
     assert all(len(message) <= MESSAGE_LIMIT for message in listing)
 
@@ -118,7 +119,7 @@ def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
         service.set_time(session, ME, "06:15", NOW)
         service.set_notify_empty(session, ME, "on", NOW)
         document = service.export(session, ME)
-    other = service.Chat(43, "private")
+    other = Chat(43, "private")
     with store.begin() as session:
         service.import_document(session, other, document, NOW)
         assert json.loads(service.export(session, other)) == json.loads(document)
@@ -150,7 +151,8 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         service.subscribe(session, GROUP, "GNN", NOW)
-        [(reply, paper_ids)] = service.latest(session, GROUP, service.candidates(session))
+        found = service.latest(session, GROUP, service.candidates(session))
+        [(reply, paper_ids)] = render.latest(GROUP, found)
         row = subscriptions.find(session, GROUP.id)
         [gnn] = [
             paper_id
@@ -184,8 +186,8 @@ def test_stop_names_the_chat_as_a_person_would(store: sessionmaker[Session]) -> 
         "Delete the keywords, settings, ratings, saved papers, library and history of "
         "Reading group? This cannot be undone."
     )
-    assert "of this chat?" in service.stop_question(service.Chat(-5, "group"))
-    assert "of &lt;b&gt;x?" in service.stop_question(service.Chat(-5, "group", "<b>x"))
+    assert "of this chat?" in service.stop_question(Chat(-5, "group"))
+    assert "of &lt;b&gt;x?" in service.stop_question(Chat(-5, "group", "<b>x"))
     with store.begin() as session:
         service.subscribe(session, ME, "GNN", NOW)
         service.subscribe(session, GROUP, "GNN", NOW)
@@ -229,7 +231,7 @@ def test_an_empty_digest_says_why(store: sessionmaker[Session]) -> None:
 
 
 def test_subscribe_ends_with_a_next_step(store: sessionmaker[Session]) -> None:
-    channel = service.Chat(-1003, "channel", "@papers")
+    channel = Chat(-1003, "channel", "@papers")
     with store.begin() as session:
         *_, when, step = service.subscribe(session, ME, "GNN", NOW).split("\n")
         assert when.startswith("Next digest: ")
@@ -329,7 +331,7 @@ def topics(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     return sessions
 
 
-def _stored(session: Session, chat: service.Chat = ME) -> list[str]:
+def _stored(session: Session, chat: Chat = ME) -> list[str]:
     row = subscriptions.find(session, chat.id)
     return subscriptions.keywords(row) if row else []
 
@@ -404,7 +406,7 @@ def test_keywords_run_together_are_questioned(topics: sessionmaker[Session]) -> 
 
 
 def test_a_channel_is_named_in_the_suggested_command(topics: sessionmaker[Session]) -> None:
-    channel = service.Chat(-1003, "channel", "@papers")
+    channel = Chat(-1003, "channel", "@papers")
     with topics.begin() as session:
         reply = service.subscribe(session, channel, "GNN pruning", NOW)
     assert "<code>/subscribe @papers GNN, pruning</code>" in reply
