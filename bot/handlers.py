@@ -271,7 +271,8 @@ resume = _setting(lambda session, chat, _, now: service.set_paused(session, chat
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _read_target(update, context)
     if target:
-        await _reply(update, await in_thread(context, lambda s: service.settings(s, target)))
+        found = await in_thread(context, lambda s: service.settings(s, target))
+        await _reply(update, render.settings(target, found))
 
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from html import escape
 from typing import TypeVar
 
@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.ingest import SourceReport
 from bot.keywords import Count, Keyword
 from bot.records import Paper, SearchOutcome, render_marks, usable_url
-from bot.replies import BotStats, Chat, Digest, Planned
+from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned
 from bot.schedule import local_day, zone
 from bot.trending import Trend
 from storage.feedback import Mark
@@ -372,6 +372,37 @@ def planned_papers(papers: Sequence[Planned], header: str) -> list[tuple[str, li
     papers), each with the ids it carries."""
     blocks = ((paper_block(p.paper, p.why), p.paper_id) for p in papers)
     return pack(blocks, header=header, numbered=True) if papers else []
+
+
+# Keywords listed inline in a reply are cut to this much: 50 keywords of 100 characters
+# would not fit a message (/keywords lists them all, over several messages if need be).
+LISTING = 1_500
+
+
+def when(schedule: str, at: time, timezone: str) -> str:
+    """ "daily at 08:00 (UTC)", "weekly on Friday at 07:30 (Europe/Berlin)"."""
+    return f"{schedule} at {at:%H:%M} ({escape(timezone)})"
+
+
+def settings(chat: Chat, found: ChatSettings | None) -> str:
+    """/settings; `found` None: nothing is stored about the chat."""
+    if found is None:
+        return "Nothing is stored yet: /start to begin."
+    have = found.keywords
+    return "\n".join(
+        [
+            chat.heading("Settings"),
+            f"Digest: {found.state}, {when(found.schedule, found.at, found.timezone)} "
+            "(/schedule, /time, /timezone)",
+            "On days with nothing new: "
+            + ("a short note" if found.notify_empty else "no message")
+            + " (/nothingnew)",
+            "Recommendations: " + ("on" if found.recommend else "off") + " (/recommend)",
+            f"Keywords ({len(have)}): "
+            + (escape(cut(", ".join(have), LISTING)) if have else "none"),
+            f"Papers sent so far: {found.delivered}",
+        ]
+    )
 
 
 NO_KEYWORDS = "No keywords yet. Add some with <code>/subscribe keyword, keyword</code>."

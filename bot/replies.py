@@ -4,7 +4,7 @@ bot/render.py alone turns them into Telegram HTML."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from html import escape
 
 from bot.records import Paper
@@ -41,6 +41,20 @@ class Chat:
         if self.type == "private":
             return f"<b>Your {what.lower()}</b>"
         return f"<b>{what} of {escape(self.name)}</b>"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """What /settings shows of a chat's subscription."""
+
+    state: str  # "active", "paused" or "inactive"
+    schedule: str  # as Schedule.describe() says it: "daily", "weekly on Friday"
+    at: time
+    timezone: str
+    notify_empty: bool
+    recommend: bool
+    keywords: list[str]
+    delivered: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, split_messages
-from bot.replies import BotStats, Chat, Digest, Planned
+from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned
 from bot.schedule import (
     SCHEDULE_USAGE,
     local_day,
@@ -35,9 +35,6 @@ from storage.models import SubscriberRow
 
 MAX_KEYWORDS = 50
 MAX_KEYWORD_LENGTH = 100
-# Keywords listed inline in a reply are cut to this much: 50 keywords of 100 characters
-# would not fit a message (/keywords lists them all, over several messages if need be).
-LISTING = 1_500
 # /latest and /digest look at this many of the newest stored papers: digests are about
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
@@ -100,11 +97,7 @@ def _next_at(row: SubscriberRow, now: datetime) -> datetime:
 
 
 def _when(row: SubscriberRow) -> str:
-    """ "daily at 08:00 (UTC)", "weekly on Friday at 07:30 (Europe/Berlin)"."""
-    return (
-        f"{stored_schedule(row.schedule).describe()} at {row.delivery_time:%H:%M} "
-        f"({escape(row.timezone)})"
-    )
+    return render.when(stored_schedule(row.schedule).describe(), row.delivery_time, row.timezone)
 
 
 def _next_line(row: SubscriberRow, now: datetime) -> str:
@@ -124,7 +117,10 @@ def start(session: Session, chat: Chat, now: datetime) -> str:
         "<code>-survey</code> excludes.",
     ]
     if have:
-        lines += ["", f"{chat.heading('Keywords')}: " + escape(cut(", ".join(have), LISTING))]
+        lines += [
+            "",
+            f"{chat.heading('Keywords')}: " + escape(cut(", ".join(have), render.LISTING)),
+        ]
     lines += ["", "/help lists everything I can do."]
     return "\n".join(lines)
 
@@ -176,10 +172,12 @@ def _add_keywords(
     # A channel is managed from a private chat: a suggested command must name it.
     command = "/subscribe " + (f"{chat.title} " if chat.type == "channel" and chat.title else "")
     reply = [
-        *render.listing("Subscribed to: ", [k.term for k in new if not k.exclude], LISTING),
-        *render.listing("Excluding: ", [k.term for k in new if k.exclude], LISTING),
+        *render.listing("Subscribed to: ", [k.term for k in new if not k.exclude], render.LISTING),
+        *render.listing("Excluding: ", [k.term for k in new if k.exclude], render.LISTING),
         *render.listing(
-            "Already there: ", [k.stored for k in found.accepted if k.stored not in added], LISTING
+            "Already there: ",
+            [k.stored for k in found.accepted if k.stored not in added],
+            render.LISTING,
         ),
         *render.refusals(found.refused),
         *render.questions(found.questioned, command, nothing_added=not new),
@@ -346,24 +344,20 @@ def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> str
     return "Recommendations off: digests carry only papers that match your keywords."
 
 
-def settings(session: Session, chat: Chat) -> str:
+def settings(session: Session, chat: Chat) -> ChatSettings | None:
+    """The chat's settings; None if nothing is stored about it."""
     row = subscriptions.find(session, chat.id)
     if row is None:
-        return "Nothing is stored yet: /start to begin."
-    state = "paused" if row.paused else ("active" if row.active else "inactive")
-    have = subscriptions.keywords(row)
-    return "\n".join(
-        [
-            chat.heading("Settings"),
-            f"Digest: {state}, {_when(row)} (/schedule, /time, /timezone)",
-            "On days with nothing new: "
-            + ("a short note" if row.notify_empty else "no message")
-            + " (/nothingnew)",
-            "Recommendations: " + ("on" if row.recommend else "off") + " (/recommend)",
-            f"Keywords ({len(have)}): "
-            + (escape(cut(", ".join(have), LISTING)) if have else "none"),
-            f"Papers sent so far: {subscriptions.delivered_count(session, row.id)}",
-        ]
+        return None
+    return ChatSettings(
+        state="paused" if row.paused else ("active" if row.active else "inactive"),
+        schedule=stored_schedule(row.schedule).describe(),
+        at=row.delivery_time,
+        timezone=row.timezone,
+        notify_empty=row.notify_empty,
+        recommend=row.recommend,
+        keywords=subscriptions.keywords(row),
+        delivered=subscriptions.delivered_count(session, row.id),
     )
 
 

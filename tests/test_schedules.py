@@ -234,8 +234,10 @@ def test_the_default_schedule_is_given_to_new_subscribers_only(
         assert shown.startswith("Digest on weekdays at 08:00 (UTC).")
         reply = service.start(session, Chat(43, "private"), NOW)
         assert "on weekdays at 08:00 (UTC)" in reply
-        assert "daily at 08:00" in service.settings(session, ME)
-        assert "on weekdays at 08:00" in service.settings(session, Chat(43, "private"))
+        assert "daily at 08:00" in render.settings(ME, service.settings(session, ME))
+        assert "on weekdays at 08:00" in render.settings(
+            Chat(43, "private"), service.settings(session, Chat(43, "private"))
+        )
 
 
 def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
@@ -250,7 +252,9 @@ def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
             "Digest weekly on Friday at 08:00 (UTC).\nNext digest: Fri 04 Dec at 08:00 (UTC)."
         )
         assert "weekly on Friday at 07:30" in service.set_time(session, ME, "07:30", NOW)
-        assert "Digest: active, weekly on Friday at 07:30 (UTC)" in service.settings(session, ME)
+        assert "Digest: active, weekly on Friday at 07:30 (UTC)" in render.settings(
+            ME, service.settings(session, ME)
+        )
         document = service.export(session, ME)
     assert '"schedule": "weekly friday"' in document
     other = Chat(44, "private")

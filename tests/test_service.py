@@ -80,7 +80,7 @@ def test_time_timezone_pause_and_settings(store: sessionmaker[Session]) -> None:
         assert "Paused" in service.set_paused(session, ME, True, NOW)
         assert "Usage" in service.set_notify_empty(session, ME, "maybe", NOW)
         assert "nothing new today" in service.set_notify_empty(session, ME, "ON", NOW)
-        settings = service.settings(session, ME)
+        settings = render.settings(ME, service.settings(session, ME))
     assert "paused, daily at 07:30 (Europe/Berlin)" in settings
     assert "On days with nothing new: a short note" in settings
 
@@ -308,7 +308,7 @@ def test_long_replies_stay_under_the_limit(store: sessionmaker[Session]) -> None
     keywords = [f"{i:03d}" + "k" * 97 for i in range(50)]
     with store.begin() as session:
         added = service.subscribe(session, ME, ", ".join(keywords), NOW)
-        settings = service.settings(session, ME)
+        settings = render.settings(ME, service.settings(session, ME))
         exported = preformatted(service.export(session, ME))
     assert len(added) < MESSAGE_LIMIT
     assert len(settings) < MESSAGE_LIMIT
