@@ -379,6 +379,20 @@ def planned_papers(papers: Sequence[Planned], header: str) -> list[tuple[str, li
 LISTING = 1_500
 
 
+def whose(chat: Chat, things: str) -> str:
+    """ "your keywords" in a private chat, "the keywords of Reading group" elsewhere."""
+    if chat.private:
+        return f"your {things}"
+    return f"the {things} of {escape(chat.name)}"
+
+
+def heading(chat: Chat, what: str) -> str:
+    """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
+    if chat.private:
+        return f"<b>Your {what.lower()}</b>"
+    return f"<b>{what} of {escape(chat.name)}</b>"
+
+
 def when(schedule: str, at: time, timezone: str) -> str:
     """ "daily at 08:00 (UTC)", "weekly on Friday at 07:30 (Europe/Berlin)"."""
     return f"{schedule} at {at:%H:%M} ({escape(timezone)})"
@@ -391,7 +405,7 @@ def settings(chat: Chat, found: ChatSettings | None) -> str:
     have = found.keywords
     return "\n".join(
         [
-            chat.heading("Settings"),
+            heading(chat, "Settings"),
             f"Digest: {found.state}, {when(found.schedule, found.at, found.timezone)} "
             "(/schedule, /time, /timezone)",
             "On days with nothing new: "
@@ -414,15 +428,15 @@ def latest(chat: Chat, found: Sequence[Planned] | None) -> list[tuple[str, list[
     if found is None:
         return [(NO_KEYWORDS, [])]
     if not found:
-        return [(f"No stored paper matches {chat.whose('keywords')} yet.", [])]
-    return planned_papers(found, chat.heading("Latest papers"))
+        return [(f"No stored paper matches {whose(chat, 'keywords')} yet.", [])]
+    return planned_papers(found, heading(chat, "Latest papers"))
 
 
 def keyword_list(chat: Chat, have: Sequence[str]) -> list[str]:
     """/keywords: the chat's keywords, a line each, in as many messages as they take."""
     if not have:
         return [NO_KEYWORDS]
-    header = f"{chat.heading('Keywords')} ({len(have)}):"
+    header = f"{heading(chat, 'Keywords')} ({len(have)}):"
     return split_messages((f"• {escape(k)}" for k in have), header=header, separator="\n")
 
 

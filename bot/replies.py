@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from html import escape
 
 from bot.records import Paper
 from storage.queries import Stats
@@ -23,24 +22,12 @@ class Chat:
     @property
     def name(self) -> str:
         """How a reply names the chat: its title, else "this chat" (a private chat is
-        "you", which replies address directly instead: see `whose`)."""
+        "you", which replies address directly instead: see render.whose)."""
         return self.title or ("this chat" if self.type != "private" else "you")
 
     @property
     def private(self) -> bool:
         return self.type == "private"
-
-    def whose(self, things: str) -> str:
-        """ "your keywords" in a private chat, "the keywords of Reading group" elsewhere."""
-        if self.private:
-            return f"your {things}"
-        return f"the {things} of {escape(self.name)}"
-
-    def heading(self, what: str) -> str:
-        """ "Your keywords" in a private chat, "Keywords of Reading group" elsewhere."""
-        if self.type == "private":
-            return f"<b>Your {what.lower()}</b>"
-        return f"<b>{what} of {escape(self.name)}</b>"
 
 
 @dataclass(frozen=True, slots=True)

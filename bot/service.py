@@ -119,7 +119,7 @@ def start(session: Session, chat: Chat, now: datetime) -> str:
     if have:
         lines += [
             "",
-            f"{chat.heading('Keywords')}: " + escape(cut(", ".join(have), render.LISTING)),
+            f"{render.heading(chat, 'Keywords')}: " + escape(cut(", ".join(have), render.LISTING)),
         ]
     lines += ["", "/help lists everything I can do."]
     return "\n".join(lines)
@@ -472,13 +472,13 @@ STORED = "keywords, settings, ratings, saved papers, library and history"
 
 def stop_question(chat: Chat) -> str:
     """/stop's confirmation: "Delete your keywords, ...?" or "... of Reading group?"."""
-    return f"Delete {chat.whose(STORED)}? This cannot be undone."
+    return f"Delete {render.whose(chat, STORED)}? This cannot be undone."
 
 
 def forget(session: Session, chat: Chat) -> str:
     if subscriptions.forget(session, chat.id):
         again = " /start to begin again." if chat.private else ""
-        return f"Done: {chat.whose(STORED)} are deleted.{again}"
+        return f"Done: {render.whose(chat, STORED)} are deleted.{again}"
     if chat.private:
         return "There was nothing stored about you."
     return f"There was nothing stored about {escape(chat.name)}."
@@ -488,7 +488,7 @@ def nothing_to_send(session: Session, chat: Chat) -> str:
     """Why /digest sent nothing: no keywords (and how to add one), or nothing new."""
     row = subscriptions.find(session, chat.id)
     if row is not None and row.keywords:
-        return f"Nothing new for {chat.whose('keywords')} right now."
+        return f"Nothing new for {render.whose(chat, 'keywords')} right now."
     held = feedback.held(session, row.id) if row is not None else None
     profile = held is not None and bool(held.ratings or held.saved or held.library)
     add = "Add keywords with <code>/subscribe keyword, keyword</code>"
