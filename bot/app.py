@@ -111,8 +111,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
         log.info("chat %s is gone (%s): deactivating it", chat.id, error)
-        with context.bot_data["sessions"].begin() as session:
-            subscriptions.deactivate(session, chat.id)
+        gone = chat.id
+        await handlers.in_thread(context, lambda s: subscriptions.deactivate(s, gone), write=True)
         return
     log.error("error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:

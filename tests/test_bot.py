@@ -673,6 +673,13 @@ async def test_no_handler_opens_a_session_on_the_event_loop(bot: Bot) -> None:
     for command in ("/stats", "/sources", "/sources add https://example.org/feed", "/ingest"):
         assert await bot.say(ADMIN, command), command
     await bot.until(ADMIN, "failed.")
+    # The error handler too: a chat that blocked the bot is deactivated.
+    bot.api.chat(ALICE).blocked = True
+    await bot.say(ALICE, "/help")
+    with bot.sessions() as session:
+        row = subscriptions.find(session, ALICE)
+        assert row is not None
+        assert not row.active
     assert watch.on_loop == []
 
 
