@@ -576,12 +576,12 @@ async def _ingest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, _, location = _args(update).strip().partition(" ")
     configured = _settings(context).sources
-    replies = await in_thread(
+    done = await in_thread(
         context,
         lambda s: service.manage_sources(s, action.lower(), location.strip(), configured),
         write=True,
     )
-    await _reply(update, *replies)
+    await _reply(update, *render.sources(done))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

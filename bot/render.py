@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.ingest import SourceReport
 from bot.keywords import Count, Keyword
 from bot.records import Paper, SearchOutcome, render_marks, usable_url
-from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned
+from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
 from bot.schedule import local_day, zone
 from bot.trending import Trend
 from storage.feedback import Mark
@@ -534,4 +534,33 @@ def stats(found: BotStats) -> list[str]:
     ]
     if len(found.failing) > FAILING_SHOWN:
         lines.append(f"… and {plural(len(found.failing) - FAILING_SHOWN, 'more failing source')}.")
+    return split_messages(lines, separator="\n")
+
+
+def _source(location: str) -> str:
+    """A source as a reply shows it: a URL of thousands of characters would not fit."""
+    return escape(cut(location, SOURCE_SHOWN))
+
+
+def sources(reply: SourcesReply) -> list[str]:
+    """/sources' answer, the list in as many messages as it takes."""
+    shown = _source(reply.location)
+    if reply.done == "not a url":
+        return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
+    if reply.done == "added":
+        return [f"Added {shown}: it is ingested on every run from now on."]
+    if reply.done == "not added":
+        return [f"{shown} is not among the sources added with /sources add."]
+    if reply.done == "removed":
+        return [f"Removed {shown}."]
+    if reply.done == "usage":
+        return [
+            "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
+            "<code>/sources remove URL</code>."
+        ]
+    if not reply.configured and not reply.added:
+        return ["No sources yet. Add one with <code>/sources add URL</code>."]
+    lines = ["<b>Sources</b>"]
+    lines += [f"• {_source(s)} (PAPERBOY_SOURCES)" for s in reply.configured]
+    lines += [f"• {_source(s)}" for s in reply.added]
     return split_messages(lines, separator="\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Literal
 
 from bot.records import Paper
 from storage.queries import Stats
@@ -92,3 +93,15 @@ class Digest:
     @property
     def paper_ids(self) -> list[int]:
         return [p.paper_id for p in [*self.matches, *self.recommended]]
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesReply:
+    """What /sources did: added or removed `location`, found it not among the added ones,
+    refused a location that is no URL or an unknown action, or listed the sources (those
+    configured, those added with /sources add)."""
+
+    done: Literal["added", "removed", "not added", "not a url", "usage", "listed"]
+    location: str = ""
+    configured: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)

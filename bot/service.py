@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.matching import Match, Matcher, learn
-from bot.render import cut, split_messages
-from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned
+from bot.render import cut
+from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
 from bot.schedule import (
     SCHEDULE_USAGE,
     local_day,
@@ -695,33 +695,20 @@ def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
 
 
-def _source(location: str) -> str:
-    """A source as a reply shows it: a URL of thousands of characters would not fit."""
-    return escape(cut(location, render.SOURCE_SHOWN))
-
-
 def manage_sources(
     session: Session, action: str, location: str, configured: Sequence[str]
-) -> list[str]:
+) -> SourcesReply:
     """/sources, /sources add URL, /sources remove URL."""
     if action == "add":
         if not location.startswith(("http://", "https://")):
-            return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
+            return SourcesReply("not a url")
         queries.schedule_source(session, location, True)
-        return [f"Added {_source(location)}: it is ingested on every run from now on."]
+        return SourcesReply("added", location)
     if action == "remove":
-        if not queries.schedule_source(session, location, False):
-            return [f"{_source(location)} is not among the sources added with /sources add."]
-        return [f"Removed {_source(location)}."]
+        removed = queries.schedule_source(session, location, False)
+        return SourcesReply("removed" if removed else "not added", location)
     if action:
-        return [
-            "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
-            "<code>/sources remove URL</code>."
-        ]
-    added = queries.scheduled_sources(session)
-    if not configured and not added:
-        return ["No sources yet. Add one with <code>/sources add URL</code>."]
-    lines = ["<b>Sources</b>"]
-    lines += [f"• {_source(s)} (PAPERBOY_SOURCES)" for s in configured]
-    lines += [f"• {_source(s)}" for s in added]
-    return split_messages(lines, separator="\n")
+        return SourcesReply("usage")
+    return SourcesReply(
+        "listed", configured=list(configured), added=queries.scheduled_sources(session)
+    )
