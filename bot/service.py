@@ -1,7 +1,9 @@
 """What the chat commands do, as plain functions over a database session: no Telegram I/O.
 
-Each returns the reply as Telegram HTML (everything user- or page-supplied escaped), so the
-handlers stay a thin layer that parses a command and sends what comes back.
+Digest plans, /latest, /keywords, /settings, /stats, /sources and /trending return data
+(bot/replies.py) that bot/render.py turns into messages; the commands that change settings
+still return their reply as Telegram HTML (everything user- or page-supplied escaped).
+Either way the handlers stay a thin layer that parses a command and sends the reply.
 """
 
 from __future__ import annotations
