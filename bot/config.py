@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.fetch import FetchPolicy
+from bot.fetch import FetchError, FetchPolicy, read_file
 from bot.schedule import SCHEDULE_USAGE, parse_schedule
 
 # Hugging Face's daily papers: what paperboy ingests when no sources are configured.
 DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
 # Telegram's broadcast limit for bots without paid broadcasts.
 FREE_RATE_LIMIT = 30
+# A token is under 100 bytes; the file is read no further than this.
+TOKEN_FILE_MAX_BYTES = 4096
 
 
 class ConfigError(Exception):
@@ -30,8 +33,10 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=3, ge=0, le=10)
     http_backoff: float = Field(default=1.0, ge=0)
+    http_deadline: float | None = Field(default=None, gt=0)
     max_page_bytes: int = Field(default=20_000_000, gt=0)
     log_level: str = "INFO"
+    allow_private_sources: bool = False
     bot_token: SecretStr | None = None
     bot_token_file: Path | None = None
     bot_api_url: str = "https://api.telegram.org"
@@ -82,15 +87,21 @@ class Settings(BaseSettings):
             return self.bot_token.get_secret_value().strip()
         if self.bot_token_file is not None:
             try:
-                return self.bot_token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read PAPERBOY_BOT_TOKEN_FILE: {exc.strerror}") from None
+                return read_file(self.bot_token_file, TOKEN_FILE_MAX_BYTES).decode().strip()
+            except FetchError as exc:
+                raise ConfigError(f"cannot read PAPERBOY_BOT_TOKEN_FILE: {exc}") from None
+            except UnicodeDecodeError:
+                raise ConfigError("PAPERBOY_BOT_TOKEN_FILE is not UTF-8 text") from None
         raise ConfigError("no bot token: set PAPERBOY_BOT_TOKEN or PAPERBOY_BOT_TOKEN_FILE")
 
-    def fetch_policy(self) -> FetchPolicy:
+    def fetch_policy(self, chat_sources: Iterable[str] = ()) -> FetchPolicy:
+        """How to fetch; `chat_sources` (added with /sources add) may reach only public
+        addresses, unless PAPERBOY_ALLOW_PRIVATE_SOURCES is set."""
         return FetchPolicy(
             timeout=self.http_timeout,
             retries=self.http_retries,
             backoff=self.http_backoff,
             max_bytes=self.max_page_bytes,
+            deadline=self.http_deadline,
+            untrusted=frozenset() if self.allow_private_sources else frozenset(chat_sources),
         )

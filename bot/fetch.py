@@ -238,13 +238,16 @@ def read_file(path: Path, max_bytes: int) -> bytes:
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as file:
-            info = os.fstat(file.fileno())
+        try:
+            info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
                 raise FetchError("is a directory")
             if not stat.S_ISREG(info.st_mode):
                 raise FetchError("not a regular file")
-            data = file.read(max_bytes + 1)  # at most: the file may grow while being read
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                data = file.read(max_bytes + 1)  # no more: the file may grow while read
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise FetchError("no such file or directory") from None
     except OSError as exc:

@@ -549,20 +549,28 @@ async def ingest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     settings = _settings(context)
     with _sessions(context)() as session:
         sources = expand_sources(service.ingest_sources(session, settings.sources))
+        policy = settings.fetch_policy(service.chat_sources(session, settings.sources))
     # Ingest is blocking I/O (HTTP, SQLite); keep the event loop free for other chats.
-    reports = await asyncio.to_thread(
-        ingest_all, _sessions(context), sources, settings.fetch_policy()
-    )
+    reports = await asyncio.to_thread(ingest_all, _sessions(context), sources, policy)
     await _reply(update, *service.ingest_summary(reports))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, _, location = _args(update).strip().partition(" ")
-    with _sessions(context).begin() as session:
-        replies = service.manage_sources(
-            session, action.lower(), location.strip(), _settings(context).sources
-        )
-    await _reply(update, *replies)
+    settings = _settings(context)
+
+    def manage() -> list[str]:
+        with _sessions(context).begin() as session:
+            return service.manage_sources(
+                session,
+                action.lower(),
+                location.strip(),
+                settings.sources,
+                public_only=not settings.allow_private_sources,
+            )
+
+    # In a thread: adding resolves the host name.
+    await _reply(update, *await asyncio.to_thread(manage))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -9,9 +9,11 @@ rebinding) cannot slip through.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Iterable
 
 import httpcore
@@ -58,7 +60,7 @@ def _refuse(what: str, kind: str) -> Refused:
 def check_host(host: str) -> None:
     """Refuse a host that is not public by its very spelling (no DNS involved)."""
     name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith((".localhost", ".localhost.")):
+    if name.rstrip(".") == "localhost" or name.rstrip(".").endswith(".localhost"):
         raise _refuse(f"{host} is", "loopback")
     try:
         ip = ipaddress.ip_address(name)
@@ -141,5 +143,10 @@ class PublicOnlyTransport(httpx.HTTPTransport):
         # httpx takes no network backend, httpcore's pool does: swap the pool for one with ours
         # (TLS still verifies the certificate against the host name, not the address).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_PublicOnlyBackend()
+            ssl_context=_ssl_context(), network_backend=_PublicOnlyBackend()
         )
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # loading the CA bundle takes a while: do it once

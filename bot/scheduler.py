@@ -21,6 +21,7 @@ from bot import metrics, service
 from bot.config import Settings
 from bot.delivery import Pacer, Sender
 from bot.digests import WORKERS, Digests, RunReport
+from bot.fetch import FetchPolicy
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
 from bot.logs import fields
@@ -185,9 +186,8 @@ class Scheduler:
         """Ingest every configured and admin-added source, except those backing off."""
         now = self.clock()
         due = await asyncio.to_thread(self._sources_due, now)
-        reports = await asyncio.to_thread(
-            partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
-        )
+        policy = await asyncio.to_thread(self._fetch_policy)
+        reports = await asyncio.to_thread(partial(ingest_all, self.sessions, due, policy, now=now))
         for report in reports:
             metrics.PAPERS_INGESTED.labels(report.source).inc(report.new)
             if report.status == "failed":
@@ -196,6 +196,11 @@ class Scheduler:
         log.info("ingest done", extra=fields(sources=len(reports), new=new))
         await asyncio.to_thread(self._note, schedule.LAST_INGEST, now.isoformat())
         return reports
+
+    def _fetch_policy(self) -> FetchPolicy:
+        with self.sessions() as session:
+            chat_sources = service.chat_sources(session, self.settings.sources)
+        return self.settings.fetch_policy(chat_sources)
 
     def _sources_due(self, now: datetime) -> list[str]:
         interval = timedelta(seconds=self.settings.ingest_interval)
