@@ -23,6 +23,7 @@ MAX_REDIRECTS = 10
 # Only what _read_capped can inflate in bounded steps (httpx would add br and zstd when
 # their packages are installed, and inflate those unbounded).
 ACCEPT_ENCODING = "gzip, deflate"
+_STEP = 1 << 20  # bytes inflated at a time
 
 
 class FetchError(Exception):
@@ -209,7 +210,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: _Deadline) 
                 else:
                     # Count decoded bytes, and inflate no more than the cap allows at a
                     # time: a small gzip body can inflate a thousandfold.
-                    chunk = inflater.decompress(pending, max_bytes - size + 1)
+                    chunk = inflater.decompress(pending, min(max_bytes - size + 1, _STEP))
                     pending = inflater.unconsumed_tail
                 size += len(chunk)
                 if size > max_bytes:
