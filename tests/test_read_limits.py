@@ -137,3 +137,19 @@ def test_a_token_file_is_read(tmp_path: Path) -> None:
     path = tmp_path / "token"
     path.write_text(f"{TOKEN}\n")
     assert Settings(bot_token_file=path).token() == TOKEN
+
+
+def test_any_command_survives_a_token_file_of_dev_zero(
+    capsys: pytest.CaptureFixture[str],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every command reads the token, to keep it out of its logs.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", db_url)
+    monkeypatch.setenv("PAPERBOY_BOT_TOKEN_FILE", "/dev/zero")
+    assert within(30, lambda: cli.main(["stats", "--json"])) == 0
+    assert within(30, lambda: cli.main(["run"])) == 2
+    err = capsys.readouterr().err
+    assert "paperboy: cannot read PAPERBOY_BOT_TOKEN_FILE: not a regular file" in err.splitlines()
