@@ -167,6 +167,11 @@ def _answer(response: httpx.Response, policy: FetchPolicy, deadline: _Deadline) 
                 f"{status} with Retry-After of {wait:.0f} s, "
                 f"longer than the {policy.max_retry_after:g} s limit"
             )
+        if wait is not None and wait >= deadline.ends_at - time.monotonic():
+            raise FetchError(
+                f"{status} with Retry-After of {wait:.0f} s, "
+                f"past the {deadline.limit:g} s time limit for one page"
+            )
         raise _Retryable(status, wait)
     if not response.is_success:
         raise FetchError(status)

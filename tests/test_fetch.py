@@ -299,3 +299,12 @@ def test_a_redirect_body_is_not_read(server: LocalServer) -> None:
     # httpx's own redirect following reads the whole 100 MB body of the 302.
     assert _peak_memory(lambda: fetch(server.url("/old"), FAST)) < 12 * MB
     assert fetch(server.url("/old"), FAST) == b"moved"
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_out(server: LocalServer) -> None:
+    server.routes["/busy"] = retry_after("30")
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="Retry-After of 30 s, past the 5 s time limit"):
+        fetch(server.url("/busy"), FetchPolicy(deadline=5))
+    assert server.count("/busy") == 1
+    assert time.monotonic() - started < 5
