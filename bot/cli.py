@@ -654,8 +654,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         return _fail(f"bad configuration: {config_errors(exc)}", [])
     except (OSError, ValueError) as exc:
-        # A .env file that cannot be read (a directory, not UTF-8, unreadable).
-        return _fail(f"cannot read the settings: {type(exc).__name__}", [])
+        # A .env file that cannot be read (not UTF-8, unreadable); never its content.
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else type(exc).__name__
+        return _fail(f"cannot read the settings file .env: {reason}", [])
     secrets = settings.secrets()
     logs.configure(settings.log_level, secrets)
     engine: Engine | None = None
@@ -675,12 +676,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # PTB quotes a rejected token in its message ("The token `...` was rejected").
         return _fail(f"Telegram error: {exc}", secrets)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
+        cause = getattr(exc, "orig", None) or exc
         where = f" ({operations.describe(engine)})" if engine is not None else ""
-        return _fail(f"database error{where}: {type(exc).__name__}: {reason}", secrets)
+        return _fail(f"database error{where}: {type(exc).__name__}: {cause}", secrets)
     except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return _fail(f"{exc.strerror or exc}{where}", secrets)
+        place = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{place}", secrets)
     except (KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:

@@ -4,9 +4,10 @@ reaches storage/ only through these (and bot/service.py), never through SQL of i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,7 +39,10 @@ def open_database(url: str, *, create: bool = True) -> Engine:
             f"no database at {path} (PAPERBOY_DATABASE_URL): `paperboy ingest SOURCE` "
             "makes one and fills it"
         )
-    return db.make_engine(url)
+    try:
+        return db.make_engine(url)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise NoDatabase(f"cannot make a database at {path}: {exc.strerror}") from None
 
 
 def upgrade(engine: Engine) -> None:
@@ -98,18 +102,17 @@ def export(engine: Engine, target: Path, now: datetime) -> int:
     return rows - 1  # the first line is the header
 
 
-def _lines(path: Path) -> Iterable[str]:
-    with path.open(encoding="utf-8") as lines:
-        while line := lines.readline(MAX_IMPORT_LINE):
-            if len(line) >= MAX_IMPORT_LINE and not line.endswith("\n"):
-                raise TransferError("a line is far too long for a paperboy export")
-            yield line
+def _lines(lines: TextIO) -> Iterator[str]:
+    while line := lines.readline(MAX_IMPORT_LINE):
+        if len(line) >= MAX_IMPORT_LINE and not line.endswith("\n"):
+            raise TransferError("a line is far too long for a paperboy export")
+        yield line
 
 
 def import_file(engine: Engine, path: Path) -> dict[str, int]:
     """Load an export into this (empty) database, all or nothing; rows per table."""
-    with db.make_sessions(engine).begin() as session:
-        return transfer.import_lines(session, _lines(path))
+    with path.open(encoding="utf-8") as lines, db.make_sessions(engine).begin() as session:
+        return transfer.import_lines(session, _lines(lines))
 
 
 def recommend(
