@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -19,8 +20,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Update
-from telegram.error import TelegramError
+from telegram import Bot, Update
+from telegram.error import NetworkError, TelegramError
 from tqdm import tqdm
 
 from bot import __version__, cli_profile, demo, health, keywords, logs, operations, search, service
@@ -331,8 +332,37 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
     return 1 if failed or report.flood_wait is not None else 0
 
 
+async def _reach_telegram(settings: Settings, token: str) -> None:
+    """Ask the Bot API who the bot is, once: a rejected token or an unreachable server is
+    then one line from main(), before PTB would log it with a traceback."""
+    api = settings.bot_api_url.rstrip("/")
+    try:
+        async with Bot(token, base_url=f"{api}/bot"):
+            pass  # entering fetches getMe
+    except NetworkError as exc:
+        raise NetworkError(f"cannot reach the Bot API at {api}: {exc}") from None
+
+
+def _free_port(host: str, port: int, variable: str) -> None:
+    """Raise OSError, saying which setting, if nothing can listen there: found out later,
+    inside PTB or the metrics thread, it is a traceback."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     token = settings.token()
+    if settings.webhook_url:
+        _free_port(settings.webhook_listen, settings.webhook_port, "PAPERBOY_WEBHOOK_PORT")
+    if settings.metrics_port is not None:
+        _free_port("0.0.0.0", settings.metrics_port, "PAPERBOY_METRICS_PORT")
+    asyncio.run(_reach_telegram(settings, token))
     application = build_application(settings, operations.sessions(engine))
     log.info("paperboy %s starting (%s)", __version__, settings.webhook_url or "long polling")
     # PTB runs on the current event loop and closes it when it stops: give it a fresh one, so

@@ -103,6 +103,15 @@ class Settings(BaseSettings):
             raise ValueError(f"expected {DATABASE_USAGE}, not {scheme}")
         return value
 
+    @field_validator("bot_api_url", "webhook_url")
+    @classmethod
+    def _a_web_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Telegram posts updates to HTTPS only; a self-hosted Bot API server may be plain HTTP.
+        schemes = ("https://",) if info.field_name == "webhook_url" else ("http://", "https://")
+        if value is not None and not value.strip().lower().startswith(schemes):
+            raise ValueError(f"expected a URL starting with {' or '.join(schemes)}")
+        return value.strip() if value is not None else None
+
     @field_validator("bot_token")
     @classmethod
     def _a_token(cls, value: SecretStr | None) -> SecretStr | None:

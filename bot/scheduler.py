@@ -158,7 +158,10 @@ class Scheduler:
     async def tick(self) -> None:
         """Beat (for the health check), and start delivering the due digests unless a run is
         under way (runs can be long)."""
-        await asyncio.to_thread(self._beat)
+        try:
+            await asyncio.to_thread(self._beat)
+        except asyncio.CancelledError:
+            return  # the bot is stopping: the next start beats again
         if self._run is None or self._run.done():
             self._run = asyncio.create_task(self.deliver_due())
             self._run.add_done_callback(_log_failure)
