@@ -27,7 +27,7 @@ def problems(engine: Engine, settings: Settings, now: datetime) -> tuple[list[st
         db.ping(engine)
         revision = db.current_revision(engine)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # drivers: lines
         return [f"the database does not answer: {reason}".strip()], []
     if revision != (head := db.head_revision()):
         return [f"the database schema is at {revision}, not {head}: run paperboy db upgrade"], []
