@@ -730,6 +730,10 @@ def run() -> None:
         # flush stdout again on exit and fail once more, so point it at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except KeyboardInterrupt:
+        # Ctrl-C: what was stored is stored (a page at a time); no traceback for it.
+        print("paperboy: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

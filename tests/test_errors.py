@@ -425,3 +425,34 @@ def test_sigterm_during_a_scheduled_ingest(tmp_path: Path) -> None:
     assert "Traceback" not in output
     assert "level=ERROR" not in output
     assert not [part for part in SECRET_FRAGMENTS if part in output]
+
+
+def test_ctrl_c_during_an_ingest(tmp_path: Path) -> None:
+    with serve({"/slow": hang(120)}) as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")},
+            "PAPERBOY_DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
+            "PAPERBOY_HTTP_TIMEOUT": "120",
+        }
+        ingest = subprocess.Popen(
+            [PAPERBOY, "ingest", server.url("/slow")],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while server.count("/slow") == 0:
+                assert ingest.poll() is None, ingest.communicate()
+                assert time.monotonic() < deadline, "the ingest did not start"
+                time.sleep(0.05)
+            ingest.send_signal(signal.SIGINT)
+            _, err = ingest.communicate(timeout=60)
+        finally:
+            if ingest.poll() is None:
+                ingest.kill()
+                ingest.communicate()
+    assert ingest.returncode == 130
+    assert err == "paperboy: interrupted\n"
