@@ -159,6 +159,8 @@ INVALID = {
     "http_timeout": "abc",
     "http_retries": "11",
     "http_backoff": "-1",
+    "http_deadline": "0",
+    "allow_private_sources": "perhaps",
     "max_page_bytes": "0",
     "log_level": "LOUD",
     "bot_token": TOKEN[:14] + " " + TOKEN[14:],
@@ -250,9 +252,9 @@ def test_the_database_password_is_never_shown(
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (None, "No such file or directory"),
-        ("dir", "Is a directory"),
-        (b"\xff\xfe\x00", "is not a text file"),
+        (None, "no such file or directory"),
+        ("dir", "is a directory"),
+        (b"\xff\xfe\x00", "is not UTF-8 text"),
         (b"\n", "the token is empty"),
         (f"{TOKEN[:14]} {TOKEN[14:]}\n".encode(), "does not look like a bot token"),
     ],
