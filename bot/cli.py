@@ -293,6 +293,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat: int | None) -> int:
+    # A rejected token or an unreachable Bot API is one line, not a failure for every chat.
+    await _reach_telegram(settings, settings.token())
     digests = Digests(
         sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
     )

@@ -291,8 +291,9 @@ def test_telegram_unreachable_or_refusing_the_token(
 ) -> None:
     unreachable = unused_url("").rstrip("/")
     monkeypatch.setenv("PAPERBOY_BOT_API_URL", unreachable)
-    line = assert_one_clean_line(*outcome(capsys, "run"))
-    assert f"cannot reach the Bot API at {unreachable}" in line
+    for argv in (["run"], ["digest", "--now"]):
+        line = assert_one_clean_line(*outcome(capsys, *argv))
+        assert f"cannot reach the Bot API at {unreachable}" in line
     refused = Reply(401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}')
     with serve({f"/bot{TOKEN}/getMe": refused}) as server:
         monkeypatch.setenv("PAPERBOY_BOT_API_URL", server.url("").rstrip("/"))
