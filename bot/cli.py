@@ -463,7 +463,7 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
     # The conversation is the output; the bot's start/stop chatter would only interleave.
     for chatty in ("telegram", "apscheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -555,7 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="show the bot at work against a local stand-in of Telegram (no token needed)"
     )
     demo_command.add_argument("pages", nargs="*", metavar="PAGE", help="pages to ingest first")
-    demo_command.set_defaults(handler=cmd_demo)
+    # The demo has a database of its own: the configured one is not even opened.
+    demo_command.set_defaults(handler=cmd_demo, database=False)
 
     preview = commands.add_parser(
         "preview", help="the stored papers a subscriber with these keywords would be sent"
@@ -693,12 +694,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, secrets)
     engine: Engine | None = None
     try:
-        engine = operations.open_database(
-            settings.database_url, create=not getattr(args, "reads_only", False)
-        )
-        # Every command runs on the newest schema; upgrading an up-to-date database is a no-op.
-        if getattr(args, "upgrade", True):
-            operations.upgrade(engine)
+        if getattr(args, "database", True):
+            engine = operations.open_database(
+                settings.database_url, create=not getattr(args, "reads_only", False)
+            )
+            # Every command runs on the newest schema; upgrading an up-to-date one is a no-op.
+            if getattr(args, "upgrade", True):
+                operations.upgrade(engine)
         code: int = args.handler(args, settings, engine)
     except operations.NoDatabase as exc:
         return _fail(str(exc), secrets, 1)

@@ -365,6 +365,15 @@ def test_a_command_that_reads_never_makes_a_database(
     assert not missing.parent.exists()
 
 
+def test_the_demo_leaves_the_configured_database_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAPERBOY_DATABASE_URL")  # the default: data/paperboy.db, here
+    code, out, err = outcome(capsys, "demo", str(tmp_path / "missing.txt"))
+    assert_one_clean_line(code, out, err)  # with no paper, the script cannot be played
+    assert not (tmp_path / "data").exists()
+
+
 def test_in_a_real_process(tmp_path: Path) -> None:
     """The console script itself: no traceback on the way out either."""
     env = {
