@@ -482,7 +482,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     except OSError as exc:
         print(f"paperboy: cannot write {target}: {_os_reason(exc)}", file=sys.stderr)
         return 1
-    print(f"exported {rows} rows to {target}")
+    # Said apart from the rows when they went to a pipe or a device (/dev/stdout).
+    print(f"exported {rows} rows to {target}", file=sys.stdout if target.is_file() else sys.stderr)
     return 0
 
 

@@ -81,24 +81,34 @@ def audience(sessions: sessionmaker[Session]) -> tuple[int, int]:
 def export(engine: Engine, target: Path, now: datetime) -> int:
     """Write the whole store to `target` as JSON lines; returns the rows written. A
     half-written export never takes the name of a finished one: it is written beside it and
-    renamed, and removed if anything fails."""
+    renamed, and removed if anything fails. A pipe or a device (/dev/stdout) is written to
+    as it is: renaming over it would replace it."""
     if target.is_dir():
         raise IsADirectoryError("it is a directory: name a file to write")
     if not target.parent.is_dir():
         raise FileNotFoundError(f"there is no folder {target.parent}")
+    if target.exists() and not target.is_file():
+        with target.open("w", encoding="utf-8") as out:
+            return _export_to(out, engine, now)
     partial = target.with_name(target.name + ".partial")
-    rows = 0
     try:
-        with transfer.snapshot(engine) as session, partial.open("w", encoding="utf-8") as out:
-            for line in transfer.export_lines(session, db.current_revision(engine), now):
-                out.write(line + "\n")
-                rows += 1
+        with partial.open("w", encoding="utf-8") as out:
+            rows = _export_to(out, engine, now)
             out.flush()
             os.fsync(out.fileno())
         partial.replace(target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    return rows
+
+
+def _export_to(out: TextIO, engine: Engine, now: datetime) -> int:
+    rows = 0
+    with transfer.snapshot(engine) as session:
+        for line in transfer.export_lines(session, db.current_revision(engine), now):
+            out.write(line + "\n")
+            rows += 1
     return rows - 1  # the first line is the header
 
 

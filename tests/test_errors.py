@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,24 @@ def test_an_export_replaces_the_old_one_whole(
     assert (code, out) == (0, "exported 0 rows to backup.jsonl\n")
     assert json.loads((tmp_path / "backup.jsonl").read_text())["format"] == transfer.FORMAT
     assert sorted(p.name for p in tmp_path.glob("backup*")) == ["backup.jsonl"]
+
+
+def test_an_export_into_a_pipe_leaves_the_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Written straight through: renaming a finished file over it would replace the pipe
+    (or, as root, a device such as /dev/stdout)."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    code, out, err = outcome(capsys, "export", str(pipe))
+    reader.join(timeout=30)
+    assert (code, out, err) == (0, "", f"exported 0 rows to {pipe}\n")
+    assert json.loads(received[0])["format"] == transfer.FORMAT
+    assert pipe.is_fifo()
+    assert not (tmp_path / "pipe.partial").exists()
 
 
 # One invalid value per setting; the test below checks that none is left out.
