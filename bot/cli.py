@@ -714,11 +714,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cause = getattr(exc, "orig", None) or exc
         where = f" ({operations.describe(engine)})" if engine is not None else ""
         return _fail(f"database error{where}: {type(exc).__name__}: {cause}", secrets)
+    except BrokenPipeError:
+        raise  # the reader went away: run() stops quietly
     except OSError as exc:
         place = f" ({exc.filename})" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{place}", secrets)
-    except (KeyboardInterrupt, BrokenPipeError):
-        raise
     except Exception as exc:
         # The last line of defence: one line, no traceback (the log has it at DEBUG).
         log.debug("unexpected error", exc_info=True)
