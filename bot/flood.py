@@ -29,7 +29,8 @@ UPDATES_PER_MINUTE = 20
 GROUP_UPDATES_PER_MINUTE = 60
 # "@bot query" sends one query per pause in typing: more of those.
 INLINE_PER_MINUTE = 60
-# Updates handled at once across chats (a chat's own wait in its lane; waiting is free).
+# Updates handled at once across chats (a chat's own wait in its lane; waiting is free):
+# well under the 256 connections of PTB's pool, whose 1 s pool timeout would fail calls.
 RUNNING = 64
 # Updates PTB hands over at once: they wait for their lane here, throttled first.
 WAITING = 10_000
@@ -161,7 +162,8 @@ class ChatLanes(BaseUpdateProcessor):
             if verdict != "handle":
                 if inspect.iscoroutine(coroutine):
                     coroutine.close()  # never started: nothing of it ran
-                await _refuse(update, notice=verdict == "notice")
+                async with self._running:
+                    await _refuse(update, notice=verdict == "notice")
                 return
         key = lane(update)
         if key is None:
