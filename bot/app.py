@@ -103,9 +103,14 @@ async def register_commands(application: Application) -> None:  # type: ignore[t
     )
 
 
+SORRY = "Sorry, something went wrong. Please try again."
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one error handler: a gone chat is deactivated, anything else is logged and the
-    user hears that something went wrong. Transactions already rolled back on the way."""
+    """The one error handler: a gone chat is deactivated, an edit that changed nothing (a
+    double tap) is no error, anything else is logged and the user hears that something
+    went wrong, in the tap's answer if the handler left it unanswered. Transactions already
+    rolled back on the way."""
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
@@ -121,7 +126,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.callback_query is not None:
         # Every tap gets its answer; this one only if the handler gave none yet.
         try:
-            await update.callback_query.answer("Sorry, something went wrong. Please try again.")
+            await update.callback_query.answer(SORRY)
             return
         except BadRequest:
             pass  # answered already: say it in the chat instead
@@ -130,9 +135,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong. Please try again."
-            )
+            await update.effective_message.reply_text(SORRY)
         except TelegramError:
             log.warning("could not tell the user about the error either")
 
