@@ -240,6 +240,29 @@ async def test_taps_and_texts_count_as_well_as_commands(bot: Bot) -> None:
     assert "slow down" not in await bot.say(ALICE, "/help")
 
 
+@pytest.mark.parametrize(
+    ("text", "low", "high", "expected"),
+    [
+        ("15", 0, 1000, 15),
+        ("-1002003", -(10**15), 10**15, -1002003),
+        ("\u0663", 0, 1000, None),  # int() would read 3
+        ("²", 0, 1000, None),
+        ("1\n", 0, 1000, None),
+        ("+1", 0, 1000, None),
+        (" 1", 0, 1000, None),
+        ("1_000", 0, 10**6, None),
+        ("9" * 16, 0, 10**20, None),
+        ("1001", 0, 1000, None),
+        ("-5", 0, 1000, None),
+        ("", 0, 1000, None),
+    ],
+)
+def test_button_numbers_are_ascii_digits_within_bounds(
+    text: str, low: int, high: int, expected: int | None
+) -> None:
+    assert handlers.number(text, low, high) == expected
+
+
 # --- the throttle, with a fake clock -----------------------------------------------------
 
 
