@@ -64,7 +64,7 @@ class Throttle:
     def full(self, key: Hashable) -> bool:
         window = self._windows.get(key)
         if window is None:
-            return False
+            return self.limit <= 0
         now = self._clock()
         while window.admitted and now - window.admitted[0] >= self.seconds:
             window.admitted.popleft()
@@ -149,6 +149,11 @@ class ChatLanes(BaseUpdateProcessor):
         self._running = asyncio.Semaphore(running)
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._waiting: Counter[Hashable] = Counter()
+
+    @property
+    def busy(self) -> int:
+        """Lanes with an update running or waiting; idle ones are forgotten."""
+        return len(self._locks)
 
     async def initialize(self) -> None:
         pass

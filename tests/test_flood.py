@@ -7,6 +7,7 @@ the throttle itself with a fake clock.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from bot.flood import (
     SLOW_DOWN,
     SLOW_DOWN_TAPS,
     UPDATES_PER_MINUTE,
+    ChatLanes,
     Gate,
     Throttle,
 )
@@ -325,3 +327,52 @@ def test_the_gate_budgets_users_groups_and_inline_queries_apart() -> None:
     verdicts = [gate.admit(_message(member, group)) for member in members]
     assert verdicts[:-1] == ["handle"] * GROUP_UPDATES_PER_MINUTE
     assert verdicts[-1] == "notice"
+
+
+# --- the lanes, without Telegram ---------------------------------------------------------
+
+
+async def test_lanes_run_chats_at_once_and_each_chat_in_order() -> None:
+    lanes = ChatLanes()
+    log: list[str] = []
+    release = asyncio.Event()
+
+    async def work(name: str, hold: bool = False) -> None:
+        log.append(f"start {name}")
+        if hold:
+            await release.wait()
+        log.append(f"end {name}")
+
+    alice, bob = Chat(ALICE, Chat.PRIVATE), Chat(BOB, Chat.PRIVATE)
+    tap = Update(9, callback_query=CallbackQuery("1", _user(ALICE), "x", data="search:5"))
+    started = [
+        asyncio.create_task(lanes.process_update(update, coroutine))
+        for update, coroutine in [
+            (_message(ALICE, alice), work("alice 1", hold=True)),
+            (_message(ALICE, alice), work("alice 2")),
+            (tap, work("alice's tap")),  # taps have their own lane
+            (_message(BOB, bob), work("bob")),
+        ]
+    ]
+    await asyncio.sleep(0.1)
+    assert log == ["start alice 1", "start alice's tap", "end alice's tap", "start bob", "end bob"]
+    release.set()
+    await asyncio.gather(*started)
+    assert log[5:] == ["end alice 1", "start alice 2", "end alice 2"]
+    assert lanes.busy == 0  # idle lanes are forgotten
+
+
+async def test_a_refused_update_never_starts() -> None:
+    lanes = ChatLanes(Gate(inline=Throttle(0)))
+    ran = False
+
+    async def work() -> None:
+        nonlocal ran
+        ran = True
+
+    coroutine = work()
+    query = InlineQuery("1", _user(ALICE), "gnn", "")
+    await lanes.process_update(Update(1, inline_query=query), coroutine)
+    assert not ran
+    # Closed: no "never awaited" warning either.
+    assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED
