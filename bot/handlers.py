@@ -49,7 +49,7 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 SEARCH_PAGE = 5
 SEARCHES_KEPT = 20
 # Offsets past this are no page of ours: a forged button.
-MAX_SEARCH_OFFSET = 1_000
+MAX_SEARCH_OFFSET = 1_000_000
 MAX_ROW_ID = 2**31 - 1  # INTEGER, in SQLite and PostgreSQL
 EXPIRED = "This button has expired."
 T = TypeVar("T")
