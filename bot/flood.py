@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from telegram import Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor, filters
@@ -30,8 +30,11 @@ GROUP_UPDATES_PER_MINUTE = 60
 # "@bot query" sends one query per pause in typing: more of those.
 INLINE_PER_MINUTE = 60
 # Updates handled at once across chats (a chat's own wait in its lane; waiting is free):
-# well under the 256 connections of PTB's pool, whose 1 s pool timeout would fail calls.
+# with the refusals, well under the 256 connections of PTB's pool, whose 1 s pool timeout
+# would fail calls.
 RUNNING = 64
+# Refusals answered at once: a flood's are cheap, and need no burst of connections.
+REFUSING = 4
 # Updates PTB hands over at once: they wait for their lane here, throttled first.
 WAITING = 10_000
 KEPT = 10_000  # windows kept before the quiet ones are forgotten
@@ -147,6 +150,7 @@ class ChatLanes(BaseUpdateProcessor):
         super().__init__(WAITING)
         self.gate = gate or Gate()
         self._running = asyncio.Semaphore(running)
+        self._refusing = asyncio.Semaphore(REFUSING)
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._waiting: Counter[Hashable] = Counter()
 
@@ -167,9 +171,15 @@ class ChatLanes(BaseUpdateProcessor):
             if verdict != "handle":
                 if inspect.iscoroutine(coroutine):
                     coroutine.close()  # never started: nothing of it ran
-                async with self._running:
-                    await _refuse(update, notice=verdict == "notice")
-                return
+                if update.callback_query is not None:
+                    # Every tap is answered, at once: an answer is no message in the chat.
+                    async with self._refusing:
+                        await _answer(update.callback_query)
+                    return
+                if verdict == "drop" or update.message is None:
+                    return
+                # A reply like any other: in the chat's lane, at the chat's pace.
+                coroutine = _slow_down(update.message)
         key = lane(update)
         if key is None:
             async with self._running:
@@ -189,13 +199,16 @@ class ChatLanes(BaseUpdateProcessor):
                 del self._locks[key]
 
 
-async def _refuse(update: Update, *, notice: bool) -> None:
-    """A throttled update: every tap is still answered (once), a message gets one notice a
-    window, an inline query none."""
+async def _answer(query: CallbackQuery) -> None:
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(SLOW_DOWN_TAPS)
-        elif notice and update.message is not None:
-            await update.message.reply_text(SLOW_DOWN)
+        await query.answer(SLOW_DOWN_TAPS)
+    except TelegramError as error:
+        log.warning("could not answer a throttled tap: %s", error)
+
+
+async def _slow_down(message: Message) -> None:
+    """The one notice a window to a user (or group) whose messages are dropped."""
+    try:
+        await message.reply_text(SLOW_DOWN)
     except TelegramError as error:
         log.warning("could not tell a throttled user to slow down: %s", error)
