@@ -547,6 +547,8 @@ def sources(reply: SourcesReply) -> list[str]:
     shown = _source(reply.location)
     if reply.done == "not a url":
         return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
+    if reply.done == "refused":
+        return [f"Not added: {escape(reply.reason)}."]
     if reply.done == "added":
         return [f"Added {shown}: it is ingested on every run from now on."]
     if reply.done == "not added":

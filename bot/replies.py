@@ -97,11 +97,14 @@ class Digest:
 
 @dataclass(frozen=True, slots=True)
 class SourcesReply:
-    """What /sources did: added or removed `location`, found it not among the added ones,
-    refused a location that is no URL or an unknown action, or listed the sources (those
+    """What /sources did: added or removed `location`, refused to add it, found it not
+    among the added ones, refused a location that is no URL or an unknown action, or
+    listed the sources (those
     configured, those added with /sources add)."""
 
-    done: Literal["added", "removed", "not added", "not a url", "usage", "listed"]
+    done: Literal["added", "refused", "removed", "not added", "not a url", "usage", "listed"]
     location: str = ""
+    # Why a location was refused (a private address, a host that does not resolve).
+    reason: str = ""
     configured: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)

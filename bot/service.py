@@ -19,7 +19,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import filters, keywords, ranker, recommendations, render, trending
+from bot import filters, keywords, netguard, ranker, recommendations, render, trending
 from bot.matching import Match, Matcher, learn
 from bot.render import cut
 from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
@@ -697,13 +697,27 @@ def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
 
 
+def chat_sources(session: Session, configured: Sequence[str]) -> frozenset[str]:
+    """The sources only /sources add brought in: fetched as untrusted URLs (the operator's
+    PAPERBOY_SOURCES and `paperboy ingest` are trusted, a chat admin is not)."""
+    return frozenset(queries.scheduled_sources(session)) - frozenset(configured)
+
+
 def manage_sources(
-    session: Session, action: str, location: str, configured: Sequence[str]
+    session: Session,
+    action: str,
+    location: str,
+    configured: Sequence[str],
+    *,
+    public_only: bool,
 ) -> SourcesReply:
-    """/sources, /sources add URL, /sources remove URL."""
+    """/sources, /sources add URL, /sources remove URL; `public_only` refuses URLs of
+    loopback, private and other non-public addresses (this resolves the host name)."""
     if action == "add":
         if not location.startswith(("http://", "https://")):
             return SourcesReply("not a url")
+        if public_only and (refusal := netguard.url_refusal(location)):
+            return SourcesReply("refused", location, reason=refusal)
         queries.schedule_source(session, location, True)
         return SourcesReply("added", location)
     if action == "remove":
@@ -711,6 +725,5 @@ def manage_sources(
         return SourcesReply("removed" if removed else "not added", location)
     if action:
         return SourcesReply("usage")
-    return SourcesReply(
-        "listed", configured=list(configured), added=queries.scheduled_sources(session)
-    )
+    added = queries.scheduled_sources(session)
+    return SourcesReply("listed", configured=list(configured), added=added)
