@@ -26,8 +26,6 @@ _SNIFF_CHARS = 2000
 _ROOT = re.compile(r"<(?:feed|rss|rdf:rdf)[\s/>]", re.IGNORECASE)
 # Matched against the squashed summary, so the newline before "Abstract:" is a space.
 _ANNOUNCE = re.compile(r"^arXiv:\S+ Announce Type: \S+ Abstract: ?")
-# Commas, an Oxford ", and", or a plain " and " between the last two names.
-_AUTHOR_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=[^,]*$)")
 # The API answers a bad query with HTTP 200 and a single entry describing the error.
 _API_ERROR = "arxiv.org/api/errors"
 
@@ -66,8 +64,17 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     # Only the listing feeds' single dc:creator joins several names; an API entry has one
     # <author> per person, whose name may hold a comma of its own ("Smith, Jr.").
     if len(found) == 1:
-        found = _AUTHOR_SEPARATOR.split(found[0])
+        found = _split_names(found[0])
     return tuple(name for name in found if name)
+
+
+def _split_names(joined: str) -> list[str]:
+    """Names joined by commas, an Oxford ", and", or " and " after the last comma. Split with
+    str methods: a regex that looks ahead from each " and " for no further comma takes
+    quadratic time (half a minute on a hostile feed). `joined` is squashed: single spaces."""
+    first, *rest = (part.strip() for part in joined.split(","))
+    names = [first, *(part.removeprefix("and ") for part in rest)]
+    return names[:-1] + names[-1].split(" and ")
 
 
 def _categories(entry: dict[str, Any]) -> tuple[str, ...]:

@@ -13,8 +13,10 @@ from bot.records import ParsedPage
 from bot.sources.arxiv_feed import sniff as is_feed
 from bot.sources.errors import ParseError
 from bot.sources.hf_json import load_json, paper_from_item, papers_from_items
+from bot.sources.text import squash
 
 NAME = "hf-html"
+DATE_HINT_LIMIT = 32
 
 _HTML_MARKERS = ("<html", "<!doctype html", "<div")
 # Tried in this order, so a page that somehow holds both reads as the listing.
@@ -45,11 +47,12 @@ def _page(target: str, props: object) -> ParsedPage:
         return ParsedPage(format=NAME, papers=papers_from_items(props))
     if "dailyPapers" not in props:
         raise ParseError("object without a dailyPapers list")
-    day = props.get("date")
+    day = squash(props["date"]) if isinstance(props.get("date"), str) else ""
     return ParsedPage(
         format=NAME,
         papers=papers_from_items(props["dailyPapers"]),
-        date_hint=day if isinstance(day, str) and day else None,
+        # A hint is a date ("2025-02-21"); anything longer is no hint (nor fits its column).
+        date_hint=day if 0 < len(day) <= DATE_HINT_LIMIT else None,
     )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from bot.records import Paper, ParsedPage
+from bot.records import Paper, ParsedPage, usable_url
 from bot.sources.errors import ParseError
 from bot.sources.text import arxiv_id, links_in, squash
 
 NAME = "hf-json"
+# What the database's integer column holds.
+MAX_UPVOTES = 2**31 - 1
 
 
 def _kind(value: object) -> str:
@@ -60,7 +62,8 @@ def _text(obj: dict[str, object], key: str, where: str) -> str:
 
 
 def _url(obj: dict[str, object], key: str, where: str) -> str | None:
-    return _text(obj, key, where).strip() or None
+    # Only a web link is kept: "javascript:" or "tg://" must never become a message's link.
+    return usable_url(squash(_text(obj, key, where)))
 
 
 def _date(obj: dict[str, object], key: str, where: str) -> date | None:
@@ -106,6 +109,8 @@ def paper_from_item(item: object) -> Paper:
         raise ParseError("paper has no title")
     abstract = squash(_text(paper, "summary", "paper"))
     upvotes = _field(paper, "upvotes", "integer", "paper")
+    if isinstance(upvotes, int) and not -MAX_UPVOTES <= upvotes <= MAX_UPVOTES:
+        raise ParseError("paper.upvotes: out of range")
     # The API puts the featured time on the paper; item level and publishedAt are fallbacks.
     featured_on = (
         _date(item, "submittedOnDailyAt", "item")

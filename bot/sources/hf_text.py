@@ -25,7 +25,8 @@ _DATE_LINE = re.compile(
     r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?$"
 )
 # A page cut short ends inside an abstract; a whole abstract ends a sentence or with a link.
-_COMPLETE_END = re.compile(r"(?:[.!?)\]\"'\u201d\u2019}]|https?://\S+)$")
+_SENTENCE_END = tuple(".!?)]\"'\u201d\u2019}")
+_LINK = re.compile(r"https?://\S")
 
 
 def _is_furniture(line: str) -> bool:
@@ -62,6 +63,13 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
     if len(blocks) == 1:
         return blocks[0], date_hint
     return [(block[0][0], " ".join(line for _, line in block)) for block in blocks], date_hint
+
+
+def _complete(abstract: str) -> bool:
+    # A link is looked for in the last word alone: one regex for "a link, then the end"
+    # backtracks over every "http://" of a long word, minutes on a hostile page.
+    words = abstract.rsplit(maxsplit=1)
+    return abstract.endswith(_SENTENCE_END) or bool(words and _LINK.search(words[-1]))
 
 
 def sniff(text: str) -> bool:
@@ -110,6 +118,6 @@ def parse(text: str) -> ParsedPage:
             )
         )
     last_no, last = lines[-1]
-    if not _COMPLETE_END.search(last):
+    if not _complete(last):
         raise ParseError(f"truncated page: line {last_no}: the last abstract stops mid-sentence")
     return ParsedPage(format=NAME, papers=tuple(papers), date_hint=date_hint)

@@ -1,17 +1,33 @@
-"""Small pure helpers shared by the parsers: decoding, whitespace, arXiv ids and links."""
+"""Small pure helpers shared by the parsers: decoding, clean text, arXiv ids and links.
+
+Every regex here runs on text a page controls, so each one is linear in its input: no
+nested or adjacent unbounded repetition that can backtrack over the same characters.
+"""
 
 from __future__ import annotations
 
 import re
 
+from bot.records import usable_url
 from bot.sources.errors import ParseError
 
 # Control characters other than tab, newline and carriage return never occur in a real page.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What no stored text keeps: C0 and C1 controls and DEL (a NUL fails a PostgreSQL insert, an
+# ESC sequence reaches a terminal through `paperboy search`); lone surrogates, which JSON's
+# "\ud800" escape makes and no database can encode; and the bidi embeddings, overrides and
+# isolates, which make a title display as text it does not hold. The controls str.split()
+# takes for whitespace (\t-\r, \x1c-\x1f, \x85) are left to it: they separate words.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
 
 # New-style ids (2401.01234, 0704.0001) and old-style ones (hep-th/9901001), version optional.
+# ASCII only: \d would also take other scripts' digits, which no arXiv id holds. Archive
+# names (hep-th, cond-mat) are short; the bound keeps a page's id within the column.
 _ARXIV_ID = re.compile(
-    r"(?:^|[/:\s])(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]*[a-z](?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$"
+    r"(?:^|[/:\s])(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]{0,14}[a-z](?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$",
+    re.ASCII,
 )
 _URL = re.compile(r"https?://[^\s<>\"'{}|\\^`]+")
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "codeberg.org")
@@ -32,8 +48,10 @@ def decode_text(data: bytes) -> str:
 
 
 def squash(text: str) -> str:
-    """Collapse runs of whitespace (newlines included) into single spaces."""
-    return " ".join(text.split())
+    """Text fit to store and show: unprintable characters (see _UNPRINTABLE) removed and
+    runs of whitespace, newlines included, collapsed into single spaces. Every text field a
+    parser makes goes through here."""
+    return " ".join(_UNPRINTABLE.sub("", text).split())
 
 
 def arxiv_id(raw: str) -> str | None:
@@ -55,7 +73,9 @@ def links_in(text: str) -> tuple[str | None, str | None]:
     code: str | None = None
     project: str | None = None
     for raw in _URL.findall(text):
-        url = _clean_url(raw)
+        url = usable_url(_clean_url(raw))
+        if url is None:
+            continue
         host = url.split("/")[2].lower().removeprefix("www.")
         if host in _PAPER_HOSTS or host.endswith(".arxiv.org"):
             continue
