@@ -50,7 +50,7 @@ NONE_RECEIVING = "no chat takes digests now: every subscribed chat is paused or 
 
 def _display(source: str) -> str:
     if is_url(source):
-        return source
+        return logs.redact_url(source)
     return min(os.path.relpath(source), source, key=len)
 
 

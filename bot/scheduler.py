@@ -23,7 +23,7 @@ from bot.delivery import Pacer, Sender
 from bot.digests import WORKERS, Digests, RunReport
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
-from bot.logs import fields
+from bot.logs import fields, redact_url
 from bot.schedule import utc_now
 from storage import queries, schedule
 
@@ -189,7 +189,7 @@ class Scheduler:
             partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
         )
         for report in reports:
-            metrics.PAPERS_INGESTED.labels(report.source).inc(report.new)
+            metrics.PAPERS_INGESTED.labels(redact_url(report.source)).inc(report.new)
             if report.status == "failed":
                 log.warning("source failed", extra=fields(source=report.source, error=report.error))
         new = sum(r.new for r in reports)

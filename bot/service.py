@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot import filters, keywords, ranker, recommendations, render, trending
 from bot.ingest import SourceReport
+from bot.logs import redact_url
 from bot.matching import Match, Matcher, learn
 from bot.render import cut, pack, paper_block, split_messages
 from bot.schedule import (
@@ -758,7 +759,8 @@ def stats(session: Session, now: datetime) -> str:
     if flood is not None:
         lines.append(f"⚠ Telegram flood wait: no digests until {flood:%Y-%m-%d %H:%M} UTC")
     lines += [
-        f"⚠ {escape(s.location[:200])}: {escape((s.last_error or '')[:200])}" for s in failing
+        f"⚠ {escape(redact_url(s.location)[:200])}: {escape((s.last_error or '')[:200])}"
+        for s in failing
     ]
     return "\n".join(lines)
 
@@ -773,7 +775,7 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
         return ["No sources are configured. Add one with <code>/sources add URL</code>."]
     lines = []
     for report in reports:
-        name = escape(report.source[:200])
+        name = escape(redact_url(report.source)[:200])
         if report.status == "failed":
             lines.append(f"⚠ {name}: {escape((report.error or '')[:300])}")
         elif report.status == "unchanged":
@@ -795,11 +797,11 @@ def manage_sources(
         if not location.startswith(("http://", "https://")):
             return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
         queries.schedule_source(session, location, True)
-        return [f"Added {escape(location)}: it is ingested on every run from now on."]
+        return [f"Added {escape(redact_url(location))}: it is ingested on every run from now on."]
     if action == "remove":
         if not queries.schedule_source(session, location, False):
             return [f"{escape(location[:200])} is not among the sources added with /sources add."]
-        return [f"Removed {escape(location)}."]
+        return [f"Removed {escape(redact_url(location))}."]
     if action:
         return [
             "Usage: <code>/sources</code>, <code>/sources add URL</code>, "
@@ -809,6 +811,6 @@ def manage_sources(
     if not configured and not added:
         return ["No sources yet. Add one with <code>/sources add URL</code>."]
     lines = ["<b>Sources</b>"]
-    lines += [f"• {escape(s)} (PAPERBOY_SOURCES)" for s in configured]
-    lines += [f"• {escape(s)}" for s in added]
+    lines += [f"• {escape(redact_url(s))} (PAPERBOY_SOURCES)" for s in configured]
+    lines += [f"• {escape(redact_url(s))}" for s in added]
     return split_messages(lines, separator="\n")

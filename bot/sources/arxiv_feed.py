@@ -18,7 +18,15 @@ import feedparser
 
 from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
-from bot.sources.text import arxiv_id, links_in, squash
+from bot.sources.text import (
+    ABSTRACT_LIMIT,
+    TITLE_LIMIT,
+    arxiv_id,
+    check_paper_count,
+    links_in,
+    names,
+    squash,
+)
 
 NAME = "arxiv-feed"
 
@@ -26,6 +34,8 @@ _SNIFF_CHARS = 2000
 _ROOT = re.compile(r"<(?:feed|rss|rdf:rdf)[\s/>]", re.IGNORECASE)
 # Matched against the squashed summary, so the newline before "Abstract:" is a space.
 _ANNOUNCE = re.compile(r"^arXiv:\S+ Announce Type: \S+ Abstract: ?")
+# The start tag of an entry or item, with any namespace prefix.
+_ENTRY_TAG = re.compile(r"<(?:[\w.-]+:)?(?:entry|item)[\s/>]")
 # The API answers a bad query with HTTP 200 and a single entry describing the error.
 _API_ERROR = "arxiv.org/api/errors"
 
@@ -65,7 +75,7 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     # <author> per person, whose name may hold a comma of its own ("Smith, Jr.").
     if len(found) == 1:
         found = _split_names(found[0])
-    return tuple(name for name in found if name)
+    return names(found)
 
 
 def _split_names(joined: str) -> list[str]:
@@ -83,9 +93,8 @@ def _categories(entry: dict[str, Any]) -> tuple[str, ...]:
     found = [primary] if isinstance(primary, dict) else []
     if isinstance(tags, list):
         found += [tag for tag in tags if isinstance(tag, dict)]
-    terms = (squash(_str(tag.get("term"))) for tag in found)
     # The primary category leads; the API repeats it among the tags.
-    return tuple(dict.fromkeys(term for term in terms if term))
+    return names(dict.fromkeys(squash(_str(tag.get("term"))) for tag in found))
 
 
 def _published(entry: dict[str, Any]) -> date | None:
@@ -101,11 +110,11 @@ def _published(entry: dict[str, Any]) -> date | None:
 
 
 def _paper(index: int, entry: dict[str, Any]) -> Paper:
-    title = squash(_str(entry.get("title")))
+    title = squash(_str(entry.get("title")), TITLE_LIMIT)
     # Every arXiv entry has a title; one without means this is not the feed we expect.
     if not title:
         raise ParseError(f"entry {index} has no title")
-    abstract = _ANNOUNCE.sub("", squash(_str(entry.get("summary"))))
+    abstract = _ANNOUNCE.sub("", squash(_str(entry.get("summary")), ABSTRACT_LIMIT))
     ids = (arxiv_id(_str(entry.get(key))) for key in ("id", "link"))
     # Authors often announce code or a project page in the API's comment field.
     code_url, project_url = links_in(f"{abstract} {_str(entry.get('arxiv_comment'))}")
@@ -122,13 +131,15 @@ def _paper(index: int, entry: dict[str, Any]) -> Paper:
 
 
 def parse(text: str) -> ParsedPage:
+    # Counted before feedparser reads them: that takes a minute for a page of a million.
+    check_paper_count(sum(1 for _ in _ENTRY_TAG.finditer(text)))
     entries = _entries(text)
     if not entries:
         raise ParseError("feed holds no entries")
     papers: list[Paper] = []
     for index, entry in enumerate(entries):
         if _API_ERROR in _str(entry.get("id")):
-            reason = squash(_str(entry.get("summary"))) or "no details given"
+            reason = squash(_str(entry.get("summary")), TITLE_LIMIT) or "no details given"
             raise ParseError(f"arXiv API error: {reason}")
         papers.append(_paper(index, entry))
     return ParsedPage(format=NAME, papers=tuple(papers))

@@ -7,6 +7,8 @@ that JSON, rather than the rendered cards, gives the same records as the JSON AP
 
 from __future__ import annotations
 
+import re
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.records import ParsedPage
@@ -21,6 +23,11 @@ DATE_HINT_LIMIT = 32
 _HTML_MARKERS = ("<html", "<!doctype html", "<div")
 # Tried in this order, so a page that somehow holds both reads as the listing.
 _TARGETS = ("DailyPapers", "PaperContent")
+# One whole <div ...> start tag. Possessive quantifiers: a tag that never ends is scanned once.
+_DIV_TAG = re.compile(
+    r"""<div(?:\s++[^\s"'>/=]++(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s"'>]++))?+)*+\s*+/?>""",
+    re.IGNORECASE,
+)
 
 
 def sniff(text: str) -> bool:
@@ -56,10 +63,23 @@ def _page(target: str, props: object) -> ParsedPage:
     )
 
 
+def _hydration_node(text: str, target: str) -> LexborNode | None:
+    """The first div with this data-target. Only its tag is handed to the HTML parser: building
+    the whole page's tree takes time quadratic in how deeply its <div>s nest (each new one
+    checks the open elements), minutes for a hostile page."""
+    marker = re.search(rf"""(?i:data-target)\s*+=\s*+(["']?){target}\1[\s/>]""", text)
+    if marker is None:
+        return None
+    start = text.rfind("<", 0, marker.start())
+    tag = _DIV_TAG.match(text, start) if start >= 0 else None
+    if tag is None:
+        return None
+    return LexborHTMLParser(tag.group()).css_first(f'div[data-target="{target}"]')
+
+
 def parse(text: str) -> ParsedPage:
-    tree = LexborHTMLParser(text)
     for target in _TARGETS:
-        node = tree.css_first(f'div[data-target="{target}"]')
+        node = _hydration_node(text, target)
         if node is None:
             continue
         try:

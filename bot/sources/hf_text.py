@@ -11,7 +11,7 @@ import re
 
 from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
-from bot.sources.text import links_in, squash
+from bot.sources.text import ABSTRACT_LIMIT, check_paper_count, links_in, squash
 
 NAME = "hf-text"
 
@@ -91,6 +91,7 @@ def parse(text: str) -> ParsedPage:
     lines, date_hint = _content_lines(text)
     if not lines:
         raise ParseError("text page holds no papers (only page furniture)")
+    check_paper_count((len(lines) + 1) // 2)
     papers: list[Paper] = []
     for index in range(0, len(lines), 2):
         title_no, title = lines[index]
@@ -98,6 +99,9 @@ def parse(text: str) -> ParsedPage:
             raise ParseError(
                 f"line {title_no}: expected a paper title, found {len(title)} characters of text"
             )
+        title = squash(title)
+        if not title:
+            raise ParseError(f"line {title_no}: the title holds no printable text")
         if index + 1 >= len(lines):
             raise ParseError(
                 f"truncated page: line {title_no}: title {title[:60]!r} has no abstract"
@@ -108,11 +112,12 @@ def parse(text: str) -> ParsedPage:
                 f"line {abstract_no}: expected the abstract of {title[:60]!r}, "
                 f"found a {len(abstract)}-character line"
             )
+        abstract = squash(abstract, ABSTRACT_LIMIT)
         code_url, project_url = links_in(abstract)
         papers.append(
             Paper(
-                title=squash(title),
-                abstract=squash(abstract),
+                title=title,
+                abstract=abstract,
                 code_url=code_url,
                 project_url=project_url,
             )

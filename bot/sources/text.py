@@ -7,6 +7,8 @@ nested or adjacent unbounded repetition that can backtrack over the same charact
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import islice
 
 from bot.records import usable_url
 from bot.sources.errors import ParseError
@@ -29,6 +31,15 @@ _ARXIV_ID = re.compile(
     r"(?:^|[/:\s])(?P<id>\d{4}\.\d{4,5}|[a-z][a-z.-]{0,14}[a-z](?:\.[A-Z]{2})?/\d{7})(?:v\d+)?$",
     re.ASCII,
 )
+# Bounds on what one page may bring, far above any real one (arXiv takes abstracts of up to
+# 1,920 characters; a day's listing of all of cs holds about 1,500 papers, an API answer at
+# most 2,000), so that a hostile page cannot make parsing, storing and indexing take minutes.
+TITLE_LIMIT = 1_000
+ABSTRACT_LIMIT = 10_000
+NAME_LIMIT = 200  # an author's name, a keyword, a category
+LIST_LIMIT = 5_000  # a paper's authors, keywords or categories
+MAX_PAPERS = 10_000  # the papers of one page
+
 _URL = re.compile(r"https?://[^\s<>\"'{}|\\^`]+")
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "codeberg.org")
 _PAPER_HOSTS = ("arxiv.org", "doi.org")
@@ -47,11 +58,31 @@ def decode_text(data: bytes) -> str:
     return text
 
 
-def squash(text: str) -> str:
+def squash(text: str, limit: int | None = None) -> str:
     """Text fit to store and show: unprintable characters (see _UNPRINTABLE) removed and
-    runs of whitespace, newlines included, collapsed into single spaces. Every text field a
-    parser makes goes through here."""
-    return " ".join(_UNPRINTABLE.sub("", text).split())
+    runs of whitespace, newlines included, collapsed into single spaces; at most `limit`
+    characters, cut at a space where there is one. Every text field a parser makes goes
+    through here."""
+    if limit is not None:
+        # No real field pads its text with this much whitespace; cutting first makes a huge
+        # field cost time and memory in proportion to the limit, not to the page.
+        text = text[: 8 * limit]
+    squashed = " ".join(_UNPRINTABLE.sub("", text).split())
+    if limit is None or len(squashed) <= limit:
+        return squashed
+    head = squashed[:limit]
+    return head.rsplit(" ", 1)[0] if " " in head else head
+
+
+def names(values: Iterable[str]) -> tuple[str, ...]:
+    """Authors, keywords or categories as stored: squashed, without empty ones, each and
+    their number within bounds."""
+    return tuple(islice(filter(None, (squash(value, NAME_LIMIT) for value in values)), LIST_LIMIT))
+
+
+def check_paper_count(count: int) -> None:
+    if count > MAX_PAPERS:
+        raise ParseError(f"{count:,} papers on one page, more than the {MAX_PAPERS:,} allowed")
 
 
 def arxiv_id(raw: str) -> str | None:
