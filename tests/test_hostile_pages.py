@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli, ingest
 from bot.fetch import FetchPolicy
-from bot.records import Paper
+from bot.records import Paper, ParsedPage
 from bot.sources import ParseError, parse_page
 from bot.sources.text import ABSTRACT_LIMIT, MAX_PAPERS, TITLE_LIMIT
 from storage import queries
@@ -286,13 +285,12 @@ def _policy() -> FetchPolicy:
 def test_any_exception_is_the_failure_of_its_source_alone(
     sessions: sessionmaker[Session], seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real: Callable[[bytes], object] = ingest.parse_page
     bad = str(seed_pages[1])
 
-    def broken(data: bytes) -> object:
+    def broken(data: bytes) -> ParsedPage:
         if data == seed_pages[1].read_bytes():
             raise RuntimeError("a bug\nwith a second line")
-        return real(data)
+        return parse_page(data)
 
     monkeypatch.setattr(ingest, "parse_page", broken)
     now = datetime(2026, 3, 1, tzinfo=UTC)
