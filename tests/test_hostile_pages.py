@@ -102,6 +102,9 @@ HOSTILE: dict[str, dict[str, str]] = {
         "announcement prefix": _feed(
             "<entry><title>t</title><summary>arXiv:" + "1" * SIZE + "</summary></entry>"
         ),
+        "blank lines before the root": "\n" * SIZE + _feed("<entry><title>t</title></entry>"),
+        "tags never closed": _feed("<entry><title>t</title>" + "<b x='1'>" * (SIZE // 9)),
+        "stray brackets": _feed("<entry><title>t</title>" + "<" * SIZE),
         "too many entries": _feed("<entry><title>t</title></entry>" * (MAX_PAPERS + 1)),
         "prefixed entries": '<?xml version="1.0"?><a:feed xmlns:a="http://www.w3.org/2005/Atom">'
         + "<a:entry><a:title>t</a:title></a:entry>" * (MAX_PAPERS + 1)
