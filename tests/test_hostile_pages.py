@@ -99,6 +99,11 @@ HOSTILE: dict[str, dict[str, str]] = {
             + "&lt;a href=x&gt;&lt;i&gt;" * (SIZE // 30)
             + "</summary></entry>"
         ),
+        "comment openers in markup": _rss(
+            "<item><title>t</title><description>"
+            + "&lt;!--" * (SIZE // 7)
+            + "</description></item>"
+        ),
         "announcement prefix": _feed(
             "<entry><title>t</title><summary>arXiv:" + "1" * SIZE + "</summary></entry>"
         ),
@@ -212,6 +217,16 @@ def test_feed_and_html_fields_are_clean_too() -> None:
     assert from_feed.project_url == "https://code.example/xy"
     (from_html,) = parse_page(_hydrated(DIRTY_JSON).encode()).papers
     assert from_html == parse_page(DIRTY_JSON.encode()).papers[0]
+
+
+def test_feed_markup_becomes_plain_text() -> None:
+    rss = _rss(
+        "<item><title>T &amp;amp; U &lt;b&gt;B&lt;/b&gt;</title><description>A &amp;amp; B, "
+        "x &amp;lt; y, &lt;p&gt;one&lt;/p&gt;&lt;p&gt;two&lt;/p&gt; f&lt;sub&gt;2&lt;/sub&gt;"
+        "</description></item>"
+    )
+    (paper,) = parse_page(rss.encode()).papers
+    assert (paper.title, paper.abstract) == ("T & U B", "A & B, x < y, one two f2")
 
 
 def test_fields_are_bounded() -> None:

@@ -27,6 +27,7 @@ from bot.sources.text import (
     check_paper_count,
     links_in,
     names,
+    plain_text,
     squash,
 )
 
@@ -38,6 +39,7 @@ _ROOT = re.compile(r"<(?:feed|rss|rdf:rdf)[\s/>]", re.IGNORECASE)
 _ANNOUNCE = re.compile(r"^arXiv:\S+ Announce Type: \S+ Abstract: ?")
 # The start tag of an entry or item, with any namespace prefix.
 _ENTRY_TAG = re.compile(r"<(?:[\w.-]+:)?(?:entry|item)[\s/>]")
+_MARKUP = ("text/html", "application/xhtml+xml")
 # The API answers a bad query with HTTP 200 and a single entry describing the error.
 _API_ERROR = "arxiv.org/api/errors"
 
@@ -49,6 +51,15 @@ def sniff(text: str) -> bool:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _text(entry: dict[str, Any], key: str) -> str:
+    """A title or summary as plain text: feedparser hands HTML content over as it came
+    (its sanitizer is off, see _entries), so markup is taken out here."""
+    detail = entry.get(f"{key}_detail")
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    value = _str(entry.get(key))
+    return plain_text(value) if kind in _MARKUP else value
 
 
 def _well_formed(data: bytes) -> None:
@@ -70,9 +81,13 @@ def _entries(text: str) -> list[dict[str, Any]]:
     _well_formed(data)
     # Given a str, feedparser fetches URLs and opens file names; a stream keeps parsing pure.
     # The text is already decoded, so its XML declaration's encoding no longer applies.
+    # Its HTML sanitizer and link resolver are off: they parse markup in time quadratic in
+    # some hostile content ("<!--" repeated: 46 s a megabyte); _text reads markup instead.
     result = feedparser.parse(
         io.BytesIO(data),
         response_headers={"content-type": "application/xml; charset=utf-8"},
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
     error = result.get("bozo_exception")
     # feedparser falls back to lenient parsing of broken XML; a truncated download would
@@ -128,11 +143,11 @@ def _published(entry: dict[str, Any]) -> date | None:
 
 
 def _paper(index: int, entry: dict[str, Any]) -> Paper:
-    title = squash(_str(entry.get("title")), TITLE_LIMIT)
+    title = squash(_text(entry, "title"), TITLE_LIMIT)
     # Every arXiv entry has a title; one without means this is not the feed we expect.
     if not title:
         raise ParseError(f"entry {index} has no title")
-    abstract = _ANNOUNCE.sub("", squash(_str(entry.get("summary")), ABSTRACT_LIMIT))
+    abstract = _ANNOUNCE.sub("", squash(_text(entry, "summary"), ABSTRACT_LIMIT))
     ids = (arxiv_id(_str(entry.get(key))) for key in ("id", "link"))
     # Authors often announce code or a project page in the API's comment field.
     code_url, project_url = links_in(f"{abstract} {_str(entry.get('arxiv_comment'))}")
@@ -157,7 +172,7 @@ def parse(text: str) -> ParsedPage:
     papers: list[Paper] = []
     for index, entry in enumerate(entries):
         if _API_ERROR in _str(entry.get("id")):
-            reason = squash(_str(entry.get("summary")), TITLE_LIMIT) or "no details given"
+            reason = squash(_text(entry, "summary"), TITLE_LIMIT) or "no details given"
             raise ParseError(f"arXiv API error: {reason}")
         papers.append(_paper(index, entry))
     return ParsedPage(format=NAME, papers=tuple(papers))

@@ -6,6 +6,7 @@ nested or adjacent unbounded repetition that can backtrack over the same charact
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from itertools import islice
@@ -40,6 +41,11 @@ NAME_LIMIT = 200  # an author's name, a keyword, a category
 LIST_LIMIT = 5_000  # a paper's authors, keywords or categories
 MAX_PAPERS = 10_000  # the papers of one page
 
+# A tag is what lies between a "<" and the next ">" with no "<" between: linear to find.
+# Tags that break a line become a space, others nothing ("f<sub>2</sub>" is "f2").
+_BREAKING_TAG = re.compile(r"</?(?:p|div|br|li|tr|td|th|h[1-6]|blockquote|pre)\b[^<>]*>", re.I)
+_TAG = re.compile(r"<[^<>]*>")
+
 _URL = re.compile(r"https?://[^\s<>\"'{}|\\^`]+")
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "huggingface.co", "codeberg.org")
 _PAPER_HOSTS = ("arxiv.org", "doi.org")
@@ -72,6 +78,12 @@ def squash(text: str, limit: int | None = None) -> str:
         return squashed
     head = squashed[:limit]
     return head.rsplit(" ", 1)[0] if " " in head else head
+
+
+def plain_text(markup: str) -> str:
+    """The text of an HTML fragment: tags dropped, character references resolved. (Not an
+    HTML parser: those take time quadratic in some hostile markup, such as "<!--" repeated.)"""
+    return html.unescape(_TAG.sub("", _BREAKING_TAG.sub(" ", markup)))
 
 
 def names(values: Iterable[str]) -> tuple[str, ...]:
