@@ -85,6 +85,9 @@ HOSTILE: dict[str, dict[str, str]] = {
         + "<div a='" * (SIZE // 8),
         "markers without a tag": "<html>" + 'data-target="DailyPapers" ' * (SIZE // 26),
         "endless attributes": "<html><div " + "a=b " * (SIZE // 4) + 'data-target="x">',
+        "distinct attributes": '<html><div data-target="DailyPapers" '
+        + "".join(f"a{i}=b " for i in range(SIZE // 10))
+        + " data-props='[]'>",
         "too many items": _hydrated(json.dumps([{"paper": {"title": "t"}}] * (MAX_PAPERS + 1))),
     },
     "arxiv-feed": {

@@ -7,9 +7,8 @@ that JSON, rather than the rendered cards, gives the same records as the JSON AP
 
 from __future__ import annotations
 
+import html
 import re
-
-from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.records import ParsedPage
 from bot.sources.arxiv_feed import sniff as is_feed
@@ -28,6 +27,11 @@ _DIV_TAG = re.compile(
     r"""<div(?:\s++[^\s"'>/=]++(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s"'>]++))?+)*+\s*+/?>""",
     re.IGNORECASE,
 )
+# One attribute of such a tag. Only at the start of a run of whitespace: an attempt that
+# fails there is not retried from each space of the run.
+_ATTRIBUTE = re.compile(
+    r"""(?<!\s)\s++([^\s"'>/=]++)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'>]++)))?+"""
+)
 
 
 def sniff(text: str) -> bool:
@@ -37,8 +41,8 @@ def sniff(text: str) -> bool:
     return any(marker in lowered for marker in _HTML_MARKERS)
 
 
-def _props(node: LexborNode) -> object:
-    raw = node.attributes.get("data-props")
+def _props(attributes: dict[str, str]) -> object:
+    raw = attributes.get("data-props")
     if not raw:
         raise ParseError("attribute missing or empty")
     return load_json(raw)
@@ -63,10 +67,10 @@ def _page(target: str, props: object) -> ParsedPage:
     )
 
 
-def _hydration_node(text: str, target: str) -> LexborNode | None:
-    """The first div with this data-target. Only its tag is handed to the HTML parser: building
-    the whole page's tree takes time quadratic in how deeply its <div>s nest (each new one
-    checks the open elements), minutes for a hostile page."""
+def _hydration_props(text: str, target: str) -> dict[str, str] | None:
+    """The attributes of the first div with this data-target, found without an HTML parser:
+    building a page's tree takes time quadratic in how deeply its <div>s nest, and lexbor's
+    attribute handling in how many a tag has (minutes for a hostile page of a megabyte)."""
     marker = re.search(rf"""(?i:data-target)\s*+=\s*+(["']?){target}\1[\s/>]""", text)
     if marker is None:
         return None
@@ -74,16 +78,21 @@ def _hydration_node(text: str, target: str) -> LexborNode | None:
     tag = _DIV_TAG.match(text, start) if start >= 0 else None
     if tag is None:
         return None
-    return LexborHTMLParser(tag.group()).css_first(f'div[data-target="{target}"]')
+    attributes: dict[str, str] = {}
+    for found in _ATTRIBUTE.finditer(tag.group()):
+        name, *values = found.groups()
+        # As in HTML: names are case-insensitive, and the first of two the same counts.
+        attributes.setdefault(name.lower(), html.unescape(next(filter(None, values), "")))
+    return attributes if attributes.get("data-target") == target else None
 
 
 def parse(text: str) -> ParsedPage:
     for target in _TARGETS:
-        node = _hydration_node(text, target)
-        if node is None:
+        attributes = _hydration_props(text, target)
+        if attributes is None:
             continue
         try:
-            return _page(target, _props(node))
+            return _page(target, _props(attributes))
         except ParseError as exc:
             raise ParseError(f"{target} data-props: {exc}") from None
     raise ParseError(
