@@ -255,6 +255,8 @@ BAD_PAGES = {
     "many.json": json.dumps([{"paper": {"title": f"p{i}"}} for i in range(MAX_PAPERS + 1)]),
     "binary.bin": "\x00\x01\x02binary",
     "nested.html": _hydrated('[{"paper": {"title": "Nested"}}]', "<div>" * 100_000),
+    # A date line longer than the column of the page's date hint (PostgreSQL refuses it).
+    "long-date.txt": f"Marc{'h' * 40} 11\nA title\n{'An abstract. ' * 8}",
 }
 
 

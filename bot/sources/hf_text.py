@@ -21,8 +21,9 @@ MIN_ABSTRACT = 80
 _FURNITURE = frozenset({"new", "subscribe", "byak and the research community"})
 _FURNITURE_PREFIX = "get trending papers in your email inbox"
 _BUTTON = "Subscribe"
+# At most "September 30, 2025": the line is stored as the page's date hint, 32 characters.
 _DATE_LINE = re.compile(
-    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?$"
+    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.? \d{1,2}(?:, \d{4})?$"
 )
 # A page cut short ends inside an abstract; a whole abstract ends a sentence or with a link.
 _SENTENCE_END = tuple(".!?)]\"'\u201d\u2019}")
