@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli, ingest
 from bot.fetch import FetchPolicy
-from bot.records import Paper, ParsedPage
+from bot.records import Paper, ParsedPage, usable_url
 from bot.sources import ParseError, parse_page
 from bot.sources.text import ABSTRACT_LIMIT, MAX_PAPERS, TITLE_LIMIT
 from storage import queries
@@ -230,6 +230,26 @@ def test_feed_markup_becomes_plain_text() -> None:
     )
     (paper,) = parse_page(rss.encode()).papers
     assert (paper.title, paper.abstract) == ("T & U B", "A & B, x < y, one two f2")
+
+
+@pytest.mark.parametrize(
+    ("url", "usable"),
+    [
+        ("https://example.org/a?b=c", True),
+        ("http://\u4f8b\u3048.jp/\u00fc", True),
+        ("javascript:alert(1)", False),
+        ("tg://resolve?domain=x", False),
+        ("HTTPS://example.org", False),
+        ("https://example.org/\u009b31m", False),  # C1 control
+        ("https://example.org/\u202egnp.exe", False),  # bidi override
+        ("https://example.org/\ud800", False),
+        ("https://example.org/a b", False),
+        ("https://example.org/" + "a" * 500, False),
+    ],
+)
+def test_only_printable_web_links_are_usable(url: str, usable: bool) -> None:
+    assert (usable_url(url) == url) is usable
+    assert (usable_url(url) is None) is not usable
 
 
 def test_fields_are_bounded() -> None:

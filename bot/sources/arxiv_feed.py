@@ -150,7 +150,7 @@ def _paper(index: int, entry: dict[str, Any]) -> Paper:
     abstract = _ANNOUNCE.sub("", squash(_text(entry, "summary"), ABSTRACT_LIMIT))
     ids = (arxiv_id(_str(entry.get(key))) for key in ("id", "link"))
     # Authors often announce code or a project page in the API's comment field.
-    code_url, project_url = links_in(f"{abstract} {_str(entry.get('arxiv_comment'))}")
+    code_url, project_url = links_in(f"{abstract} {squash(_str(entry.get('arxiv_comment')))}")
     return Paper(
         title=title,
         abstract=abstract,
