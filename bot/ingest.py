@@ -145,7 +145,7 @@ def ingest_source(
         # in one line; the traceback is for debug logs.
         log.debug("ingesting %s failed", redact_url(source), exc_info=True)
         return _failed(sessions, source, _unexpected(exc), now)
-    log.debug("ingested %s: %s, %d papers", source, page.format, counts.parsed)
+    log.debug("ingested %s: %s, %d papers", redact_url(source), page.format, counts.parsed)
     return SourceReport.stored(source, page.format, counts)
 
 
@@ -168,12 +168,12 @@ def _failed(
     sessions: sessionmaker[Session], source: str, error: str, now: datetime
 ) -> SourceReport:
     # One printable line, without credentials: it is stored, logged and shown in chats.
-    error = squash(redact(error))[:ERROR_LIMIT] or "unknown error"
+    error = squash(redact(error), ERROR_LIMIT) or "unknown error"
     try:
         with sessions.begin() as session:
             queries.record_source_failure(session, source, error, now)
     except Exception as exc:
-        # The database is down, or cannot hold the location (a file name that is not UTF-8).
+        # The database is down, or cannot hold the location (PostgreSQL takes no NUL).
         log.warning("could not record the failure of %s: %s", redact_url(source), _unexpected(exc))
     return SourceReport(source, "failed", error=error)
 
