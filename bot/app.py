@@ -12,7 +12,7 @@ from html import escape
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -22,11 +22,10 @@ from telegram.ext import (
     Defaults,
     InlineQueryHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
-from bot import feedback_handlers, handlers, inline, library_handlers, metrics
+from bot import feedback_handlers, flood, handlers, inline, library_handlers, metrics
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
@@ -104,9 +103,14 @@ async def register_commands(application: Application) -> None:  # type: ignore[t
     )
 
 
+SORRY = "Sorry, something went wrong. Please try again."
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one error handler: a gone chat is deactivated, anything else is logged and the
-    user hears that something went wrong. Transactions already rolled back on the way."""
+    """The one error handler: a gone chat is deactivated, an edit that changed nothing (a
+    double tap) is no error, anything else is logged and the user hears that something
+    went wrong, in the tap's answer if the handler left it unanswered. Transactions already
+    rolled back on the way."""
     error = context.error
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
@@ -114,12 +118,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         with context.bot_data["sessions"].begin() as session:
             subscriptions.deactivate(session, chat.id)
         return
+    if isinstance(error, BadRequest) and "not modified" in error.message.lower():
+        # A double tap: the message shows what the tap asked for already.
+        log.debug("edit left the message as it was: %s", error)
+        return
     log.error("error while handling an update", exc_info=error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        # Every tap gets its answer; this one only if the handler gave none yet.
+        try:
+            await update.callback_query.answer(SORRY)
+            return
+        except BadRequest:
+            pass  # answered already: say it in the chat instead
+        except TelegramError:
+            log.warning("could not answer the button's query about the error")
+            return
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong. Please try again."
-            )
+            await update.effective_message.reply_text(SORRY)
         except TelegramError:
             log.warning("could not tell the user about the error either")
 
@@ -163,6 +179,8 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .rate_limiter(AIORateLimiter(max_retries=3))
         # Our own scheduler runs the jobs (bot/scheduler.py): no second one from PTB.
         .job_queue(None)
+        # Chats are handled concurrently, each chat's updates in order, floods throttled first.
+        .concurrent_updates(flood.ChatLanes())
         .post_init(start_schedule)
         .post_shutdown(stop_digests)
         .build()
@@ -178,7 +196,6 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         digests=digests,
         inline_recent=inline.RecentQueries(),
     )
-    application.add_handler(TypeHandler(Update, handlers.throttle), group=-1)
     # Edited messages are ignored: re-running a command because it was edited surprises.
     new_messages = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
     for command in COMMANDS:
@@ -191,6 +208,7 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
     )
     # 👍/👎/🔖/≈ under papers: every "fb:" query, forged ones too, gets its polite answer.
     application.add_handler(CallbackQueryHandler(feedback_handlers.on_feedback, pattern=r"^fb:"))
+    # Every other query, forged or unknown ones too: on_button answers each.
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     # "@bot query" in any chat, once inline mode is on (BotFather's /setinline).

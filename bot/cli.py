@@ -9,21 +9,22 @@ import json
 import logging
 import os
 import shlex
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import cast
+from typing import NoReturn, cast
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Update
-from telegram.error import TelegramError
+from telegram import Bot, Update
+from telegram.error import NetworkError, TelegramError
 from tqdm import tqdm
 
-from bot import __version__, cli_profile, demo, health, keywords, logs, search, service
+from bot import __version__, cli_profile, demo, health, keywords, logs, operations, search, service
 from bot.app import build_application
 from bot.config import ConfigError, Settings
 from bot.digests import Digests, Outcome
@@ -34,8 +35,6 @@ from bot.records import Paper
 from bot.render import plural
 from bot.schedule import utc_now
 from bot.scheduler import make_sender
-from storage import db, queries, schedule, transfer
-from storage.search import SearchUnavailable
 
 log = logging.getLogger("paperboy")
 
@@ -98,7 +97,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
     with bar:
         reports = ingest_all(
-            db.make_sessions(engine), sources, settings.fetch_policy(), done, force=args.force
+            operations.sessions(engine), sources, settings.fetch_policy(), done, force=args.force
         )
     totals = _totals(reports)
     if args.json:
@@ -112,17 +111,27 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     return 1 if totals["failed"] else 0
 
 
+EMPTY_STORE = (
+    "no papers stored yet: `paperboy ingest SOURCE` fills the store (or is "
+    "PAPERBOY_DATABASE_URL meant to name another database?)"
+)
+
+
 def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    with db.make_sessions(engine)() as session:
-        figures = queries.stats(session)
+    figures = operations.stats(engine)
+    # Which database: run from another folder, a relative SQLite path names another file.
+    where = operations.describe(engine)
     if args.json:
-        print(json.dumps(asdict(figures), indent=2))
+        print(json.dumps({"database": where, **asdict(figures)}, indent=2))
         return 0
+    print(f"database     {where}")
     print(f"papers       {figures.papers:>8}  ({figures.papers_with_arxiv_id} with an arXiv id)")
     print(f"sources      {figures.sources:>8}  ({figures.failing_sources} failing)")
     print(f"subscribers  {figures.subscribers:>8}  ({figures.active_subscribers} active)")
     print(f"keywords     {figures.keywords:>8}")
     print(f"deliveries   {figures.deliveries:>8}")
+    if not figures.papers:
+        print(EMPTY_STORE)
     return 0
 
 
@@ -133,7 +142,7 @@ def _paper_json(paper: Paper) -> dict[str, object]:
 def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if args.chat is not None:
         planned = _planned(
-            db.make_sessions(engine), [args.chat], settings.digest_max, settings.recommend_max
+            operations.sessions(engine), [args.chat], settings.digest_max, settings.recommend_max
         )
         if not planned[0]["subscribed"]:
             print(_NO_SUCH_CHAT.format(args.chat), file=sys.stderr)
@@ -143,8 +152,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     if not args.keywords:
         print("paperboy: preview needs --keyword (or --chat)", file=sys.stderr)
         return 2
-    with db.make_sessions(engine)() as session:
-        papers = queries.all_papers(session)
+    papers = operations.stored_papers(engine)
     matcher = Matcher(papers)
     # Read as /subscribe reads them: what it would refuse is left out, what it would ask
     # about is previewed as typed (the preview shows whether it works as one phrase); both
@@ -261,16 +269,16 @@ def _digest_chats(sessions: sessionmaker[Session], chat: int | None) -> list[int
 
 def _why_none(sessions: sessionmaker[Session]) -> str:
     """Why no chat is pending today: none subscribed, none receiving, or all done."""
-    with sessions() as session:
-        if not queries.stats(session).subscribers:
-            return NO_SUBSCRIBERS
-        if not schedule.receiving_count(session):
-            return NONE_RECEIVING
+    subscribed, receiving = operations.audience(sessions)
+    if not subscribed:
+        return NO_SUBSCRIBERS
+    if not receiving:
+        return NONE_RECEIVING
     return ALL_DONE
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    sessions = db.make_sessions(engine)
+    sessions = operations.sessions(engine)
     if args.dry_run:
         chats = _digest_chats(sessions, args.chat)
         if not chats and not args.json:
@@ -285,6 +293,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat: int | None) -> int:
+    # A rejected token or an unreachable Bot API is one line, not a failure for every chat.
+    await _reach_telegram(settings, settings.token())
     digests = Digests(
         sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
     )
@@ -324,9 +334,38 @@ async def _digest_now(settings: Settings, sessions: sessionmaker[Session], chat:
     return 1 if failed or report.flood_wait is not None else 0
 
 
+async def _reach_telegram(settings: Settings, token: str) -> None:
+    """Ask the Bot API who the bot is, once: a rejected token or an unreachable server is
+    then one line from main(), before PTB would log it with a traceback."""
+    api = settings.bot_api_url.rstrip("/")
+    try:
+        async with Bot(token, base_url=f"{api}/bot"):
+            pass  # entering fetches getMe
+    except NetworkError as exc:
+        raise NetworkError(f"cannot reach the Bot API at {api}: {exc}") from None
+
+
+def _free_port(host: str, port: int, variable: str) -> None:
+    """Raise OSError, saying which setting, if nothing can listen there: found out later,
+    inside PTB or the metrics thread, it is a traceback."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(f"cannot listen on {host}:{port} ({variable}): {reason}") from None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     token = settings.token()
-    application = build_application(settings, db.make_sessions(engine))
+    if settings.webhook_url:
+        _free_port(settings.webhook_listen, settings.webhook_port, "PAPERBOY_WEBHOOK_PORT")
+    if settings.metrics_port is not None:
+        _free_port(settings.metrics_host, settings.metrics_port, "PAPERBOY_METRICS_PORT")
+    asyncio.run(_reach_telegram(settings, token))
+    application = build_application(settings, operations.sessions(engine))
     log.info("paperboy %s starting (%s)", __version__, settings.webhook_url or "long polling")
     # PTB runs on the current event loop and closes it when it stops: give it a fresh one, so
     # that this also works when called again in one process.
@@ -383,11 +422,11 @@ def _search_summary(outcome: search.SearchOutcome) -> str:
 
 def cmd_search(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     try:
-        with db.make_sessions(engine)() as session:
+        with operations.sessions(engine)() as session:
             outcome = search.search(
                 session, " ".join(args.query), limit=args.limit, offset=args.offset
             )
-    except SearchUnavailable as exc:
+    except operations.SearchUnavailable as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -424,7 +463,7 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
     # The conversation is the output; the bot's start/stop chatter would only interleave.
     for chatty in ("telegram", "apscheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -438,29 +477,31 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     target = Path(args.file)
-    partial = target.with_name(target.name + ".partial")
-    rows = 0
-    with transfer.snapshot(engine) as session, partial.open("w", encoding="utf-8") as out:
-        for line in transfer.export_lines(session, db.current_revision(engine), utc_now()):
-            out.write(line + "\n")
-            rows += 1
-    # A half-written export never takes the name of a finished one.
-    partial.replace(target)
-    print(f"exported {rows - 1} rows to {target}")
+    try:
+        rows = operations.export(engine, target, utc_now())
+    except OSError as exc:
+        print(f"paperboy: cannot write {target}: {_os_reason(exc)}", file=sys.stderr)
+        return 1
+    # Said apart from the rows when they went to a pipe or a device (/dev/stdout).
+    print(f"exported {rows} rows to {target}", file=sys.stdout if target.is_file() else sys.stderr)
     return 0
+
+
+def _os_reason(exc: OSError) -> str:
+    """What went wrong with a file, without repeating its name."""
+    return exc.strerror or str(exc)
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     try:
-        with (
-            Path(args.file).open(encoding="utf-8") as lines,
-            db.make_sessions(engine).begin() as session,
-        ):
-            counts = transfer.import_lines(session, lines)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"paperboy: cannot read {args.file}: {exc}", file=sys.stderr)
+        counts = operations.import_file(engine, Path(args.file))
+    except OSError as exc:
+        print(f"paperboy: cannot read {args.file}: {_os_reason(exc)}", file=sys.stderr)
         return 2
-    except transfer.TransferError as exc:
+    except UnicodeDecodeError:
+        print(f"paperboy: cannot read {args.file}: not UTF-8 text", file=sys.stderr)
+        return 2
+    except operations.TransferError as exc:
         print(f"paperboy: nothing imported: {exc}", file=sys.stderr)
         return 1
     print("imported " + ", ".join(f"{n} {table}" for table, n in counts.items()))
@@ -478,12 +519,19 @@ def cmd_health(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    print(f"database schema at revision {db.current_revision(engine)} (newest)")
+    print(f"database schema at revision {operations.revision(engine)} (newest)")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (its usage block goes with --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="paperboy", description="A self-hosted Telegram bot that delivers research papers."
     )
     parser.add_argument("--version", action="version", version=f"paperboy {__version__}")
@@ -499,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", help="count papers, sources, subscribers and more")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.set_defaults(handler=cmd_stats)
+    stats.set_defaults(handler=cmd_stats, reads_only=True)
 
     run = commands.add_parser("run", help="run the Telegram bot (upgrades the database first)")
     run.set_defaults(handler=cmd_run)
@@ -508,7 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="show the bot at work against a local stand-in of Telegram (no token needed)"
     )
     demo_command.add_argument("pages", nargs="*", metavar="PAGE", help="pages to ingest first")
-    demo_command.set_defaults(handler=cmd_demo)
+    # The demo has a database of its own: the configured one is not even opened.
+    demo_command.set_defaults(handler=cmd_demo, database=False)
 
     preview = commands.add_parser(
         "preview", help="the stored papers a subscriber with these keywords would be sent"
@@ -525,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chat", type=int, metavar="ID", help="instead: what this chat's next digest carries"
     )
     preview.add_argument("--json", action="store_true", help="print JSON")
-    preview.set_defaults(handler=cmd_preview)
+    preview.set_defaults(handler=cmd_preview, reads_only=True)
 
     digest = commands.add_parser(
         "digest", help="deliver digests now, through the scheduler's code path"
@@ -539,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--chat", type=int, metavar="ID", help="only this chat, even if done today")
     digest.add_argument("--dry-run", action="store_true", help="print what would be sent")
     digest.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
-    digest.set_defaults(handler=cmd_digest)
+    digest.set_defaults(handler=cmd_digest, reads_only=True)
 
     find = commands.add_parser("search", help="search the stored papers' titles and abstracts")
     find.add_argument("query", nargs="*", metavar="WORD", help='words, "a phrase", a prefix')
@@ -551,13 +600,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("--offset", type=_count(0, 10**9), default=0, help="results to skip")
     find.add_argument("--json", action="store_true", help="print JSON")
-    find.set_defaults(handler=cmd_search)
+    find.set_defaults(handler=cmd_search, reads_only=True)
 
     export = commands.add_parser(
         "export", help="write papers, sources, subscribers and their history as JSON lines"
     )
     export.add_argument("file", metavar="FILE")
-    export.set_defaults(handler=cmd_export)
+    export.set_defaults(handler=cmd_export, reads_only=True)
     load = commands.add_parser("import", help="load an export into a new, empty database")
     load.add_argument("file", metavar="FILE")
     load.set_defaults(handler=cmd_import)
@@ -566,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
         "health", help="exit 0 if the database answers and the bot and ingest are running"
     )
     # A health check reports; it never changes the schema.
-    check.set_defaults(handler=cmd_health, upgrade=False)
+    check.set_defaults(handler=cmd_health, upgrade=False, reads_only=True)
 
     cli_profile.add_commands(commands)
 
@@ -620,36 +669,60 @@ def config_errors(exc: ValidationError) -> str:
     )
 
 
+def _one_line(message: str, secrets: Sequence[str]) -> str:
+    """An error as one line, without a secret: drivers and libraries write several lines,
+    and some quote what they were given."""
+    return " ".join(logs.redact(message, secrets).split())
+
+
+def _fail(message: str, secrets: Sequence[str], code: int = 2) -> int:
+    print(f"paperboy: {_one_line(message, secrets)}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(_search_words_apart(_attach_option_values(given)))
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"paperboy: bad configuration: {config_errors(exc)}", file=sys.stderr)
-        return 2
-    try:
-        secrets = [settings.token()]
-    except ConfigError:
-        secrets = []
+        return _fail(f"bad configuration: {config_errors(exc)}", [])
+    except (OSError, ValueError) as exc:
+        # A .env file that cannot be read (not UTF-8, unreadable); never its content.
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else type(exc).__name__
+        return _fail(f"cannot read the settings file .env: {reason}", [])
+    secrets = settings.secrets()
     logs.configure(settings.log_level, secrets)
+    engine: Engine | None = None
     try:
-        engine = db.make_engine(settings.database_url)
-        # Every command runs on the newest schema; upgrading an up-to-date database is a no-op.
-        if getattr(args, "upgrade", True):
-            db.upgrade(engine)
+        if getattr(args, "database", True):
+            engine = operations.open_database(
+                settings.database_url, create=not getattr(args, "reads_only", False)
+            )
+            # Every command runs on the newest schema; upgrading an up-to-date one is a no-op.
+            if getattr(args, "upgrade", True):
+                operations.upgrade(engine)
         code: int = args.handler(args, settings, engine)
+    except operations.NoDatabase as exc:
+        return _fail(str(exc), secrets, 1)
     except ConfigError as exc:
-        print(f"paperboy: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), secrets)
     except TelegramError as exc:
         # PTB quotes a rejected token in its message ("The token `...` was rejected").
-        print(f"paperboy: Telegram error: {logs.redact(str(exc), secrets)}", file=sys.stderr)
-        return 2
+        return _fail(f"Telegram error: {exc}", secrets)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        print(f"paperboy: database error: {type(exc).__name__}: {reason}", file=sys.stderr)
-        return 2
+        cause = getattr(exc, "orig", None) or exc
+        where = f" ({operations.describe(engine)})" if engine is not None else ""
+        return _fail(f"database error{where}: {type(exc).__name__}: {cause}", secrets)
+    except BrokenPipeError:
+        raise  # the reader went away: run() stops quietly
+    except OSError as exc:
+        place = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{place}", secrets)
+    except Exception as exc:
+        # The last line of defence: one line, no traceback (the log has it at DEBUG).
+        log.debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected error: {type(exc).__name__}: {exc}", secrets)
     return code
 
 
@@ -662,6 +735,10 @@ def run() -> None:
         # flush stdout again on exit and fail once more, so point it at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except KeyboardInterrupt:
+        # Ctrl-C: what was stored is stored (a page at a time); no traceback for it.
+        print("paperboy: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

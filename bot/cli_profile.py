@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot import citations, profile, recommendations
+from bot import citations, operations
 from bot.config import Settings
 from bot.library import LibraryError
 from bot.schedule import utc_now
-from storage import db, subscriptions
 
 # Libraries bigger than this are not a reading list (and would be read into memory).
 MAX_LIBRARY_BYTES = 20_000_000
@@ -35,13 +34,9 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) 
     if not 1 <= args.limit <= MAX_LIMIT:
         print(f"paperboy: --limit must be between 1 and {MAX_LIMIT}", file=sys.stderr)
         return 2
-    with db.make_sessions(engine)() as session:
-        row = subscriptions.find(session, args.chat)
-        if row is None:
-            return _no_chat(args.chat)
-        found = recommendations.pool(session)
-        best = recommendations.recommend(session, row.id, found, utc_now(), args.limit)
-        session.commit()  # the fitted profile is kept for the next time
+    best = operations.recommend(engine, args.chat, utc_now(), args.limit)
+    if best is None:
+        return _no_chat(args.chat)
     if args.json:
         rows = [
             {
@@ -70,11 +65,9 @@ def cmd_recommend(args: argparse.Namespace, settings: Settings, engine: Engine) 
 
 
 def cmd_saved(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    with db.make_sessions(engine)() as session:
-        if subscriptions.find(session, args.chat) is None:
-            return _no_chat(args.chat)
-        _, papers = profile.saved(session, args.chat)
-    found = [paper for _, paper in papers]
+    found = operations.saved(engine, args.chat)
+    if found is None:
+        return _no_chat(args.chat)
     if args.format == "bibtex":
         sys.stdout.write(citations.bibtex(found))
     elif args.format == "ris":
@@ -98,22 +91,17 @@ def cmd_library_import(args: argparse.Namespace, settings: Settings, engine: Eng
     path = Path(args.file)
     try:
         if not path.is_file():
-            raise OSError(f"{path}: not a file")
+            raise OSError("not a file")
         if path.stat().st_size > MAX_LIBRARY_BYTES:
-            raise OSError(f"{path}: larger than {MAX_LIBRARY_BYTES // 1_000_000} MB")
+            raise OSError(f"larger than {MAX_LIBRARY_BYTES // 1_000_000} MB")
         data = path.read_bytes()
     except OSError as exc:
-        print(f"paperboy: cannot read {exc.filename or ''}{exc.strerror or exc}", file=sys.stderr)
+        print(f"paperboy: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    chat_type = "private" if args.chat > 0 else "group"
-    sessions = db.make_sessions(engine)
-    subscriptions.use_default_schedule(sessions, settings.default_schedule)  # a new chat's
     try:
-        with sessions() as session:
-            report = profile.import_library(
-                session, args.chat, chat_type, data, path.name, utc_now()
-            )
-            session.commit()
+        report = operations.import_library(
+            engine, args.chat, data, path.name, settings.default_schedule, utc_now()
+        )
     except LibraryError as exc:
         print(f"paperboy: {path.name}: {exc}", file=sys.stderr)
         return 1
@@ -138,12 +126,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     recommend.add_argument("--chat", type=int, required=True, metavar="ID")
     recommend.add_argument("--limit", type=int, default=10, metavar="N", help="default 10")
     recommend.add_argument("--json", action="store_true", help="print JSON")
-    recommend.set_defaults(handler=cmd_recommend)
+    recommend.set_defaults(handler=cmd_recommend, reads_only=True)
 
     saved = commands.add_parser("saved", help="a chat's saved papers")
     saved.add_argument("--chat", type=int, required=True, metavar="ID")
     saved.add_argument("--format", choices=("bibtex", "ris", "json"), default="json")
-    saved.set_defaults(handler=cmd_saved)
+    saved.set_defaults(handler=cmd_saved, reads_only=True)
 
     library = commands.add_parser("library", help="a chat's library (its profile)")
     actions = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.fetch import FetchPolicy
+from bot.fetch import FetchError, FetchPolicy, read_file
 from bot.schedule import SCHEDULE_USAGE, parse_schedule
 
 # Hugging Face's daily papers: what paperboy ingests when no sources are configured.
 DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
 # Telegram's broadcast limit for bots without paid broadcasts.
 FREE_RATE_LIMIT = 30
+# A token is under 100 bytes; the file is read no further than this.
+TOKEN_FILE_MAX_BYTES = 4096
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What @BotFather hands out: the bot's id, a colon, then letters, digits, - and _.
+TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
+# The databases paperboy runs on (postgres:// as some hosts write it); a driver may be named.
+DATABASE_SCHEMES = re.compile(r"(sqlite|postgresql|postgres)(\+\w+)?://")
+DATABASE_USAGE = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
+# The password in a database URL: scheme://user:PASSWORD@host.
+_URL_PASSWORD = re.compile(r"^[\w+.-]+://[^:/@]*:([^@]*)@")
 
 
 class ConfigError(Exception):
@@ -30,8 +45,10 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=30.0, gt=0)
     http_retries: int = Field(default=3, ge=0, le=10)
     http_backoff: float = Field(default=1.0, ge=0)
+    http_deadline: float | None = Field(default=None, gt=0)
     max_page_bytes: int = Field(default=20_000_000, gt=0)
     log_level: str = "INFO"
+    allow_private_sources: bool = False
     bot_token: SecretStr | None = None
     bot_token_file: Path | None = None
     bot_api_url: str = "https://api.telegram.org"
@@ -61,6 +78,48 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object, info: ValidationInfo) -> object:
+        # An empty variable (PAPERBOY_X=) means the default, as if it were not set; only an
+        # empty PAPERBOY_SOURCES means what it says: no sources.
+        if isinstance(value, str) and not value.strip() and info.field_name != "sources":
+            raise PydanticUseDefault()
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, not {value!r}")
+        return value.strip().upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database(cls, value: str) -> str:
+        value = value.strip()
+        if not DATABASE_SCHEMES.match(value):
+            # Only the scheme: the rest may hold a password.
+            scheme = value.split("://", 1)[0] if "://" in value else "a URL without a scheme"
+            raise ValueError(f"expected {DATABASE_USAGE}, not {scheme}")
+        return value
+
+    @field_validator("bot_api_url", "webhook_url")
+    @classmethod
+    def _a_web_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Telegram posts updates to HTTPS only; a self-hosted Bot API server may be plain HTTP.
+        schemes = ("https://",) if info.field_name == "webhook_url" else ("http://", "https://")
+        if value is not None and not value.strip().lower().startswith(schemes):
+            raise ValueError(f"expected a URL starting with {' or '.join(schemes)}")
+        return value.strip() if value is not None else None
+
+    @field_validator("bot_token")
+    @classmethod
+    def _a_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_token(value.get_secret_value().strip())
+        return value
+
     @field_validator("default_schedule")
     @classmethod
     def _a_schedule(cls, value: str) -> str:
@@ -83,15 +142,53 @@ class Settings(BaseSettings):
             return self.bot_token.get_secret_value().strip()
         if self.bot_token_file is not None:
             try:
-                return self.bot_token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read PAPERBOY_BOT_TOKEN_FILE: {exc.strerror}") from None
+                token = read_file(self.bot_token_file, TOKEN_FILE_MAX_BYTES).decode().strip()
+            except FetchError as exc:
+                raise ConfigError(f"cannot read PAPERBOY_BOT_TOKEN_FILE: {exc}") from None
+            except UnicodeDecodeError:
+                raise ConfigError("PAPERBOY_BOT_TOKEN_FILE is not UTF-8 text") from None
+            try:
+                return _check_token(token)
+            except ValueError as exc:
+                raise ConfigError(f"PAPERBOY_BOT_TOKEN_FILE: the token {exc}") from None
         raise ConfigError("no bot token: set PAPERBOY_BOT_TOKEN or PAPERBOY_BOT_TOKEN_FILE")
 
-    def fetch_policy(self) -> FetchPolicy:
+    def secrets(self) -> list[str]:
+        """What no message may show: the bot token and the database password, if any."""
+        found = []
+        with contextlib.suppress(ConfigError):
+            found.append(self.token())
+        if (password := database_password(self.database_url)) is not None:
+            # As written, and as a driver may quote it back (%40 read as @).
+            found += [password, unquote(password)]
+        return found
+
+    def fetch_policy(self, chat_sources: Iterable[str] = ()) -> FetchPolicy:
+        """How to fetch; `chat_sources` (added with /sources add) may reach only public
+        addresses, unless PAPERBOY_ALLOW_PRIVATE_SOURCES is set."""
         return FetchPolicy(
             timeout=self.http_timeout,
             retries=self.http_retries,
             backoff=self.http_backoff,
             max_bytes=self.max_page_bytes,
+            deadline=self.http_deadline,
+            untrusted=frozenset() if self.allow_private_sources else frozenset(chat_sources),
         )
+
+
+def _check_token(token: str) -> str:
+    # The token itself is never part of the message: a mistyped token is still mostly secret.
+    if not token:
+        raise ValueError("is empty")
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ValueError(
+            "does not look like a bot token (the bot's id, a colon, then letters, digits, "
+            "- and _, as @BotFather gives it)"
+        )
+    return token
+
+
+def database_password(url: str) -> str | None:
+    """The password in a database URL, so that messages can leave it out."""
+    found = _URL_PASSWORD.match(url)
+    return found.group(1) if found and found.group(1) else None

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from html import escape
@@ -30,7 +28,7 @@ from telegram import (
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
+from telegram.ext import CommandHandler, ContextTypes
 from telegram.ext.filters import MessageFilter
 
 from bot import inline, profile, service
@@ -48,10 +46,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
-COMMANDS_PER_MINUTE = 20
 SEARCH_PAGE = 5
 SEARCHES_KEPT = 20
-THROTTLE_USERS = 10_000
+# Offsets past this are no page of ours: a forged button.
+MAX_SEARCH_OFFSET = 1_000_000
+MAX_ROW_ID = 2**31 - 1  # INTEGER, in SQLite and PostgreSQL
+EXPIRED = "This button has expired."
 T = TypeVar("T")
 IMPORT_PROMPT = "Reply to this message with the JSON document that /export gave you."
 _ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
@@ -469,18 +469,21 @@ def _paging(more: bool, offset: int) -> list[InlineKeyboardButton]:
     return buttons
 
 
-def number(text: str) -> int | None:
-    """A number in callback data: ASCII digits only (Python's int() also takes "\u0663" and
-    str.isdigit() passes "²", which int() refuses), at most 15 of them."""
-    return int(text) if _NUMBER.fullmatch(text) else None
+def number(text: str, low: int = -(10**15), high: int = 10**15) -> int | None:
+    """A number in callback data, from `low` to `high`: ASCII digits only (Python's int()
+    also takes "\u0663" and str.isdigit() passes "²", which int() refuses), at most 15 of
+    them. The one parser of the numbers in every button's data."""
+    value = int(text) if _NUMBER.fullmatch(text) else None
+    return value if value is not None and low <= value <= high else None
 
 
 _NUMBER = re.compile(r"-?[0-9]{1,15}")
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Every inline button: unsub:<chat>:<keyword id>, stop:<chat>, digest:<chat>, cancel,
-    search:<offset>."""
+    """Every inline button but saved: and fb: ones: unsub:<chat>:<keyword id>, stop:<chat>,
+    digest:<chat>, cancel, search:<offset>. Data the bot never made (forged, or from an
+    older version) is answered politely before anything else is done."""
     query = update.callback_query
     if query is None:
         return
@@ -489,15 +492,25 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     action, _, rest = query.data.partition(":")
     if action == "search":
-        await _page_search(update, context, max(0, number(rest) or 0))
+        offset = number(rest, 0, MAX_SEARCH_OFFSET)
+        if offset is None or offset % SEARCH_PAGE:
+            await query.answer(EXPIRED)
+        else:
+            await _page_search(update, context, offset)
         return
-    if action == "cancel":
+    if query.data == "cancel":
         await query.answer("Kept.")
         await query.edit_message_text("Nothing was deleted.")
         return
     raw_chat, _, extra = rest.partition(":")
-    chat_id, keyword_id = number(raw_chat), number(extra)
-    if chat_id is None or not await _may_change(update, context, chat_id):
+    chat_id, keyword_id = number(raw_chat), number(extra, 1, MAX_ROW_ID)
+    made_by_me = (action == "unsub" and keyword_id is not None) or (
+        action in ("stop", "digest") and not extra
+    )
+    if chat_id is None or not made_by_me:
+        await query.answer(EXPIRED)
+        return
+    if not await _may_change(update, context, chat_id):
         await query.answer("Only an administrator can do that.", show_alert=True)
         return
     here = query.message.chat
@@ -518,11 +531,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             reply = service.forget(session, chat)
         await query.answer()
         await query.edit_message_text(reply)
-    elif action == "digest":
-        await query.answer()
-        await _send_digest(update, context, chat)
     else:
         await query.answer()
+        await _send_digest(update, context, chat)
 
 
 async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
@@ -532,6 +543,8 @@ async def _may_change(update: Update, context: ContextTypes.DEFAULT_TYPE, chat_i
         return False
     if chat_id == user.id:
         return True
+    if chat_id > 0:
+        return False  # another user's private chat: no one else's to change, nothing to ask
     try:
         return await _is_admin(context, chat_id, user.id)
     except TelegramError:
@@ -549,20 +562,28 @@ async def ingest_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     settings = _settings(context)
     with _sessions(context)() as session:
         sources = expand_sources(service.ingest_sources(session, settings.sources))
+        policy = settings.fetch_policy(service.chat_sources(session, settings.sources))
     # Ingest is blocking I/O (HTTP, SQLite); keep the event loop free for other chats.
-    reports = await asyncio.to_thread(
-        ingest_all, _sessions(context), sources, settings.fetch_policy()
-    )
+    reports = await asyncio.to_thread(ingest_all, _sessions(context), sources, policy)
     await _reply(update, *service.ingest_summary(reports))
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, _, location = _args(update).strip().partition(" ")
-    with _sessions(context).begin() as session:
-        replies = service.manage_sources(
-            session, action.lower(), location.strip(), _settings(context).sources
-        )
-    await _reply(update, *replies)
+    settings = _settings(context)
+
+    def manage() -> list[str]:
+        with _sessions(context).begin() as session:
+            return service.manage_sources(
+                session,
+                action.lower(),
+                location.strip(),
+                settings.sources,
+                public_only=not settings.allow_private_sources,
+            )
+
+    # In a thread: adding resolves the host name.
+    await _reply(update, *await asyncio.to_thread(manage))
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -662,29 +683,6 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if new is not None:
         with _sessions(context).begin() as session:
             subscriptions.migrate(session, old, new)
-
-
-async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before every handler: more than COMMANDS_PER_MINUTE commands a minute from one
-    user get a single "slow down" and are otherwise ignored until the minute has passed."""
-    user = update.effective_user
-    message = update.message  # edits are ignored elsewhere, so they do not count either
-    if user is None or message is None or not (message.text or "").startswith("/"):
-        return
-    now = time.monotonic()
-    users: dict[int, deque[float]] = context.bot_data.setdefault("recent", {})
-    if len(users) > THROTTLE_USERS:
-        # Forget users quiet for a minute, so the table does not grow for ever.
-        for quiet in [uid for uid, times in users.items() if now - times[-1] > 60]:
-            del users[quiet]
-    recent = users.setdefault(user.id, deque())
-    while recent and now - recent[0] > 60:
-        recent.popleft()
-    recent.append(now)
-    if len(recent) > COMMANDS_PER_MINUTE:
-        if len(recent) == COMMANDS_PER_MINUTE + 1:
-            await _reply(update, "Please slow down: too many commands in a minute.")
-        raise ApplicationHandlerStop
 
 
 def admin_only(handler: Handler) -> Handler:

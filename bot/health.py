@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
@@ -24,11 +24,10 @@ def _age(value: str, now: datetime) -> timedelta:
 def problems(engine: Engine, settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
     """What is wrong, and what is fine, as lines for people."""
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        db.ping(engine)
         revision = db.current_revision(engine)
     except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # drivers: lines
         return [f"the database does not answer: {reason}".strip()], []
     if revision != (head := db.head_revision()):
         return [f"the database schema is at {revision}, not {head}: run paperboy db upgrade"], []

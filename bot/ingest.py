@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from typing import Literal
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.fetch import FetchError, FetchPolicy, fetch
+from bot.fetch import FetchError, FetchPolicy, fetch, read_file
 from bot.logs import redact, redact_url
 from bot.sources import ParseError, parse_page
 from bot.sources.text import squash
@@ -55,8 +56,13 @@ class SourceError(Exception):
     """A source could not be read (missing file, too large, HTTP failure)."""
 
 
+# A scheme of two letters at least: C:/papers or C:\\papers stays a Windows path.
+_URL = re.compile(r"[a-z][a-z0-9+.-]+://", re.IGNORECASE)
+
+
 def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+    """Any scheme://: fetch() reads http(s) and refuses the others by name."""
+    return _URL.match(source) is not None
 
 
 def expand_sources(args: Iterable[str]) -> list[str]:
@@ -80,24 +86,14 @@ def expand_sources(args: Iterable[str]) -> list[str]:
 
 
 def read_source(source: str, policy: FetchPolicy) -> bytes:
-    if is_url(source):
-        try:
-            return fetch(source, policy)
-        except FetchError as exc:
-            raise SourceError(str(exc)) from None
-    path = Path(source)
     try:
-        size = path.stat().st_size
-        if size > policy.max_bytes:
-            raise SourceError(f"file of {size:,} bytes is over the {policy.max_bytes:,}-byte cap")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError("no such file or directory") from None
-    except OSError as exc:
-        raise SourceError(exc.strerror or str(exc)) from None
-    except ValueError:
-        # A NUL in the path: no file can have that name.
-        raise SourceError("not a file name (holds a NUL character)") from None
+        if is_url(source):
+            return fetch(source, policy)
+        if "\x00" in source:
+            raise SourceError("not a file name (holds a NUL character)")
+        return read_file(Path(source), policy.max_bytes)
+    except FetchError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def ingest_source(

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import schedule
+from storage import db, schedule
+from storage import lease as advisory
 
 DIGESTS = "digests"
 TTL = timedelta(seconds=60)
@@ -136,15 +137,12 @@ class AdvisoryLock:
     def acquire(self, now: datetime) -> bool:
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT 1"))
+                db.ping(self._connection)
                 return True
             except DBAPIError:
                 self._drop()  # the connection, and with it the lock, is gone
         connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        locked = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
-        ).scalar()
-        if not locked:
+        if not advisory.try_lock(connection, ADVISORY_KEY):
             connection.close()
             return False
         self._connection = connection
@@ -152,15 +150,7 @@ class AdvisoryLock:
         return True
 
     def holder(self) -> str | None:
-        query = text(
-            "SELECT a.pid, a.client_addr, a.application_name FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = :key "
-            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
-        with self._engine.connect() as connection:
-            row = connection.execute(query, {"key": ADVISORY_KEY}).first()
-        return f"PostgreSQL backend {row.pid} ({row.client_addr or 'local'})" if row else None
+        return advisory.holder(self._engine, ADVISORY_KEY)
 
     def _drop(self) -> None:
         if self._connection is not None:
@@ -171,7 +161,5 @@ class AdvisoryLock:
     def release(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(DBAPIError):  # else gone with its connection anyway
-                self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
-                )
+                advisory.unlock(self._connection, ADVISORY_KEY)
             self._drop()

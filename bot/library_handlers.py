@@ -128,8 +128,8 @@ async def on_saved_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not isinstance(query.message, Message):
         await query.answer("This list is too old to page: send /saved again.")
         return
-    offset = number(query.data.removeprefix("saved:"))
-    if offset is None or not 0 <= offset <= _MAX_OFFSET or offset % SAVED_PAGE:
+    offset = number(query.data.removeprefix("saved:"), 0, _MAX_OFFSET)
+    if offset is None or offset % SAVED_PAGE:
         await query.answer("That button is not one I made: send /saved again.")
         return
     chat_id = query.message.chat.id

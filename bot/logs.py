@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 REDACTED = "[redacted]"
+# In URLs, as SQLAlchemy shows a database URL's password.
+MASK = "***"
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/+@")
 
@@ -67,7 +69,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 # from each of its letters.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\"'<>`]+")
 # The parts of a URL: scheme://[userinfo@]host... and the query after "?", up to any "#".
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+# scheme://, then the user name (group 2) if a password follows it.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(?:([^/?#:@]*):)?[^/?#]*@")
 _PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#]*)")
 # Query parameter names that carry a credential, as their lower-case letters and digits end.
 _SECRET_NAMES = (
@@ -82,10 +85,11 @@ def _secret_name(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """A URL fit to show in logs, replies and metrics: its user:password@ and the values of
-    query parameters named like credentials (api_key, token, X-Amz-Signature...) replaced.
+    """A URL fit to show in logs, replies and metrics: the password of its user:password@ (or
+    a user name without one) and the values of query parameters named like credentials
+    (api_key, token, X-Amz-Signature...) replaced by ***.
     The source itself keeps them: they are what reading it needs."""
-    url = _USERINFO.sub(rf"\1{REDACTED}@", url, count=1)
+    url = _USERINFO.sub(_userinfo, url, count=1)
     query_at = url.find("?")
     if query_at < 0:
         return url
@@ -94,7 +98,13 @@ def redact_url(url: str) -> str:
 
 def _parameter(match: re.Match[str]) -> str:
     start, name, value = match.groups()
-    return f"{start}{name}={REDACTED if value and _secret_name(name) else value}"
+    return f"{start}{name}={MASK if value and _secret_name(name) else value}"
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    # "user:password" keeps the user; a user name alone may be the credential (a token).
+    scheme, user = match.groups()
+    return f"{scheme}{user}:{MASK}@" if user is not None else f"{scheme}{MASK}@"
 
 
 def configure(level: str, secrets: Iterable[str] = ()) -> None:

@@ -6,10 +6,13 @@ registered again at start, and a run missed while the bot was down is caught up 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -21,6 +24,7 @@ from bot import metrics, service
 from bot.config import Settings
 from bot.delivery import Pacer, Sender
 from bot.digests import WORKERS, Digests, RunReport
+from bot.fetch import FetchPolicy
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
 from bot.logs import fields, redact_url
@@ -29,6 +33,7 @@ from storage import queries, schedule
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 DIGEST_TICK = 30.0
 # A failing source waits interval * 2^(failures-1) before it is tried again, a day at most.
 MAX_BACKOFF = timedelta(days=1)
@@ -69,6 +74,31 @@ def _log_failure(task: asyncio.Task[RunReport | None]) -> None:
         log.error("a digest run failed", exc_info=task.exception())
 
 
+async def _in_daemon_thread(work: Callable[[], T]) -> T:
+    """asyncio.to_thread, but in a thread that does not hold the process up when it exits:
+    a stopping bot does not wait for a slow source's download (a page is stored whole or not
+    at all, so leaving one half-read loses nothing)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:  # handed to the awaiting task
+            answer = partial(settle, partial(done.set_exception, exc))
+        else:
+            answer = partial(settle, partial(done.set_result, result))
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(answer)
+
+    threading.Thread(target=run, name="ingest", daemon=True).start()
+    return await done
+
+
 class Scheduler:
     def __init__(
         self,
@@ -84,6 +114,8 @@ class Scheduler:
         self.lease = leadership(sessions)
         self._aps: AsyncIOScheduler | None = None
         self._run: asyncio.Task[RunReport | None] | None = None
+        # Set when the bot stops: an ingest under way (in a thread) starts no new source.
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Register the jobs (in a running event loop); the first digest tick is at once."""
@@ -115,6 +147,7 @@ class Scheduler:
         )
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._aps is not None:
             self._aps.shutdown(wait=False)
         if self._run is not None:
@@ -125,7 +158,10 @@ class Scheduler:
     async def tick(self) -> None:
         """Beat (for the health check), and start delivering the due digests unless a run is
         under way (runs can be long)."""
-        await asyncio.to_thread(self._beat)
+        try:
+            await asyncio.to_thread(self._beat)
+        except asyncio.CancelledError:
+            return  # the bot is stopping: the next start beats again
         if self._run is None or self._run.done():
             self._run = asyncio.create_task(self.deliver_due())
             self._run.add_done_callback(_log_failure)
@@ -185,9 +221,15 @@ class Scheduler:
         """Ingest every configured and admin-added source, except those backing off."""
         now = self.clock()
         due = await asyncio.to_thread(self._sources_due, now)
-        reports = await asyncio.to_thread(
-            partial(ingest_all, self.sessions, due, self.settings.fetch_policy(), now=now)
-        )
+        policy = await asyncio.to_thread(self._fetch_policy)
+        try:
+            reports = await _in_daemon_thread(partial(self._ingest, due, policy, now))
+        except asyncio.CancelledError:
+            # The bot is stopping (SIGTERM, SIGINT): not a failure. The page being read is
+            # stored whole or not at all; the rest wait for the next start.
+            self._stopping.set()
+            log.info("ingest stopped: paperboy is shutting down")
+            return []
         for report in reports:
             metrics.PAPERS_INGESTED.labels(redact_url(report.source)).inc(report.new)
             if report.status == "failed":
@@ -195,6 +237,20 @@ class Scheduler:
         new = sum(r.new for r in reports)
         log.info("ingest done", extra=fields(sources=len(reports), new=new))
         await asyncio.to_thread(self._note, schedule.LAST_INGEST, now.isoformat())
+        return reports
+
+    def _fetch_policy(self) -> FetchPolicy:
+        with self.sessions() as session:
+            chat_sources = service.chat_sources(session, self.settings.sources)
+        return self.settings.fetch_policy(chat_sources)
+
+    def _ingest(self, sources: list[str], policy: FetchPolicy, now: datetime) -> list[SourceReport]:
+        """Source by source, so that a stopping bot starts no new one."""
+        reports: list[SourceReport] = []
+        for source in sources:
+            if self._stopping.is_set():
+                break
+            reports += ingest_all(self.sessions, [source], policy, now=now)
         return reports
 
     def _sources_due(self, now: datetime) -> list[str]:

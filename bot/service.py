@@ -17,7 +17,7 @@ from html import escape
 from rapidfuzz import process
 from sqlalchemy.orm import Session
 
-from bot import filters, keywords, ranker, recommendations, render, trending
+from bot import filters, keywords, netguard, ranker, recommendations, render, trending
 from bot.ingest import SourceReport
 from bot.logs import redact_url
 from bot.matching import Match, Matcher, learn
@@ -770,6 +770,12 @@ def ingest_sources(session: Session, configured: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*configured, *queries.scheduled_sources(session)]))
 
 
+def chat_sources(session: Session, configured: Sequence[str]) -> frozenset[str]:
+    """The sources only /sources add brought in: fetched as untrusted URLs (the operator's
+    PAPERBOY_SOURCES and `paperboy ingest` are trusted, a chat admin is not)."""
+    return frozenset(queries.scheduled_sources(session)) - frozenset(configured)
+
+
 def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
     if not reports:
         return ["No sources are configured. Add one with <code>/sources add URL</code>."]
@@ -790,12 +796,20 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
 
 
 def manage_sources(
-    session: Session, action: str, location: str, configured: Sequence[str]
+    session: Session,
+    action: str,
+    location: str,
+    configured: Sequence[str],
+    *,
+    public_only: bool,
 ) -> list[str]:
-    """/sources, /sources add URL, /sources remove URL."""
+    """/sources, /sources add URL, /sources remove URL; `public_only` refuses URLs of
+    loopback, private and other non-public addresses (this resolves the host name)."""
     if action == "add":
         if not location.startswith(("http://", "https://")):
             return ["Usage: <code>/sources add https://…</code> (an http or https URL)."]
+        if public_only and (refusal := netguard.url_refusal(location)):
+            return [f"Not added: {escape(refusal)}."]
         queries.schedule_source(session, location, True)
         return [f"Added {escape(redact_url(location))}: it is ingested on every run from now on."]
     if action == "remove":

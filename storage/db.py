@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,30 @@ def database_url(url: str) -> URL:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def describe(engine: Engine) -> str:
+    """The database for people: a SQLite file's full path, else the URL without password."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return str(Path(engine.url.database).expanduser().absolute())
+    return engine.url.render_as_string(hide_password=True)
+
+
+def ping(connection: Connection | Engine) -> None:
+    """Raise unless the database answers."""
+    if isinstance(connection, Engine):
+        with connection.connect() as fresh:
+            fresh.execute(text("SELECT 1"))
+    else:
+        connection.execute(text("SELECT 1"))
 
 
 def make_engine(url: str) -> Engine:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering; cut short (no answer) at shutdown
     repeat: int = 1  # the body is sent this many times: big bodies without big buffers
+    pause: float = 0.0  # seconds between the repeats: a server that drips its answer
     # "actual": the true length; "omit": none, the body ends when the connection closes;
     # an int: a lie.
     content_length: int | Literal["actual", "omit"] = "actual"
@@ -59,6 +61,19 @@ def hang(seconds: float = 30.0) -> Reply:
     return Reply(delay=seconds, body=b"too late")
 
 
+def drip(every: float, chunk: bytes = b"x", times: int = 100_000) -> Reply:
+    """A body that never ends in practice: `chunk` every `every` seconds, no Content-Length."""
+    return Reply(body=chunk, repeat=times, pause=every, content_length="omit")
+
+
+def gzip_bomb(megabytes: int, encoding: str = "gzip") -> Reply:
+    """`megabytes` MB of zeros, gzip- (or zlib-deflate-) compressed about a thousandfold."""
+    packer = zlib.compressobj(9, wbits=zlib.MAX_WBITS | (16 if encoding == "gzip" else 0))
+    zeros = bytes(MB)
+    body = b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+    return Reply(body=body, headers={"Content-Encoding": encoding})
+
+
 def huge(megabytes: int, *, declare: bool = True) -> Reply:
     """A body of `megabytes` MB, with or without a Content-Length saying so."""
     return Reply(body=b"x" * MB, repeat=megabytes, content_length="actual" if declare else "omit")
@@ -67,15 +82,23 @@ def huge(megabytes: int, *, declare: bool = True) -> Reply:
 class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, routes: Mapping[str, Route]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, routes: Mapping[str, Route], host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
         self.routes: dict[str, Route] = dict(routes)  # may be changed while serving
         self.requests: list[Request] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+        return f"http://{self.host}:{self.port}{path}"
+
+    @property
+    def host(self) -> str:
+        return str(self.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
 
     def count(self, path: str) -> int:
         """How many requests reached `path` so far."""
@@ -116,10 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
             elif reply.content_length != "omit":
                 self.send_header("Content-Length", str(reply.content_length))
             self.end_headers()
-            for _ in range(reply.repeat):
+            for n in range(reply.repeat):
+                if n and reply.pause and self.server.stopping.wait(reply.pause):
+                    return
                 if self.server.stopping.is_set():
                     return
                 self.wfile.write(reply.body)
+                if reply.pause:
+                    self.wfile.flush()
         except ConnectionError:
             pass  # the client gave up (timeout, size cap): expected in these tests
 
@@ -128,9 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(routes: Mapping[str, Route]) -> Iterator[LocalServer]:
-    """Run a LocalServer on an ephemeral port for the duration of the block."""
-    server = LocalServer(routes)
+def serve(routes: Mapping[str, Route], host: str = "127.0.0.1") -> Iterator[LocalServer]:
+    """Run a LocalServer on an ephemeral port of `host` (any 127.x.y.z works on Linux) for
+    the duration of the block."""
+    server = LocalServer(routes, host)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

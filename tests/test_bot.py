@@ -396,6 +396,44 @@ async def test_admin_commands(bot: Bot) -> None:
     assert "1 source, 6 new papers, 0 failed." in report
 
 
+async def _ingest(bot: Bot) -> str:
+    """/ingest, and wait for its report: the run may outlast the devserver's idle wait."""
+    before = len(bot.api.sent(ADMIN))
+    await bot.say(ADMIN, "/ingest")
+    for _ in range(600):
+        shown = [m.shown for m in bot.api.sent(ADMIN)[before:]]
+        if any(" failed." in text for text in shown):
+            return "\n".join(shown)
+        await asyncio.sleep(0.05)
+    raise AssertionError("no ingest report after 30 s")
+
+
+async def test_sources_added_from_chat_stay_outside(bot: Bot) -> None:
+    page = (Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes()
+    with serve({"/feed": Reply(body=page)}) as internal:
+        url = internal.url("/feed")
+        for spelled in (
+            url,
+            url.replace("127.0.0.1", "localhost"),
+            url.replace("127.0.0.1", "[::ffff:127.0.0.1]"),
+            url.replace("127.0.0.1", "2130706433"),
+        ):
+            reply = await bot.say(ADMIN, f"/sources add {spelled}")
+            assert reply.startswith("Not added: "), reply
+        assert url not in await bot.say(ADMIN, "/sources")
+        # Added while it resolved elsewhere, or before the guard: refused when fetched.
+        with bot.sessions.begin() as session:
+            queries.schedule_source(session, url, True)
+        report = await _ingest(bot)
+        assert f"⚠ {url}: 127.0.0.1 is a loopback address" in report
+        assert internal.count("/feed") == 0
+        settings: Settings = bot.app.bot_data["settings"]
+        bot.app.bot_data["settings"] = settings.model_copy(update={"allow_private_sources": True})
+        assert "Added" in await bot.say(ADMIN, f"/sources add {url}")
+        assert "0 failed" in await _ingest(bot)
+        assert internal.count("/feed") == 1
+
+
 async def test_too_many_commands_are_slowed_down(bot: Bot) -> None:
     for _ in range(20):
         bot.api.user_sends(BOB, "/help")

@@ -435,6 +435,7 @@ async def test_callback_query_flow(api: FakeBotApi, bot: Bot) -> None:
     )
     sent = await bot.send_message(ALICE, "Subscribe?", reply_markup=keyboard)
     query_id = api.user_presses(ALICE, sent.message_id, "Yes")
+    assert api.unanswered == 1
     (update,) = await bot.get_updates()
     query = update.callback_query
     assert query is not None
@@ -442,6 +443,7 @@ async def test_callback_query_flow(api: FakeBotApi, bot: Bot) -> None:
     assert (query.id, query.data, query.from_user.id) == (query_id, "sub:yes", ALICE)
     assert query.message.message_id == sent.message_id
     assert await bot.answer_callback_query(query.id, text="Subscribed")
+    assert api.unanswered == 0
     with pytest.raises(BadRequest, match=said("query is too old")):
         await bot.answer_callback_query(query.id)
     assert api.answers == [QueryAnswer(query_id, "Subscribed", False, None)]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import time
-from collections.abc import Iterator
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -12,8 +15,11 @@ import pytest
 
 from bot.fetch import USER_AGENT, FetchError, FetchPolicy, fetch
 from tests.httpserver import (
+    MB,
     LocalServer,
     Reply,
+    drip,
+    gzip_bomb,
     hang,
     huge,
     redirect,
@@ -177,11 +183,18 @@ def test_connection_refused_fails_after_retries() -> None:
         fetch(unused_url(), FAST)
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://example.com/x", "file:///etc/passwd", "example.com/x", "http://", "http://[::1"]
-)
-def test_non_http_urls_are_refused(url: str) -> None:
+@pytest.mark.parametrize("url", ["example.com/x", "http://", "http://[::1"])
+def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(FetchError, match="URL"):
+        fetch(url, FAST)
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [("ftp://example.com/x", "ftp"), ("file:///etc/passwd", "file"), ("gopher://h/", "gopher")],
+)
+def test_other_schemes_are_refused_by_name(url: str, scheme: str) -> None:
+    with pytest.raises(FetchError, match=f"^unsupported scheme {scheme}$"):
         fetch(url, FAST)
 
 
@@ -192,3 +205,106 @@ def test_a_supplied_client_is_used_and_left_open(server: LocalServer) -> None:
         assert fetch(server.url("/page"), FAST, client) == b"ok"
         assert not client.is_closed
     assert server.requests[0].headers["User-Agent"] == USER_AGENT
+
+
+def _peak_memory(work: Callable[[], object]) -> int:
+    """Peak bytes Python allocated while `work` ran (it may raise FetchError)."""
+    tracemalloc.start()
+    try:
+        work()
+    except FetchError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(server: LocalServer) -> None:
+    # One byte well within the per-read timeout, forever: only the deadline ends it.
+    server.routes["/drip"] = drip(0.1)
+    policy = FetchPolicy(timeout=2.0, retries=3, backoff=0.01, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^gave up after 1 s, the time limit for one page$"):
+        fetch(server.url("/drip"), policy)
+    assert time.monotonic() - started < 8
+    assert server.count("/drip") == 1  # running out of time is not retried
+
+
+def test_the_deadline_defaults_to_four_timeouts() -> None:
+    assert FetchPolicy(timeout=3).time_limit == 12
+    assert FetchPolicy(timeout=3, deadline=5).time_limit == 5
+
+
+def test_the_deadline_covers_retries(server: LocalServer) -> None:
+    server.routes["/slow"] = hang()
+    policy = FetchPolicy(timeout=0.3, retries=10, backoff=0.01, deadline=1.0)
+    with pytest.raises(FetchError, match="gave up after 1 s"):
+        fetch(server.url("/slow"), policy)
+    assert server.count("/slow") < 11
+
+
+def test_gzip_bodies_are_decoded(server: LocalServer) -> None:
+    server.routes["/gz"] = Reply(
+        body=gzip.compress(b"papers"), headers={"Content-Encoding": "gzip"}
+    )
+    assert fetch(server.url("/gz"), FAST) == b"papers"
+    assert server.requests[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+def test_deflate_bodies_are_decoded_wrapped_or_raw(server: LocalServer, wbits: int) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    body = packer.compress(b"papers" * 100) + packer.flush()
+    server.routes["/z"] = Reply(body=body, headers={"Content-Encoding": "deflate"})
+    assert fetch(server.url("/z"), FAST) == b"papers" * 100
+
+
+def test_a_gzip_bomb_stops_at_the_cap_in_bounded_memory(server: LocalServer) -> None:
+    server.routes["/bomb"] = gzip_bomb(200)
+    policy = FetchPolicy(max_bytes=2 * MB, retries=0)
+
+    def work() -> None:
+        with pytest.raises(FetchError, match="larger than 2 MB cap"):
+            fetch(server.url("/bomb"), policy)
+
+    # Inflating one 64 kB read whole would take some 64 MB.
+    assert _peak_memory(work) < 12 * MB
+
+
+def test_a_deflate_bomb_stops_at_the_cap(server: LocalServer) -> None:
+    server.routes["/bomb"] = gzip_bomb(50, "deflate")
+    with pytest.raises(FetchError, match="larger than 1 MB cap"):
+        fetch(server.url("/bomb"), FetchPolicy(max_bytes=MB))
+
+
+def test_a_corrupt_gzip_body_fails_in_one_line(server: LocalServer) -> None:
+    server.routes["/bad"] = Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match=r"^gzip body is corrupt$"):
+        fetch(server.url("/bad"), FAST)
+    assert server.count("/bad") == 1
+
+
+def test_an_unasked_content_encoding_is_refused(server: LocalServer) -> None:
+    server.routes["/br"] = Reply(body=b"\x0b\x02\x80papers\x03", headers={"Content-Encoding": "br"})
+    with pytest.raises(FetchError, match=r"^unsupported content encoding br$"):
+        fetch(server.url("/br"), FAST)
+
+
+def test_a_redirect_body_is_not_read(server: LocalServer) -> None:
+    server.routes["/old"] = Reply(
+        302, b"x" * MB, {"Location": "/new"}, repeat=100, content_length="omit"
+    )
+    server.routes["/new"] = Reply(body=b"moved")
+    # httpx's own redirect following reads the whole 100 MB body of the 302.
+    assert _peak_memory(lambda: fetch(server.url("/old"), FAST)) < 12 * MB
+    assert fetch(server.url("/old"), FAST) == b"moved"
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_out(server: LocalServer) -> None:
+    server.routes["/busy"] = retry_after("30")
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="Retry-After of 30 s, past the 5 s time limit"):
+        fetch(server.url("/busy"), FetchPolicy(deadline=5))
+    assert server.count("/busy") == 1
+    assert time.monotonic() - started < 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -59,9 +60,27 @@ def test_a_database_that_does_not_answer_is_a_problem() -> None:
 def test_the_command_exits_1_with_the_reason_and_leaves_the_schema_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    sqlite3.connect(tmp_path / "new.db").close()  # a file, with no schema yet
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", url)
     assert cli.main(["health"]) == 1
     out = capsys.readouterr().out
     assert "problem: the database schema is at None" in out
     assert out.strip().endswith("unhealthy")
-    assert db.current_revision(db.make_engine(f"sqlite:///{tmp_path / 'new.db'}")) is None
+    assert db.current_revision(db.make_engine(url)) is None
+
+
+def test_the_command_never_creates_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A health check in the wrong folder, or before the first start, says there is no
+    database rather than making an empty one (and its folder) that hides the real one."""
+    missing = tmp_path / "data" / "paperboy.db"
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{missing}")
+    assert cli.main(["health"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"paperboy: no database at {missing} (PAPERBOY_DATABASE_URL): `paperboy ingest "
+        "SOURCE` makes one and fills it"
+    ]
+    assert not missing.parent.exists()

@@ -89,11 +89,10 @@ SECRET_URL = "https://bob:hunter2@feeds.example/daily?apikey=K3Y&page=2&access_t
 
 def test_credentials_in_urls_are_redacted() -> None:
     assert redact_url(SECRET_URL) == (
-        "https://[redacted]@feeds.example/daily?apikey=[redacted]&page=2&access_token=[redacted]"
+        "https://bob:***@feeds.example/daily?apikey=***&page=2&access_token=***"
     )
     assert redact_url("https://a@b@host/p?X-Amz-Signature=s&sig=t;api_key=u&keywords=ml#f") == (
-        "https://[redacted]@host/p?X-Amz-Signature=[redacted]&sig=[redacted];"
-        "api_key=[redacted]&keywords=ml#f"
+        "https://***@host/p?X-Amz-Signature=***&sig=***;api_key=***&keywords=ml#f"
     )
     assert (
         redact_url("https://arxiv.org/list/cs.LG?skip=0") == "https://arxiv.org/list/cs.LG?skip=0"
@@ -114,15 +113,15 @@ def test_source_listings_and_reports_hide_credentials(sessions: sessionmaker[Ses
         queries.record_source_failure(session, failing, "timed out", datetime.now(UTC))
     with sessions.begin() as session:
         shown = [
-            *service.manage_sources(session, "", "", [SECRET_URL]),
+            *service.manage_sources(session, "", "", [SECRET_URL], public_only=True),
             service.stats(session, datetime.now(UTC)),
             *service.ingest_summary([SourceReport(failing, "failed", error="timed out")]),
         ]
     text = "\n".join(shown)
     for secret in ("hunter2", "K3Y", "T0K", "pw1", "AT0", "pw2", "PW3"):
         assert secret not in text
-    assert "added.example/feed?token=[redacted]" in text
-    assert "failing.example/x?password=[redacted]" in text
+    assert "http://eve:***@added.example/feed?token=***" in text
+    assert "https://carol:***@failing.example/x?password=***" in text
 
 
 def test_metrics_listen_on_this_machine_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from bot.schedule import digest_instant, local_day, next_digest, zone
 from bot.scheduler import Scheduler, backing_off, make_sender
 from bot.sources import parse_page
 from storage import queries, subscriptions
+from tests.httpserver import Reply, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
 NEW_YORK = "America/New_York"
@@ -312,8 +313,30 @@ async def test_scheduled_ingest_records_any_error_and_labels_without_credentials
         for family in metrics.PAPERS_INGESTED.collect()
         for sample in family.samples
     }
-    assert "http://[redacted]@127.0.0.1:9/feed?apikey=[redacted]" in labels
+    assert "http://bob:***@127.0.0.1:9/feed?apikey=***" in labels
     assert not any("hunter2" in label or "K3Y" in label for label in labels)
+
+
+async def test_scheduled_ingest_keeps_chat_added_sources_outside(world: World) -> None:
+    page = (Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes()
+    with serve({"/chat": Reply(body=page), "/operator": Reply(body=page)}) as local:
+        chat, operator = local.url("/chat"), local.url("/operator")
+        with world.sessions.begin() as session:
+            queries.schedule_source(session, chat, True)
+        # The operator's own sources are trusted; what an admin added from chat is not.
+        world.scheduler.settings = world.scheduler.settings.model_copy(
+            update={"sources": [operator]}
+        )
+        first = await world.scheduler.ingest()
+        assert [(r.source, r.status) for r in first] == [(operator, "ingested"), (chat, "failed")]
+        assert "127.0.0.1 is a loopback address" in (first[1].error or "")
+        assert local.count("/chat") == 0
+        world.scheduler.settings = world.scheduler.settings.model_copy(
+            update={"allow_private_sources": True}
+        )
+        world.clock.now += timedelta(hours=1)
+        await world.scheduler.ingest()
+        assert local.count("/chat") == 1
 
 
 async def test_stats_show_the_schedule_and_a_long_flood_wait(world: World) -> None:

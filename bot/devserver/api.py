@@ -249,6 +249,13 @@ class FakeBotApi(PlayingUsers):
             return list(self._world.query_answers)
 
     @property
+    def unanswered(self) -> int:
+        """Callback queries the bot has not answered (yet): Telegram's app shows a spinner on
+        each of those buttons until the query times out."""
+        with self._world.changed:
+            return len(self._world.open_queries)
+
+    @property
     def inline_answers(self) -> list[InlineAnswer]:
         """The bot's accepted answers to inline queries, in order."""
         with self._world.changed:

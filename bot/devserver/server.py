@@ -23,6 +23,9 @@ Application = Callable[[str, dict[str, object]], tuple[int, dict[str, Any] | byt
 
 class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True  # long polls and hanging answers must not hold up shutdown
+    # Connections waiting to be accepted: socketserver's 5 refuses a bot's burst of
+    # concurrent calls (a flood's answers), which Telegram takes.
+    request_queue_size = 128
 
     def __init__(self, application: Application) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
