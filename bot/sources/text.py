@@ -39,7 +39,9 @@ TITLE_LIMIT = 1_000
 ABSTRACT_LIMIT = 10_000
 NAME_LIMIT = 200  # an author's name, a keyword, a category
 LIST_LIMIT = 5_000  # a paper's authors, keywords or categories
-MAX_PAPERS = 10_000  # the papers of one page
+# The papers of one page: well above a real listing (a 100,000-paper page is legitimate),
+# low enough that a page of tiny items cannot make millions of records.
+MAX_PAPERS = 200_000
 
 # A tag is what lies between a "<" and the next ">" with no "<" between: linear to find.
 # Tags that break a line become a space, others nothing ("f<sub>2</sub>" is "f2").
