@@ -59,11 +59,14 @@ LABEL org.opencontainers.image.title="paperboy" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
+# Metrics (when PAPERBOY_METRICS_PORT is set) on every interface of the container: only a
+# published port reaches them from outside.
 ENV PATH=/opt/venv/bin:$PATH \
     LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    PAPERBOY_DATABASE_URL=sqlite:////data/paperboy.db
+    PAPERBOY_DATABASE_URL=sqlite:////data/paperboy.db \
+    PAPERBOY_METRICS_HOST=0.0.0.0
 
 COPY scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN groupadd --system --gid 10001 paperboy \

@@ -146,8 +146,8 @@ async def start_schedule(application: Application) -> None:  # type: ignore[type
     data = application.bot_data
     settings: Settings = data["settings"]
     if settings.metrics_port is not None:
-        metrics.serve(settings.metrics_port)
-        log.info("metrics on port %d", settings.metrics_port)
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+        log.info("metrics on %s port %d", settings.metrics_host, settings.metrics_port)
     scheduler = Scheduler(data["sessions"], settings, data["digests"])
     data["scheduler"] = scheduler
     scheduler.start()

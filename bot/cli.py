@@ -60,7 +60,7 @@ NONE_RECEIVING = "no chat takes digests now: every subscribed chat is paused or 
 
 def _display(source: str) -> str:
     if is_url(source):
-        return source
+        return logs.redact_url(source)
     return min(os.path.relpath(source), source, key=len)
 
 
@@ -374,7 +374,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, engine: Engine) -> int
     if settings.webhook_url:
         _free_port(settings.webhook_listen, settings.webhook_port, "PAPERBOY_WEBHOOK_PORT")
     if settings.metrics_port is not None:
-        _free_port("0.0.0.0", settings.metrics_port, "PAPERBOY_METRICS_PORT")
+        _free_port(settings.metrics_host, settings.metrics_port, "PAPERBOY_METRICS_PORT")
     asyncio.run(_reach_telegram(settings, token))
     application = build_application(settings, operations.sessions(engine))
     log.info("paperboy %s starting (%s)", __version__, settings.webhook_url or "long polling")

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     paid_broadcasts: bool = False
     telegram_timeout: float = Field(default=10.0, gt=0)
     metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    metrics_host: str = "127.0.0.1"
     # The schedule of new subscribers, as /schedule takes it; stored as bot/schedule.py does.
     default_schedule: str = "daily"
 

@@ -15,13 +15,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.fetch import FetchError, FetchPolicy, fetch, read_file
+from bot.logs import redact, redact_url
 from bot.sources import ParseError, parse_page
+from bot.sources.text import squash
 from storage import queries
 from storage.queries import StoreCounts
 
 log = logging.getLogger(__name__)
 
 Status = Literal["ingested", "unchanged", "failed"]
+# A failure is reported in one line of at most this many characters.
+ERROR_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ def read_source(source: str, policy: FetchPolicy) -> bytes:
     try:
         if is_url(source):
             return fetch(source, policy)
+        if "\x00" in source:
+            raise SourceError("not a file name (holds a NUL character)")
         return read_file(Path(source), policy.max_bytes)
     except FetchError as exc:
         raise SourceError(str(exc)) from None
@@ -105,6 +111,10 @@ def ingest_source(
     after a parser improvement). `now` stamps the records (default: the current time).
     """
     now = now or datetime.now(UTC)
+    if not source.isascii() and not _encodable(source):
+        # Python keeps the bytes of a file name that is not UTF-8 as lone surrogates, which
+        # no database can store: the failure is reported but cannot be recorded.
+        return SourceReport(source, "failed", error="the file name is not UTF-8: rename the file")
     try:
         data = read_source(source, policy)
         digest = hashlib.sha256(data).hexdigest()
@@ -129,18 +139,42 @@ def ingest_source(
         )
     except (SourceError, ParseError) as exc:
         return _failed(sessions, source, str(exc), now)
-    except SQLAlchemyError as exc:
-        log.exception("database error while storing %s", source)
-        return _failed(sessions, source, f"database error: {type(exc).__name__}", now)
-    log.debug("ingested %s: %s, %d papers", source, page.format, counts.parsed)
+    except Exception as exc:
+        # Whatever goes wrong with one source, a bug included, is that source's failure: the
+        # other sources are still read and this one backs off. The report says what it was
+        # in one line; the traceback is for debug logs.
+        log.debug("ingesting %s failed", redact_url(source), exc_info=True)
+        return _failed(sessions, source, _unexpected(exc), now)
+    log.debug("ingested %s: %s, %d papers", redact_url(source), page.format, counts.parsed)
     return SourceReport.stored(source, page.format, counts)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unexpected(exc: Exception) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        # Its text holds the statement and its parameters: a whole page, perhaps.
+        return f"database error: {type(exc).__name__}"
+    return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
 def _failed(
     sessions: sessionmaker[Session], source: str, error: str, now: datetime
 ) -> SourceReport:
-    with sessions.begin() as session:
-        queries.record_source_failure(session, source, error, now)
+    # One printable line, without credentials: it is stored, logged and shown in chats.
+    error = squash(redact(error), ERROR_LIMIT) or "unknown error"
+    try:
+        with sessions.begin() as session:
+            queries.record_source_failure(session, source, error, now)
+    except Exception as exc:
+        # The database is down, or cannot hold the location (PostgreSQL takes no NUL).
+        log.warning("could not record the failure of %s: %s", redact_url(source), _unexpected(exc))
     return SourceReport(source, "failed", error=error)
 
 

@@ -1,13 +1,20 @@
 """Logging set-up: one line per event, as key=value fields (time, level, logger, msg, and any
-`extra={"fields": {...}}` a call adds), with secrets (the bot token) never written out."""
+`extra={"fields": {...}}` a call adds), with secrets (the bot token, credentials in URLs)
+never written out."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from urllib.parse import unquote
+
+REDACTED = "[redacted]"
+# In URLs, as SQLAlchemy shows a database URL's password.
+MASK = "***"
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/+@")
 
@@ -49,11 +56,55 @@ class KeyValueFormatter(logging.Formatter):
         return redact(text, self.secrets)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """The text with every secret replaced, and credentials in the URLs it holds (see
+    redact_url)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
+            text = text.replace(secret, REDACTED)
+    return _URL.sub(lambda match: redact_url(match.group()), text)
+
+
+# A URL inside any text. The scheme is bounded so that a long word is scanned once, not once
+# from each of its letters.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\"'<>`]+")
+# The parts of a URL: scheme://[userinfo@]host... and the query after "?", up to any "#".
+# scheme://, then the user name (group 2) if a password follows it.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(?:([^/?#:@]*):)?[^/?#]*@")
+_PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#]*)")
+# Query parameter names that carry a credential, as their lower-case letters and digits end.
+_SECRET_NAMES = (
+    *("key", "token", "secret", "password", "passwd", "pass", "pwd", "auth", "sig"),
+    *("signature", "credential", "credentials", "session", "sessionid", "jwt"),
+)
+
+
+def _secret_name(name: str) -> bool:
+    letters = "".join(char for char in unquote(name).lower() if char.isalnum())
+    return letters.endswith(_SECRET_NAMES) or letters.startswith(("auth", "secret", "token"))
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to show in logs, replies and metrics: the password of its user:password@ (or
+    a user name without one) and the values of query parameters named like credentials
+    (api_key, token, X-Amz-Signature...) replaced by ***.
+    The source itself keeps them: they are what reading it needs."""
+    url = _USERINFO.sub(_userinfo, url, count=1)
+    query_at = url.find("?")
+    if query_at < 0:
+        return url
+    return url[:query_at] + _PARAMETER.sub(_parameter, url[query_at:])
+
+
+def _parameter(match: re.Match[str]) -> str:
+    start, name, value = match.groups()
+    return f"{start}{name}={MASK if value and _secret_name(name) else value}"
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    # "user:password" keeps the user; a user name alone may be the credential (a token).
+    scheme, user = match.groups()
+    return f"{scheme}{user}:{MASK}@" if user is not None else f"{scheme}{MASK}@"
 
 
 def configure(level: str, secrets: Iterable[str] = ()) -> None:

@@ -1,4 +1,6 @@
-"""Prometheus metrics, served on PAPERBOY_METRICS_PORT when it is set (off by default)."""
+"""Prometheus metrics, served on PAPERBOY_METRICS_PORT when it is set (off by default), on
+the address PAPERBOY_METRICS_HOST (this machine only by default: the source labels name the
+pages read, and nothing here asks who is asking)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,6 @@ DIGEST_RUN_SECONDS = Histogram(
 ACTIVE_SUBSCRIBERS = Gauge("paperboy_active_subscribers", "Subscribers that receive digests")
 
 
-def serve(port: int) -> None:
-    """Serve /metrics on the port, from a thread of its own."""
-    start_http_server(port)
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Serve /metrics on the port of the address, from a thread of its own."""
+    start_http_server(port, addr=host)

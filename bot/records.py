@@ -62,13 +62,12 @@ class Paper:
 
 
 def usable_url(url: str | None) -> str | None:
-    """A web link fit to show: http(s), without whitespace or control characters, and not
-    longer than URL_LIMIT; None otherwise."""
+    """A web link fit to show: http(s) (never javascript: or tg://), of printable characters
+    only (no whitespace, controls, bidi overrides or lone surrogates), and not longer than
+    URL_LIMIT; None otherwise."""
     if not url or len(url) > URL_LIMIT or not url.startswith(("https://", "http://")):
         return None
-    return (
-        None if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url) else url
-    )
+    return url if url.isprintable() and " " not in url else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.ingest import SourceReport
 from bot.keywords import Count, Keyword
+from bot.logs import redact_url
 from bot.records import Paper, SearchOutcome, render_marks, usable_url
 from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
 from bot.schedule import local_day, zone
@@ -493,7 +494,7 @@ def ingest_summary(reports: Sequence[SourceReport]) -> list[str]:
         return ["No sources are configured. Add one with <code>/sources add URL</code>."]
     lines = []
     for report in reports:
-        name = escape(report.source[:200])
+        name = escape(redact_url(report.source)[:200])
         if report.status == "failed":
             lines.append(f"⚠ {name}: {escape((report.error or '')[:300])}")
         elif report.status == "unchanged":
@@ -529,7 +530,7 @@ def stats(found: BotStats) -> list[str]:
             f"⚠ Telegram flood wait: no digests until {found.flood_until:%Y-%m-%d %H:%M} UTC"
         )
     lines += [
-        f"⚠ {escape(location[:SOURCE_SHOWN])}: {escape(error[:SOURCE_SHOWN])}"
+        f"⚠ {escape(redact_url(location)[:SOURCE_SHOWN])}: {escape(error[:SOURCE_SHOWN])}"
         for location, error in found.failing[:FAILING_SHOWN]
     ]
     if len(found.failing) > FAILING_SHOWN:
@@ -539,7 +540,7 @@ def stats(found: BotStats) -> list[str]:
 
 def _source(location: str) -> str:
     """A source as a reply shows it: a URL of thousands of characters would not fit."""
-    return escape(cut(location, SOURCE_SHOWN))
+    return escape(cut(redact_url(location), SOURCE_SHOWN))
 
 
 def sources(reply: SourcesReply) -> list[str]:

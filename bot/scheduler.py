@@ -27,7 +27,7 @@ from bot.digests import WORKERS, Digests, RunReport
 from bot.fetch import FetchPolicy
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
-from bot.logs import fields
+from bot.logs import fields, redact_url
 from bot.schedule import utc_now
 from storage import queries, schedule
 
@@ -231,7 +231,7 @@ class Scheduler:
             log.info("ingest stopped: paperboy is shutting down")
             return []
         for report in reports:
-            metrics.PAPERS_INGESTED.labels(report.source).inc(report.new)
+            metrics.PAPERS_INGESTED.labels(redact_url(report.source)).inc(report.new)
             if report.status == "failed":
                 log.warning("source failed", extra=fields(source=report.source, error=report.error))
         new = sum(r.new for r in reports)

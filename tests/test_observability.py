@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 
 import httpx
+import pytest
 from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot import metrics
+from bot import metrics, render, service
 from bot.config import Settings
 from bot.delivery import Result
 from bot.devserver import FakeBotApi
-from bot.logs import KeyValueFormatter, fields
+from bot.ingest import SourceReport
+from bot.logs import KeyValueFormatter, fields, redact_url
 from bot.scheduler import make_sender
+from storage import queries
 from tests.httpserver import free_port
 from tests.telegram_helpers import TOKEN
 
@@ -77,3 +82,58 @@ async def test_metrics_count_what_was_sent() -> None:
         "paperboy_active_subscribers",
     ):
         assert f"# TYPE {name}" in page
+
+
+SECRET_URL = "https://bob:hunter2@feeds.example/daily?apikey=K3Y&page=2&access_token=T0K"
+
+
+def test_credentials_in_urls_are_redacted() -> None:
+    assert redact_url(SECRET_URL) == (
+        "https://bob:***@feeds.example/daily?apikey=***&page=2&access_token=***"
+    )
+    assert redact_url("https://a@b@host/p?X-Amz-Signature=s&sig=t;api_key=u&keywords=ml#f") == (
+        "https://***@host/p?X-Amz-Signature=***&sig=***;api_key=***&keywords=ml#f"
+    )
+    assert (
+        redact_url("https://arxiv.org/list/cs.LG?skip=0") == "https://arxiv.org/list/cs.LG?skip=0"
+    )
+    line = KeyValueFormatter([TOKEN]).format(
+        _record("fetching %s failed", SECRET_URL, **fields(source=SECRET_URL))
+    )
+    for secret in ("hunter2", "K3Y", "T0K"):
+        assert secret not in line
+    assert "page=2" in line
+
+
+def test_source_listings_and_reports_hide_credentials(sessions: sessionmaker[Session]) -> None:
+    added = "http://eve:pw1@added.example/feed?token=AT0"
+    failing = "https://carol:pw2@failing.example/x?password=PW3"
+    with sessions.begin() as session:
+        queries.schedule_source(session, added, True)
+        queries.record_source_failure(session, failing, "timed out", datetime.now(UTC))
+    with sessions.begin() as session:
+        shown = [
+            *render.sources(
+                service.manage_sources(session, "", "", [SECRET_URL], public_only=True)
+            ),
+            *render.stats(service.stats(session, datetime.now(UTC))),
+            *render.ingest_summary([SourceReport(failing, "failed", error="timed out")]),
+        ]
+    text = "\n".join(shown)
+    for secret in ("hunter2", "K3Y", "T0K", "pw1", "AT0", "pw2", "PW3"):
+        assert secret not in text
+    assert "http://eve:***@added.example/feed?token=***" in text
+    assert "https://carol:***@failing.example/x?password=***" in text
+
+
+def test_metrics_listen_on_this_machine_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        metrics, "start_http_server", lambda port, addr: started.append((port, addr))
+    )
+    monkeypatch.delenv("PAPERBOY_METRICS_HOST", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    metrics.serve(9464, settings.metrics_host)
+    monkeypatch.setenv("PAPERBOY_METRICS_HOST", "0.0.0.0")
+    metrics.serve(9465, Settings(_env_file=None).metrics_host)  # type: ignore[call-arg]
+    assert started == [(9464, "127.0.0.1"), (9465, "0.0.0.0")]

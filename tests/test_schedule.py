@@ -13,14 +13,15 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import render, service
+from bot import ingest, metrics, render, service
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
 from bot.digests import NOTHING_NEW, Digests
-from bot.records import Paper
+from bot.records import Paper, ParsedPage
 from bot.schedule import digest_instant, local_day, next_digest, zone
 from bot.scheduler import Scheduler, backing_off, make_sender
+from bot.sources import parse_page
 from storage import queries, subscriptions
 from tests.httpserver import Reply, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec
@@ -281,6 +282,39 @@ async def test_scheduled_ingest_backs_off_a_failing_source(world: World, tmp_pat
     assert [r.source for r in await world.scheduler.ingest()] == [str(good)]
     world.clock.now += timedelta(hours=1)
     assert [r.source for r in await world.scheduler.ingest()] == [str(good), str(missing)]
+
+
+async def test_scheduled_ingest_records_any_error_and_labels_without_credentials(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = tmp_path / "page.txt"
+    good.write_bytes((Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes())
+    buggy = tmp_path / "buggy.txt"
+    buggy.write_bytes(good.read_bytes() + b" ")
+    # Nothing listens on port 9: the fetch fails at once.
+    secret = "http://bob:hunter2@127.0.0.1:9/feed?apikey=K3Y"
+    world.scheduler.settings = world.scheduler.settings.model_copy(
+        update={"sources": [str(buggy), secret, str(good)], "http_retries": 0}
+    )
+
+    def parse(data: bytes) -> ParsedPage:
+        if data.endswith(b" "):
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return parse_page(data)
+
+    monkeypatch.setattr(ingest, "parse_page", parse)
+    reports = await world.scheduler.ingest()
+    assert [r.status for r in reports] == ["failed", "failed", "ingested"]
+    assert (reports[0].error or "").startswith("unexpected error: UnicodeEncodeError")
+    with world.sessions() as session:
+        assert set(queries.failures_since(session, [str(buggy), secret])) == {str(buggy), secret}
+    labels = {
+        sample.labels["source"]
+        for family in metrics.PAPERS_INGESTED.collect()
+        for sample in family.samples
+    }
+    assert "http://bob:***@127.0.0.1:9/feed?apikey=***" in labels
+    assert not any("hunter2" in label or "K3Y" in label for label in labels)
 
 
 async def test_scheduled_ingest_keeps_chat_added_sources_outside(world: World) -> None:

@@ -13,12 +13,23 @@ import time
 import xml.sax
 from datetime import date
 from typing import Any
+from xml.parsers import expat
 
 import feedparser
+from feedparser.sanitizer import replace_doctype
 
 from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
-from bot.sources.text import arxiv_id, links_in, squash
+from bot.sources.text import (
+    ABSTRACT_LIMIT,
+    TITLE_LIMIT,
+    arxiv_id,
+    check_paper_count,
+    links_in,
+    names,
+    plain_text,
+    squash,
+)
 
 NAME = "arxiv-feed"
 
@@ -26,8 +37,9 @@ _SNIFF_CHARS = 2000
 _ROOT = re.compile(r"<(?:feed|rss|rdf:rdf)[\s/>]", re.IGNORECASE)
 # Matched against the squashed summary, so the newline before "Abstract:" is a space.
 _ANNOUNCE = re.compile(r"^arXiv:\S+ Announce Type: \S+ Abstract: ?")
-# Commas, an Oxford ", and", or a plain " and " between the last two names.
-_AUTHOR_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=[^,]*$)")
+# The start tag of an entry or item, with any namespace prefix.
+_ENTRY_TAG = re.compile(r"<(?:[\w.-]+:)?(?:entry|item)[\s/>]")
+_MARKUP = ("text/html", "application/xhtml+xml")
 # The API answers a bad query with HTTP 200 and a single entry describing the error.
 _API_ERROR = "arxiv.org/api/errors"
 
@@ -41,12 +53,41 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _text(entry: dict[str, Any], key: str) -> str:
+    """A title or summary as plain text: feedparser hands HTML content over as it came
+    (its sanitizer is off, see _entries), so markup is taken out here."""
+    detail = entry.get(f"{key}_detail")
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    value = _str(entry.get(key))
+    return plain_text(value) if kind in _MARKUP else value
+
+
+def _well_formed(data: bytes) -> None:
+    """Refuse malformed XML before feedparser reads it: after its strict parser fails it reads
+    the page again with a lenient one in pure Python (seconds a megabyte), and the result
+    would be refused anyway. Checked as feedparser's strict parser sees the page: with its
+    DOCTYPE replaced, in UTF-8, with namespaces."""
+    _, data, _ = replace_doctype(data)
+    try:
+        expat.ParserCreate("utf-8", " ").Parse(data, True)
+    except expat.ExpatError as exc:
+        raise ParseError(f"malformed feed XML: {exc}") from None
+
+
 def _entries(text: str) -> list[dict[str, Any]]:
+    # Whitespace before the root is no XML, and feedparser's search of what comes before the
+    # root for a DOCTYPE takes time quadratic in its length.
+    data = text.lstrip().encode("utf-8")
+    _well_formed(data)
     # Given a str, feedparser fetches URLs and opens file names; a stream keeps parsing pure.
     # The text is already decoded, so its XML declaration's encoding no longer applies.
+    # Its HTML sanitizer and link resolver are off: they parse markup in time quadratic in
+    # some hostile content ("<!--" repeated: 46 s a megabyte); _text reads markup instead.
     result = feedparser.parse(
-        io.BytesIO(text.encode("utf-8")),
+        io.BytesIO(data),
         response_headers={"content-type": "application/xml; charset=utf-8"},
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
     error = result.get("bozo_exception")
     # feedparser falls back to lenient parsing of broken XML; a truncated download would
@@ -66,8 +107,17 @@ def _authors(entry: dict[str, Any]) -> tuple[str, ...]:
     # Only the listing feeds' single dc:creator joins several names; an API entry has one
     # <author> per person, whose name may hold a comma of its own ("Smith, Jr.").
     if len(found) == 1:
-        found = _AUTHOR_SEPARATOR.split(found[0])
-    return tuple(name for name in found if name)
+        found = _split_names(found[0])
+    return names(found)
+
+
+def _split_names(joined: str) -> list[str]:
+    """Names joined by commas, an Oxford ", and", or " and " after the last comma. Split with
+    str methods: a regex that looks ahead from each " and " for no further comma takes
+    quadratic time (half a minute on a hostile feed). `joined` is squashed: single spaces."""
+    first, *rest = (part.strip() for part in joined.split(","))
+    names = [first, *(part.removeprefix("and ") for part in rest)]
+    return names[:-1] + names[-1].split(" and ")
 
 
 def _categories(entry: dict[str, Any]) -> tuple[str, ...]:
@@ -76,9 +126,8 @@ def _categories(entry: dict[str, Any]) -> tuple[str, ...]:
     found = [primary] if isinstance(primary, dict) else []
     if isinstance(tags, list):
         found += [tag for tag in tags if isinstance(tag, dict)]
-    terms = (squash(_str(tag.get("term"))) for tag in found)
     # The primary category leads; the API repeats it among the tags.
-    return tuple(dict.fromkeys(term for term in terms if term))
+    return names(dict.fromkeys(squash(_str(tag.get("term"))) for tag in found))
 
 
 def _published(entry: dict[str, Any]) -> date | None:
@@ -94,14 +143,14 @@ def _published(entry: dict[str, Any]) -> date | None:
 
 
 def _paper(index: int, entry: dict[str, Any]) -> Paper:
-    title = squash(_str(entry.get("title")))
+    title = squash(_text(entry, "title"), TITLE_LIMIT)
     # Every arXiv entry has a title; one without means this is not the feed we expect.
     if not title:
         raise ParseError(f"entry {index} has no title")
-    abstract = _ANNOUNCE.sub("", squash(_str(entry.get("summary"))))
+    abstract = _ANNOUNCE.sub("", squash(_text(entry, "summary"), ABSTRACT_LIMIT))
     ids = (arxiv_id(_str(entry.get(key))) for key in ("id", "link"))
     # Authors often announce code or a project page in the API's comment field.
-    code_url, project_url = links_in(f"{abstract} {_str(entry.get('arxiv_comment'))}")
+    code_url, project_url = links_in(f"{abstract} {squash(_str(entry.get('arxiv_comment')))}")
     return Paper(
         title=title,
         abstract=abstract,
@@ -115,13 +164,15 @@ def _paper(index: int, entry: dict[str, Any]) -> Paper:
 
 
 def parse(text: str) -> ParsedPage:
+    # Counted before feedparser reads them: that takes a minute for a page of a million.
+    check_paper_count(sum(1 for _ in _ENTRY_TAG.finditer(text)))
     entries = _entries(text)
     if not entries:
         raise ParseError("feed holds no entries")
     papers: list[Paper] = []
     for index, entry in enumerate(entries):
         if _API_ERROR in _str(entry.get("id")):
-            reason = squash(_str(entry.get("summary"))) or "no details given"
+            reason = squash(_text(entry, "summary"), TITLE_LIMIT) or "no details given"
             raise ParseError(f"arXiv API error: {reason}")
         papers.append(_paper(index, entry))
     return ParsedPage(format=NAME, papers=tuple(papers))

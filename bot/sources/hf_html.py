@@ -7,18 +7,31 @@ that JSON, rather than the rendered cards, gives the same records as the JSON AP
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+import html
+import re
 
 from bot.records import ParsedPage
 from bot.sources.arxiv_feed import sniff as is_feed
 from bot.sources.errors import ParseError
 from bot.sources.hf_json import load_json, paper_from_item, papers_from_items
+from bot.sources.text import squash
 
 NAME = "hf-html"
+DATE_HINT_LIMIT = 32
 
 _HTML_MARKERS = ("<html", "<!doctype html", "<div")
 # Tried in this order, so a page that somehow holds both reads as the listing.
 _TARGETS = ("DailyPapers", "PaperContent")
+# One whole <div ...> start tag. Possessive quantifiers: a tag that never ends is scanned once.
+_DIV_TAG = re.compile(
+    r"""<div(?:\s++[^\s"'>/=]++(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s"'>]++))?+)*+\s*+/?>""",
+    re.IGNORECASE,
+)
+# One attribute of such a tag. Only at the start of a run of whitespace: an attempt that
+# fails there is not retried from each space of the run.
+_ATTRIBUTE = re.compile(
+    r"""(?<!\s)\s++([^\s"'>/=]++)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s"'>]++)))?+"""
+)
 
 
 def sniff(text: str) -> bool:
@@ -28,8 +41,8 @@ def sniff(text: str) -> bool:
     return any(marker in lowered for marker in _HTML_MARKERS)
 
 
-def _props(node: LexborNode) -> object:
-    raw = node.attributes.get("data-props")
+def _props(attributes: dict[str, str]) -> object:
+    raw = attributes.get("data-props")
     if not raw:
         raise ParseError("attribute missing or empty")
     return load_json(raw)
@@ -45,22 +58,41 @@ def _page(target: str, props: object) -> ParsedPage:
         return ParsedPage(format=NAME, papers=papers_from_items(props))
     if "dailyPapers" not in props:
         raise ParseError("object without a dailyPapers list")
-    day = props.get("date")
+    day = squash(props["date"]) if isinstance(props.get("date"), str) else ""
     return ParsedPage(
         format=NAME,
         papers=papers_from_items(props["dailyPapers"]),
-        date_hint=day if isinstance(day, str) and day else None,
+        # A hint is a date ("2025-02-21"); anything longer is no hint (nor fits its column).
+        date_hint=day if 0 < len(day) <= DATE_HINT_LIMIT else None,
     )
 
 
+def _hydration_props(text: str, target: str) -> dict[str, str] | None:
+    """The attributes of the first div with this data-target, found without an HTML parser:
+    building a page's tree takes time quadratic in how deeply its <div>s nest, and lexbor's
+    attribute handling in how many a tag has (minutes for a hostile page of a megabyte)."""
+    marker = re.search(rf"""(?i:data-target)\s*+=\s*+(["']?){target}\1[\s/>]""", text)
+    if marker is None:
+        return None
+    start = text.rfind("<", 0, marker.start())
+    tag = _DIV_TAG.match(text, start) if start >= 0 else None
+    if tag is None:
+        return None
+    attributes: dict[str, str] = {}
+    for found in _ATTRIBUTE.finditer(tag.group()):
+        name, *values = found.groups()
+        # As in HTML: names are case-insensitive, and the first of two the same counts.
+        attributes.setdefault(name.lower(), html.unescape(next(filter(None, values), "")))
+    return attributes if attributes.get("data-target") == target else None
+
+
 def parse(text: str) -> ParsedPage:
-    tree = LexborHTMLParser(text)
     for target in _TARGETS:
-        node = tree.css_first(f'div[data-target="{target}"]')
-        if node is None:
+        attributes = _hydration_props(text, target)
+        if attributes is None:
             continue
         try:
-            return _page(target, _props(node))
+            return _page(target, _props(attributes))
         except ParseError as exc:
             raise ParseError(f"{target} data-props: {exc}") from None
     raise ParseError(

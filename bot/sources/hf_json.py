@@ -11,11 +11,21 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from bot.records import Paper, ParsedPage
+from bot.records import Paper, ParsedPage, usable_url
 from bot.sources.errors import ParseError
-from bot.sources.text import arxiv_id, links_in, squash
+from bot.sources.text import (
+    ABSTRACT_LIMIT,
+    TITLE_LIMIT,
+    arxiv_id,
+    check_paper_count,
+    links_in,
+    names,
+    squash,
+)
 
 NAME = "hf-json"
+# What the database's integer column holds.
+MAX_UPVOTES = 2**31 - 1
 
 
 def _kind(value: object) -> str:
@@ -60,7 +70,8 @@ def _text(obj: dict[str, object], key: str, where: str) -> str:
 
 
 def _url(obj: dict[str, object], key: str, where: str) -> str | None:
-    return _text(obj, key, where).strip() or None
+    # Only a web link is kept: "javascript:" or "tg://" must never become a message's link.
+    return usable_url(squash(_text(obj, key, where)))
 
 
 def _date(obj: dict[str, object], key: str, where: str) -> date | None:
@@ -73,25 +84,23 @@ def _date(obj: dict[str, object], key: str, where: str) -> date | None:
         raise ParseError(f"{where}.{key}: not an ISO date: {raw[:40]!r}") from None
 
 
-def _strings(obj: dict[str, object], key: str, where: str) -> list[str]:
+def _strings(obj: dict[str, object], key: str, where: str) -> tuple[str, ...]:
     values = _field(obj, key, "array", where)
     if not isinstance(values, list):
-        return []
+        return ()
     if not all(isinstance(value, str) for value in values):
         raise ParseError(f"{where}.{key}: expected an array of strings")
-    return [squash(value) for value in values if value.strip()]
+    return names(values)
 
 
 def _authors(paper: dict[str, object]) -> tuple[str, ...]:
     authors = _field(paper, "authors", "array", "paper")
-    names: list[str] = []
+    found: list[str] = []
     for index, author in enumerate(authors if isinstance(authors, list) else []):
         if not isinstance(author, dict):
             raise ParseError(f"paper.authors[{index}]: expected object, found {_kind(author)}")
-        name = squash(_text(author, "name", f"paper.authors[{index}]"))
-        if name:
-            names.append(name)
-    return tuple(names)
+        found.append(_text(author, "name", f"paper.authors[{index}]"))
+    return names(found)
 
 
 def paper_from_item(item: object) -> Paper:
@@ -101,11 +110,13 @@ def paper_from_item(item: object) -> Paper:
     paper = item.get("paper")
     if not isinstance(paper, dict):
         raise ParseError(f"paper: expected object, found {_kind(paper)}")
-    title = squash(_text(paper, "title", "paper") or _text(item, "title", "item"))
+    title = squash(_text(paper, "title", "paper") or _text(item, "title", "item"), TITLE_LIMIT)
     if not title:
         raise ParseError("paper has no title")
-    abstract = squash(_text(paper, "summary", "paper"))
+    abstract = squash(_text(paper, "summary", "paper"), ABSTRACT_LIMIT)
     upvotes = _field(paper, "upvotes", "integer", "paper")
+    if isinstance(upvotes, int) and not -MAX_UPVOTES <= upvotes <= MAX_UPVOTES:
+        raise ParseError("paper.upvotes: out of range")
     # The API puts the featured time on the paper; item level and publishedAt are fallbacks.
     featured_on = (
         _date(item, "submittedOnDailyAt", "item")
@@ -123,7 +134,7 @@ def paper_from_item(item: object) -> Paper:
         upvotes=upvotes if isinstance(upvotes, int) else None,
         code_url=_url(paper, "githubRepo", "paper") or code_in_text,
         project_url=_url(paper, "projectPage", "paper") or project_in_text,
-        keywords=tuple(_strings(paper, "ai_keywords", "paper")),
+        keywords=_strings(paper, "ai_keywords", "paper"),
     )
 
 
@@ -131,6 +142,7 @@ def papers_from_items(items: object) -> tuple[Paper, ...]:
     """Convert a list of items; errors name the offending item's index."""
     if not isinstance(items, list):
         raise ParseError(f"expected an array of daily-paper items, found {_kind(items)}")
+    check_paper_count(len(items))
     papers: list[Paper] = []
     for index, item in enumerate(items):
         try:

@@ -11,7 +11,7 @@ import re
 
 from bot.records import Paper, ParsedPage
 from bot.sources.errors import ParseError
-from bot.sources.text import links_in, squash
+from bot.sources.text import ABSTRACT_LIMIT, check_paper_count, links_in, squash
 
 NAME = "hf-text"
 
@@ -21,11 +21,13 @@ MIN_ABSTRACT = 80
 _FURNITURE = frozenset({"new", "subscribe", "byak and the research community"})
 _FURNITURE_PREFIX = "get trending papers in your email inbox"
 _BUTTON = "Subscribe"
+# At most "September 30, 2025": the line is stored as the page's date hint, 32 characters.
 _DATE_LINE = re.compile(
-    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}(?:, \d{4})?$"
+    r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.? \d{1,2}(?:, \d{4})?$"
 )
 # A page cut short ends inside an abstract; a whole abstract ends a sentence or with a link.
-_COMPLETE_END = re.compile(r"(?:[.!?)\]\"'\u201d\u2019}]|https?://\S+)$")
+_SENTENCE_END = tuple(".!?)]\"'\u201d\u2019}")
+_LINK = re.compile(r"https?://\S")
 
 
 def _is_furniture(line: str) -> bool:
@@ -64,6 +66,13 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
     return [(block[0][0], " ".join(line for _, line in block)) for block in blocks], date_hint
 
 
+def _complete(abstract: str) -> bool:
+    # A link is looked for in the last word alone: one regex for "a link, then the end"
+    # backtracks over every "http://" of a long word, minutes on a hostile page.
+    words = abstract.rsplit(maxsplit=1)
+    return abstract.endswith(_SENTENCE_END) or bool(words and _LINK.search(words[-1]))
+
+
 def sniff(text: str) -> bool:
     head = text.lstrip()[:1]
     if head in ("<", "{", "["):
@@ -83,6 +92,7 @@ def parse(text: str) -> ParsedPage:
     lines, date_hint = _content_lines(text)
     if not lines:
         raise ParseError("text page holds no papers (only page furniture)")
+    check_paper_count((len(lines) + 1) // 2)
     papers: list[Paper] = []
     for index in range(0, len(lines), 2):
         title_no, title = lines[index]
@@ -90,6 +100,9 @@ def parse(text: str) -> ParsedPage:
             raise ParseError(
                 f"line {title_no}: expected a paper title, found {len(title)} characters of text"
             )
+        title = squash(title)
+        if not title:
+            raise ParseError(f"line {title_no}: the title holds no printable text")
         if index + 1 >= len(lines):
             raise ParseError(
                 f"truncated page: line {title_no}: title {title[:60]!r} has no abstract"
@@ -100,16 +113,17 @@ def parse(text: str) -> ParsedPage:
                 f"line {abstract_no}: expected the abstract of {title[:60]!r}, "
                 f"found a {len(abstract)}-character line"
             )
+        abstract = squash(abstract, ABSTRACT_LIMIT)
         code_url, project_url = links_in(abstract)
         papers.append(
             Paper(
-                title=squash(title),
-                abstract=squash(abstract),
+                title=title,
+                abstract=abstract,
                 code_url=code_url,
                 project_url=project_url,
             )
         )
     last_no, last = lines[-1]
-    if not _COMPLETE_END.search(last):
+    if not _complete(last):
         raise ParseError(f"truncated page: line {last_no}: the last abstract stops mid-sentence")
     return ParsedPage(format=NAME, papers=tuple(papers), date_hint=date_hint)
