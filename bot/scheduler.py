@@ -19,10 +19,11 @@ from telegram.request import HTTPXRequest
 
 from bot import metrics, service
 from bot.config import Settings
-from bot.delivery import Pacer, Sender
+from bot.delivery import Sender
 from bot.digests import WORKERS, Digests, RunReport
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
+from bot.limiter import Limiter
 from bot.logs import fields
 from bot.schedule import utc_now
 from storage import queries, schedule
@@ -35,8 +36,9 @@ MAX_BACKOFF = timedelta(days=1)
 
 
 def make_sender(settings: Settings) -> Sender:
-    """A Bot for digests, apart from the one answering commands: it has no rate limiter of
-    its own (the Sender paces it) and connections for every concurrent send."""
+    """A Bot for digests, apart from the one answering commands (connections for every
+    concurrent send), with the bot's one Limiter: the application's replies go through
+    `sender.limiter` too (bot/app.py), so both share Telegram's budget."""
     api = settings.bot_api_url.rstrip("/")
     timeout = settings.telegram_timeout
     request = HTTPXRequest(
@@ -48,7 +50,7 @@ def make_sender(settings: Settings) -> Sender:
     )
     # The sender never polls: one connection pool serves both of the bot's request slots.
     bot = Bot(settings.token(), base_url=f"{api}/bot", request=request, get_updates_request=request)
-    return Sender(bot, Pacer(settings.rate_limit))
+    return Sender(bot, Limiter(settings.rate_limit))
 
 
 def backing_off(
