@@ -153,7 +153,8 @@ class Recorder:
 
 @dataclass
 class Digests:
-    """Delivers digests with one Sender (one pace for the bot) and shared candidates."""
+    """Delivers digests with one Sender (its limiter is the bot's one budget) and shared
+    candidates."""
 
     sessions: sessionmaker[Session]
     sender: Sender
@@ -296,7 +297,7 @@ class Digests:
     async def run(
         self, chat_ids: Sequence[int], lease: Leadership | None = None, *, daily: bool = True
     ) -> RunReport:
-        """Deliver the digests of these chats concurrently (the Sender keeps the pace); as
+        """Deliver the digests of these chats concurrently (the limiter keeps the pace); as
         their digest of the day (`daily`), or, like /digest, just what is unsent now."""
         started = self.clock()
         clock_start = time.monotonic()
