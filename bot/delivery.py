@@ -83,10 +83,15 @@ class Sender:
     """Sends messages with the retry policy of a broadcast: 429 pauses the whole bot for
     `retry_after` (longer than `max_flood_wait`: FloodWait), transient failures are retried
     with exponential backoff and jitter up to `retries` times, a migrated group is
-    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried."""
+    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried.
+
+    At most `unrecorded` messages are sent and not yet recorded at any instant (`on_sent`
+    records a message): all that a crash can make the next run repeat, however slow the
+    recording or busy the machine."""
 
     bot: Bot
     limiter: Limiter
+    unrecorded: int = 3
     retries: int = 4
     backoff: float = 0.5
     max_flood_wait: float = 600.0
@@ -94,6 +99,9 @@ class Sender:
     on_flood_wait: Callable[[float], Awaitable[None]] | None = None
     on_thread_gone: Callable[[int], Awaitable[None]] | None = None
     counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self) -> None:
+        self._unrecorded = asyncio.Semaphore(self.unrecorded)
 
     async def close(self) -> None:
         """Close the bot's connections (it is never initialised, so Bot.shutdown would not)."""
@@ -106,33 +114,44 @@ class Sender:
         *,
         thread_id: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
+        on_sent: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[Result, int]:
-        """Send one message; returns the result and the chat id it ended up in."""
+        """Send one message, awaiting `on_sent()` once Telegram accepted it; returns the
+        result and the chat id it ended up in."""
         retry = Retry(self.retries, self.backoff)
         failures = 0
         while True:
             error: TelegramError | None = None
-            # The limiter paces the chat too: its messages keep within its own limit.
-            async with self.limiter.message(chat_id):
-                started = time.monotonic()
-                try:
-                    await self.bot.send_message(
-                        chat_id,
-                        text,
-                        parse_mode=ParseMode.HTML,
-                        link_preview_options=LinkPreviewOptions(is_disabled=True),
-                        message_thread_id=thread_id,
-                        reply_markup=markup,
-                    )
-                except TelegramError as caught:
-                    error = caught
-            if error is None:
-                took = time.monotonic() - started
-                self.counters.sent += 1
-                self.counters.latencies.append(took)
-                metrics.MESSAGES_SENT.inc()
-                metrics.SEND_SECONDS.observe(took)
-                return Result.SENT, chat_id
+            gated = False
+            try:
+                # The limiter paces the chat too: its messages keep within its own limit.
+                async with self.limiter.message(chat_id):
+                    await self._unrecorded.acquire()
+                    gated = True
+                    started = time.monotonic()
+                    try:
+                        await self.bot.send_message(
+                            chat_id,
+                            text,
+                            parse_mode=ParseMode.HTML,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                            message_thread_id=thread_id,
+                            reply_markup=markup,
+                        )
+                    except TelegramError as caught:
+                        error = caught
+                if error is None:
+                    took = time.monotonic() - started
+                    self.counters.sent += 1
+                    self.counters.latencies.append(took)
+                    metrics.MESSAGES_SENT.inc()
+                    metrics.SEND_SECONDS.observe(took)
+                    if on_sent is not None:
+                        await on_sent()
+                    return Result.SENT, chat_id
+            finally:
+                if gated:
+                    self._unrecorded.release()
             if isinstance(error, RetryAfter):
                 await self._flood_wait(retry_after_seconds(error))
             elif isinstance(error, ChatMigrated):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -176,6 +177,9 @@ class Digests:
         self._indexing = threading.Lock()
         self._recorder = Recorder(self.sessions)
 
+    async def _record(self, subscriber_id: int, paper_ids: list[int]) -> None:
+        await self._recorder.record(Accepted(subscriber_id, paper_ids, self.clock()))
+
     async def _thread_gone(self, chat_id: int) -> None:
         await self._write(subscriptions.forget_thread, chat_id)
 
@@ -270,14 +274,13 @@ class Digests:
                 markup=feedback_keyboard(
                     paper_ids, marks, extra=[more] if index == with_more else ()
                 ),
+                # Recorded as soon as Telegram accepted the message that carries them.
+                on_sent=partial(self._record, plan.subscriber_id, paper_ids) if paper_ids else None,
             )
             moved_to.append(chat_id)  # a migrated group's claim moved with its row
             if result is Result.SENT:
                 sent += 1
                 papers += len(paper_ids)
-                if paper_ids:  # recorded as soon as Telegram accepted the message
-                    accepted = Accepted(plan.subscriber_id, paper_ids, self.clock())
-                    await self._recorder.record(accepted)
             elif result is Result.GONE:
                 await self._write(subscriptions.deactivate, chat_id)
                 return Outcome.GONE, sent, papers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -214,3 +215,28 @@ async def test_a_message_telegram_refuses_is_not_retried(api: FakeBotApi, sender
     assert await sender.send(USER, "x" * 5000) == (Result.REFUSED, USER)
     api.rejected.clear()  # the stand-in noted the over-long message, as Telegram would refuse it
     assert sender.counters.refused == 1
+
+
+async def test_at_most_unrecorded_messages_are_out_without_their_record(
+    api: FakeBotApi, sender: Sender
+) -> None:
+    """However slow the recording, no more messages are out unrecorded than the Sender
+    allows: all that a crash at that instant could make the next run repeat."""
+    chats = list(range(5001, 5009))
+    for chat in chats:
+        api.add_user(chat, f"user {chat}")
+    gated = Sender(sender.bot, Limiter(30), unrecorded=2)
+    recorded = 0
+    most = 0
+
+    async def record() -> None:
+        nonlocal recorded, most
+        accepted = sum(len(api.sent(chat)) for chat in chats)
+        most = max(most, accepted - recorded)
+        await asyncio.sleep(0.3)  # a slow database
+        recorded += 1
+
+    results = await asyncio.gather(*(gated.send(c, "hello", on_sent=record) for c in chats))
+    assert all(result is Result.SENT for result, _ in results)
+    assert recorded == len(chats)
+    assert most == 2
