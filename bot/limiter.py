@@ -119,9 +119,8 @@ class Limiter:
     @asynccontextmanager
     async def message(self, chat_id: int | str, *, urgent: bool = False) -> AsyncIterator[None]:
         """Hold a slot for one message to `chat_id` while it is sent; `urgent` for the answer
-        to a command: ahead of digests, and in a private chat spaced from digest messages
-        only, not from other answers (Telegram tolerates a short burst of them, as it did
-        before this limiter, and a user is waiting)."""
+        to a command: ahead of digests, and in a private chat not spaced at all (Telegram
+        tolerates a short burst there, as PTB's own limiter assumed, and a user is waiting)."""
         lane = REPLY if urgent else DIGEST
         chat = await self._chat_turn(chat_id, lane)
         sent = False
@@ -145,7 +144,9 @@ class Limiter:
 
     async def _chat_turn(self, chat_id: int | str, lane: int) -> Window:
         private = isinstance(chat_id, int) and chat_id > 0
-        lanes = (DIGEST,) if private and lane == REPLY else (REPLY, DIGEST)
+        # A private chat's digest messages are spaced among themselves only: a reply there
+        # is never held up by them, nor they by it (one message on its own is no flood).
+        lanes = (DIGEST,) if private else (REPLY, DIGEST)
         while True:
             now = self.clock()
             chat = self._chats.get(chat_id)
@@ -156,7 +157,7 @@ class Limiter:
                     if private
                     else Window(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0 * (1 + MARGIN))
                 )
-            wait = chat.wait(now, lanes)
+            wait = 0.0 if private and lane == REPLY else chat.wait(now, lanes)
             if wait == 0.0:
                 chat.take(lane)
                 return chat

@@ -151,3 +151,18 @@ async def test_429_pauses_every_lane(urgent: bool) -> None:
     async with limiter.message(5, urgent=urgent):
         pass
     assert time.monotonic() - started >= 0.5
+
+
+async def test_a_private_chats_reply_is_not_held_up_by_its_digest() -> None:
+    """In a private chat the digest's messages are a second apart; an answer to a command
+    in between goes at once (Telegram tolerates the short burst; the user is waiting)."""
+    limiter = Limiter(30)
+    async with limiter.message(9):
+        pass
+    started = time.monotonic()
+    async with limiter.message(9, urgent=True):
+        answered = time.monotonic() - started
+    async with limiter.message(9):
+        second = time.monotonic() - started
+    assert answered < 0.5
+    assert second >= 0.9  # a second after the first digest message (from its answer)
