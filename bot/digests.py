@@ -131,25 +131,18 @@ class Recorder:
 
     def _write(self, batch: list[Accepted]) -> list[Exception | None]:
         """Commit the batch together; if that fails, each on its own (one bad record, say
-        of a chat deleted meanwhile, must not fail the others)."""
+        of a chat deleted meanwhile, must not fail the others). Returns each one's error."""
         try:
             with self.sessions.begin() as session:
                 for one in batch:
                     subscriptions.record_deliveries(
                         session, one.subscriber_id, one.paper_ids, one.at
                     )
-            return [None] * len(batch)
-        except Exception:
-            if len(batch) == 1:
-                raise
-        return [self._write_one(one) for one in batch]
-
-    def _write_one(self, one: Accepted) -> Exception | None:
-        try:
-            self._write([one])
         except Exception as failure:
-            return failure
-        return None
+            if len(batch) == 1:
+                return [failure]
+            return [self._write([one])[0] for one in batch]
+        return [None] * len(batch)
 
 
 @dataclass

@@ -16,10 +16,11 @@ from telegram.error import RetryAfter
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import RateLimits
-from bot.digests import Digests
+from bot.digests import Accepted, Digests, Recorder
 from bot.limiter import Limiter, Replies
 from bot.retry import Retry
-from tests.digest_helpers import populate
+from storage import subscriptions
+from tests.digest_helpers import NOW, populate
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
 BROADCAST = list(range(30_000, 30_240))
@@ -166,3 +167,26 @@ async def test_a_private_chats_reply_is_not_held_up_by_its_digest() -> None:
         second = time.monotonic() - started
     assert answered < 0.5
     assert second >= 0.9  # a second after the first digest message (from its answer)
+
+
+async def test_accepted_messages_are_recorded_together_and_a_bad_one_fails_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    populate(sessions, [5, 6])
+    with sessions() as session:
+        rows = [subscriptions.find(session, chat) for chat in (5, 6)]
+        paper = subscriptions.newest_paper_id(session)
+    assert paper is not None
+    ids = [row.id for row in rows if row is not None]
+    recorder = Recorder(sessions)
+    results = await asyncio.gather(
+        recorder.record(Accepted(ids[0], [paper], NOW)),
+        recorder.record(Accepted(-1, [paper], NOW)),  # no such subscriber
+        recorder.record(Accepted(ids[1], [paper], NOW)),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert isinstance(results[1], Exception)
+    assert results[2] is None
+    with sessions() as session:
+        assert [subscriptions.delivered_count(session, i) for i in ids] == [1, 1]
