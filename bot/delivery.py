@@ -115,9 +115,11 @@ class Sender:
         thread_id: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
         on_sent: Callable[[], Awaitable[None]] | None = None,
+        urgent: bool = False,
     ) -> tuple[Result, int]:
-        """Send one message, awaiting `on_sent()` once Telegram accepted it; returns the
-        result and the chat id it ended up in."""
+        """Send one message, awaiting `on_sent()` once Telegram accepted it (`urgent`: in the
+        limiter's lane of answers to commands); returns the result and the chat id it ended
+        up in."""
         retry = Retry(self.retries, self.backoff)
         failures = 0
         while True:
@@ -125,7 +127,7 @@ class Sender:
             gated = False
             try:
                 # The limiter paces the chat too: its messages keep within its own limit.
-                async with self.limiter.message(chat_id):
+                async with self.limiter.message(chat_id, urgent=urgent):
                     await self._unrecorded.acquire()
                     gated = True
                     started = time.monotonic()

@@ -269,6 +269,8 @@ class Digests:
                 ),
                 # Recorded as soon as Telegram accepted the message that carries them.
                 on_sent=partial(self._record, plan.subscriber_id, paper_ids) if paper_ids else None,
+                # Asked for (/digest, "N more"): sent as the answer to a command is.
+                urgent=started is None,
             )
             moved_to.append(chat_id)  # a migrated group's claim moved with its row
             if result is Result.SENT:
