@@ -312,9 +312,10 @@ async def commands_during_broadcast(
         f"commands during a broadcast ({len(users)} users sending /help again and again while "
         f"{len(chats):,} chats get their digest at rate 30; Telegram's per-chat limits too):"
     )
+    outcomes = ", ".join(f"{n:,} {name}" for name, n in sorted(report.outcomes.items()))
     print(
         f"  broadcast: {report.messages:,} msgs in {report.seconds:.1f} s "
-        f"({report.messages / report.seconds:.2f} msg/s)"
+        f"({report.messages / report.seconds:.2f} msg/s; {outcomes})"
     )
     print(
         f"  {len(waits):,} replies: median {statistics.median(waits) * 1000:.0f} ms, "
