@@ -14,7 +14,6 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -29,6 +28,7 @@ from bot import feedback_handlers, flood, handlers, inline, library_handlers, me
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
+from bot.limiter import Replies
 from bot.scheduler import Scheduler, make_sender
 from storage import subscriptions
 
@@ -164,6 +164,7 @@ async def stop_digests(application: Application) -> None:  # type: ignore[type-a
 
 def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
     api = settings.bot_api_url.rstrip("/")
+    sender = make_sender(settings)
     application = (
         Application.builder()
         .token(settings.token())
@@ -175,8 +176,8 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        # Waits out 429s and keeps under Telegram's per-chat and per-group limits.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Replies share the digests' one Limiter, ahead of them; it waits out 429s.
+        .rate_limiter(Replies(sender.limiter))
         # Our own scheduler runs the jobs (bot/scheduler.py): no second one from PTB.
         .job_queue(None)
         # Chats are handled concurrently, each chat's updates in order, floods throttled first.
@@ -186,9 +187,7 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .build()
     )
     subscriptions.use_default_schedule(sessions, settings.default_schedule)
-    digests = Digests(
-        sessions, make_sender(settings), settings.digest_max, recommend=settings.recommend_max
-    )
+    digests = Digests(sessions, sender, settings.digest_max, recommend=settings.recommend_max)
     application.bot_data.update(
         sessions=sessions,
         settings=settings,

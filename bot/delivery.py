@@ -1,19 +1,16 @@
-"""Sending to Telegram at its limits: one pace for the whole bot, a pace per chat, and what
-to do with each kind of refusal. No database here: callers say what a result means."""
+"""Sending digests to Telegram: what to do with each kind of refusal. The pace is the bot's
+Limiter's (bot/limiter.py), the retries bot/retry.py's. No database here: callers say what a
+result means."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
 import logging
-import math
-import random
 import time
-import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -27,15 +24,12 @@ from telegram.error import (
 )
 
 from bot import metrics
+from bot.limiter import Limiter, retry_after_seconds
 from bot.logs import fields
+from bot.retry import Retry
 
 log = logging.getLogger(__name__)
 
-# Telegram's limits: one message a second to a private chat, twenty a minute to a group.
-PRIVATE_INTERVAL = 1.0
-GROUP_INTERVAL = 3.0
-# A chat's own spacing is stretched by this much, so that jitter never adds up to a 429.
-MARGIN = 0.04
 CHAT_GONE = (
     "blocked",
     "deactivated",
@@ -55,69 +49,6 @@ def chat_is_gone(error: TelegramError) -> bool:
     return isinstance(error, Forbidden) or (
         isinstance(error, BadRequest) and any(reason in text for reason in CHAT_GONE)
     )
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        # PTB warns about the int form of the attribute; either form says the same.
-        warnings.simplefilter("ignore")
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class Pacer:
-    """The bot's sending pace: send slots 1/rate seconds apart, granted one at a time and
-    only when due (a busy event loop cannot cause a burst afterwards); never more than `rate`
-    messages in flight or answered within the last second, so that however the requests
-    bunch up on the way, Telegram never counts more than `rate` in one second; and every
-    send held back while a flood wait lasts. Each `slot()` is paired with a `done()`."""
-
-    def __init__(
-        self,
-        per_second: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.interval = 1.0 / per_second
-        self.capacity = max(1, math.floor(per_second))
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = asyncio.Lock()
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._in_flight = 0
-        self._answered: deque[float] = deque()
-
-    def _window_wait(self, now: float) -> float:
-        while self._answered and self._answered[0] <= now - 1.0:
-            self._answered.popleft()
-        if self._in_flight + len(self._answered) < self.capacity:
-            return 0.0
-        # Full: until the oldest answer leaves the window (or, all in flight, a moment).
-        return self._answered[0] + 1.0 - now if self._answered else self.interval
-
-    async def slot(self) -> None:
-        async with self._lock:  # one waiter at a time, first come first served
-            while True:
-                now = self._clock()
-                wait = max(self._next - now, self._paused_until - now, self._window_wait(now))
-                if wait <= 0:
-                    break
-                await self._sleep(wait)
-            self._next = now + self.interval
-            self._in_flight += 1
-
-    def done(self) -> None:
-        """The send of the last granted slot was answered (or failed)."""
-        self._in_flight -= 1
-        self._answered.append(self._clock())
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - self._clock())
 
 
 class Result(enum.Enum):
@@ -152,10 +83,15 @@ class Sender:
     """Sends messages with the retry policy of a broadcast: 429 pauses the whole bot for
     `retry_after` (longer than `max_flood_wait`: FloodWait), transient failures are retried
     with exponential backoff and jitter up to `retries` times, a migrated group is
-    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried."""
+    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried.
+
+    At most `unrecorded` messages are sent and not yet recorded at any instant (`on_sent`
+    records a message): all that a crash can make the next run repeat, however slow the
+    recording or busy the machine."""
 
     bot: Bot
-    pacer: Pacer
+    limiter: Limiter
+    unrecorded: int = 3
     retries: int = 4
     backoff: float = 0.5
     max_flood_wait: float = 600.0
@@ -163,6 +99,9 @@ class Sender:
     on_flood_wait: Callable[[float], Awaitable[None]] | None = None
     on_thread_gone: Callable[[int], Awaitable[None]] | None = None
     counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self) -> None:
+        self._unrecorded = asyncio.Semaphore(self.unrecorded)
 
     async def close(self) -> None:
         """Close the bot's connections (it is never initialised, so Bot.shutdown would not)."""
@@ -175,33 +114,46 @@ class Sender:
         *,
         thread_id: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
+        on_sent: Callable[[], Awaitable[None]] | None = None,
+        urgent: bool = False,
     ) -> tuple[Result, int]:
-        """Send one message; returns the result and the chat id it ended up in."""
+        """Send one message, awaiting `on_sent()` once Telegram accepted it (`urgent`: in the
+        limiter's lane of answers to commands); returns the result and the chat id it ended
+        up in."""
+        retry = Retry(self.retries, self.backoff)
         failures = 0
         while True:
-            await self.pacer.slot()
-            started = time.monotonic()
             error: TelegramError | None = None
+            gated = False
             try:
-                await self.bot.send_message(
-                    chat_id,
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    message_thread_id=thread_id,
-                    reply_markup=markup,
-                )
-            except TelegramError as caught:
-                error = caught
+                # The limiter paces the chat too: its messages keep within its own limit.
+                async with self.limiter.message(chat_id, urgent=urgent):
+                    await self._unrecorded.acquire()
+                    gated = True
+                    started = time.monotonic()
+                    try:
+                        await self.bot.send_message(
+                            chat_id,
+                            text,
+                            parse_mode=ParseMode.HTML,
+                            link_preview_options=LinkPreviewOptions(is_disabled=True),
+                            message_thread_id=thread_id,
+                            reply_markup=markup,
+                        )
+                    except TelegramError as caught:
+                        error = caught
+                if error is None:
+                    took = time.monotonic() - started
+                    self.counters.sent += 1
+                    self.counters.latencies.append(took)
+                    metrics.MESSAGES_SENT.inc()
+                    metrics.SEND_SECONDS.observe(took)
+                    if on_sent is not None:
+                        await on_sent()
+                    return Result.SENT, chat_id
             finally:
-                self.pacer.done()
-            if error is None:
-                took = time.monotonic() - started
-                self.counters.sent += 1
-                self.counters.latencies.append(took)
-                metrics.MESSAGES_SENT.inc()
-                metrics.SEND_SECONDS.observe(took)
-                return Result.SENT, chat_id
+                if gated:
+                    self._unrecorded.release()
             if isinstance(error, RetryAfter):
                 await self._flood_wait(retry_after_seconds(error))
             elif isinstance(error, ChatMigrated):
@@ -225,12 +177,12 @@ class Sender:
                     return Result.REFUSED, chat_id
             elif isinstance(error, NetworkError):  # time-outs, 5xx, connection failures
                 failures += 1
-                if failures > self.retries:
+                delay = retry.delay(failures)
+                if delay is None:
                     self.counters.failed += 1
                     log.warning("giving up on chat %s for now: %s", chat_id, error)
                     return Result.FAILED, chat_id
                 self.counters.retried += 1
-                delay = min(60.0, self.backoff * 2 ** (failures - 1)) * random.uniform(0.5, 1.5)
                 log.info("sending to %s failed (%s); retry in %.1f s", chat_id, error, delay)
                 await asyncio.sleep(delay)
             else:  # an invalid token, a conflict: nothing a retry would change
@@ -242,17 +194,7 @@ class Sender:
         if self.on_flood_wait is not None:
             await self.on_flood_wait(seconds)
         # Held for every send of the bot, /digest included, even when the run stops.
-        self.pacer.pause(seconds)
+        self.limiter.pause(seconds)
         if seconds > self.max_flood_wait:
             raise FloodWait(seconds)
         log.warning("Telegram flood control: every send waits", extra=fields(retry_after=seconds))
-
-
-async def chat_pause(last_sent: float | None, private: bool) -> None:
-    """Wait until one more message to the same chat keeps within its own limit."""
-    if last_sent is None:
-        return
-    interval = (PRIVATE_INTERVAL if private else GROUP_INTERVAL) * (1.0 + MARGIN)
-    wait = last_sent + interval - time.monotonic()
-    if wait > 0:
-        await asyncio.sleep(wait)

@@ -3,9 +3,11 @@ Telegram accepted, and close the chat's day. The one code path of the scheduled 
 `paperboy digest --now`, /digest and the "N more" button.
 
 A paper counts as delivered only once Telegram accepted the message carrying it, and the
-record is written right after, so a crash repeats at most the one message a chat had in
-flight and never loses a paper. A chat's day is closed only when its digest is complete;
-a run cut short is resumed by the next one with the chats it had not finished.
+record is written right after by one writer of its own, committing together whatever was
+accepted meanwhile (no queue behind other database work), so a crash repeats little more
+than the messages in flight at that instant, and never loses a paper. A chat's day is
+closed only when its digest is complete; a run cut short is resumed by the next one with
+the chats it had not finished.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import render, service
-from bot.delivery import FloodWait, Result, Sender, chat_pause
+from bot.delivery import FloodWait, Result, Sender
 from bot.lease import PROCESS, Leadership
 from bot.render import feedback_keyboard, more_row, plural
 from bot.replies import Digest
@@ -84,9 +88,68 @@ class RunReport:
         return line
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Papers Telegram accepted a message with."""
+
+    subscriber_id: int
+    paper_ids: list[int]
+    at: datetime
+
+
+class Recorder:
+    """Records accepted messages at once: one thread of its own writes them, each batch in
+    one transaction with everything accepted while the last one was written (a group
+    commit), so a record never waits behind planning or other writes for a thread."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="paperboy-record")
+        self._pending: list[tuple[Accepted, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def record(self, accepted: Accepted) -> None:
+        """Returns once the record is committed. Written even if the caller is cancelled:
+        the message went out."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((accepted, done))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            failures = await loop.run_in_executor(
+                self._writer, self._write, [accepted for accepted, _ in batch]
+            )
+            for (_, done), failure in zip(batch, failures, strict=True):
+                if failure is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(failure)
+
+    def _write(self, batch: list[Accepted]) -> list[Exception | None]:
+        """Commit the batch together; if that fails, each on its own (one bad record, say
+        of a chat deleted meanwhile, must not fail the others). Returns each one's error."""
+        try:
+            with self.sessions.begin() as session:
+                for one in batch:
+                    subscriptions.record_deliveries(
+                        session, one.subscriber_id, one.paper_ids, one.at
+                    )
+        except Exception as failure:
+            if len(batch) == 1:
+                return [failure]
+            return [self._write([one])[0] for one in batch]
+        return [None] * len(batch)
+
+
 @dataclass
 class Digests:
-    """Delivers digests with one Sender (one pace for the bot) and shared candidates."""
+    """Delivers digests with one Sender (its limiter is the bot's one budget) and shared
+    candidates."""
 
     sessions: sessionmaker[Session]
     sender: Sender
@@ -106,6 +169,10 @@ class Digests:
         self.sender.on_flood_wait = self.note_flood_wait
         self.sender.on_thread_gone = self._thread_gone
         self._indexing = threading.Lock()
+        self._recorder = Recorder(self.sessions)
+
+    async def _record(self, subscriber_id: int, paper_ids: list[int]) -> None:
+        await self._recorder.record(Accepted(subscriber_id, paper_ids, self.clock()))
 
     async def _thread_gone(self, chat_id: int) -> None:
         await self._write(subscriptions.forget_thread, chat_id)
@@ -191,10 +258,8 @@ class Digests:
         # "N more" goes under the last message of keyword matches, not the recommendations.
         with_more = len(matched) - 1
         sent = papers = refused = 0
-        last_sent: float | None = None
-        private = chat_id > 0
         for index, (text, paper_ids) in enumerate(messages):
-            await chat_pause(last_sent, private)
+            # The sender's limiter keeps the chat's messages within the chat's own limit.
             result, chat_id = await self.sender.send(
                 chat_id,
                 text,
@@ -203,16 +268,15 @@ class Digests:
                 markup=feedback_keyboard(
                     paper_ids, marks, extra=[more] if index == with_more else ()
                 ),
+                # Recorded as soon as Telegram accepted the message that carries them.
+                on_sent=partial(self._record, plan.subscriber_id, paper_ids) if paper_ids else None,
+                # Asked for (/digest, "N more"): sent as the answer to a command is.
+                urgent=started is None,
             )
             moved_to.append(chat_id)  # a migrated group's claim moved with its row
-            last_sent = time.monotonic()
             if result is Result.SENT:
                 sent += 1
                 papers += len(paper_ids)
-                # Recorded right after Telegram accepted the message that carries them.
-                await self._write(
-                    subscriptions.record_deliveries, plan.subscriber_id, paper_ids, self.clock()
-                )
             elif result is Result.GONE:
                 await self._write(subscriptions.deactivate, chat_id)
                 return Outcome.GONE, sent, papers
@@ -232,7 +296,7 @@ class Digests:
     async def run(
         self, chat_ids: Sequence[int], lease: Leadership | None = None, *, daily: bool = True
     ) -> RunReport:
-        """Deliver the digests of these chats concurrently (the Sender keeps the pace); as
+        """Deliver the digests of these chats concurrently (the limiter keeps the pace); as
         their digest of the day (`daily`), or, like /digest, just what is unsent now."""
         started = self.clock()
         clock_start = time.monotonic()

@@ -4,7 +4,6 @@ backoff, or from a local file with bounded size."""
 from __future__ import annotations
 
 import os
-import random
 import stat
 import time
 import zlib
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bot import __version__, netguard
+from bot.retry import Retry
 
 USER_AGENT = f"paperboy/{__version__} (+https://github.com/paperboy)"
 MAX_REDIRECTS = 10
@@ -109,19 +109,17 @@ def fetch(url: str, policy: FetchPolicy, client: httpx.Client | None = None) -> 
 
 
 def _fetch_with_retries(client: httpx.Client, url: str, policy: FetchPolicy) -> bytes:
+    retry = Retry(policy.retries, policy.backoff)
     attempt = 0
     while True:
         try:
             return _fetch_once(client, url, policy)
         except _Retryable as exc:
             attempt += 1
-            if attempt > policy.retries:
+            delay = retry.delay(attempt, exc.retry_after)
+            if delay is None:
                 plural = "s" if attempt > 1 else ""
                 raise FetchError(f"{exc.reason} after {attempt} attempt{plural}") from exc
-            if exc.retry_after is not None:
-                delay = exc.retry_after
-            else:
-                delay = policy.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             time.sleep(delay)
 
 

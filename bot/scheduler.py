@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,11 +23,12 @@ from telegram.request import HTTPXRequest
 
 from bot import metrics, service
 from bot.config import Settings
-from bot.delivery import Pacer, Sender
+from bot.delivery import Sender
 from bot.digests import WORKERS, Digests, RunReport
 from bot.fetch import FetchPolicy
 from bot.ingest import SourceReport, expand_sources, ingest_all
 from bot.lease import leadership
+from bot.limiter import Limiter
 from bot.logs import fields, redact_url
 from bot.schedule import utc_now
 from storage import queries, schedule
@@ -40,8 +42,9 @@ MAX_BACKOFF = timedelta(days=1)
 
 
 def make_sender(settings: Settings) -> Sender:
-    """A Bot for digests, apart from the one answering commands: it has no rate limiter of
-    its own (the Sender paces it) and connections for every concurrent send."""
+    """A Bot for digests, apart from the one answering commands (connections for every
+    concurrent send), with the bot's one Limiter: the application's replies go through
+    `sender.limiter` too (bot/app.py), so both share Telegram's budget."""
     api = settings.bot_api_url.rstrip("/")
     timeout = settings.telegram_timeout
     request = HTTPXRequest(
@@ -53,7 +56,10 @@ def make_sender(settings: Settings) -> Sender:
     )
     # The sender never polls: one connection pool serves both of the bot's request slots.
     bot = Bot(settings.token(), base_url=f"{api}/bot", request=request, get_updates_request=request)
-    return Sender(bot, Pacer(settings.rate_limit))
+    # Sent and not yet recorded, at most: a tenth of a second's sending (3 at least) keeps
+    # the pace at a round trip of up to 0.1 s and bounds what a crash repeats.
+    unrecorded = max(3, math.ceil(settings.rate_limit / 10))
+    return Sender(bot, Limiter(settings.rate_limit), unrecorded=unrecorded)
 
 
 def backing_off(

@@ -119,6 +119,55 @@ def test_a_killed_digest_run_resumes_without_losing_a_paper(
             assert subscriptions.delivered_count(session, row.id) == len(wanted[chat])
 
 
+SLOW_CHATS = list(range(21_000, 21_150))
+KILLS = 6
+# Repeated messages allowed per kill: the floor is what is in flight at that instant (rate x
+# round trip, about 1.5 here); one more for a loaded machine (2 CPUs shared by many jobs).
+REPEATS_PER_KILL = 3
+
+
+def test_kills_during_a_slow_faulty_fan_out_repeat_almost_nothing(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    """Telegram's limits, 50 ms round trips, 3% of sends failing with a 500: each SIGKILL
+    repeats about the messages in flight at that instant, and loses none."""
+    populate(sessions, SLOW_CHATS)
+    wanted = expected(sessions, SLOW_CHATS, LIMIT)
+    limits = RateLimits(overall=Limit(30, 1.0), private_chat=Limit(1, 1.0))
+    api = FakeBotApi(limits=limits, latency=0.05)
+    api.start()
+    for chat in SLOW_CHATS:
+        api.add_user(chat, f"user {chat}")
+    environment = {**_environment(api, db_url), "PAPERBOY_RATE_LIMIT": "25"}
+    del environment["PAPERBOY_PAID_BROADCASTS"]
+    rng = random.Random(5)
+    next_fault = rng.randint(20, 45)
+    try:
+        for _ in range(KILLS):
+            target = _accepted(api) + rng.randint(15, 60)
+            process = _digest_now(environment)
+            deadline = time.monotonic() + 60
+            while _accepted(api) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "the run made no progress"
+                if _accepted(api) >= next_fault:  # about 3% of the sends fail
+                    api.inject("sendMessage", status=500)
+                    next_fault += rng.randint(20, 45)
+                time.sleep(0.005)
+            assert process.poll() is None, "the run ended before it could be killed"
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        final = _digest_now(environment)
+        output, _ = final.communicate(timeout=180)
+    finally:
+        api.stop()
+    assert final.returncode == 0, output
+    for chat in SLOW_CHATS:
+        assert set(received(api, chat)) == wanted[chat], f"chat {chat}: lost or extra papers"
+    repeated = sum(_repeats(api, chat) for chat in SLOW_CHATS)
+    print(f"{KILLS} kills, {repeated} repeated messages ({repeated / KILLS:.1f} per kill)")
+    assert repeated <= REPEATS_PER_KILL * KILLS
+
+
 def test_two_processes_at_once_deliver_each_digest_once(
     sessions: sessionmaker[Session], db_url: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -10,9 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.delivery import FloodWait, Pacer, Result, Sender
+from bot.delivery import FloodWait, Result, Sender
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import Limit, RateLimits
+from bot.limiter import Limiter
 from bot.scheduler import make_sender
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
@@ -32,14 +34,14 @@ class FakeTime:
         self.now += seconds
 
 
-async def _sends(pacer: Pacer, fake: FakeTime, count: int, answer: float = 0.0) -> list[float]:
-    """When each of `count` sends starts, each answered `answer` seconds later."""
+async def _sends(limiter: Limiter, fake: FakeTime, count: int, answer: float = 0.0) -> list[float]:
+    """When each of `count` sends (each to a chat of its own) starts, each answered `answer`
+    seconds later."""
     starts = []
-    for _ in range(count):
-        await pacer.slot()
-        starts.append(fake.now)
-        fake.now += answer
-        pacer.done()
+    for chat in range(count):
+        async with limiter.message(10_000 + chat):
+            starts.append(fake.now)
+            fake.now += answer
     return starts
 
 
@@ -47,10 +49,10 @@ def _busiest_second(starts: list[float]) -> int:
     return max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts)
 
 
-async def test_pacer_keeps_the_whole_bot_under_its_rate() -> None:
+async def test_limiter_keeps_the_whole_bot_under_its_rate() -> None:
     fake = FakeTime()
-    pacer = Pacer(30, fake.clock, fake.sleep)
-    starts = await _sends(pacer, fake, 300)
+    limiter = Limiter(30, fake.clock, fake.sleep)
+    starts = await _sends(limiter, fake, 300)
     assert _busiest_second(starts) <= 30
     assert 300 / (starts[-1] - starts[0]) > 28  # and close to it
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / 30 - 1e-9
@@ -61,45 +63,47 @@ async def test_slow_answers_never_let_more_than_the_rate_through() -> None:
     started a second after the answer of the one `rate` sends earlier, no second of
     Telegram's can hold more than `rate`, however the round trips vary."""
     fake = FakeTime()
-    pacer = Pacer(30, fake.clock, fake.sleep)
-    starts = await _sends(pacer, fake, 200, answer=0.08)
+    limiter = Limiter(30, fake.clock, fake.sleep)
+    starts = await _sends(limiter, fake, 200, answer=0.08)
     answers = [s + 0.08 for s in starts]
     assert all(b >= a + 1.0 for a, b in zip(answers, starts[30:], strict=False))
 
 
 async def test_a_held_up_loop_does_not_burst_afterwards() -> None:
     fake = FakeTime()
-    pacer = Pacer(30, fake.clock, fake.sleep)
-    await _sends(pacer, fake, 5)
+    limiter = Limiter(30, fake.clock, fake.sleep)
+    await _sends(limiter, fake, 5)
     fake.now += 2.0  # the event loop was busy for two seconds
-    starts = await _sends(pacer, fake, 30)
+    starts = await _sends(limiter, fake, 30)
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / 30 - 1e-9
 
 
 async def test_a_flood_wait_that_begins_while_a_send_waits_holds_it_too() -> None:
     fake = FakeTime()
-    pacer = Pacer(1, fake.clock, fake.sleep)
-    await _sends(pacer, fake, 1)
+    limiter = Limiter(1, fake.clock, fake.sleep)
+    await _sends(limiter, fake, 1)
 
     floods = [10.0]
 
     async def sleep_then_flood(seconds: float) -> None:
         fake.now += seconds
         if floods:  # Telegram's 429 arrived for another send meanwhile
-            pacer.pause(floods.pop())
+            limiter.pause(floods.pop())
 
-    pacer._sleep = sleep_then_flood
-    await pacer.slot()
+    limiter._sleep = sleep_then_flood
+    async with limiter.message(USER):
+        pass
     assert fake.now >= 100.0 + 1.0 + 10.0
 
 
-async def test_pacer_holds_every_send_during_a_flood_wait() -> None:
+async def test_limiter_holds_every_send_during_a_flood_wait() -> None:
     fake = FakeTime()
-    pacer = Pacer(30, fake.clock, fake.sleep)
-    await _sends(pacer, fake, 1)
-    pacer.pause(5.0)
-    assert pacer.paused_for == pytest.approx(5.0)
-    await pacer.slot()
+    limiter = Limiter(30, fake.clock, fake.sleep)
+    await _sends(limiter, fake, 1)
+    limiter.pause(5.0)
+    assert limiter.paused_for == pytest.approx(5.0)
+    async with limiter.message(USER):
+        pass
     assert fake.now >= 105.0
 
 
@@ -211,3 +215,28 @@ async def test_a_message_telegram_refuses_is_not_retried(api: FakeBotApi, sender
     assert await sender.send(USER, "x" * 5000) == (Result.REFUSED, USER)
     api.rejected.clear()  # the stand-in noted the over-long message, as Telegram would refuse it
     assert sender.counters.refused == 1
+
+
+async def test_at_most_unrecorded_messages_are_out_without_their_record(
+    api: FakeBotApi, sender: Sender
+) -> None:
+    """However slow the recording, no more messages are out unrecorded than the Sender
+    allows: all that a crash at that instant could make the next run repeat."""
+    chats = list(range(5001, 5009))
+    for chat in chats:
+        api.add_user(chat, f"user {chat}")
+    gated = Sender(sender.bot, Limiter(30), unrecorded=2)
+    recorded = 0
+    most = 0
+
+    async def record() -> None:
+        nonlocal recorded, most
+        accepted = sum(len(api.sent(chat)) for chat in chats)
+        most = max(most, accepted - recorded)
+        await asyncio.sleep(0.3)  # a slow database
+        recorded += 1
+
+    results = await asyncio.gather(*(gated.send(c, "hello", on_sent=record) for c in chats))
+    assert all(result is Result.SENT for result, _ in results)
+    assert recorded == len(chats)
+    assert most == 2
