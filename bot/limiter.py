@@ -8,7 +8,9 @@ replies and digests alike, passes through the bot's one Limiter.
 - Each chat: Telegram's own limits (FloodLimit), waited for before the queue for a slot, so a
   chat that must wait holds up no other chat.
 - Replies first: a command's answer takes the next slot ahead of every digest message.
-- A 429 pauses every send of the bot for the time Telegram asks.
+- A 429 to a digest message pauses every send of the bot for the time Telegram asks; a 429
+  to a command's answer pauses that chat only (a user's burst of commands must not hold up
+  everyone else's answers: the bot-wide window already keeps the whole bot under budget).
 
 `Replies` is python-telegram-bot's rate limiter for the application's own requests: it puts
 their messages through the same Limiter the digest Sender uses.
@@ -110,6 +112,7 @@ class Limiter:
         self._next = 0.0
         self._paused_until = 0.0
         self._chats: dict[int | str, Window] = {}
+        self._chat_paused: dict[int | str, float] = {}  # chat -> clock() it may send again
         self._sweep_at = 1024
         # Whoever holds the turn waits for the next slot; the others queue by lane, then age.
         self._turn_held = False
@@ -138,6 +141,11 @@ class Limiter:
         """Telegram asked for a pause (429): every send of the bot waits it out."""
         self._paused_until = max(self._paused_until, self.clock() + seconds)
 
+    def pause_chat(self, chat_id: int | str, seconds: float) -> None:
+        """Telegram asked for a pause in one chat: only that chat's messages wait it out."""
+        until = self.clock() + seconds
+        self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
+
     @property
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.clock())
@@ -158,6 +166,11 @@ class Limiter:
                     else Window(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0 * (1 + MARGIN))
                 )
             wait = 0.0 if private and lane == REPLY else chat.wait(now, lanes)
+            paused = self._chat_paused.get(chat_id, 0.0) - now
+            if paused > 0:
+                wait = max(wait or 0.0, paused)
+            elif chat_id in self._chat_paused:
+                del self._chat_paused[chat_id]
             if wait == 0.0:
                 chat.take(lane)
                 return chat
@@ -224,7 +237,8 @@ class Limiter:
 
 class Replies(BaseRateLimiter[int]):
     """PTB's rate limiter for the application's requests: their messages take the bot's
-    Limiter ahead of digests; a 429 pauses every send and the request is tried again, within
+    Limiter ahead of digests; a 429 pauses that chat's sends and the request is tried again,
+    within
     `retry`. `rate_limit_args` (an int) replaces the number of retries for one call."""
 
     def __init__(self, limiter: Limiter, retry: Retry = REPLY_RETRY) -> None:
@@ -260,7 +274,8 @@ class Replies(BaseRateLimiter[int]):
                     return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
-                self.limiter.pause(seconds)  # the next attempt waits it out with every send
+                # The next attempt waits it out; other chats' answers go on meanwhile.
+                self.limiter.pause_chat(chat_id, seconds)
                 failures += 1
                 elapsed = self.limiter.clock() - started
                 if retry.delay(failures, seconds, elapsed) is None:

@@ -103,6 +103,34 @@ async def test_replies_pass_other_requests_and_wait_out_a_429() -> None:
     assert calls == ["sendMessage", "sendMessage", "answerCallbackQuery"]
 
 
+async def test_a_429_to_one_chats_answer_holds_up_no_other_chat() -> None:
+    """A user's burst of commands got a 429 in their chat: their next answer waits it out,
+    another user's answer goes at once (before, the pause held up the whole bot)."""
+    limiter = Limiter(30)
+    replies = Replies(limiter)
+    refused = False
+
+    async def answer(chat_id: int) -> dict[str, Any]:
+        nonlocal refused
+        if chat_id == 7 and not refused:
+            refused = True
+            raise RetryAfter(2)
+        return {"ok": True}
+
+    async def reply(chat_id: int) -> object:
+        return await replies.process_request(
+            answer, (chat_id,), {}, "sendMessage", {"chat_id": chat_id}, None
+        )
+
+    flooding = asyncio.create_task(reply(7))
+    await asyncio.sleep(0.05)  # chat 7 got its 429 and waits
+    started = time.monotonic()
+    assert await reply(8) == {"ok": True}
+    assert time.monotonic() - started < 1.0
+    assert not flooding.done()
+    assert await flooding == {"ok": True}
+
+
 async def test_commands_are_answered_within_seconds_during_a_broadcast(
     sessions: sessionmaker[Session], db_url: str
 ) -> None:
