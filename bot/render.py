@@ -602,7 +602,6 @@ def _when(timing: Timing) -> str:
 
 
 def _next_line(timing: Timing) -> str:
-    assert timing.now is not None  # a stored chat's timing, as service._timing makes it
     return next_digest(timing.next_at, timing.now, timing.timezone)
 
 

@@ -113,14 +113,14 @@ class SourcesReply:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """When a chat's digests come (`schedule` as Schedule.describe() says it), and the next
-    one, at `now` (None: digests are paused, or the chat is not stored)."""
+    """When a chat's digests come (`schedule` as Schedule.describe() says it), and at `now`
+    the next one (None: digests are paused, or the chat is not stored)."""
 
     schedule: str
     at: time
     timezone: str
-    next_at: datetime | None = None
-    now: datetime | None = None
+    next_at: datetime | None
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)

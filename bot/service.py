@@ -271,7 +271,9 @@ def set_schedule(session: Session, chat: Chat, text: str, now: datetime) -> Sett
         row = subscriptions.find(session, chat.id)
         if row is None:  # what the chat would get: the configured default, at 08:00 UTC
             default = stored_schedule(session.info.get(subscriptions.DEFAULT_SCHEDULE))
-            return SettingReply("schedule", "usage", Timing(default.describe(), time(8), "UTC"))
+            return SettingReply(
+                "schedule", "usage", Timing(default.describe(), time(8), "UTC", None, now)
+            )
         return SettingReply("schedule", "usage", _timing(row, now))
     chosen = parse_schedule(text)
     if chosen is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import cast
 
 import pytest
@@ -13,7 +13,7 @@ from bot import keywords, profile, render, service
 from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
-from bot.replies import Chat
+from bot.replies import Chat, SettingReply, Unsubscribed
 from storage import queries, subscriptions
 from tests import replies
 
@@ -51,6 +51,29 @@ def test_subscribe_unsubscribe_and_list(store: sessionmaker[Session]) -> None:
     assert "• GNN" in listing
     assert "• MoE" not in listing
     assert "pruning" not in listing
+
+
+def test_commands_return_data_that_render_makes_a_message_of(
+    store: sessionmaker[Session],
+) -> None:
+    """What a command did, as data: the keywords added and left out, the chat's timing."""
+    with store.begin() as session:
+        added = service.subscribe(session, ME, "GNN, -survey, pruning, a", NOW)
+        assert added.done == "added"
+        assert [k.term for k in added.added] == ["GNN", "survey", "pruning"]
+        assert [k.stored for k, _ in added.refused] == ["a"]
+        assert added.timing is not None
+        assert added.timing.at == time(8)
+        assert service.subscribe(session, ME, "pruning", NOW).already == ["pruning"]
+        assert service.set_time(session, ME, "25:00", NOW) == SettingReply("time", "usage")
+        moved = service.set_time(session, ME, "7:30", NOW)
+        assert moved.timing is not None
+        assert moved.timing.at == time(7, 30)
+        assert service.unsubscribe(session, ME, "PRUNING") == Unsubscribed("removed", "pruning")
+        assert service.nothing_to_send(session, ME) == "nothing new"
+        assert service.import_document(session, ME, "[]", NOW).refused == "not an export"
+        assert service.forget(session, ME) is True
+        assert service.forget(session, ME) is False
 
 
 def test_keyword_limits(store: sessionmaker[Session]) -> None:
