@@ -24,13 +24,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot import feedback_handlers, flood, handlers, inline, library_handlers, metrics
+from bot import feedback_handlers, flood, handlers, inline, library_handlers, metrics, service
 from bot.config import Settings
 from bot.delivery import chat_is_gone
 from bot.digests import Digests
 from bot.limiter import Replies
 from bot.scheduler import Scheduler, make_sender
-from storage import subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(error, TelegramError) and chat_is_gone(error) and chat is not None:
         log.info("chat %s is gone (%s): deactivating it", chat.id, error)
         gone = chat.id
-        await handlers.in_thread(context, lambda s: subscriptions.deactivate(s, gone), write=True)
+        await handlers.in_thread(context, lambda s: service.chat_gone(s, gone), write=True)
         return
     if isinstance(error, BadRequest) and "not modified" in error.message.lower():
         # A double tap: the message shows what the tap asked for already.
@@ -186,7 +185,7 @@ def build_application(settings: Settings, sessions: sessionmaker[Session]) -> Ap
         .post_shutdown(stop_digests)
         .build()
     )
-    subscriptions.use_default_schedule(sessions, settings.default_schedule)
+    service.use_default_schedule(sessions, settings.default_schedule)
     digests = Digests(sessions, sender, settings.digest_max, recommend=settings.recommend_max)
     application.bot_data.update(
         sessions=sessions,

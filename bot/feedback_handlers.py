@@ -21,6 +21,7 @@ from telegram.ext import ContextTypes
 from bot import profile, recommendations
 from bot.digests import Digests
 from bot.handlers import _args, _may_change, in_thread
+from bot.records import Mark
 from bot.render import (
     feedback_keyboard,
     feedback_papers,
@@ -31,8 +32,6 @@ from bot.render import (
 )
 from bot.schedule import utc_now
 from bot.sources.text import arxiv_id
-from storage import feedback
-from storage.feedback import Mark
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +145,10 @@ def _find_similar(
 ) -> Similar | None:
     """The papers nearest the stored paper `wanted` (an arXiv id, or a row id); None if no
     such paper is stored."""
-    if isinstance(wanted, str):
-        by_id, _ = feedback.find_papers(session, [wanted], [])
-        paper_id = by_id.get(wanted)
-        if paper_id is None:
-            return None
-    else:
-        paper_id = wanted
-    paper = feedback.paper(session, paper_id)
-    if paper is None:
+    found = profile.stored_paper(session, wanted)
+    if found is None:
         return None
+    paper_id, paper = found
     # The candidates' pool: indexed once for all chats, again only after new papers.
     pool = digests.candidates(session).ranking
     near = recommendations.similar(session, paper_id, pool, SIMILAR)

@@ -36,13 +36,11 @@ from bot.config import Settings
 from bot.digests import Digests, Outcome
 from bot.fetch import FetchPolicy
 from bot.ingest import expand_sources, ingest_all
+from bot.records import Mark, SearchUnavailable
 from bot.render import feedback_keyboard, preformatted, search_page
-from bot.replies import Chat
+from bot.replies import Chat, SettingReply, Unsubscribed
 from bot.schedule import utc_now
 from bot.search import search as search_papers
-from storage import subscriptions
-from storage.feedback import Mark
-from storage.search import SearchUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +165,8 @@ def in_thread(
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     here = _here(update)
-    reply = await in_thread(context, lambda s: service.start(s, here, utc_now()), write=True)
-    await _reply(update, reply)
+    found = await in_thread(context, lambda s: service.start(s, here, utc_now()), write=True)
+    await _reply(update, render.welcome(found))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -181,25 +179,17 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     chat, keyword = target
     if keyword.strip():
-        reply = await in_thread(
+        found = await in_thread(
             context, lambda s: service.unsubscribe(s, chat, keyword), write=True
         )
-        await _reply(update, reply)
+        await _reply(update, render.unsubscribed(found))
         return
-
-    def stored(session: Session) -> list[tuple[int, str]]:
-        row = subscriptions.find(session, chat.id)
-        return sorted(
-            ((k.id, k.keyword) for k in row.keywords) if row else [],
-            key=lambda k: k[1].casefold(),
-        )
-
     buttons = [
         [InlineKeyboardButton(f"✕ {name[:60]}", callback_data=f"unsub:{chat.id}:{key}")]
-        for key, name in await in_thread(context, stored)
+        for key, name in await in_thread(context, lambda s: service.keyword_ids(s, chat))
     ]
     if not buttons:
-        await _reply(update, "There are no keywords to remove. Add some with /subscribe.")
+        await _reply(update, render.NO_KEYWORDS_TO_REMOVE)
         return
     await _reply(update, "Tap a keyword to remove it:", markup=InlineKeyboardMarkup(buttons))
 
@@ -221,14 +211,14 @@ async def _read_target(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Ch
 
 
 def _setting(
-    change: Callable[[Session, Chat, str, datetime], str],
+    change: Callable[[Session, Chat, str, datetime], SettingReply],
 ) -> Handler:
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         target = await _target(update, context)
         if target:
             chat, text = target
-            reply = await in_thread(context, lambda s: change(s, chat, text, utc_now()), write=True)
-            await _reply(update, reply)
+            done = await in_thread(context, lambda s: change(s, chat, text, utc_now()), write=True)
+            await _reply(update, render.setting(done))
 
     return handler
 
@@ -239,12 +229,12 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _target(update, context)
     if target:
         chat, text = target
-        reply = await _matching(
+        found = await _matching(
             context,
             lambda session, known: service.subscribe(session, chat, text, utc_now(), known),
             write=True,
         )
-        await _reply(update, reply)
+        await _reply(update, render.subscribed(found))
 
 
 async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -252,12 +242,12 @@ async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     target = await _target(update, context)
     if target:
         chat, text = target
-        reply = await _matching(
+        found = await _matching(
             context,
             lambda session, known: service.follow(session, chat, text, utc_now(), known),
             write=True,
         )
-        await _reply(update, reply)
+        await _reply(update, render.subscribed(found))
 
 
 set_time = _setting(service.set_time)
@@ -310,12 +300,13 @@ async def import_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _reply(update, await _import(context, target, message.text or ""))
 
 
-def _import(context: ContextTypes.DEFAULT_TYPE, chat: Chat, document: str) -> Awaitable[str]:
-    return _matching(
+async def _import(context: ContextTypes.DEFAULT_TYPE, chat: Chat, document: str) -> str:
+    done = await _matching(
         context,
         lambda session, known: service.import_document(session, chat, document, utc_now(), known),
         write=True,
     )
+    return render.imported(done)
 
 
 class RepliesToImportPrompt(MessageFilter):
@@ -341,7 +332,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    await _reply(update, service.stop_question(chat), markup=buttons)
+    await _reply(update, render.stop_question(chat), markup=buttons)
 
 
 def _matching(
@@ -411,7 +402,8 @@ async def _send_digest(update: Update, context: ContextTypes.DEFAULT_TYPE, chat:
     elif outcome in (Outcome.FAILED, Outcome.REFUSED):
         await _reply(update, "Telegram did not take the digest just now; try again later.")
     elif not sent:
-        await _reply(update, await in_thread(context, lambda s: service.nothing_to_send(s, chat)))
+        why = await in_thread(context, lambda s: service.nothing_to_send(s, chat))
+        await _reply(update, render.nothing_to_send(chat, why))
 
 
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -527,15 +519,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
     if action == "unsub" and keyword_id is not None:
         removed = await in_thread(
-            context, lambda s: subscriptions.remove_keyword_id(s, chat.id, keyword_id), write=True
+            context, lambda s: service.remove_keyword(s, chat, keyword_id), write=True
         )
         await query.answer(f"Removed {removed}" if removed else "Already removed.")
         if removed:
-            await query.edit_message_text(f"Unsubscribed from: {escape(removed)}")
+            await query.edit_message_text(render.unsubscribed(Unsubscribed("removed", removed)))
     elif action == "stop":
-        reply = await in_thread(context, lambda s: service.forget(s, chat), write=True)
+        deleted = await in_thread(context, lambda s: service.forget(s, chat), write=True)
         await query.answer()
-        await query.edit_message_text(reply)
+        await query.edit_message_text(render.forgotten(chat, deleted))
     else:
         await query.answer()
         await _send_digest(update, context, chat)
@@ -704,7 +696,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         old, new = message.migrate_from_chat_id, message.chat_id
     if new is not None:
         moved_to = new
-        await in_thread(context, lambda s: subscriptions.migrate(s, old, moved_to), write=True)
+        await in_thread(context, lambda s: service.chat_moved(s, old, moved_to), write=True)
 
 
 def admin_only(handler: Handler) -> Handler:

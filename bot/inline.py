@@ -21,12 +21,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot import render, trending
-from bot.records import Paper
+from bot import profile, render, service
+from bot.records import Paper, SearchUnavailable
 from bot.search import search
 from bot.sources.text import arxiv_id
-from storage import feedback
-from storage.search import SearchUnavailable
 
 PAGE = 20  # results per answer (Telegram takes at most 50)
 MAX_OFFSET = 1000  # deeper pages are not offered: nobody scrolls that far
@@ -85,23 +83,20 @@ def lookup(session: Session, query: str, offset: str, now: datetime) -> Page:
     """The page of results for what the user typed, from `offset` (Telegram's string)."""
     text = normalised(query)
     if not text:
-        since = trending.since(now, "week")
-        found = feedback.approvals(session, since, trending.MIN_CHATS)
-        trends = trending.rank(found)
+        _, trends = service.trending_papers(session, "week", now)
         return Page(
             tuple(item(t.approval.paper_id, t.approval.paper) for t in trends), hint=EMPTY_HINT
         )
     if (key := wanted_id(text)) is not None:
-        by_id, _ = feedback.find_papers(session, [key], [])
-        papers = feedback.papers(session, list(by_id.values()))
-        return Page(tuple(item(paper_id, paper) for paper_id, paper in papers.items()))
+        found = profile.stored_paper(session, key)
+        return Page((item(*found),) if found else ())
     start = offset_of(offset)
     try:
         outcome = search(session, text, limit=PAGE, offset=start)
     except SearchUnavailable:
         return Page(())
     ids = [r.paper_id for r in outcome.results if r.paper_id is not None]
-    papers = feedback.papers(session, ids)
+    papers = profile.papers(session, ids)
     items = tuple(
         item(r.paper_id, papers[r.paper_id], r.snippet)
         for r in outcome.results

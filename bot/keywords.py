@@ -33,6 +33,9 @@ _PUNCTUATION = ".,;:!?…·"
 # Dashes that mark an exclusion at the start (phones turn "-" into an en or em dash), and
 # that are stripped at the end ("pruning -"): hyphen, en dash, em dash, minus sign.
 DASHES = "-\u2013\u2014\u2212"
+# How many keywords a chat may have, and how long one may be.
+MAX_KEYWORDS = 50
+MAX_KEYWORD_LENGTH = 100
 _LEADING = re.compile(f"^[\\s{re.escape(QUOTES + _PUNCTUATION)}]+")
 _TRAILING = re.compile(f"[\\s{re.escape(QUOTES + _PUNCTUATION + DASHES)}]+$")
 # Brackets are stripped only when they enclose the whole keyword: "(MoE)" is "MoE", but the

@@ -4,13 +4,14 @@ data; render.py and the handlers turn it into messages."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from bot.library import Skipped, read_library
-from bot.records import Paper
+from bot.records import Mark, Paper
 from storage import feedback, subscriptions
 from storage.identity import title_key
 
@@ -94,27 +95,27 @@ def _where(skipped: Skipped) -> str:
 
 def rate(
     session: Session, chat_id: int, chat_type: str, paper_id: int, value: int, now: datetime
-) -> feedback.Mark | None:
+) -> Mark | None:
     """Rate a paper for the chat (0 takes a rating back); None if the paper is not stored."""
     if feedback.paper(session, paper_id) is None:
         return None
     subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
     feedback.rate(session, subscriber_id, paper_id, value, now)
-    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, feedback.Mark())
+    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, Mark())
 
 
 def save(
     session: Session, chat_id: int, chat_type: str, paper_id: int, saved: bool, now: datetime
-) -> feedback.Mark | None:
+) -> Mark | None:
     """Save a paper for the chat, or unsave it; None if the paper is not stored."""
     if feedback.paper(session, paper_id) is None:
         return None
     subscriber_id = _subscriber_id(session, chat_id, chat_type, now)
     feedback.save(session, subscriber_id, paper_id, saved, now)
-    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, feedback.Mark())
+    return feedback.marks(session, subscriber_id, [paper_id]).get(paper_id, Mark())
 
 
-def marks(session: Session, chat_id: int, paper_ids: list[int]) -> dict[int, feedback.Mark]:
+def marks(session: Session, chat_id: int, paper_ids: list[int]) -> dict[int, Mark]:
     subscriber_id = _known_subscriber(session, chat_id)
     return feedback.marks(session, subscriber_id, paper_ids) if subscriber_id else {}
 
@@ -128,3 +129,22 @@ def saved(
         return 0, []
     total = feedback.saved_count(session, subscriber_id)
     return total, feedback.saved_papers(session, subscriber_id, offset, limit)
+
+
+def papers(session: Session, paper_ids: Sequence[int]) -> dict[int, Paper]:
+    """The stored papers of these row ids, by row id."""
+    return feedback.papers(session, paper_ids)
+
+
+def stored_paper(session: Session, wanted: str | int) -> tuple[int, Paper] | None:
+    """The stored paper with the arXiv id or the row id `wanted`, and its row id; None if
+    no such paper is stored."""
+    if isinstance(wanted, str):
+        by_id, _ = feedback.find_papers(session, [wanted], [])
+        paper_id = by_id.get(wanted)
+        if paper_id is None:
+            return None
+    else:
+        paper_id = wanted
+    paper = feedback.paper(session, paper_id)
+    return (paper_id, paper) if paper is not None else None

@@ -125,3 +125,15 @@ def render_marks(snippet: str, start: str, end: str) -> str:
     if inside:
         out.append(end)
     return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A chat's feedback on one paper: +1, -1 or 0 (none), and whether it is saved."""
+
+    rating: int = 0
+    saved: bool = False
+
+
+class SearchUnavailable(Exception):
+    """This database has no search backend."""

@@ -16,13 +16,26 @@ from typing import TypeVar
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.ingest import SourceReport
-from bot.keywords import Count, Keyword
+from bot.keywords import MAX_KEYWORD_LENGTH, MAX_KEYWORDS, Count, Keyword
 from bot.logs import redact_url
-from bot.records import Paper, SearchOutcome, render_marks, usable_url
-from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
-from bot.schedule import local_day, zone
+from bot.records import Mark, Paper, SearchOutcome, render_marks, usable_url
+from bot.replies import (
+    BotStats,
+    Chat,
+    ChatSettings,
+    Digest,
+    Imported,
+    NothingToSend,
+    Planned,
+    SettingReply,
+    SourcesReply,
+    Subscribed,
+    Timing,
+    Unsubscribed,
+    Welcome,
+)
+from bot.schedule import SCHEDULE_USAGE, local_day, zone
 from bot.trending import Trend
-from storage.feedback import Mark
 
 # Telegram refuses longer messages (counted after entity parsing; the markup we add only
 # makes the raw text longer, so checking the raw text is safe).
@@ -567,3 +580,201 @@ def sources(reply: SourcesReply) -> list[str]:
     lines += [f"• {_source(s)} (PAPERBOY_SOURCES)" for s in reply.configured]
     lines += [f"• {_source(s)}" for s in reply.added]
     return split_messages(lines, separator="\n")
+
+
+# A /subscribe reply must fit one message, with room for the settings lines /import adds.
+REPLY_LIMIT = 3_500
+# What /stop deletes, as its question and its answer name it.
+STORED = "keywords, settings, ratings, saved papers, library and history"
+NO_KEYWORDS_TO_REMOVE = "There are no keywords to remove. Add some with /subscribe."
+FOLLOW_USAGE = (
+    "Usage: <code>/follow Yann LeCun</code>, several separated by commas, or "
+    "<code>/follow LeCun</code> for every author of that last name."
+)
+SCHEDULE_HELP = (
+    f"Usage: <code>/schedule {SCHEDULE_USAGE}</code>, for example "
+    "<code>/schedule weekly fri</code> (a weekly digest carries the week's best matches)."
+)
+
+
+def _when(timing: Timing) -> str:
+    return when(timing.schedule, timing.at, timing.timezone)
+
+
+def _next_line(timing: Timing) -> str:
+    return next_digest(timing.next_at, timing.now, timing.timezone)
+
+
+def welcome(found: Welcome) -> str:
+    """/start's greeting."""
+    lines = [
+        "<b>Welcome to paperboy!</b>",
+        "I send a digest of new research papers that match your keywords, "
+        f"{_when(found.timing)}: /schedule, /time and /timezone change it.",
+        "",
+        "Subscribe with <code>/subscribe graph neural networks, pruning</code>.",
+        "Typos, plurals, British spellings and acronyms (GNN, MoE) are understood; "
+        "<code>-survey</code> excludes.",
+    ]
+    if found.keywords:
+        lines += [
+            "",
+            f"{heading(found.chat, 'Keywords')}: "
+            + escape(cut(", ".join(found.keywords), LISTING)),
+        ]
+    lines += ["", "/help lists everything I can do."]
+    return "\n".join(lines)
+
+
+def subscribed(found: Subscribed) -> str:
+    """The reply to /subscribe and /follow, and an import's keywords line."""
+    if found.done == "usage":
+        return "Usage: <code>/subscribe keyword[, keyword...]</code>"
+    if found.done == "follow usage":
+        return FOLLOW_USAGE
+    if found.done == "follow filter":
+        return (
+            FOLLOW_USAGE + " For a category: <code>/subscribe cat:cs.LG</code>; to leave an "
+            "author out: <code>/subscribe -author:NAME</code>."
+        )
+    if found.done == "too long":
+        return (
+            f"A keyword can be at most {MAX_KEYWORD_LENGTH} characters; "
+            f"“{escape(found.too_long[:40])}…” has {len(found.too_long)}. Nothing was added."
+        )
+    if found.done == "too many":
+        return (
+            f"At most {MAX_KEYWORDS} keywords are allowed, and there are {found.present} "
+            "already. Remove some with /unsubscribe first. Nothing was added."
+        )
+    new = found.added
+    # A channel is managed from a private chat: a suggested command must name it.
+    chat = found.chat
+    named = chat.title if chat.type == "channel" and chat.title else ""
+    command = "/subscribe " + (f"{named} " if named else "")
+    reply = [
+        *listing("Subscribed to: ", [k.term for k in new if not k.exclude], LISTING),
+        *listing("Excluding: ", [k.term for k in new if k.exclude], LISTING),
+        *listing("Already there: ", found.already, LISTING),
+        *refusals(found.refused),
+        *questions(found.questioned, command, nothing_added=not new),
+    ]
+    if found.timing is not None:
+        reply += counts(found.counts, found.papers, newest=found.newest)
+        line = _next_line(found.timing)
+        if found.next_step:
+            # /subscribe (not /import): what to try now, on the last line, which fit keeps.
+            line += "\n" + next_step(escape(named))
+        reply.append(line)
+    return fit(reply, REPLY_LIMIT)
+
+
+def unsubscribed(found: Unsubscribed) -> str:
+    if found.done == "none":
+        return NO_KEYWORDS_TO_REMOVE
+    if found.done == "missing":
+        return f"“{escape(found.keyword[:100])}” is not among the keywords. /keywords lists them."
+    return f"Unsubscribed from: {escape(found.keyword)}"
+
+
+def setting(found: SettingReply) -> str:
+    """The reply to /time, /schedule, /timezone, /pause, /resume, /nothingnew and
+    /recommend."""
+    timing = found.timing
+    if found.command == "time":
+        if timing is None:
+            return "Usage: <code>/time HH:MM</code>, for example <code>/time 07:30</code>."
+        return f"Digest {_when(timing)}.\n{_next_line(timing)}"
+    if found.command == "schedule":
+        if found.done == "unknown":
+            return f"“{escape(found.value[:40])}” is not a schedule. {SCHEDULE_HELP}"
+        assert timing is not None
+        if found.done == "usage":
+            return f"Digest {_when(timing)}.\n{SCHEDULE_HELP}"
+        return f"Digest {_when(timing)}.\n{_next_line(timing)}"
+    if found.command == "timezone":
+        if found.done == "usage":
+            return (
+                "Usage: <code>/timezone Area/City</code>, "
+                "for example <code>/timezone Europe/Berlin</code>."
+            )
+        if found.done == "unknown":
+            return f"Unknown time zone “{escape(found.value[:64])}”. Did you mean: " + ", ".join(
+                f"<code>{escape(zone)}</code>" for zone in found.suggestions
+            )
+        assert timing is not None
+        return f"Time zone set to {escape(found.value)}; digest {_when(timing)}."
+    if found.command == "pause":
+        return "Paused: no daily digests until /resume."
+    if found.command == "resume":
+        assert timing is not None
+        return f"Resumed: digest {_when(timing)}."
+    if found.command == "nothingnew":
+        if found.done == "usage":
+            return (
+                "Usage: <code>/nothingnew on</code> (a short note on days without new papers) "
+                "or <code>/nothingnew off</code> (no message on those days, the default)."
+            )
+        if found.value == "on":
+            return "On days without new papers you will get a short “nothing new today”."
+        return "On days without new papers there will be no message."
+    if found.done == "usage":
+        return (
+            f"Recommendations: {found.value}. When on, the daily digest ends with a few new "
+            "papers that no keyword matched but that are like those you rated 👍 or saved 🔖.\n"
+            "Usage: <code>/recommend on</code> or <code>/recommend off</code>."
+        )
+    if found.value == "on":
+        return "Recommendations on: digests end with new papers like those you liked or saved."
+    return "Recommendations off: digests carry only papers that match your keywords."
+
+
+def imported(found: Imported) -> str:
+    """The reply to /import: why the document was refused, or what it changed."""
+    if found.refused == "not json":
+        return "That is not a JSON document: send the text that /export gave you."
+    if found.refused == "not an export":
+        return "That is not a paperboy export: send the text that /export gave you."
+    if found.refused == "bad keywords":
+        return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
+    reply = "".join("\n" + setting(done) for done in found.settings)
+    if found.keywords is not None:
+        reply += "\n" + subscribed(found.keywords)
+    if (done := found.restored) is not None:
+        restored = [
+            plural(done.ratings, "rating"),
+            plural(done.saved, "saved paper"),
+            f"{done.library:,} library " + ("entry" if done.library == 1 else "entries"),
+        ]
+        reply += "\nRestored " + ", ".join(restored) + "."
+        if done.missing:
+            reply += f" Not stored here, so left out: {plural(done.missing, 'paper')}."
+    return reply.strip() or "The export was empty: nothing to import."
+
+
+def stop_question(chat: Chat) -> str:
+    """/stop's confirmation: "Delete your keywords, ...?" or "... of Reading group?"."""
+    return f"Delete {whose(chat, STORED)}? This cannot be undone."
+
+
+def forgotten(chat: Chat, deleted: bool) -> str:
+    """The reply to /stop's "yes": whether there was anything to delete."""
+    if deleted:
+        again = " /start to begin again." if chat.private else ""
+        return f"Done: {whose(chat, STORED)} are deleted.{again}"
+    if chat.private:
+        return "There was nothing stored about you."
+    return f"There was nothing stored about {escape(chat.name)}."
+
+
+def nothing_to_send(chat: Chat, why: NothingToSend) -> str:
+    """Why /digest sent nothing: no keywords (and how to add one), or nothing new."""
+    if why == "nothing new":
+        return f"Nothing new for {whose(chat, 'keywords')} right now."
+    add = "Add keywords with <code>/subscribe keyword, keyword</code>"
+    if why == "nothing recommended":
+        return (
+            "There are no keywords yet, so a digest carries only papers recommended from "
+            f"your 👍 and 🔖, and none is new right now. {add} to get the papers that match them."
+        )
+    return f"There are no keywords yet, so there is nothing to send. {add}."

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Literal
 
+from bot.keywords import Count, Keyword
 from bot.records import Paper
 from storage.queries import Stats
 
@@ -108,3 +109,94 @@ class SourcesReply:
     reason: str = ""
     configured: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When a chat's digests come (`schedule` as Schedule.describe() says it), and at `now`
+    the next one (None: digests are paused, or the chat is not stored)."""
+
+    schedule: str
+    at: time
+    timezone: str
+    next_at: datetime | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """What /start shows: when digests come, and the chat's keywords."""
+
+    chat: Chat
+    timing: Timing
+    keywords: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """What /subscribe, /follow or an import's keywords did: a usage or refusal of the
+    whole list, or the keywords added, already there, refused and questioned, with what
+    the added ones match now among `papers` stored ones and when the next digest comes."""
+
+    done: Literal["usage", "follow usage", "follow filter", "too long", "too many", "added"]
+    chat: Chat
+    # "too long": the first keyword too long to keep; "too many": how many there are.
+    too_long: str = ""
+    present: int = 0
+    added: list[Keyword] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    refused: list[tuple[Keyword, str]] = field(default_factory=list)
+    questioned: list[tuple[Keyword, list[str]]] = field(default_factory=list)
+    counts: list[Count] = field(default_factory=list)
+    papers: int = 0
+    newest: bool = False  # `papers` are the newest ones, not all that are stored
+    timing: Timing | None = None  # the chat's, once keywords were added
+    next_step: bool = False  # say what to try now (/subscribe, not /import)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """What /unsubscribe KEYWORD did: no keywords to remove, `keyword` is not among them,
+    or it was removed (`keyword` as it was stored)."""
+
+    done: Literal["none", "missing", "removed"]
+    keyword: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettingReply:
+    """What a setting command did: showed its usage (and the chat's timing, for
+    /schedule), found `value` no schedule or time zone (with `suggestions`), or set it
+    (`value`: the time zone set, or "on"/"off")."""
+
+    command: Literal["time", "schedule", "timezone", "pause", "resume", "nothingnew", "recommend"]
+    done: Literal["usage", "unknown", "set"]
+    timing: Timing | None = None
+    value: str = ""
+    suggestions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What an import restored, and how many of its papers are not stored here."""
+
+    ratings: int
+    saved: int
+    library: int
+    missing: int
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What /import did: refused the document (`refused`), or applied its settings, its
+    keywords and its ratings, saved papers and library."""
+
+    refused: Literal["", "not json", "not an export", "bad keywords"] = ""
+    settings: list[SettingReply] = field(default_factory=list)
+    keywords: Subscribed | None = None
+    restored: Restored | None = None
+
+
+# Why /digest sent nothing: no new papers for the keywords; no keywords, and none of the
+# papers recommended from the chat's ratings and saved ones is new; no keywords at all.
+NothingToSend = Literal["nothing new", "nothing recommended", "no keywords"]

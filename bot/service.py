@@ -1,9 +1,9 @@
 """What the chat commands do, as plain functions over a database session: no Telegram I/O.
 
 Digest plans, /latest, /keywords, /settings, /stats, /sources and /trending return data
-(bot/replies.py) that bot/render.py turns into messages; the commands that change settings
-still return their reply as Telegram HTML (everything user- or page-supplied escaped).
-Either way the handlers stay a thin layer that parses a command and sends the reply.
+and the commands that change subscriptions and settings return data (bot/replies.py) that
+bot/render.py alone turns into messages. The handlers stay a thin layer that parses a
+command and sends the reply.
 """
 
 from __future__ import annotations
@@ -14,17 +14,29 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from html import escape
 
 from rapidfuzz import process
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot import filters, keywords, netguard, ranker, recommendations, render, trending
+from bot import filters, keywords, netguard, ranker, recommendations, trending
 from bot.matching import Match, Matcher, learn
-from bot.render import cut
-from bot.replies import BotStats, Chat, ChatSettings, Digest, Planned, SourcesReply
+from bot.replies import (
+    BotStats,
+    Chat,
+    ChatSettings,
+    Digest,
+    Imported,
+    NothingToSend,
+    Planned,
+    Restored,
+    SettingReply,
+    SourcesReply,
+    Subscribed,
+    Timing,
+    Unsubscribed,
+    Welcome,
+)
 from bot.schedule import (
-    SCHEDULE_USAGE,
     local_day,
     next_digest,
     parse_schedule,
@@ -35,16 +47,12 @@ from bot.trending import Trend
 from storage import feedback, queries, schedule, subscriptions
 from storage.models import SubscriberRow
 
-MAX_KEYWORDS = 50
-MAX_KEYWORD_LENGTH = 100
 # /latest and /digest look at this many of the newest stored papers: digests are about
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
 # A weekly digest is the week's: papers first stored this long before it, not older ones.
 WEEK = timedelta(days=7)
 EXPORT_FORMAT = "paperboy-subscription/1"
-# A /subscribe reply must fit one message, with room for the settings lines /import adds.
-REPLY_LIMIT = 3_500
 # The characters of an unknown time zone that its suggestions are guessed from.
 TIMEZONE_GUESS = 64
 
@@ -98,38 +106,24 @@ def _next_at(row: SubscriberRow, now: datetime) -> datetime:
     )
 
 
-def _when(row: SubscriberRow) -> str:
-    return render.when(stored_schedule(row.schedule).describe(), row.delivery_time, row.timezone)
+def _timing(row: SubscriberRow, now: datetime) -> Timing:
+    return Timing(
+        stored_schedule(row.schedule).describe(),
+        row.delivery_time,
+        row.timezone,
+        None if row.paused else _next_at(row, now),
+        now,
+    )
 
 
-def _next_line(row: SubscriberRow, now: datetime) -> str:
-    return render.next_digest(None if row.paused else _next_at(row, now), now, row.timezone)
-
-
-def start(session: Session, chat: Chat, now: datetime) -> str:
+def start(session: Session, chat: Chat, now: datetime) -> Welcome:
     row = _subscriber(session, chat, now)
-    have = subscriptions.keywords(row)
-    lines = [
-        "<b>Welcome to paperboy!</b>",
-        "I send a digest of new research papers that match your keywords, "
-        f"{_when(row)}: /schedule, /time and /timezone change it.",
-        "",
-        "Subscribe with <code>/subscribe graph neural networks, pruning</code>.",
-        "Typos, plurals, British spellings and acronyms (GNN, MoE) are understood; "
-        "<code>-survey</code> excludes.",
-    ]
-    if have:
-        lines += [
-            "",
-            f"{render.heading(chat, 'Keywords')}: " + escape(cut(", ".join(have), render.LISTING)),
-        ]
-    lines += ["", "/help lists everything I can do."]
-    return "\n".join(lines)
+    return Welcome(chat, _timing(row, now), subscriptions.keywords(row))
 
 
 def subscribe(
     session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
-) -> str:
+) -> Subscribed:
     """Add keywords, cleaned (bot/keywords.py); refuse and question the doubtful ones, and
     say what the added ones match among `known` (the stored papers' candidates) now."""
     return _add_keywords(session, chat, split_keywords(text), now, known, question=True)
@@ -143,20 +137,17 @@ def _add_keywords(
     known: Candidates | None,
     *,
     question: bool,
-) -> str:
+) -> Subscribed:
     if known is None:
         known = candidates(session)
     # Cleaned first without the papers: questioning a keyword against them costs with its
     # length, and one too long to keep is not worth it (4,000 characters took a second).
     found = keywords.review(wanted, None)
     if not found.typed:
-        return "Usage: <code>/subscribe keyword[, keyword...]</code>"
-    too_long = [k.stored for k in found.typed if len(k.stored) > MAX_KEYWORD_LENGTH]
+        return Subscribed("usage", chat)
+    too_long = [k.stored for k in found.typed if len(k.stored) > keywords.MAX_KEYWORD_LENGTH]
     if too_long:
-        return (
-            f"A keyword can be at most {MAX_KEYWORD_LENGTH} characters; "
-            f"“{escape(too_long[0][:40])}…” has {len(too_long[0])}. Nothing was added."
-        )
+        return Subscribed("too long", chat, too_long=too_long[0])
     if question:
         found = keywords.review(wanted, known.matcher)
     stored = [k.stored for k in found.accepted]
@@ -164,54 +155,35 @@ def _add_keywords(
     if row is not None:
         present = len(row.keywords)
         fresh = {k.casefold() for k in stored} - {k.keyword.casefold() for k in row.keywords}
-        if present + len(fresh) > MAX_KEYWORDS:
-            return (
-                f"At most {MAX_KEYWORDS} keywords are allowed, and there are {present} already. "
-                "Remove some with /unsubscribe first. Nothing was added."
-            )
+        if present + len(fresh) > keywords.MAX_KEYWORDS:
+            return Subscribed("too many", chat, present=present)
     added = set(subscriptions.add_keywords(row, stored)) if row is not None else set()
     new = [k for k in found.accepted if k.stored in added]
-    # A channel is managed from a private chat: a suggested command must name it.
-    command = "/subscribe " + (f"{chat.title} " if chat.type == "channel" and chat.title else "")
-    reply = [
-        *render.listing("Subscribed to: ", [k.term for k in new if not k.exclude], render.LISTING),
-        *render.listing("Excluding: ", [k.term for k in new if k.exclude], render.LISTING),
-        *render.listing(
-            "Already there: ",
-            [k.stored for k in found.accepted if k.stored not in added],
-            render.LISTING,
-        ),
-        *render.refusals(found.refused),
-        *render.questions(found.questioned, command, nothing_added=not new),
-    ]
-    if row is not None and new:
-        counted = keywords.counts(new, known.matcher)
-        reply += render.counts(counted, len(known.ids), newest=len(known.ids) >= CANDIDATES)
-        when = _next_line(row, now)
-        if question:
-            # /subscribe (not /import): what to try now, on the last line, which fit keeps.
-            named = chat.title if chat.type == "channel" and chat.title else ""
-            when += "\n" + render.next_step(escape(named))
-        reply.append(when)
-    return render.fit(reply, REPLY_LIMIT)
+    counted = row is not None and bool(new)
+    return Subscribed(
+        "added",
+        chat,
+        added=new,
+        already=[k.stored for k in found.accepted if k.stored not in added],
+        refused=found.refused,
+        questioned=found.questioned,
+        counts=keywords.counts(new, known.matcher) if counted else [],
+        papers=len(known.ids),
+        newest=len(known.ids) >= CANDIDATES,
+        timing=_timing(row, now) if row is not None and counted else None,
+        next_step=question,
+    )
 
 
 def follow(
     session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
-) -> str:
+) -> Subscribed:
     """/follow NAME[, NAME...]: a shortcut for subscribing `author:"NAME"`."""
     names = _names(text)
-    usage = (
-        "Usage: <code>/follow Yann LeCun</code>, several separated by commas, or "
-        "<code>/follow LeCun</code> for every author of that last name."
-    )
     if not names:
-        return usage
+        return Subscribed("follow usage", chat)
     if any(name[0] in keywords.DASHES or ":" in name for name in names):
-        return (
-            usage + " For a category: <code>/subscribe cat:cs.LG</code>; to leave an author "
-            "out: <code>/subscribe -author:NAME</code>."
-        )
+        return Subscribed("follow filter", chat)
     wanted = [f'author:"{name}"' for name in names]
     return _add_keywords(session, chat, wanted, now, known, question=False)
 
@@ -234,18 +206,18 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def unsubscribe(session: Session, chat: Chat, keyword: str) -> str:
+def unsubscribe(session: Session, chat: Chat, keyword: str) -> Unsubscribed:
     row = subscriptions.find(session, chat.id)
     if row is None or not row.keywords:
-        return "There are no keywords to remove. Add some with /subscribe."
+        return Unsubscribed("none", keyword)
     # As typed, or cleaned as /subscribe cleans it ("pruning." is the keyword "pruning").
     cleaned = keywords.clean(keyword)
     removed = subscriptions.remove_keyword(row, " ".join(keyword.split()))
     if removed is None and cleaned is not None:
         removed = subscriptions.remove_keyword(row, cleaned.stored)
     if removed is None:
-        return f"“{escape(keyword[:100])}” is not among the keywords. /keywords lists them."
-    return f"Unsubscribed from: {escape(removed)}"
+        return Unsubscribed("missing", keyword)
+    return Unsubscribed("removed", removed)
 
 
 def keyword_list(session: Session, chat: Chat) -> list[str]:
@@ -254,43 +226,67 @@ def keyword_list(session: Session, chat: Chat) -> list[str]:
     return subscriptions.keywords(row) if row else []
 
 
-def set_time(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def keyword_ids(session: Session, chat: Chat) -> list[tuple[int, str]]:
+    """The chat's keywords with their ids (what /unsubscribe's buttons name), by name."""
+    row = subscriptions.find(session, chat.id)
+    return sorted(
+        ((k.id, k.keyword) for k in row.keywords) if row else [], key=lambda k: k[1].casefold()
+    )
+
+
+def remove_keyword(session: Session, chat: Chat, keyword_id: int) -> str | None:
+    """Remove the chat's keyword `keyword_id` (a button's); its text, None if it is gone."""
+    return subscriptions.remove_keyword_id(session, chat.id, keyword_id)
+
+
+def chat_gone(session: Session, chat_id: int) -> None:
+    """The chat blocked, kicked or deleted the bot: stop sending to it."""
+    subscriptions.deactivate(session, chat_id)
+
+
+def chat_moved(session: Session, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup with a new id: its subscription moves with it."""
+    subscriptions.migrate(session, old_chat_id, new_chat_id)
+
+
+def use_default_schedule(sessions: sessionmaker[Session], schedule: str) -> None:
+    """New chats enrolled through these sessions get `schedule` (as bot/schedule.py
+    stores it)."""
+    subscriptions.use_default_schedule(sessions, schedule)
+
+
+def set_time(session: Session, chat: Chat, text: str, now: datetime) -> SettingReply:
     found = _TIME.match(text.strip())
     if not found:
-        return "Usage: <code>/time HH:MM</code>, for example <code>/time 07:30</code>."
+        return SettingReply("time", "usage")
     at = time(int(found.group(1)), int(found.group(2)))
     row = _subscriber(session, chat, now)
     subscriptions.set_schedule(row, at=at)
-    return f"Digest {_when(row)}.\n{_next_line(row, now)}"
+    return SettingReply("time", "set", _timing(row, now))
 
 
-def set_schedule(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def set_schedule(session: Session, chat: Chat, text: str, now: datetime) -> SettingReply:
     """/schedule daily | weekdays | weekly [DAY]; alone, the current schedule and usage."""
-    usage = (
-        f"Usage: <code>/schedule {SCHEDULE_USAGE}</code>, for example "
-        "<code>/schedule weekly fri</code> (a weekly digest carries the week's best matches)."
-    )
     if not text.strip():
         row = subscriptions.find(session, chat.id)
         if row is None:  # what the chat would get: the configured default, at 08:00 UTC
             default = stored_schedule(session.info.get(subscriptions.DEFAULT_SCHEDULE))
-            return f"Digest {default.describe()} at 08:00 (UTC).\n{usage}"
-        return f"Digest {_when(row)}.\n{usage}"
+            return SettingReply(
+                "schedule", "usage", Timing(default.describe(), time(8), "UTC", None, now)
+            )
+        return SettingReply("schedule", "usage", _timing(row, now))
     chosen = parse_schedule(text)
     if chosen is None:
-        return f"“{escape(text.strip()[:40])}” is not a schedule. {usage}"
+        return SettingReply("schedule", "unknown", value=text.strip())
     row = _subscriber(session, chat, now)
     subscriptions.set_schedule(row, days=chosen.stored)
-    return f"Digest {_when(row)}.\n{_next_line(row, now)}"
+    return SettingReply("schedule", "set", _timing(row, now))
 
 
-def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> SettingReply:
     name = text.strip()
     if not name:
-        return (
-            "Usage: <code>/timezone Area/City</code>, "
-            "for example <code>/timezone Europe/Berlin</code>."
-        )
+        return SettingReply("timezone", "usage")
     exact = _TIMEZONE_BY_NAME.get(name.casefold())
     if exact is None:
         # Fuzzy matching costs the product of the lengths: a zone name is short, and the
@@ -298,52 +294,37 @@ def set_timezone(session: Session, chat: Chat, text: str, now: datetime) -> str:
         # carry cost a second).
         guess = name[:TIMEZONE_GUESS]
         close = [zone for zone, _, _ in process.extract(guess, _TIMEZONES, limit=3)]
-        return f"Unknown time zone “{escape(name[:64])}”. Did you mean: " + ", ".join(
-            f"<code>{escape(zone)}</code>" for zone in close
-        )
+        return SettingReply("timezone", "unknown", value=name, suggestions=close)
     row = _subscriber(session, chat, now)
     subscriptions.set_schedule(row, timezone=exact)
-    return f"Time zone set to {escape(exact)}; digest {_when(row)}."
+    return SettingReply("timezone", "set", _timing(row, now), exact)
 
 
-def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> str:
+def set_paused(session: Session, chat: Chat, paused: bool, now: datetime) -> SettingReply:
     row = _subscriber(session, chat, now)
     subscriptions.set_paused(row, paused)
-    if paused:
-        return "Paused: no daily digests until /resume."
-    return f"Resumed: digest {_when(row)}."
+    return SettingReply("pause" if paused else "resume", "set", _timing(row, now))
 
 
-def set_notify_empty(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def set_notify_empty(session: Session, chat: Chat, text: str, now: datetime) -> SettingReply:
     choice = text.strip().lower()
     if choice not in ("on", "off"):
-        return (
-            "Usage: <code>/nothingnew on</code> (a short note on days without new papers) or "
-            "<code>/nothingnew off</code> (no message on those days, the default)."
-        )
+        return SettingReply("nothingnew", "usage")
     row = _subscriber(session, chat, now)
     row.notify_empty = choice == "on"
-    if row.notify_empty:
-        return "On days without new papers you will get a short “nothing new today”."
-    return "On days without new papers there will be no message."
+    return SettingReply("nothingnew", "set", value=choice)
 
 
-def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> str:
+def set_recommend(session: Session, chat: Chat, text: str, now: datetime) -> SettingReply:
     """/recommend on|off: the digest's "Recommended for you" part; alone, the state."""
     choice = text.strip().lower()
     if choice not in ("on", "off"):
         row = subscriptions.find(session, chat.id)
         state = "on" if row is None or row.recommend else "off"
-        return (
-            f"Recommendations: {state}. When on, the daily digest ends with a few new papers "
-            "that no keyword matched but that are like those you rated 👍 or saved 🔖.\n"
-            "Usage: <code>/recommend on</code> or <code>/recommend off</code>."
-        )
+        return SettingReply("recommend", "usage", value=state)
     row = _subscriber(session, chat, now)
     row.recommend = choice == "on"
-    if row.recommend:
-        return "Recommendations on: digests end with new papers like those you liked or saved."
-    return "Recommendations off: digests carry only papers that match your keywords."
+    return SettingReply("recommend", "set", value=choice)
 
 
 def settings(session: Session, chat: Chat) -> ChatSettings | None:
@@ -395,17 +376,17 @@ def export(session: Session, chat: Chat) -> str:
 
 def import_document(
     session: Session, chat: Chat, text: str, now: datetime, known: Candidates | None = None
-) -> str:
+) -> Imported:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
-        return "That is not a JSON document: send the text that /export gave you."
+        return Imported("not json")
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-        return "That is not a paperboy export: send the text that /export gave you."
+        return Imported("not an export")
     wanted = document.get("keywords", [])
     if not isinstance(wanted, list) or not all(isinstance(k, str) for k in wanted):
-        return "The export's <code>keywords</code> must be a list of texts. Nothing was changed."
-    reply = ""
+        return Imported("bad keywords")
+    done: list[SettingReply] = []
     for key, apply in (
         ("timezone", set_timezone),
         ("time", set_time),
@@ -414,14 +395,13 @@ def import_document(
     ):
         value = document.get(key)
         if isinstance(value, str):
-            reply += "\n" + apply(session, chat, value, now)
+            done.append(apply(session, chat, value, now))
     if isinstance(document.get("paused"), bool):
-        reply += "\n" + set_paused(session, chat, document["paused"], now)
+        done.append(set_paused(session, chat, document["paused"], now))
     # Keywords last, so that the next digest they announce is on the imported schedule. The
     # entries were separate keywords when exported: cleaned and refused, never questioned.
     parts = [part for entry in wanted for part in split_keywords(entry)]
-    if parts:
-        reply += "\n" + _add_keywords(session, chat, parts, now, known, question=False)
+    added = _add_keywords(session, chat, parts, now, known, question=False) if parts else None
 
     # Ratings, saved papers and the library: entries that are not a paper named by a title
     # (and, for a rating, a value of 1 or -1) are passed over.
@@ -454,52 +434,29 @@ def import_document(
     library = [
         (str(item["title"]), abstract(item), reference(item).arxiv_id) for item in papers("library")
     ]
+    restored = None
     if ratings or saved or library:
         row = _subscriber(session, chat, now)
-        done = feedback.restore(session, row.id, ratings, saved, library, now)
-        counts = [
-            render.plural(done.ratings, "rating"),
-            render.plural(done.saved, "saved paper"),
-            f"{done.library:,} library " + ("entry" if done.library == 1 else "entries"),
-        ]
-        reply += "\nRestored " + ", ".join(counts) + "."
-        if done.missing:
-            reply += f" Not stored here, so left out: {render.plural(done.missing, 'paper')}."
-    return reply.strip() or "The export was empty: nothing to import."
+        kept = feedback.restore(session, row.id, ratings, saved, library, now)
+        restored = Restored(kept.ratings, kept.saved, kept.library, kept.missing)
+    return Imported(settings=done, keywords=added, restored=restored)
 
 
-# What /stop deletes, as its question and its answer name it.
-STORED = "keywords, settings, ratings, saved papers, library and history"
+def forget(session: Session, chat: Chat) -> bool:
+    """Delete everything stored about the chat; whether there was anything."""
+    return subscriptions.forget(session, chat.id)
 
 
-def stop_question(chat: Chat) -> str:
-    """/stop's confirmation: "Delete your keywords, ...?" or "... of Reading group?"."""
-    return f"Delete {render.whose(chat, STORED)}? This cannot be undone."
-
-
-def forget(session: Session, chat: Chat) -> str:
-    if subscriptions.forget(session, chat.id):
-        again = " /start to begin again." if chat.private else ""
-        return f"Done: {render.whose(chat, STORED)} are deleted.{again}"
-    if chat.private:
-        return "There was nothing stored about you."
-    return f"There was nothing stored about {escape(chat.name)}."
-
-
-def nothing_to_send(session: Session, chat: Chat) -> str:
-    """Why /digest sent nothing: no keywords (and how to add one), or nothing new."""
+def nothing_to_send(session: Session, chat: Chat) -> NothingToSend:
+    """Why /digest sent nothing: no keywords, or nothing new."""
     row = subscriptions.find(session, chat.id)
     if row is not None and row.keywords:
-        return f"Nothing new for {render.whose(chat, 'keywords')} right now."
+        return "nothing new"
     held = feedback.held(session, row.id) if row is not None else None
     profile = held is not None and bool(held.ratings or held.saved or held.library)
-    add = "Add keywords with <code>/subscribe keyword, keyword</code>"
     if profile and row is not None and row.recommend:
-        return (
-            "There are no keywords yet, so a digest carries only papers recommended from "
-            f"your 👍 and 🔖, and none is new right now. {add} to get the papers that match them."
-        )
-    return f"There are no keywords yet, so there is nothing to send. {add}."
+        return "nothing recommended"
+    return "no keywords"
 
 
 def _why(match: Match) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
+from bot.records import Mark as Mark  # a record of bot/records.py, re-exported
 from bot.records import Paper
 from storage.identity import title_key
 from storage.models import (
@@ -25,14 +26,6 @@ from storage.search_index import TERMS_TABLE
 _ANALYSED = text(
     f"SELECT id, title_family, abstract_family FROM {TERMS_TABLE} WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A chat's feedback on one paper: +1, -1 or 0 (none), and whether it is saved."""
-
-    rating: int = 0
-    saved: bool = False
 
 
 @dataclass(frozen=True, slots=True)

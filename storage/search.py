@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from sqlalchemy import ColumnElement, TextClause, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from bot.records import SearchUnavailable as SearchUnavailable  # re-exported
 from storage.models import (
     COMMON_PAPERS,
     PaperRow,
@@ -50,10 +51,6 @@ Columns = Literal["title_exact", "abstract_exact", "exact", "family"]
 def is_fts_table(name: str) -> bool:
     """The full-text indexes and their tables, which the models do not describe."""
     return name.startswith(FTS_INDEX)
-
-
-class SearchUnavailable(Exception):
-    """This database has no search backend."""
 
 
 @dataclass(frozen=True, slots=True)

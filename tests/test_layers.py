@@ -1,5 +1,6 @@
-"""The layers keep to their places: storage/ alone holds SQL, and the command line reaches
-storage only through service functions (bot/operations.py, bot/service.py)."""
+"""The layers keep to their places: storage/ alone holds SQL, render.py alone makes HTML
+(the service functions return data), and the command line and the chat handlers reach
+storage only through service functions (bot/operations.py, bot/service.py, bot/profile.py)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,33 @@ def test_only_storage_holds_sql() -> None:
     assert offenders == []
 
 
-def test_the_command_line_reaches_storage_through_service_functions() -> None:
-    offenders = [
+def _storage_imports(paths: list[Path]) -> list[str]:
+    return [
         f"{path.name}: {module}"
-        for path in sorted((REPO / "bot").glob("cli*.py"))
+        for path in paths
         for module, name in _imports(path)
         if module == "storage" or module.startswith("storage.") or name == "storage"
     ]
-    assert offenders == []
+
+
+def test_the_command_line_reaches_storage_through_service_functions() -> None:
+    assert _storage_imports(sorted((REPO / "bot").glob("cli*.py"))) == []
+
+
+# What receives Telegram's updates: the command and button handlers, inline queries, and
+# the application (its error handler).
+HANDLERS = sorted(
+    [*(REPO / "bot").glob("*handlers.py"), REPO / "bot" / "inline.py", REPO / "bot" / "app.py"]
+)
+
+
+def test_the_handlers_reach_storage_through_service_functions() -> None:
+    assert len(HANDLERS) >= 5  # handlers, feedback and library handlers, inline, app
+    assert _storage_imports(HANDLERS) == []
+
+
+def test_service_functions_return_data_not_html() -> None:
+    """bot/service.py knows nothing of messages: it neither imports render nor escapes."""
+    found = _imports(REPO / "bot" / "service.py")
+    assert [(m, n) for m, n in found if m == "bot.render" or n == "render"] == []
+    assert ("html", "escape") not in found

@@ -24,6 +24,7 @@ from bot.replies import Chat
 from bot.schedule import DAILY, Schedule, local_day, next_digest, parse_schedule, zone
 from bot.scheduler import Scheduler, make_sender
 from storage import queries, subscriptions
+from tests import replies
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 from tests.test_schedule import Clock
 
@@ -192,7 +193,7 @@ def test_a_weekly_digest_carries_the_weeks_best_matches_capped(
         queries.store_papers(session, [Paper("Old Pruning", "pruning")], NOW - timedelta(days=8))
         week = [Paper(f"Pruning Study {n}", "pruning", upvotes=n) for n in range(6)]
         queries.store_papers(session, week, NOW - timedelta(days=2))
-        service.subscribe(session, ME, "pruning", NOW)
+        replies.subscribe(session, ME, "pruning", NOW)
     with sessions() as session:
         known = service.candidates(session)
         daily = service.digest(session, ME.id, known, 4, now=NOW)
@@ -201,7 +202,7 @@ def test_a_weekly_digest_carries_the_weeks_best_matches_capped(
     assert "7 new papers</b> for your keywords\n" in render.digest(daily)[0][0][0]
     assert not daily.weekly
     with sessions.begin() as session:
-        assert "weekly on Friday" in service.set_schedule(session, ME, "weekly fri", NOW)
+        assert "weekly on Friday" in replies.set_schedule(session, ME, "weekly fri", NOW)
     with sessions() as session:
         plan = service.digest(session, ME.id, known, 4, now=NOW)
     text = render.digest(plan)[0][0][0]
@@ -227,12 +228,12 @@ def test_the_default_schedule_is_given_to_new_subscribers_only(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions.begin() as session:
-        service.start(session, ME, NOW)
+        replies.start(session, ME, NOW)
     subscriptions.use_default_schedule(sessions, "weekdays")
     with sessions.begin() as session:
-        shown = service.set_schedule(session, Chat(43, "private"), "", NOW)
+        shown = replies.set_schedule(session, Chat(43, "private"), "", NOW)
         assert shown.startswith("Digest on weekdays at 08:00 (UTC).")
-        reply = service.start(session, Chat(43, "private"), NOW)
+        reply = replies.start(session, Chat(43, "private"), NOW)
         assert "on weekdays at 08:00 (UTC)" in reply
         assert "daily at 08:00" in render.settings(ME, service.settings(session, ME))
         assert "on weekdays at 08:00" in render.settings(
@@ -242,16 +243,16 @@ def test_the_default_schedule_is_given_to_new_subscribers_only(
 
 def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        shown = service.set_schedule(session, ME, "", NOW)
+        shown = replies.set_schedule(session, ME, "", NOW)
         assert "Digest daily at 08:00 (UTC)." in shown
         assert "Usage: <code>/schedule daily, weekdays or weekly [DAY]</code>" in shown
-        assert "is not a schedule" in service.set_schedule(session, ME, "monthly", NOW)
+        assert "is not a schedule" in replies.set_schedule(session, ME, "monthly", NOW)
         # NOW is Friday 27 November 2026, 08:00 UTC: the next Friday digest is a week on.
-        reply = service.set_schedule(session, ME, "weekly FRI", NOW)
+        reply = replies.set_schedule(session, ME, "weekly FRI", NOW)
         assert reply == (
             "Digest weekly on Friday at 08:00 (UTC).\nNext digest: Fri 04 Dec at 08:00 (UTC)."
         )
-        assert "weekly on Friday at 07:30" in service.set_time(session, ME, "07:30", NOW)
+        assert "weekly on Friday at 07:30" in replies.set_time(session, ME, "07:30", NOW)
         assert "Digest: active, weekly on Friday at 07:30 (UTC)" in render.settings(
             ME, service.settings(session, ME)
         )
@@ -259,7 +260,7 @@ def test_schedule_replies_and_export(sessions: sessionmaker[Session]) -> None:
     assert '"schedule": "weekly friday"' in document
     other = Chat(44, "private")
     with sessions.begin() as session:
-        reply = service.import_document(session, other, document, NOW)
+        reply = replies.import_document(session, other, document, NOW)
         assert "Digest weekly on Friday at 07:30 (UTC)." in reply
         row = subscriptions.find(session, 44)
         assert row is not None
@@ -275,15 +276,15 @@ def test_a_schedule_change_recomputes_the_next_digest(sessions: sessionmaker[Ses
         return row.next_digest_at
 
     with sessions.begin() as session:
-        service.subscribe(session, ME, "pruning", now)
-        service.set_schedule(session, ME, "weekly thu", now)
+        replies.subscribe(session, ME, "pruning", now)
+        replies.set_schedule(session, ME, "weekly thu", now)
         service.due_chats(session, now)
         assert next_at(session) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-        service.set_schedule(session, ME, "daily", now)
+        replies.set_schedule(session, ME, "daily", now)
         assert next_at(session) is None  # the scheduler computes it from the new settings
         service.due_chats(session, now)
         assert next_at(session) == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-        service.set_schedule(session, ME, "weekdays", now)
+        replies.set_schedule(session, ME, "weekdays", now)
         service.due_chats(session, datetime(2026, 11, 28, 9, 0, tzinfo=UTC))  # a Saturday
         assert next_at(session) == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -293,9 +294,9 @@ def test_digest_now_leaves_a_weekly_chat_alone_on_other_days(
 ) -> None:
     thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     with sessions.begin() as session:
-        service.subscribe(session, ME, "pruning", thursday)
-        service.subscribe(session, Chat(45, "private"), "pruning", thursday)
-        service.set_schedule(session, ME, "weekly fri", thursday)
+        replies.subscribe(session, ME, "pruning", thursday)
+        replies.subscribe(session, Chat(45, "private"), "pruning", thursday)
+        replies.set_schedule(session, ME, "weekly fri", thursday)
         service.due_chats(session, thursday)
         assert service.pending_today(session, thursday) == [45]
         friday = thursday + timedelta(days=1)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import cast
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import profile, render, service
+from bot import keywords, profile, render, service
 from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
-from bot.replies import Chat
+from bot.replies import Chat, SettingReply, Unsubscribed
 from storage import queries, subscriptions
+from tests import replies
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 ME = Chat(42, "private")
@@ -37,33 +38,56 @@ def store(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 def test_subscribe_unsubscribe_and_list(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        assert "Subscribed to: GNN, pruning" in service.subscribe(session, ME, "GNN, pruning", NOW)
-        reply = service.subscribe(session, ME, "pruning\nMoE", NOW)
+        assert "Subscribed to: GNN, pruning" in replies.subscribe(session, ME, "GNN, pruning", NOW)
+        reply = replies.subscribe(session, ME, "pruning\nMoE", NOW)
         assert "Subscribed to: MoE" in reply
         assert "Already there: pruning" in reply
-        assert "Usage" in service.subscribe(session, ME, " , ,", NOW)
-        assert "Unsubscribed from: pruning" in service.unsubscribe(session, ME, "PRUNING")
-        assert "is not among" in service.unsubscribe(session, ME, "nothing")
+        assert "Usage" in replies.subscribe(session, ME, " , ,", NOW)
+        assert "Unsubscribed from: pruning" in replies.unsubscribe(session, ME, "PRUNING")
+        assert "is not among" in replies.unsubscribe(session, ME, "nothing")
         # Cleaned as /subscribe cleans: copied with a full stop or in quotes.
-        assert "Unsubscribed from: MoE" in service.unsubscribe(session, ME, "“MoE.”")
+        assert "Unsubscribed from: MoE" in replies.unsubscribe(session, ME, "“MoE.”")
         [listing] = render.keyword_list(ME, service.keyword_list(session, ME))
     assert "• GNN" in listing
     assert "• MoE" not in listing
     assert "pruning" not in listing
 
 
+def test_commands_return_data_that_render_makes_a_message_of(
+    store: sessionmaker[Session],
+) -> None:
+    """What a command did, as data: the keywords added and left out, the chat's timing."""
+    with store.begin() as session:
+        added = service.subscribe(session, ME, "GNN, -survey, pruning, a", NOW)
+        assert added.done == "added"
+        assert [k.term for k in added.added] == ["GNN", "survey", "pruning"]
+        assert [k.stored for k, _ in added.refused] == ["a"]
+        assert added.timing is not None
+        assert added.timing.at == time(8)
+        assert service.subscribe(session, ME, "pruning", NOW).already == ["pruning"]
+        assert service.set_time(session, ME, "25:00", NOW) == SettingReply("time", "usage")
+        moved = service.set_time(session, ME, "7:30", NOW)
+        assert moved.timing is not None
+        assert moved.timing.at == time(7, 30)
+        assert service.unsubscribe(session, ME, "PRUNING") == Unsubscribed("removed", "pruning")
+        assert service.nothing_to_send(session, ME) == "nothing new"
+        assert service.import_document(session, ME, "[]", NOW).refused == "not an export"
+        assert service.forget(session, ME) is True
+        assert service.forget(session, ME) is False
+
+
 def test_keyword_limits(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        assert "at most 100 characters" in service.subscribe(session, ME, "x" * 101, NOW)
-        many = ", ".join(f"kw{i}" for i in range(service.MAX_KEYWORDS + 1))
-        assert "At most 50 keywords" in service.subscribe(session, ME, many, NOW)
+        assert "at most 100 characters" in replies.subscribe(session, ME, "x" * 101, NOW)
+        many = ", ".join(f"kw{i}" for i in range(keywords.MAX_KEYWORDS + 1))
+        assert "At most 50 keywords" in replies.subscribe(session, ME, many, NOW)
         assert "No keywords yet" in render.keyword_list(ME, service.keyword_list(session, ME))[0]
-        service.subscribe(session, ME, ", ".join(f"kw{i}" for i in range(50)), NOW)
-        assert "At most 50 keywords" in service.subscribe(session, ME, "one more", NOW)
+        replies.subscribe(session, ME, ", ".join(f"kw{i}" for i in range(50)), NOW)
+        assert "At most 50 keywords" in replies.subscribe(session, ME, "one more", NOW)
         # Fifty keywords of a hundred characters do not fit one message: the list is split.
     with store.begin() as session:
         subscriptions.forget(session, ME.id)
-        service.subscribe(session, ME, ", ".join(f"{i:03d}" + "k" * 97 for i in range(50)), NOW)
+        replies.subscribe(session, ME, ", ".join(f"{i:03d}" + "k" * 97 for i in range(50)), NOW)
         listing = render.keyword_list(ME, service.keyword_list(session, ME))
     assert len(listing) == 2
     assert all(len(message) <= MESSAGE_LIMIT for message in listing)
@@ -71,15 +95,15 @@ def test_keyword_limits(store: sessionmaker[Session]) -> None:
 
 def test_time_timezone_pause_and_settings(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        assert "07:30 (UTC)" in service.set_time(session, ME, "7:30", NOW)
-        assert "Usage" in service.set_time(session, ME, "25:00", NOW)
-        assert "Europe/Berlin" in service.set_timezone(session, ME, "europe/berlin", NOW)
-        suggestion = service.set_timezone(session, ME, "Europe/Berln", NOW)
+        assert "07:30 (UTC)" in replies.set_time(session, ME, "7:30", NOW)
+        assert "Usage" in replies.set_time(session, ME, "25:00", NOW)
+        assert "Europe/Berlin" in replies.set_timezone(session, ME, "europe/berlin", NOW)
+        suggestion = replies.set_timezone(session, ME, "Europe/Berln", NOW)
         assert "Unknown time zone" in suggestion
         assert "Europe/Berlin" in suggestion
-        assert "Paused" in service.set_paused(session, ME, True, NOW)
-        assert "Usage" in service.set_notify_empty(session, ME, "maybe", NOW)
-        assert "nothing new today" in service.set_notify_empty(session, ME, "ON", NOW)
+        assert "Paused" in replies.set_paused(session, ME, True, NOW)
+        assert "Usage" in replies.set_notify_empty(session, ME, "maybe", NOW)
+        assert "nothing new today" in replies.set_notify_empty(session, ME, "ON", NOW)
         settings = render.settings(ME, service.settings(session, ME))
     assert "paused, daily at 07:30 (Europe/Berlin)" in settings
     assert "On days with nothing new: a short note" in settings
@@ -96,11 +120,11 @@ def test_changing_the_schedule_makes_the_scheduler_compute_it_again(
 ) -> None:
     later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     with store.begin() as session:
-        service.subscribe(session, ME, "GNN", NOW)
+        replies.subscribe(session, ME, "GNN", NOW)
         assert service.due_chats(session, NOW) == []
         # NOW is 08:00 UTC: today's time has passed, so the first digest is tomorrow's.
         assert _schedule(session) == (datetime(2026, 11, 25, 8, 0, tzinfo=UTC), None)
-        service.set_time(session, ME, "09:00", NOW)
+        replies.set_time(session, ME, "09:00", NOW)
         assert _schedule(session) == (None, None)
         assert service.due_chats(session, NOW) == []
         assert _schedule(session) == (later, None)
@@ -115,23 +139,23 @@ def test_changing_the_schedule_makes_the_scheduler_compute_it_again(
 
 def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        service.subscribe(session, ME, "GNN, -survey", NOW)
-        service.set_time(session, ME, "06:15", NOW)
-        service.set_notify_empty(session, ME, "on", NOW)
+        replies.subscribe(session, ME, "GNN, -survey", NOW)
+        replies.set_time(session, ME, "06:15", NOW)
+        replies.set_notify_empty(session, ME, "on", NOW)
         document = service.export(session, ME)
     other = Chat(43, "private")
     with store.begin() as session:
-        service.import_document(session, other, document, NOW)
+        replies.import_document(session, other, document, NOW)
         assert json.loads(service.export(session, other)) == json.loads(document)
-        assert "not a JSON document" in service.import_document(session, other, "{oops", NOW)
-        assert "not a paperboy export" in service.import_document(session, other, "[]", NOW)
+        assert "not a JSON document" in replies.import_document(session, other, "{oops", NOW)
+        assert "not a paperboy export" in replies.import_document(session, other, "[]", NOW)
         bad = json.dumps({"format": service.EXPORT_FORMAT, "keywords": [1, 2]})
-        assert "must be a list of texts" in service.import_document(session, other, bad, NOW)
+        assert "must be a list of texts" in replies.import_document(session, other, bad, NOW)
 
 
 def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        service.subscribe(session, ME, "pruning, -survey", NOW)
+        replies.subscribe(session, ME, "pruning, -survey", NOW)
         digest = service.digest(session, ME.id, service.candidates(session), limit=1)
     assert digest.more == 1
     [(text, ids)] = render.digest(digest)[0]
@@ -150,7 +174,7 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
 
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        service.subscribe(session, GROUP, "GNN", NOW)
+        replies.subscribe(session, GROUP, "GNN", NOW)
         found = service.latest(session, GROUP, service.candidates(session))
         [(reply, paper_ids)] = render.latest(GROUP, found)
         row = subscriptions.find(session, GROUP.id)
@@ -170,37 +194,37 @@ def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
 
 def test_forget(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
-        service.subscribe(session, ME, "GNN", NOW)
-        assert "deleted" in service.forget(session, ME)
-        assert "nothing stored" in service.forget(session, ME)
+        replies.subscribe(session, ME, "GNN", NOW)
+        assert "deleted" in replies.forget(session, ME)
+        assert "nothing stored" in replies.forget(session, ME)
         assert subscriptions.find(session, ME.id) is None
 
 
 def test_stop_names_the_chat_as_a_person_would(store: sessionmaker[Session]) -> None:
     """Private chats are "your ...", never "... of you"; groups are named."""
-    assert service.stop_question(ME) == (
+    assert render.stop_question(ME) == (
         "Delete your keywords, settings, ratings, saved papers, library and history? "
         "This cannot be undone."
     )
-    assert service.stop_question(GROUP) == (
+    assert render.stop_question(GROUP) == (
         "Delete the keywords, settings, ratings, saved papers, library and history of "
         "Reading group? This cannot be undone."
     )
-    assert "of this chat?" in service.stop_question(Chat(-5, "group"))
-    assert "of &lt;b&gt;x?" in service.stop_question(Chat(-5, "group", "<b>x"))
+    assert "of this chat?" in render.stop_question(Chat(-5, "group"))
+    assert "of &lt;b&gt;x?" in render.stop_question(Chat(-5, "group", "<b>x"))
     with store.begin() as session:
-        service.subscribe(session, ME, "GNN", NOW)
-        service.subscribe(session, GROUP, "GNN", NOW)
-        assert service.forget(session, ME) == (
+        replies.subscribe(session, ME, "GNN", NOW)
+        replies.subscribe(session, GROUP, "GNN", NOW)
+        assert replies.forget(session, ME) == (
             "Done: your keywords, settings, ratings, saved papers, library and history are "
             "deleted. /start to begin again."
         )
-        assert service.forget(session, ME) == "There was nothing stored about you."
-        assert service.forget(session, GROUP) == (
+        assert replies.forget(session, ME) == "There was nothing stored about you."
+        assert replies.forget(session, GROUP) == (
             "Done: the keywords, settings, ratings, saved papers, library and history of "
             "Reading group are deleted."
         )
-        assert service.forget(session, GROUP) == "There was nothing stored about Reading group."
+        assert replies.forget(session, GROUP) == "There was nothing stored about Reading group."
 
 
 def test_an_empty_digest_says_why(store: sessionmaker[Session]) -> None:
@@ -210,41 +234,41 @@ def test_an_empty_digest_says_why(store: sessionmaker[Session]) -> None:
         "Add keywords with <code>/subscribe keyword, keyword</code>."
     )
     with store.begin() as session:
-        assert service.nothing_to_send(session, ME) == no_keywords
-        service.start(session, ME, NOW)
-        assert service.nothing_to_send(session, ME) == no_keywords
-        service.subscribe(session, ME, "GNN", NOW)
-        assert service.nothing_to_send(session, ME) == "Nothing new for your keywords right now."
-        service.subscribe(session, GROUP, "GNN", NOW)
-        assert service.nothing_to_send(session, GROUP) == (
+        assert replies.nothing_to_send(session, ME) == no_keywords
+        replies.start(session, ME, NOW)
+        assert replies.nothing_to_send(session, ME) == no_keywords
+        replies.subscribe(session, ME, "GNN", NOW)
+        assert replies.nothing_to_send(session, ME) == "Nothing new for your keywords right now."
+        replies.subscribe(session, GROUP, "GNN", NOW)
+        assert replies.nothing_to_send(session, GROUP) == (
             "Nothing new for the keywords of Reading group right now."
         )
         # Saved papers but no keywords: a digest carries recommendations only.
-        service.unsubscribe(session, ME, "GNN")
+        replies.unsubscribe(session, ME, "GNN")
         [(paper_id, _)] = subscriptions.newest_papers(session, 1)
         profile.save(session, ME.id, ME.type, paper_id, True, NOW)
-        reply = service.nothing_to_send(session, ME)
+        reply = replies.nothing_to_send(session, ME)
         assert reply.startswith("There are no keywords yet, so a digest carries only papers ")
         assert "none is new right now" in reply
-        service.set_recommend(session, ME, "off", NOW)
-        assert service.nothing_to_send(session, ME) == no_keywords
+        replies.set_recommend(session, ME, "off", NOW)
+        assert replies.nothing_to_send(session, ME) == no_keywords
 
 
 def test_subscribe_ends_with_a_next_step(store: sessionmaker[Session]) -> None:
     channel = Chat(-1003, "channel", "@papers")
     with store.begin() as session:
-        *_, when, step = service.subscribe(session, ME, "GNN", NOW).split("\n")
+        *_, when, step = replies.subscribe(session, ME, "GNN", NOW).split("\n")
         assert when.startswith("Next digest: ")
         assert step == (
             "Try /latest now, or /digest for your first digest; /time sets when it comes."
         )
-        *_, step = service.subscribe(session, channel, "GNN", NOW).split("\n")
+        *_, step = replies.subscribe(session, channel, "GNN", NOW).split("\n")
         assert step == (
             "Try <code>/latest @papers</code> now, or <code>/digest @papers</code> for its "
             "first digest; <code>/time @papers 07:30</code> sets when it comes."
         )
         # Nothing added: no next step either.
-        assert "Try /latest" not in service.subscribe(session, ME, "GNN", NOW)
+        assert "Try /latest" not in replies.subscribe(session, ME, "GNN", NOW)
 
 
 def test_paper_block_escapes_and_cuts() -> None:
@@ -280,7 +304,7 @@ def test_delivered_papers_do_not_change_what_a_keyword_means(
     papers += [Paper(f"Model {n}", "We train a model.") for n in range(40)]
     with sessions.begin() as session:
         queries.store_papers(session, papers, NOW)
-        service.subscribe(session, ME, "modal", NOW)
+        replies.subscribe(session, ME, "modal", NOW)
         first = service.digest(session, ME.id, service.candidates(session), limit=10)
         row = subscriptions.find(session, ME.id)
         assert row is not None
@@ -295,7 +319,7 @@ def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session])
     url = "https://github.com/" + "x" * 2_100
     with sessions.begin() as session:
         queries.store_papers(session, [Paper("Long Link Pruning", f"Code: {url}")], NOW)
-        service.subscribe(session, ME, "pruning", NOW)
+        replies.subscribe(session, ME, "pruning", NOW)
         [(text, _)] = render.digest(
             service.digest(session, ME.id, service.candidates(session), limit=5)
         )[0]
@@ -307,7 +331,7 @@ def test_a_paper_with_an_absurd_link_still_fits(sessions: sessionmaker[Session])
 def test_long_replies_stay_under_the_limit(store: sessionmaker[Session]) -> None:
     keywords = [f"{i:03d}" + "k" * 97 for i in range(50)]
     with store.begin() as session:
-        added = service.subscribe(session, ME, ", ".join(keywords), NOW)
+        added = replies.subscribe(session, ME, ", ".join(keywords), NOW)
         settings = render.settings(ME, service.settings(session, ME))
         exported = preformatted(service.export(session, ME))
     assert len(added) < MESSAGE_LIMIT
@@ -339,14 +363,14 @@ def _stored(session: Session, chat: Chat = ME) -> list[str]:
 def test_keywords_are_cleaned_as_typed_from_a_sentence(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
         # The welcome text's example, copied with its full stop.
-        reply = service.subscribe(session, ME, "graph neural networks, pruning.", NOW)
+        reply = replies.subscribe(session, ME, "graph neural networks, pruning.", NOW)
         assert reply.startswith("Subscribed to: graph neural networks, pruning\n")
-        reply = service.subscribe(
+        reply = replies.subscribe(
             session, ME, "«MoE»; \u201cdiffusion\u201d, (GNN), low-rank:", NOW
         )
         assert reply.startswith("Subscribed to: MoE, diffusion, GNN, low-rank\n")
-        assert "Already there: pruning" in service.subscribe(session, ME, "'pruning'", NOW)
-        assert "Usage" in service.subscribe(session, ME, "..., -, «»", NOW)
+        assert "Already there: pruning" in replies.subscribe(session, ME, "'pruning'", NOW)
+        assert "Usage" in replies.subscribe(session, ME, "..., -, «»", NOW)
         assert _stored(session) == [
             "diffusion", "GNN", "graph neural networks", "low-rank", "MoE", "pruning",
         ]  # fmt: skip
@@ -354,11 +378,11 @@ def test_keywords_are_cleaned_as_typed_from_a_sentence(topics: sessionmaker[Sess
 
 def test_exclusions_are_acknowledged_as_exclusions(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
-        reply = service.subscribe(session, ME, "pruning, -survey, \u2014review.", NOW)
+        reply = replies.subscribe(session, ME, "pruning, -survey, \u2014review.", NOW)
         assert reply.startswith("Subscribed to: pruning\nExcluding: survey, review\n")
         assert "-survey" not in reply.split("\n")[1]
         assert "• -survey: 1 paper left out" in reply
-        assert "Already there: -survey" in service.subscribe(session, ME, '"-survey"', NOW)
+        assert "Already there: -survey" in replies.subscribe(session, ME, '"-survey"', NOW)
         assert _stored(session) == ["-review", "-survey", "pruning"]
         # The digest reads the stored exclusion: the survey of pruning is left out.
         [(text, _)] = render.digest(
@@ -370,7 +394,7 @@ def test_exclusions_are_acknowledged_as_exclusions(topics: sessionmaker[Session]
 
 def test_one_letter_and_stop_word_keywords_are_refused(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
-        reply = service.subscribe(session, ME, "a, pruning, the, x, of the, -a, IT", NOW)
+        reply = replies.subscribe(session, ME, "a, pruning, the, x, of the, -a, IT", NOW)
         assert _stored(session) == ["IT", "pruning"]
     lines = reply.split("\n")
     assert lines[0] == "Subscribed to: pruning, IT"
@@ -378,13 +402,13 @@ def test_one_letter_and_stop_word_keywords_are_refused(topics: sessionmaker[Sess
     assert "“the” was not added: too common a word to pick papers." in lines
     assert "“of the” was not added: too common words to pick papers." in lines
     with topics.begin() as session:
-        only = service.subscribe(session, ME, "a", NOW)
+        only = replies.subscribe(session, ME, "a", NOW)
     assert only == "“a” was not added: a single letter matches almost every paper."
 
 
 def test_keywords_run_together_are_questioned(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
-        reply = service.subscribe(session, ME, "GNN pruning diffusion", NOW)
+        reply = replies.subscribe(session, ME, "GNN pruning diffusion", NOW)
         assert subscriptions.find(session, ME.id) is None  # nothing stored, not even a chat
     assert reply.startswith(
         "“GNN pruning diffusion” looks like 3 keywords. Did you mean "
@@ -394,12 +418,12 @@ def test_keywords_run_together_are_questioned(topics: sessionmaker[Session]) -> 
     assert "quote it: <code>/subscribe &quot;GNN pruning diffusion&quot;</code>" in reply
     with topics.begin() as session:
         # The others of the same command are added; quotes force a phrase.
-        reply = service.subscribe(session, ME, 'GNN pruning diffusion, MoE, "GNN pruning"', NOW)
+        reply = replies.subscribe(session, ME, 'GNN pruning diffusion, MoE, "GNN pruning"', NOW)
         assert _stored(session) == ["GNN pruning", "MoE"]
         # Real phrases pass, whether the papers use them or not.
         phrases = "large language models, graph neural networks, knowledge distillation"
-        service.subscribe(session, ME, phrases, NOW)
-        service.subscribe(session, ME, "reinforcement learning from human feedback", NOW)
+        replies.subscribe(session, ME, phrases, NOW)
+        replies.subscribe(session, ME, "reinforcement learning from human feedback", NOW)
         assert len(_stored(session)) == 6
     assert reply.startswith("Subscribed to: MoE, GNN pruning\n“GNN pruning diffusion” looks")
     assert "Use commas between keywords. It was not added." in reply
@@ -408,7 +432,7 @@ def test_keywords_run_together_are_questioned(topics: sessionmaker[Session]) -> 
 def test_a_channel_is_named_in_the_suggested_command(topics: sessionmaker[Session]) -> None:
     channel = Chat(-1003, "channel", "@papers")
     with topics.begin() as session:
-        reply = service.subscribe(session, channel, "GNN pruning", NOW)
+        reply = replies.subscribe(session, channel, "GNN pruning", NOW)
     assert "<code>/subscribe @papers GNN, pruning</code>" in reply
 
 
@@ -418,7 +442,7 @@ def test_the_reply_says_what_each_keyword_matches_now(
     # What Matcher.suggest proposes is the matcher's business; the reply shows it.
     monkeypatch.setattr(Matcher, "suggest", lambda self, keyword: f"not {keyword}")
     with topics.begin() as session:
-        reply = service.subscribe(session, ME, "pruning, GNN, zeppelins, -survey", NOW)
+        reply = replies.subscribe(session, ME, "pruning, GNN, zeppelins, -survey", NOW)
     assert reply.split("\n")[2:] == [
         "Matches among the 6 stored papers now:",
         "• pruning: 3 papers",
@@ -432,19 +456,19 @@ def test_the_reply_says_what_each_keyword_matches_now(
     with topics.begin() as session:
         known = service.candidates(session)
         queries.store_papers(session, [Paper("Sparse MoE Again", "More MoE layers.")], NOW)
-        assert "• MoE: 1 paper" in service.subscribe(session, ME, "MoE", NOW, known)
-        assert "• MoE: 2 papers" in service.subscribe(session, GROUP, "MoE", NOW)
+        assert "• MoE: 1 paper" in replies.subscribe(session, ME, "MoE", NOW, known)
+        assert "• MoE: 2 papers" in replies.subscribe(session, GROUP, "MoE", NOW)
 
 
 def test_the_reply_says_when_the_next_digest_comes(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
-        service.set_timezone(session, ME, "Europe/Berlin", NOW)
+        replies.set_timezone(session, ME, "Europe/Berlin", NOW)
         # 08:00 UTC is 09:00 in Berlin: today's 08:00 has passed.
-        assert "Next digest: tomorrow at 08:00 (Europe/Berlin)." in service.subscribe(
+        assert "Next digest: tomorrow at 08:00 (Europe/Berlin)." in replies.subscribe(
             session, ME, "pruning", NOW
         )
-        service.set_time(session, ME, "21:30", NOW)
-        assert "Next digest: today at 21:30 (Europe/Berlin)." in service.subscribe(
+        replies.set_time(session, ME, "21:30", NOW)
+        assert "Next digest: today at 21:30 (Europe/Berlin)." in replies.subscribe(
             session, ME, "GNN", NOW
         )
         # Once scheduled, the stored time is the one said.
@@ -452,18 +476,18 @@ def test_the_reply_says_when_the_next_digest_comes(topics: sessionmaker[Session]
         row = subscriptions.find(session, ME.id)
         assert row is not None
         row.next_digest_at = datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
-        assert "Next digest: Fri 27 Nov at 21:30 (Europe/Berlin)." in service.subscribe(
+        assert "Next digest: Fri 27 Nov at 21:30 (Europe/Berlin)." in replies.subscribe(
             session, ME, "MoE", NOW
         )
-        service.set_paused(session, ME, True, NOW)
-        assert "Digests are paused: /resume" in service.subscribe(session, ME, "diffusion", NOW)
+        replies.set_paused(session, ME, True, NOW)
+        assert "Digests are paused: /resume" in replies.subscribe(session, ME, "diffusion", NOW)
         # Nothing added, nothing announced.
-        assert "Next digest" not in service.subscribe(session, ME, "pruning", NOW)
+        assert "Next digest" not in replies.subscribe(session, ME, "pruning", NOW)
 
 
 def test_no_papers_stored_yet(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        reply = service.subscribe(session, ME, "GNN pruning diffusion", NOW)
+        reply = replies.subscribe(session, ME, "GNN pruning diffusion", NOW)
     # Nothing to judge it by: kept as typed, and the reply says why nothing matches.
     assert reply.startswith("Subscribed to: GNN pruning diffusion\n")
     assert "No papers are stored yet" in reply
@@ -478,7 +502,7 @@ def test_import_cleans_and_refuses_but_never_questions(topics: sessionmaker[Sess
         }
     )
     with topics.begin() as session:
-        reply = service.import_document(session, ME, document, NOW)
+        reply = replies.import_document(session, ME, document, NOW)
         # Each entry was one keyword when exported: the words of one are a phrase.
         assert _stored(session) == ["-survey", "GNN", "GNN pruning diffusion", "MoE", "pruning"]
     assert "Subscribed to: pruning, GNN pruning diffusion, GNN, MoE" in reply
@@ -492,12 +516,12 @@ def test_import_cleans_and_refuses_but_never_questions(topics: sessionmaker[Sess
 def test_hostile_keyword_replies_fit_one_message(topics: sessionmaker[Session]) -> None:
     with topics.begin() as session:
         ampersands = ", ".join(f"{i:02d}" + "&" * 90 for i in range(45))
-        reply = service.subscribe(session, ME, ampersands, NOW)
-        refused = service.subscribe(session, GROUP, ", ".join("&<>" * 30 for _ in range(45)), NOW)
+        reply = replies.subscribe(session, ME, ampersands, NOW)
+        refused = replies.subscribe(session, GROUP, ", ".join("&<>" * 30 for _ in range(45)), NOW)
         runs = ["GNN pruning", "GNN diffusion", "MoE diffusion", "GNN MoE", "diffusion MoE"]
-        questioned = service.subscribe(session, GROUP, ", ".join(runs * 10), NOW)
+        questioned = replies.subscribe(session, GROUP, ", ".join(runs * 10), NOW)
     for text in (reply, refused, questioned):
-        assert len(text) < service.REPLY_LIMIT
+        assert len(text) < render.REPLY_LIMIT
         assert "<b" not in text.replace("<b>", "")  # only our own tags
     # The listing that does not fit is left out; what follows it still comes.
     assert reply.startswith("…\nMatches among the 6 stored papers now:\n")
@@ -547,5 +571,5 @@ def test_a_keyword_too_long_is_refused_before_it_is_read(
         known = service.candidates(session)
         unread = service.Candidates(known.newest_id, [], cast(Matcher, _Unread()), known.ranking)
         long = " ".join(f"word{n}" for n in range(600))
-        reply = service.subscribe(session, ME, long, NOW, unread)
+        reply = replies.subscribe(session, ME, long, NOW, unread)
     assert reply.startswith("A keyword can be at most 100 characters; “word0 word1")
