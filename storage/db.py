@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: loading it and the migrations costs more CPU than
+# most commands take to run, and a schema already at the newest revision needs neither.
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -78,6 +81,8 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # env.py reuses this engine instead of building one from a URL, so the password-bearing
@@ -88,14 +93,38 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
+    if _stored_revision(engine) == newest_revision():
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
+
+
+def newest_revision() -> str:
+    """The newest revision, read from the migrations' file names (NNNN_what.py, numbered
+    in order; tests/test_migrations.py checks that Alembic agrees) without loading them."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("*_*.py"))
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision alembic_version records; None before the first migration. A database
+    that cannot be reached raises, as it would in Alembic."""
+    with engine.connect() as connection:
+        try:
+            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no such table yet
+            return None
 
 
 def head_revision() -> str | None:
     """The newest revision this version of paperboy knows."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
