@@ -1,5 +1,6 @@
 """`paperboy recommend`, `paperboy saved` and `paperboy library import`: a chat's
-recommendations, saved papers and imported library from the command line."""
+recommendations, saved papers and imported library from the command line. Imported only
+when one of them runs."""
 
 from __future__ import annotations
 
@@ -117,27 +118,3 @@ def cmd_library_import(args: argparse.Namespace, settings: Settings, engine: Eng
     for reason in report.skipped:
         print(f"  skipped {reason}")
     return 0
-
-
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    recommend = commands.add_parser(
-        "recommend", help="a chat's best unsent papers by what it liked, saved and imported"
-    )
-    recommend.add_argument("--chat", type=int, required=True, metavar="ID")
-    recommend.add_argument("--limit", type=int, default=10, metavar="N", help="default 10")
-    recommend.add_argument("--json", action="store_true", help="print JSON")
-    recommend.set_defaults(handler=cmd_recommend, reads_only=True)
-
-    saved = commands.add_parser("saved", help="a chat's saved papers")
-    saved.add_argument("--chat", type=int, required=True, metavar="ID")
-    saved.add_argument("--format", choices=("bibtex", "ris", "json"), default="json")
-    saved.set_defaults(handler=cmd_saved, reads_only=True)
-
-    library = commands.add_parser("library", help="a chat's library (its profile)")
-    actions = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
-    load = actions.add_parser(
-        "import", help="read a BibTeX or RIS file into a chat's profile (any chat id)"
-    )
-    load.add_argument("--chat", type=int, required=True, metavar="ID")
-    load.add_argument("file", metavar="FILE", help=".bib or .ris")
-    load.set_defaults(handler=cmd_library_import)

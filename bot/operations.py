@@ -7,18 +7,23 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import profile, recommendations
-from bot.recommendations import Recommendation
 from bot.records import Paper
 from storage import db, queries, schedule, subscriptions, transfer
 from storage.queries import Stats
 from storage.search import SearchUnavailable
 from storage.transfer import TransferError
+
+if TYPE_CHECKING:
+    from bot.profile import LibraryReport
+    from bot.recommendations import Recommendation
+
+# bot.profile and bot.recommendations (numpy, the library parsers) are imported by the
+# functions that use them: `paperboy stats` and the like start without them.
 
 __all__ = ["SearchUnavailable", "Stats", "TransferError"]
 
@@ -129,6 +134,8 @@ def recommend(
     engine: Engine, chat_id: int, now: datetime, limit: int
 ) -> list[Recommendation] | None:
     """A chat's best unsent papers; None for a chat the bot does not know."""
+    from bot import recommendations
+
     with db.make_sessions(engine)() as session:
         row = subscriptions.find(session, chat_id)
         if row is None:
@@ -141,6 +148,8 @@ def recommend(
 
 def saved(engine: Engine, chat_id: int) -> list[Paper] | None:
     """A chat's saved papers, newest first; None for a chat the bot does not know."""
+    from bot import profile
+
     with db.make_sessions(engine)() as session:
         if subscriptions.find(session, chat_id) is None:
             return None
@@ -155,9 +164,11 @@ def import_library(
     filename: str,
     default_schedule: str,
     now: datetime,
-) -> profile.LibraryReport:
+) -> LibraryReport:
     """Read a BibTeX or RIS file into a chat's profile (a chat new to the bot is enrolled,
     with the default schedule). Raises LibraryError for a file that cannot be read."""
+    from bot import profile
+
     chat_type = "private" if chat_id > 0 else "group"
     sessions = db.make_sessions(engine)
     subscriptions.use_default_schedule(sessions, default_schedule)  # a new chat's

@@ -13,6 +13,9 @@ MARK_START = "\x02"
 MARK_END = "\x03"
 # Longer links (a page can hold anything) are passed over rather than risk a message limit.
 URL_LIMIT = 500
+# Results on a page of search, by default and at most.
+SEARCH_LIMIT = 5
+SEARCH_MAX_LIMIT = 50
 # Where a paper with no arXiv id and no page of its own is found: arXiv's title search.
 _TITLE_SEARCH = "https://arxiv.org/search/?query={}&searchtype=title"
 _TITLE_SEARCHED = 200  # characters of the title searched: enough to find it, never too long

@@ -57,14 +57,22 @@ from bot.matching import (
     may_be_typo,
     read_keyword,
 )
-from bot.records import MARK_END, MARK_START, Paper, SearchOutcome, SearchResult
+from bot.records import (
+    MARK_END,
+    MARK_START,
+    SEARCH_LIMIT,
+    SEARCH_MAX_LIMIT,
+    Paper,
+    SearchOutcome,
+    SearchResult,
+)
 from storage import feedback, subscriptions
 from storage import search as store
 from storage.search import Clause, Hit, Plan, Tier
 from storage.search_index import belongs_in_vocabulary
 
-DEFAULT_LIMIT = 5
-MAX_LIMIT = 50
+DEFAULT_LIMIT = SEARCH_LIMIT
+MAX_LIMIT = SEARCH_MAX_LIMIT
 MAX_WORDS = 16
 # Shorter last words match only themselves: "a" or "gr" would match half the vocabulary.
 PREFIX_MIN_LENGTH = 3

@@ -111,9 +111,10 @@ def _stored_revision(engine: Engine) -> str | None:
     that cannot be reached raises, as it would in Alembic."""
     with engine.connect() as connection:
         try:
-            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+            stored: str | None = connection.scalar(text("SELECT version_num FROM alembic_version"))
         except DBAPIError:  # no such table yet
             return None
+        return stored
 
 
 def head_revision() -> str | None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from bot import cli, ingest
+from bot import cli, cli_preview, ingest
 from storage import db, queries, subscriptions
 from storage.models import PaperRow, SourceRow
 from tests.conftest import FIXTURES
@@ -338,7 +338,7 @@ def test_digest_and_preview_say_when_no_chat_is_subscribed(
     """No subscriber at all is not "every chat has had today's digest"; an unknown chat
     is an error on stderr, not an empty preview."""
     code, out = run(capsys, "digest", "--now", "--dry-run")
-    assert (code, out) == (0, cli.NO_SUBSCRIBERS + "\n")
+    assert (code, out) == (0, cli_preview.NO_SUBSCRIBERS + "\n")
     for args in (["preview", "--chat", "999"], ["digest", "--now", "--dry-run", "--chat", "999"]):
         code = cli.main(args)
         captured = capsys.readouterr()
@@ -350,5 +350,5 @@ def test_digest_and_preview_say_when_no_chat_is_subscribed(
     with db.make_sessions(engine).begin() as session:
         row = subscriptions.enroll(session, 7, "private", datetime.now(UTC))
         subscriptions.set_paused(row, True)
-    assert run(capsys, "digest", "--now", "--dry-run") == (0, cli.NONE_RECEIVING + "\n")
+    assert run(capsys, "digest", "--now", "--dry-run") == (0, cli_preview.NONE_RECEIVING + "\n")
     assert run(capsys, "preview", "--chat", "7") == (0, "chat 7: nothing new\n")
