@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,9 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default is the sys.stdout of the time it was first imported, which is not
+    # always the one in use now (imported lazily, under a redirected or captured stdout).
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS))
     # env.py reuses this engine instead of building one from a URL, so the password-bearing
     # URL never passes through Alembic's configparser interpolation.
