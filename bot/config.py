@@ -6,15 +6,18 @@ import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.fetch import FetchError, FetchPolicy, read_file
 from bot.schedule import SCHEDULE_USAGE, parse_schedule
+
+if TYPE_CHECKING:
+    # Imported where used: httpx is no part of reading the settings (`paperboy stats`).
+    from bot.fetch import FetchPolicy
 
 # Hugging Face's daily papers: what paperboy ingests when no sources are configured.
 DEFAULT_SOURCE = "https://huggingface.co/api/daily_papers"
@@ -141,6 +144,8 @@ class Settings(BaseSettings):
         if self.bot_token is not None:
             return self.bot_token.get_secret_value().strip()
         if self.bot_token_file is not None:
+            from bot.fetch import FetchError, read_file
+
             try:
                 token = read_file(self.bot_token_file, TOKEN_FILE_MAX_BYTES).decode().strip()
             except FetchError as exc:
@@ -166,6 +171,8 @@ class Settings(BaseSettings):
     def fetch_policy(self, chat_sources: Iterable[str] = ()) -> FetchPolicy:
         """How to fetch; `chat_sources` (added with /sources add) may reach only public
         addresses, unless PAPERBOY_ALLOW_PRIVATE_SOURCES is set."""
+        from bot.fetch import FetchPolicy
+
         return FetchPolicy(
             timeout=self.http_timeout,
             retries=self.http_retries,
