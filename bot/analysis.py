@@ -26,9 +26,12 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import OSA
-from spellchecker import SpellChecker
+
+if TYPE_CHECKING:
+    from spellchecker import SpellChecker
 
 _WORD = re.compile(r"[^\W_]+")
 # In ASCII text every character but a letter or digit separates words.
@@ -321,7 +324,9 @@ def max_typos(word: str) -> int:
 @lru_cache(maxsize=1)
 def _dictionary() -> SpellChecker:
     # Loaded when the first word is analysed (about 0.3 s), not when the module is imported:
-    # commands that read no text never pay for it.
+    # commands that read no text never pay for it, nor for importing pyspellchecker.
+    from spellchecker import SpellChecker
+
     return SpellChecker(language="en", distance=1)
 
 

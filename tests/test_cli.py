@@ -249,6 +249,40 @@ def test_console_script(tmp_path: Path, seed_pages: list[Path], db_url: str) -> 
     assert "no such file or directory" in bad.stdout
 
 
+# What a command must not load unless it needs it: each takes a tenth of a second or more.
+HEAVY = frozenset(
+    {"telegram", "apscheduler", "sklearn", "numpy", "sqlalchemy", "pydantic", "alembic"}
+    | {"httpx", "tqdm", "spellchecker"}
+)
+
+
+def _loaded_by(args: list[str], cwd: Path) -> set[str]:
+    """The heavy packages a fresh process has imported once the command line has run
+    these arguments (--version exits from the parser: that is its whole run)."""
+    program = (
+        "import contextlib, json, sys\n"
+        "from bot import cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(sys.stderr):\n"
+        f"    cli.main({args!r})\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=cwd, check=True
+    )
+    return set(json.loads(done.stdout)) & HEAVY
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["stats", "--help"]])
+def test_the_version_and_help_import_nothing_heavy(args: list[str], tmp_path: Path) -> None:
+    assert _loaded_by(args, tmp_path) == set()
+
+
+def test_stats_imports_only_the_settings_and_sqlalchemy(tmp_path: Path) -> None:
+    """Nor Telegram's stack, nor the scheduler, nor numpy, nor Alembic: the schema is
+    already the newest (the environment fixture points at a migrated database)."""
+    assert _loaded_by(["stats"], tmp_path) == {"pydantic", "sqlalchemy"}
+
+
 def test_default_database_is_created_under_data(
     tmp_path: Path, seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
