@@ -1,8 +1,9 @@
 """The `paperboy` command line: its arguments, and the one line an error is said in.
 
 Each command lives in a bot/cli_*.py module, imported only when that command runs: this
-module imports nothing heavy, so `paperboy --version` and `paperboy stats` start at once
-(bench/startup.py measures it; tests/test_cli.py checks what is imported)."""
+module imports nothing heavy, so `paperboy --version` starts at once and `paperboy stats`
+loads only the settings and SQLAlchemy (bench/startup.py measures it; tests/test_cli.py
+checks what is imported)."""
 
 from __future__ import annotations
 
