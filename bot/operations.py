@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, TextIO
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.records import Paper
+from bot.records import Paper, SearchUnavailable
 from storage import db, queries, schedule, subscriptions, transfer
 from storage.queries import Stats
-from storage.search import SearchUnavailable
 from storage.transfer import TransferError
 
 if TYPE_CHECKING:
