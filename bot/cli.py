@@ -233,12 +233,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import operations
-    from bot.config import ConfigError, Settings
+    from bot.config import ConfigError, Settings, database_password
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        return _fail(f"bad configuration: {config_errors(exc)}", [])
+        # No settings, so no secrets from them: those given in the environment are known.
+        given = [
+            os.environ.get("PAPERBOY_BOT_TOKEN", ""),
+            database_password(os.environ.get("PAPERBOY_DATABASE_URL", "")) or "",
+        ]
+        return _fail(f"bad configuration: {config_errors(exc)}", [s for s in given if s])
     except (OSError, ValueError) as exc:
         # A .env file that cannot be read (not UTF-8, unreadable); never its content.
         reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else type(exc).__name__

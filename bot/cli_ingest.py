@@ -29,6 +29,11 @@ def _display(source: str) -> str:
     return min(os.path.relpath(source), source, key=len)
 
 
+def _json_source(source: str) -> str:
+    """As given (a script matches it to its input), but a URL without its credentials."""
+    return logs.redact_url(source) if is_url(source) else source
+
+
 def _report_line(report: SourceReport) -> str:
     name = _display(report.source)
     if report.status == "failed":
@@ -77,7 +82,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
         )
     totals = _totals(reports)
     if args.json:
-        print(json.dumps({"sources": [asdict(r) for r in reports], "totals": totals}, indent=2))
+        shown = [asdict(r) | {"source": _json_source(r.source)} for r in reports]
+        print(json.dumps({"sources": shown, "totals": totals}, indent=2))
     else:
         print(
             "total: {sources} sources ({ingested} ingested, {unchanged} unchanged, "

@@ -35,6 +35,15 @@ DATABASE_USAGE = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
 _URL_PASSWORD = re.compile(r"^[\w+.-]+://[^:/@]*:([^@]*)@")
 
 
+def _not(value: str) -> str:
+    """The bad value, quoted in an error when it is short: a long one may be a secret pasted
+    into the wrong variable (the token), and errors are printed and logged."""
+    return f", not {value!r}" if len(value) <= SHOWN_VALUE else ""
+
+
+SHOWN_VALUE = 20
+
+
 class ConfigError(Exception):
     """The configuration cannot work; the message says what to set."""
 
@@ -94,7 +103,7 @@ class Settings(BaseSettings):
     @classmethod
     def _a_log_level(cls, value: str) -> str:
         if value.strip().upper() not in LOG_LEVELS:
-            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, not {value!r}")
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}{_not(value)}")
         return value.strip().upper()
 
     @field_validator("database_url")
@@ -129,7 +138,7 @@ class Settings(BaseSettings):
         # An empty variable means the default, as everywhere else.
         schedule = parse_schedule(value or "daily")
         if schedule is None:
-            raise ValueError(f"expected {SCHEDULE_USAGE} (DAY as monday or mon), not {value!r}")
+            raise ValueError(f"expected {SCHEDULE_USAGE} (DAY as monday or mon){_not(value)}")
         return schedule.stored
 
     @field_validator("admin_ids", "sources", mode="before")

@@ -70,7 +70,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,20}://[^\s\"'<>`]+")
 # The parts of a URL: scheme://[userinfo@]host... and the query after "?", up to any "#".
 # scheme://, then the user name (group 2) if a password follows it.
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(?:([^/?#:@]*):)?[^/?#]*@")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 _PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#]*)")
 # Query parameter names that carry a credential, as their lower-case letters and digits end.
 _SECRET_NAMES = (
@@ -85,9 +85,9 @@ def _secret_name(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """A URL fit to show in logs, replies and metrics: the password of its user:password@ (or
-    a user name without one) and the values of query parameters named like credentials
-    (api_key, token, X-Amz-Signature...) replaced by ***.
+    """A URL fit to show in logs, replies and metrics: its user:password@ (the user part too:
+    "id:secret" and a token alone both look like one) and the values of query parameters
+    named like credentials (api_key, token, X-Amz-Signature...) replaced by ***.
     The source itself keeps them: they are what reading it needs."""
     url = _USERINFO.sub(_userinfo, url, count=1)
     query_at = url.find("?")
@@ -102,9 +102,7 @@ def _parameter(match: re.Match[str]) -> str:
 
 
 def _userinfo(match: re.Match[str]) -> str:
-    # "user:password" keeps the user; a user name alone may be the credential (a token).
-    scheme, user = match.groups()
-    return f"{scheme}{user}:{MASK}@" if user is not None else f"{scheme}{MASK}@"
+    return f"{match.group(1)}{MASK}@"
 
 
 def configure(level: str, secrets: Iterable[str] = ()) -> None:

@@ -217,6 +217,17 @@ def test_an_invalid_setting_is_named_on_one_line(
     assert code == 2
 
 
+@pytest.mark.parametrize("name", ["log_level", "default_schedule", "database_url"])
+def test_a_token_pasted_into_another_setting_is_not_echoed(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token put in the wrong variable: the error names the variable, never the value
+    (assert_one_clean_line looks for every fragment of the token)."""
+    monkeypatch.setenv(f"PAPERBOY_{name.upper()}", TOKEN)
+    code, out, err = outcome(capsys, "stats")
+    assert f"PAPERBOY_{name.upper()}" in assert_one_clean_line(code, out, err)
+
+
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_an_empty_variable_means_the_default(
     name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

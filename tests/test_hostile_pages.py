@@ -117,6 +117,19 @@ HOSTILE: dict[str, dict[str, str]] = {
         "prefixed entries": '<?xml version="1.0"?><a:feed xmlns:a="http://www.w3.org/2005/Atom">'
         + "<a:entry><a:title>t</a:title></a:entry>" * (MAX_PAPERS + 1)
         + "</a:feed>",
+        "thousands of attributes on one element": _feed(
+            "<entry><title>t</title><x "
+            + " ".join(f'a{i}="1"' for i in range(SIZE // 10))
+            + "/></entry>"
+        ),
+        "one long word as creator": _rss(
+            "<item><title>t</title><dc:creator>" + "c" * (SIZE // 2) + "</dc:creator></item>"
+        ),
+        "an author of dots and letters": _feed(
+            "<entry><title>t</title><author><name>"
+            + "c." * (SIZE // 4)
+            + "</name></author></entry>"
+        ),
         "entity expansion": f'<?xml version="1.0"?><!DOCTYPE f [<!ENTITY l0 "ha">{_LAUGHS}]>'
         + _feed("<entry><title>&l9;</title></entry>").split("?>", 1)[1],
     },
@@ -357,3 +370,25 @@ def test_a_source_the_database_cannot_hold_fails_without_raising(
     )
     report = ingest.ingest_source(sessions, "page\x00.txt", _policy())
     assert report.error == "not a file name (holds a NUL character)"
+
+
+def test_a_stray_control_character_is_dropped_not_the_page(seed_pages: list[Path]) -> None:
+    """A good page with an ESC sequence and a BEL pasted into one abstract keeps its papers;
+    the characters are gone from what is stored."""
+    page = seed_pages[0].read_text(encoding="utf-8")
+    lines = page.splitlines()
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    lines[longest] += " \x1b[2J\x07\x00"
+    spoiled = parse_page("\n".join(lines).encode())
+    assert len(spoiled.papers) == len(parse_page(page.encode()).papers) > 10
+    for paper in spoiled.papers:
+        assert not any(ch in paper.abstract + paper.title for ch in "\x1b\x07\x00")
+
+
+def test_a_large_collaborations_author_list_is_a_feed() -> None:
+    """Thousands of names in one dc:creator (as arXiv lists big collaborations) are no attack:
+    the author-field bound counts runs of e-mail characters, which names keep short."""
+    creators = ", ".join(f"Author{i} Lastname{i}" for i in range(3000))
+    page = _rss(f"<item><title>A measurement</title><dc:creator>{creators}</dc:creator></item>")
+    (paper,) = parse_page(page.encode()).papers
+    assert len(paper.authors) == 3000

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import metrics, render, service
+from bot import cli, metrics, render, service
 from bot.config import Settings
 from bot.delivery import Result
 from bot.devserver import FakeBotApi
@@ -89,7 +91,7 @@ SECRET_URL = "https://bob:hunter2@feeds.example/daily?apikey=K3Y&page=2&access_t
 
 def test_credentials_in_urls_are_redacted() -> None:
     assert redact_url(SECRET_URL) == (
-        "https://bob:***@feeds.example/daily?apikey=***&page=2&access_token=***"
+        "https://***@feeds.example/daily?apikey=***&page=2&access_token=***"
     )
     assert redact_url("https://a@b@host/p?X-Amz-Signature=s&sig=t;api_key=u&keywords=ml#f") == (
         "https://***@host/p?X-Amz-Signature=***&sig=***;api_key=***&keywords=ml#f"
@@ -122,8 +124,8 @@ def test_source_listings_and_reports_hide_credentials(sessions: sessionmaker[Ses
     text = "\n".join(shown)
     for secret in ("hunter2", "K3Y", "T0K", "pw1", "AT0", "pw2", "PW3"):
         assert secret not in text
-    assert "http://eve:***@added.example/feed?token=***" in text
-    assert "https://carol:***@failing.example/x?password=***" in text
+    assert "http://***@added.example/feed?token=***" in text
+    assert "https://***@failing.example/x?password=***" in text
 
 
 def test_metrics_listen_on_this_machine_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +139,20 @@ def test_metrics_listen_on_this_machine_unless_told(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PAPERBOY_METRICS_HOST", "0.0.0.0")
     metrics.serve(9465, Settings(_env_file=None).metrics_host)  # type: ignore[call-arg]
     assert started == [(9464, "127.0.0.1"), (9465, "0.0.0.0")]
+
+
+def test_ingest_json_shows_no_credential_of_a_source_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`paperboy ingest --json` names each source as the text report does: a token put into a
+    URL's user part or query is not printed, not even its bot-id half."""
+    token = "7351946028:AAHq9xZkTestTokenValue_abcdefghij"
+    url = f"http://u:{token}@127.0.0.1:9/x?apikey={token}"
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{tmp_path / 'paperboy.db'}")
+    monkeypatch.setenv("PAPERBOY_HTTP_RETRIES", "0")
+    code = cli.main(["ingest", "--json", url])
+    out = capsys.readouterr()
+    assert code == 1
+    assert json.loads(out.out)["sources"][0]["source"] == "http://***@127.0.0.1:9/x?apikey=***"
+    for fragment in (token[i : i + 6] for i in range(len(token) - 5)):
+        assert fragment not in out.out + out.err

@@ -313,7 +313,7 @@ async def test_scheduled_ingest_records_any_error_and_labels_without_credentials
         for family in metrics.PAPERS_INGESTED.collect()
         for sample in family.samples
     }
-    assert "http://bob:***@127.0.0.1:9/feed?apikey=***" in labels
+    assert "http://***@127.0.0.1:9/feed?apikey=***" in labels
     assert not any("hunter2" in label or "K3Y" in label for label in labels)
 
 

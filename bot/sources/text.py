@@ -14,8 +14,11 @@ from itertools import islice
 from bot.records import usable_url
 from bot.sources.errors import ParseError
 
-# Control characters other than tab, newline and carriage return never occur in a real page.
+# Control characters other than tab, newline and carriage return never occur in a real page:
+# a few are a stray ESC or BEL pasted into an abstract, and are dropped; a page with more than
+# one in BINARY_SHARE of its characters is binary, not text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BINARY_SHARE = 100
 # What no stored text keeps: C0 and C1 controls and DEL (a NUL fails a PostgreSQL insert, an
 # ESC sequence reaches a terminal through `paperboy search`); lone surrogates, which JSON's
 # "\ud800" escape makes and no database can encode; and the bidi embeddings, overrides and
@@ -59,7 +62,8 @@ def decode_text(data: bytes) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
-    if _CONTROL.search(text):
+    text, controls = _CONTROL.subn("", text)
+    if controls * BINARY_SHARE > len(text):
         raise ParseError("binary content (control characters), not a page")
     if not text.strip():
         raise ParseError("empty page")
