@@ -86,11 +86,20 @@ class Found:
     hits: dict[int, Hit]  # by paper position, in batch order
     papers: frozenset[int]
     in_title: frozenset[int]
+    # The match of a paper that only this keyword of a subscriber's matched (the usual
+    # case), made once and shared by all of them.
+    alone: dict[int, Match]
 
     @classmethod
     def of(cls, hits: dict[int, Hit]) -> Found:
         title = frozenset(index for index, hit in hits.items() if hit.where == "title")
-        return cls(hits, frozenset(hits), title)
+        return cls(hits, frozenset(hits), title, {})
+
+    def match(self, index: int, papers: Sequence[Paper]) -> Match:
+        shared = self.alone.get(index)
+        if shared is None:
+            shared = self.alone[index] = Match(index, papers[index], (self.hits[index],))
+        return shared
 
 
 class Matches(Sequence[Match]):
@@ -106,8 +115,10 @@ class Matches(Sequence[Match]):
 
     def at(self, index: int) -> Match:
         """The match of the paper at batch position `index` (one of `indices`)."""
-        hits = tuple(found.hits[index] for found in self._included if index in found.papers)
-        return Match(index, self.papers[index], hits)
+        having = [found for found in self._included if index in found.papers]
+        if len(having) == 1:
+            return having[0].match(index, self.papers)
+        return Match(index, self.papers[index], tuple(found.hits[index] for found in having))
 
     @property
     def in_title(self) -> set[int]:
