@@ -305,7 +305,10 @@ def family(word: str) -> str:
 
 def is_acronym(word: str) -> bool:
     """GAN, GNNs, MoE, LoRA: two or more capitals and no spaces."""
-    return sum(c.isupper() for c in word) >= 2 and word.isalnum()
+    # Most words are lower case: answered without counting (every token of a batch asks).
+    if word.islower() or not word.isalnum():
+        return False
+    return sum(c.isupper() for c in word) >= 2
 
 
 def singular_acronym(word: str) -> str:

@@ -10,15 +10,17 @@ case-sensitively, and an acronym and its long form find each other through the
 "long form (ACRONYM)" definitions found in the corpus.
 
 `Matcher` indexes one batch of papers and evaluates each distinct keyword once, however
-many subscribers share it.
+many subscribers share it. A subscriber's `Matches` are the matched papers' positions,
+combined from the cached per-keyword sets; a paper's `Match` (its reasons) is built only
+when asked for, since a digest shows about ten of the hundreds of papers a subscriber matches.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, overload
 
 from rapidfuzz import process
 
@@ -75,6 +77,71 @@ class Match:
         """The best place any keyword matched: the title, else the abstract, else by filter."""
         found = {hit.where for hit in self.hits}
         return next(where for where in _WHERE_ORDER if where in found)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one keyword matches in a batch, cached and shared by its subscribers."""
+
+    hits: dict[int, Hit]  # by paper position, in batch order
+    papers: frozenset[int]
+    in_title: frozenset[int]
+    # The match of a paper that only this keyword of a subscriber's matched (the usual
+    # case), made once and shared by all of them.
+    alone: dict[int, Match]
+
+    @classmethod
+    def of(cls, hits: dict[int, Hit]) -> Found:
+        title = frozenset(index for index, hit in hits.items() if hit.where == "title")
+        return cls(hits, frozenset(hits), title, {})
+
+    def match(self, index: int, papers: Sequence[Paper]) -> Match:
+        shared = self.alone.get(index)
+        if shared is None:
+            shared = self.alone[index] = Match(index, papers[index], (self.hits[index],))
+        return shared
+
+
+class Matches(Sequence[Match]):
+    """One subscriber's matches in a batch, in batch order: the papers' positions, combined
+    from its keywords' cached sets; a paper's `Match` is built when it is looked at."""
+
+    __slots__ = ("_included", "indices", "papers")
+
+    def __init__(self, indices: list[int], papers: list[Paper], included: list[Found]) -> None:
+        self.indices = indices  # the matched papers' positions in the batch, ascending
+        self.papers = papers  # the whole batch
+        self._included = included  # the including keywords' findings, in the given order
+
+    def at(self, index: int) -> Match:
+        """The match of the paper at batch position `index` (one of `indices`)."""
+        having = [found for found in self._included if index in found.papers]
+        if len(having) == 1:
+            return having[0].match(index, self.papers)
+        return Match(index, self.papers[index], tuple(found.hits[index] for found in having))
+
+    @property
+    def in_title(self) -> set[int]:
+        """The positions of the matched papers that a keyword matched in the title."""
+        titles = set().union(*(found.in_title for found in self._included))
+        return titles.intersection(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, item: int) -> Match: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Match]: ...
+
+    def __getitem__(self, item: int | slice) -> Match | list[Match]:
+        if isinstance(item, slice):
+            return [self.at(index) for index in self.indices[item]]
+        return self.at(self.indices[item])
+
+    def __iter__(self) -> Iterator[Match]:
+        return (self.at(index) for index in self.indices)
 
 
 class Lexicon(Protocol):
@@ -384,7 +451,7 @@ class Matcher:
                         acronyms.add(acronym, long_form)
         self.vocabulary = vocabulary
         self.acronyms = acronyms
-        self._cache: dict[str, dict[int, Hit]] = {}
+        self._cache: dict[str, Found] = {}
         self._by_last_name: dict[str, set[int]] | None = None
 
     def _candidates(self, pattern: Pattern) -> set[int]:
@@ -400,25 +467,28 @@ class Matcher:
 
     def hits(self, keyword: str) -> dict[int, Hit]:
         """Papers (by index) that a keyword matches, and where; cached per keyword."""
+        return self._found(keyword).hits
+
+    def _found(self, keyword: str) -> Found:
         cached = self._cache.get(keyword)
         if cached is not None:
             return cached
         if filters.has_filters(keyword):
-            self._cache[keyword] = self._filtered_hits(keyword)
-            return self._cache[keyword]
-        found: dict[int, Where] = {}
+            found = self._cache[keyword] = Found.of(self._filtered_hits(keyword))
+            return found
+        places: dict[int, Where] = {}
         reading = read_keyword(keyword, self.vocabulary, self.acronyms)
         for pattern in reading.patterns:
             for index in self._candidates(pattern):
                 where = locate(self._documents[index], pattern)
-                if where and found.get(index) != "title":
-                    found[index] = where
+                if where and places.get(index) != "title":
+                    places[index] = where
         # One Hit per paper, shared by every subscriber of the keyword.
         hits = {
-            index: Hit(keyword, where, reading.corrected) for index, where in sorted(found.items())
+            index: Hit(keyword, where, reading.corrected) for index, where in sorted(places.items())
         }
-        self._cache[keyword] = hits
-        return hits
+        found = self._cache[keyword] = Found.of(hits)
+        return found
 
     def _with_author(self, name: str) -> set[int]:
         """Papers with an author of the same last name as `name`: those worth comparing."""
@@ -457,29 +527,19 @@ class Matcher:
             return None  # a category or an author with no paper yet has no other spelling
         return self.vocabulary.suggest(keyword)
 
-    def match(self, keywords: Iterable[str]) -> list[Match]:
+    def match(self, keywords: Iterable[str]) -> Matches:
         """The papers matching any keyword and no excluding one, in batch order."""
-        included: dict[int, list[Hit]] = {}
-        excluded: set[int] = set()
+        included: list[Found] = []
+        excluded: list[Found] = []
         for raw in keywords:
             keyword, exclude = parse_keyword(raw)
-            if not keyword:
-                continue
-            found = self.hits(keyword)
-            if exclude:
-                excluded.update(found)
-                continue
-            for index, hit in found.items():
-                if index in included:
-                    included[index].append(hit)
-                else:
-                    included[index] = [hit]
-        papers = self.papers
-        return [
-            Match(index, papers[index], tuple(hits))
-            for index, hits in sorted(included.items())
-            if index not in excluded
-        ]
+            if keyword:
+                (excluded if exclude else included).append(self._found(keyword))
+        # Set operations on the cached sets: no per-paper work for the hundreds of papers
+        # a subscriber matches, of which a digest shows a few.
+        papers = set().union(*(found.papers for found in included))
+        papers.difference_update(*(found.papers for found in excluded))
+        return Matches(sorted(papers), self.papers, included)
 
 
 def learn(papers: Sequence[Paper]) -> tuple[Vocabulary, AcronymTable]:

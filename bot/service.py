@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -19,7 +19,7 @@ from rapidfuzz import process
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import filters, keywords, netguard, ranker, recommendations, trending
-from bot.matching import Match, Matcher, learn
+from bot.matching import Match, Matcher, Matches, learn
 from bot.replies import (
     BotStats,
     Chat,
@@ -463,9 +463,17 @@ def _why(match: Match) -> str:
     return "matched " + ", ".join(f"{hit.label} ({hit.where})" for hit in match.hits)
 
 
-def ranked(matches: list[Match]) -> list[Match]:
-    """Digest order: title matches first, then the most upvoted; otherwise as given."""
-    return sorted(matches, key=lambda m: (m.where != "title", -(m.paper.upvotes or 0)))
+def best_first(matches: Matches, positions: Iterable[int]) -> list[int]:
+    """Digest order of some of the matched papers (by batch position): title matches first,
+    then the most upvoted; otherwise as given."""
+    title = matches.in_title
+    papers = matches.papers
+    return sorted(positions, key=lambda i: (i not in title, -(papers[i].upvotes or 0)))
+
+
+def ranked(matches: Matches) -> list[Match]:
+    """The matches in digest order."""
+    return [matches.at(index) for index in best_first(matches, matches.indices)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,27 +548,30 @@ def digest(
         return Digest([], 0)
     weekly = stored_schedule(row.schedule).kind == "weekly"
     have = subscriptions.keywords(row)
-    matches = known.matcher.match(have) if have else []
-    if weekly and matches:
+    # Batch positions throughout: only the papers the digest shows get their Match (why).
+    matches = known.matcher.match(have)
+    positions = matches.indices
+    if weekly and positions:
         # Older unsent matches are not this week's news; a daily digest still takes them,
         # since a daily subscriber may have been paused or away.
         this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK)
-        matches = [m for m in matches if known.ids[m.index] in this_week]
-    matched_ids = [known.ids[m.index] for m in matches]
+        positions = [i for i in positions if known.ids[i] in this_week]
+    matched_ids = [known.ids[i] for i in positions]
     sent = subscriptions.delivered_among(session, row.id, matched_ids)
-    fresh = [m for m in ranked(matches) if known.ids[m.index] not in sent]
+    fresh = [i for i in best_first(matches, positions) if known.ids[i] not in sent]
     features = known.ranking.features
     fitted = recommendations.model(session, row.id, features, utc_now()) if features else None
     # Scored once: the order of the matches and the recommendations both use them.
     scored = ranker.scores(fitted, features) if fitted is not None and features else None
     if fitted is not None:
-        positions = recommendations.order(
+        in_title = matches.in_title
+        order = recommendations.order(
             scored,
             features,
-            [(known.ids[m.index], m.paper, m.where == "title") for m in fresh],
+            [(known.ids[i], matches.papers[i], i in in_title) for i in fresh],
         )
-        fresh = [fresh[n] for n in positions]
-    chosen = [Planned(known.ids[m.index], m.paper, _why(m)) for m in fresh[:limit]]
+        fresh = [fresh[n] for n in order]
+    chosen = [Planned(known.ids[i], matches.papers[i], _why(matches.at(i))) for i in fresh[:limit]]
     recommended: list[Planned] = []
     if fitted is not None and row.recommend and recommend:
         suggested = recommendations.recommend(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import matching
+from bench import matching as matching_bench
+from bot import matching, service
 from bot.analysis import word_key
 from bot.matching import Matcher
 from bot.records import Paper
@@ -151,3 +154,52 @@ def test_each_distinct_keyword_is_evaluated_once(monkeypatch: pytest.MonkeyPatch
 def test_any_keywords_are_safe(keywords: list[str]) -> None:
     matches = Matcher(CORPUS).match(keywords)
     assert all(match.hits for match in matches)
+
+
+def test_reasons_are_built_only_for_the_papers_looked_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A digest shows a few of the hundreds of papers a subscriber matches: building a Match
+    # for every one of them, for every subscriber, was most of a digest run's matching time.
+    built: list[int] = []
+    make = matching.Match
+
+    def counting(index: int, paper: Paper, hits: tuple[matching.Hit, ...]) -> matching.Match:
+        built.append(index)
+        return make(index, paper, hits)
+
+    monkeypatch.setattr(matching, "Match", counting)
+    matches = Matcher(CORPUS).match(["networks", "learning", "MoE"])
+    assert len(matches) > 5
+    assert built == []
+    [first] = matches[:1]
+    assert built == [first.index] == matches.indices[:1]
+
+
+KEYWORDS = ["networks", "learning", "GAN", "CL", "prune", "-survey", "MoE", "-organ", "CNN"]
+
+
+@settings(max_examples=100)
+@given(st.lists(st.sampled_from(KEYWORDS), max_size=5), st.lists(st.integers(0, 9), min_size=14))
+def test_matches_are_the_keywords_hits_combined(keywords: list[str], upvotes: list[int]) -> None:
+    papers = [replace(paper, upvotes=votes) for paper, votes in zip(CORPUS, upvotes, strict=False)]
+    matcher = Matcher(papers)
+    excluded = {i for k in keywords if k.startswith("-") for i in matcher.hits(k[1:])}
+    expected = [
+        (index, paper, hits)
+        for index, paper in enumerate(papers)
+        if index not in excluded
+        and (hits := tuple(matcher.hits(k)[index] for k in keywords if index in matcher.hits(k)))
+    ]
+    matches = matcher.match(keywords)
+    assert [(m.index, m.paper, m.hits) for m in matches] == expected
+    assert matches.indices == [index for index, _, _ in expected]
+    # Digest order, as it was worked out from every match: title first, then upvotes.
+    eager = sorted(matches, key=lambda m: (m.where != "title", -(m.paper.upvotes or 0)))
+    assert service.ranked(matches) == eager
+
+
+def test_the_benchmark_baseline_finds_what_the_matcher_finds() -> None:
+    subscribers = [["networks", "-survey"], ["GAN", "CL", "prune"], ["MoE"], ["-organ"], []]
+    assert (
+        matching_bench.memoised(CORPUS, subscribers)[1]
+        == (matching_bench.fast(CORPUS, subscribers)[1])
+    )
