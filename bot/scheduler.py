@@ -56,9 +56,11 @@ def make_sender(settings: Settings) -> Sender:
     )
     # The sender never polls: one connection pool serves both of the bot's request slots.
     bot = Bot(settings.token(), base_url=f"{api}/bot", request=request, get_updates_request=request)
-    # Sent and not yet recorded, at most: a tenth of a second's sending (3 at least) keeps
-    # the pace at a round trip of up to 0.1 s and bounds what a crash repeats.
-    unrecorded = max(3, math.ceil(settings.rate_limit / 10))
+    # Sent and not yet recorded, at most: what a crash can make the next run repeat. Two (a
+    # fifteenth of a second's sending at higher paid rates) keep Telegram's 30 a second at
+    # round trips up to about 65 ms, and 20 a second at 100 ms: a slower broadcast is the
+    # price of repeating at most two messages per crash.
+    unrecorded = max(2, math.ceil(settings.rate_limit / 15))
     return Sender(bot, Limiter(settings.rate_limit), unrecorded=unrecorded)
 
 
