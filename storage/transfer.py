@@ -129,7 +129,7 @@ def import_lines(session: Session, lines: Iterable[str]) -> dict[str, int]:
             continue
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than any row
             raise TransferError(f"line {number} is not JSON") from None
         if not header_seen:
             if not isinstance(record, dict) or record.get("format") != FORMAT:

@@ -127,6 +127,8 @@ def test_import_refuses_a_database_that_is_not_empty(
         ("", "the file is empty"),
         ('{"hello": 1}\n', "not a paperboy export"),
         (f'{{"format": "{transfer.FORMAT}"}}\n{{oops\n', "line 2 is not JSON"),
+        # Nested past Python's recursion limit: refused like any other line that is no row.
+        (f'{{"format": "{transfer.FORMAT}"}}\n' + "[" * 200_000 + "\n", "line 2 is not JSON"),
         (
             f'{{"format": "{transfer.FORMAT}"}}\n{{"table": "users", "row": {{}}}}\n',
             "unknown table",
