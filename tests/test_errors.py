@@ -276,7 +276,7 @@ def test_the_database_password_is_never_shown(
     url = f"postgresql://paperboy:{PASSWORD}@127.0.0.1:{port}/paperboy"
     monkeypatch.setenv("PAPERBOY_DATABASE_URL", url)
     line = assert_one_clean_line(*outcome(capsys, "stats"))
-    assert f"(postgresql+psycopg://paperboy:***@127.0.0.1:{port}/paperboy)" in line
+    assert f"(postgresql+psycopg://***@127.0.0.1:{port}/paperboy)" in line
 
 
 @pytest.mark.parametrize(
