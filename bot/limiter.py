@@ -55,6 +55,10 @@ def retry_after_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _is_private(chat_id: int | str) -> bool:
+    return isinstance(chat_id, int) and chat_id > 0  # groups and channels are negative, or @names
+
+
 def is_message(endpoint: str) -> bool:
     return endpoint in MESSAGE_ENDPOINTS or (
         endpoint.startswith("send") and endpoint != "sendChatAction"
@@ -71,6 +75,7 @@ class Window:
         self.seconds = seconds
         self._in_flight = [0, 0]  # by lane
         self._answered: deque[tuple[float, int]] = deque()  # (when, lane)
+        self.paused_until = 0.0  # a 429 in this chat: none of its messages before then
 
     def wait(self, now: float, lanes: tuple[int, ...] = (REPLY, DIGEST)) -> float | None:
         """Seconds until one more fits, counting these lanes' messages (0: now; None: all
@@ -92,7 +97,7 @@ class Window:
 
     def idle(self, now: float) -> bool:
         self.wait(now)  # drops the answers that left the window
-        return not any(self._in_flight) and not self._answered
+        return not any(self._in_flight) and not self._answered and self.paused_until <= now
 
 
 class Limiter:
@@ -112,7 +117,6 @@ class Limiter:
         self._next = 0.0
         self._paused_until = 0.0
         self._chats: dict[int | str, Window] = {}
-        self._chat_paused: dict[int | str, float] = {}  # chat -> clock() it may send again
         self._sweep_at = 1024
         # Whoever holds the turn waits for the next slot; the others queue by lane, then age.
         self._turn_held = False
@@ -143,38 +147,40 @@ class Limiter:
 
     def pause_chat(self, chat_id: int | str, seconds: float) -> None:
         """Telegram asked for a pause in one chat: only that chat's messages wait it out."""
-        until = self.clock() + seconds
-        self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, 0.0), until)
+        now = self.clock()
+        chat = self._window(chat_id, now)
+        chat.paused_until = max(chat.paused_until, now + seconds)
 
     @property
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self.clock())
 
     async def _chat_turn(self, chat_id: int | str, lane: int) -> Window:
-        private = isinstance(chat_id, int) and chat_id > 0
+        private = _is_private(chat_id)
         # A private chat's digest messages are spaced among themselves only: a reply there
         # is never held up by them, nor they by it (one message on its own is no flood).
         lanes = (DIGEST,) if private else (REPLY, DIGEST)
         while True:
             now = self.clock()
-            chat = self._chats.get(chat_id)
-            if chat is None:
-                self._sweep(now)
-                chat = self._chats[chat_id] = (
-                    Window(FloodLimit.MESSAGES_PER_SECOND_PER_CHAT, 1.0 * (1 + MARGIN))
-                    if private
-                    else Window(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0 * (1 + MARGIN))
-                )
+            chat = self._window(chat_id, now)
             wait = 0.0 if private and lane == REPLY else chat.wait(now, lanes)
-            paused = self._chat_paused.get(chat_id, 0.0) - now
-            if paused > 0:
-                wait = max(wait or 0.0, paused)
-            elif chat_id in self._chat_paused:
-                del self._chat_paused[chat_id]
+            if chat.paused_until > now:
+                wait = max(wait or 0.0, chat.paused_until - now)
             if wait == 0.0:
                 chat.take(lane)
                 return chat
             await self._sleep(self.interval if wait is None else wait)
+
+    def _window(self, chat_id: int | str, now: float) -> Window:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            self._sweep(now)
+            chat = self._chats[chat_id] = (
+                Window(FloodLimit.MESSAGES_PER_SECOND_PER_CHAT, 1.0 * (1 + MARGIN))
+                if _is_private(chat_id)
+                else Window(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0 * (1 + MARGIN))
+            )
+        return chat
 
     def _sweep(self, now: float) -> None:
         """Forget the chats with nothing left in their windows (a bot runs for months)."""
