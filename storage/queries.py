@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, insert, select
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.records import Paper
 from storage.identity import title_key
 from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
-from storage.search_index import Indexed, indexed, insert_terms, update_vocabulary
+from storage.search_index import Indexed, analyse, indexed, update_vocabulary, write_terms
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
 _IN_CHUNK = 500
@@ -53,12 +53,37 @@ def in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
         yield values[start : start + _IN_CHUNK]
 
 
+# Compared by identity, as ORM rows are.
+@dataclass(slots=True, eq=False)
+class _NewPaper:
+    """A paper of this batch not stored yet: a repeat later in the batch enriches it here,
+    and the batch is then inserted in one statement (the ORM's unit of work per row costs
+    more than the insert)."""
+
+    arxiv_id: str | None
+    title: str
+    title_key: str
+    abstract: str
+    authors: list[str]
+    published: date | None
+    featured_on: date | None
+    upvotes: int | None
+    code_url: str | None
+    project_url: str | None
+    categories: list[str]
+    keywords: list[str]
+    id: int | None = None
+
+
+_Stored = PaperRow | _NewPaper
+
+
 class _KnownPapers:
     """The stored papers a page may refer to, indexed by arXiv id and by title key."""
 
     def __init__(self, session: Session, papers: Sequence[Paper]) -> None:
-        self.by_id: dict[str, PaperRow] = {}
-        self.by_key: dict[str, list[PaperRow]] = defaultdict(list)
+        self.by_id: dict[str, _Stored] = {}
+        self.by_key: dict[str, list[_Stored]] = defaultdict(list)
         ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
         keys = sorted({title_key(p.title) for p in papers})
         for id_chunk in in_chunks(ids):
@@ -68,25 +93,28 @@ class _KnownPapers:
                 session.scalars(select(PaperRow).where(PaperRow.title_key.in_(key_chunk)))
             )
 
-    def _add_all(self, rows: Iterable[PaperRow]) -> None:
+    def _add_all(self, rows: Iterable[_Stored]) -> None:
         for row in rows:
             if row.arxiv_id:
                 self.by_id[row.arxiv_id] = row
             if row not in self.by_key[row.title_key]:
                 self.by_key[row.title_key].append(row)
 
-    def add(self, row: PaperRow) -> None:
+    def add(self, row: _Stored) -> None:
         self._add_all([row])
 
-    def find(self, paper: Paper, key: str) -> PaperRow | None:
+    def find(self, paper: Paper, key: str) -> _Stored | None:
         if paper.arxiv_id and paper.arxiv_id in self.by_id:
             return self.by_id[paper.arxiv_id]
-        same_title = sorted(self.by_key.get(key, []), key=lambda r: r.id or 0)
+        same_title = self.by_key.get(key)
+        if not same_title:
+            return None
+        same_title = sorted(same_title, key=lambda r: r.id or 0)
         without_id = [row for row in same_title if row.arxiv_id is None]
         if without_id:
             return without_id[0]
         # Two papers may share a title; an id that differs from every stored one is a new paper.
-        if same_title and paper.arxiv_id is None:
+        if paper.arxiv_id is None:
             return same_title[0]
         return None
 
@@ -95,7 +123,7 @@ def _merged(old: list[str], new: Sequence[str]) -> list[str]:
     return old + [value for value in new if value not in old]
 
 
-def _enrichment(row: PaperRow, paper: Paper) -> dict[str, object]:
+def _enrichment(row: _Stored, paper: Paper) -> dict[str, object]:
     """What a new sighting adds to a stored paper: ids, longer text, more authors and links."""
     updates: dict[str, object] = {}
     if row.arxiv_id is None and paper.arxiv_id:
@@ -117,57 +145,83 @@ def _enrichment(row: PaperRow, paper: Paper) -> dict[str, object]:
     return updates
 
 
-def _new_values(paper: Paper, key: str, now: datetime) -> dict[str, object]:
-    return {
-        "arxiv_id": paper.arxiv_id,
-        "title": paper.title,
-        "title_key": key,
-        "abstract": paper.abstract,
-        "authors": list(paper.authors),
-        "published": paper.published,
-        "featured_on": paper.featured_on,
-        "upvotes": paper.upvotes,
-        "code_url": paper.code_url,
-        "project_url": paper.project_url,
-        "categories": list(paper.categories),
-        "keywords": list(paper.keywords),
-        "first_seen_at": now,
-        "updated_at": now,
-    }
+def _new_paper(paper: Paper, key: str) -> _NewPaper:
+    return _NewPaper(
+        arxiv_id=paper.arxiv_id,
+        title=paper.title,
+        title_key=key,
+        abstract=paper.abstract,
+        authors=list(paper.authors),
+        published=paper.published,
+        featured_on=paper.featured_on,
+        upvotes=paper.upvotes,
+        code_url=paper.code_url,
+        project_url=paper.project_url,
+        categories=list(paper.categories),
+        keywords=list(paper.keywords),
+    )
+
+
+def _insert(session: Session, papers: Sequence[_NewPaper], now: datetime) -> None:
+    """Insert new papers in one statement and give each its id."""
+    if not papers:
+        return
+    rows = [
+        {name: getattr(paper, name) for name in _NewPaper.__slots__ if name != "id"}
+        | {"first_seen_at": now, "updated_at": now}
+        for paper in papers
+    ]
+    returning = insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True)
+    ids = session.connection().scalars(returning, rows).all()
+    for paper, paper_id in zip(papers, ids, strict=True):
+        paper.id = paper_id
 
 
 def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
     """Insert unseen papers and enrich known ones, inside the caller's transaction."""
     known = _KnownPapers(session, papers)
-    new = unchanged = enriched = 0
-    # What the search vocabulary counts of each paper gained or changed, before and after.
-    word_changes: list[tuple[Indexed | None, Indexed]] = []
-    reindex: list[PaperRow] = []
+    unchanged = enriched = 0
+    fresh: list[_NewPaper] = []
+    # Stored papers whose abstract changed, and what the vocabulary counted of them before.
+    changed: dict[int, tuple[PaperRow, Indexed]] = {}
     for paper in papers:
         key = title_key(paper.title)
         row = known.find(paper, key)
         if row is None:
-            row = PaperRow(**_new_values(paper, key, now))
-            session.add(row)
-            word_changes.append((None, indexed(row.title, row.abstract)))
-            reindex.append(row)
-            new += 1
+            row = _new_paper(paper, key)
+            fresh.append(row)
         elif updates := _enrichment(row, paper):
-            if "abstract" in updates:
-                before = indexed(row.title, row.abstract)
-                word_changes.append((before, indexed(row.title, paper.abstract)))
-                reindex.append(row)
+            if "abstract" in updates and isinstance(row, PaperRow) and row.id not in changed:
+                changed[row.id] = (row, indexed(row.title, row.abstract))
             for name, value in updates.items():
                 setattr(row, name, value)
-            row.updated_at = now
+            if isinstance(row, PaperRow):
+                row.updated_at = now
             enriched += 1
         else:
             unchanged += 1
         known.add(row)
     session.flush()
-    insert_terms(session, [(row.id, row.title, row.abstract) for row in reindex])
-    update_vocabulary(session, word_changes)
-    return StoreCounts(parsed=len(papers), new=new, known=unchanged, enriched=enriched)
+    _insert(session, fresh, now)
+    _index(session, fresh, list(changed.values()))
+    return StoreCounts(parsed=len(papers), new=len(fresh), known=unchanged, enriched=enriched)
+
+
+def _index(
+    session: Session, fresh: Sequence[_NewPaper], changed: Sequence[tuple[PaperRow, Indexed]]
+) -> None:
+    """Analyse new papers and stored ones whose abstract changed (given with what the
+    vocabulary counted of them before) into the search tables and indexes."""
+    terms: list[tuple[int, str, str, str, str]] = []
+    counts: list[tuple[Indexed | None, Indexed]] = []
+    papers: list[tuple[_Stored, Indexed | None]] = [(paper, None) for paper in fresh]
+    for row, before in papers + list(changed):
+        assert row.id is not None
+        analysed, after = analyse(row.title, row.abstract)
+        terms.append((row.id, *analysed))
+        counts.append((before, after))
+    write_terms(session, terms)
+    update_vocabulary(session, counts)
 
 
 def store_in_batches(
@@ -200,12 +254,9 @@ def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) 
     For building large libraries quickly (bench/search.py). The search indexes and the
     search vocabulary stay in sync exactly as with store_papers.
     """
-    rows = [_new_values(paper, title_key(paper.title), now) for paper in papers]
-    ids = session.scalars(
-        insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True), rows
-    ).all()
-    insert_terms(session, [(i, p.title, p.abstract) for i, p in zip(ids, papers, strict=True)])
-    update_vocabulary(session, [(None, indexed(paper.title, paper.abstract)) for paper in papers])
+    fresh = [_new_paper(paper, title_key(paper.title)) for paper in papers]
+    _insert(session, fresh, now)
+    _index(session, fresh, [])
 
 
 def _source(session: Session, location: str) -> SourceRow:

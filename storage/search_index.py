@@ -9,13 +9,14 @@ word family (to tell a typo from a rare form of a common word).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.analysis import definitions, family, word_key, words
@@ -29,6 +30,8 @@ TERMS_TABLE = "papers_fts_terms"
 VOCABULARY_MIN_LENGTH = 3
 VOCABULARY_MAX_LENGTH = 40
 
+_TERMS_COLUMNS = "title_exact, abstract_exact, title_family, abstract_family"
+_TITLE_COLUMNS = "title_exact, title_family"
 _UPSERT_TERMS = text(
     f"INSERT INTO {TERMS_TABLE} (id, title_exact, abstract_exact, title_family, abstract_family) "
     "VALUES (:id, :title_exact, :abstract_exact, :title_family, :abstract_family) "
@@ -36,6 +39,37 @@ _UPSERT_TERMS = text(
     "abstract_exact = excluded.abstract_exact, title_family = excluded.title_family, "
     "abstract_family = excluded.abstract_family"
 )
+# SQLite: the full-text indexes of new papers are filled per batch, not by a trigger per
+# row (migration 0009). The ids of a batch travel as one JSON array.
+_IDS = "SELECT value FROM json_each(:ids)"
+_STORED_IDS = text(f"SELECT id FROM {TERMS_TABLE} WHERE id IN ({_IDS})")
+_FILL_FTS = (
+    text(
+        f"INSERT INTO papers_fts (rowid, {_TERMS_COLUMNS}) "
+        f"SELECT id, {_TERMS_COLUMNS} FROM {TERMS_TABLE} WHERE id IN ({_IDS})"
+    ),
+    text(
+        f"INSERT INTO papers_fts_titles (rowid, {_TITLE_COLUMNS}) "
+        f"SELECT id, {_TITLE_COLUMNS} FROM {TERMS_TABLE} WHERE id IN ({_IDS})"
+    ),
+)
+# The index of the newest RECENT papers, kept as migration 0006's row trigger kept it: a new
+# paper goes in if no newer one is there (ids only grow, so every new paper but after a
+# deletion of the newest), the ones RECENT ids older than the newest leave, and the index
+# is optimized each time an id reaches a multiple of RECENT_OPTIMIZE_EVERY.
+RECENT = 50_000
+RECENT_OPTIMIZE_EVERY = 10_000
+_RECENT_TOP = text("SELECT coalesce(max(id), 0) FROM papers_fts_recent_docsize")
+_FILL_RECENT = text(
+    f"INSERT INTO papers_fts_recent (rowid, {_TERMS_COLUMNS}) "
+    f"SELECT id, {_TERMS_COLUMNS} FROM {TERMS_TABLE} WHERE id IN ({_IDS})"
+)
+_TRIM_RECENT = text(
+    f"INSERT INTO papers_fts_recent (papers_fts_recent, rowid, {_TERMS_COLUMNS}) "
+    f"SELECT 'delete', id, {_TERMS_COLUMNS} FROM {TERMS_TABLE} WHERE id IN ("
+    "SELECT id FROM papers_fts_recent_docsize WHERE id <= :oldest)"
+)
+_OPTIMIZE_RECENT = text("INSERT INTO papers_fts_recent (papers_fts_recent) VALUES ('optimize')")
 
 
 def belongs_in_vocabulary(word: str) -> bool:
@@ -47,14 +81,49 @@ def vocabulary_words(*texts: str) -> set[str]:
     return {word for word in set(words(" ".join(texts))) if belongs_in_vocabulary(word)}
 
 
+class _Keys(dict[str, tuple[str, str]]):
+    """Each word's exact key and family, computed once: a bulk load looks up hundreds of
+    words per paper, and a dict lookup is the cheapest way to (see analyse)."""
+
+    def __missing__(self, word: str) -> tuple[str, str]:
+        if len(self) >= _KEYS_KEPT:
+            self.clear()
+        keys = self[word] = (word_key(word), family(word))
+        return keys
+
+
+class _InVocabulary(dict[str, bool]):
+    def __missing__(self, word: str) -> bool:
+        if len(self) >= _KEYS_KEPT:
+            self.clear()
+        belongs = self[word] = belongs_in_vocabulary(word)
+        return belongs
+
+
+# Distinct words kept by the caches above (a few MB), then forgotten all at once.
+_KEYS_KEPT = 100_000
+_KEYS = _Keys()
+_IN_VOCABULARY = _InVocabulary()
+
+
+def _keys(found: list[str]) -> tuple[str, str]:
+    if not found:
+        return "", ""
+    exact, families_ = zip(*map(_KEYS.__getitem__, found), strict=True)
+    return " ".join(exact), " ".join(families_)
+
+
 def _analysed(text_: str) -> tuple[str, str]:
-    found = words(text_)
-    return " ".join(word_key(w) for w in found), " ".join(family(w) for w in found)
+    return _keys(words(text_))
 
 
 def families(title: str, abstract: str) -> tuple[str, str]:
     """A title's and an abstract's word families, as papers_fts_terms holds a paper's."""
     return _analysed(title)[1], _analysed(abstract)[1]
+
+
+# A paper's analysed texts: title_exact, abstract_exact, title_family, abstract_family.
+Terms = tuple[str, str, str, str]
 
 
 def terms_row(paper_id: int, title: str, abstract: str) -> dict[str, object]:
@@ -69,11 +138,65 @@ def terms_row(paper_id: int, title: str, abstract: str) -> dict[str, object]:
     }
 
 
-def insert_terms(connection: Connection | Session, papers: Iterable[tuple[int, str, str]]) -> None:
-    """Index (or re-index) papers given as (id, title, abstract)."""
-    rows = [terms_row(*paper) for paper in papers]
+def upsert_terms(connection: Connection | Session, rows: Sequence[dict[str, object]]) -> None:
+    """Write analysed texts as they are (migration 0006, whose triggers index them)."""
     if rows:
         connection.execute(_UPSERT_TERMS, rows)
+
+
+def insert_terms(connection: Connection | Session, papers: Iterable[tuple[int, str, str]]) -> None:
+    """Index (or re-index) papers given as (id, title, abstract)."""
+    write_terms(connection, [(i, *analyse(title, abstract)[0]) for i, title, abstract in papers])
+
+
+def write_terms(
+    connection: Connection | Session, rows: Sequence[tuple[int, str, str, str, str]]
+) -> None:
+    """Store analysed texts (id, then Terms) and bring the full-text indexes up to date.
+
+    PostgreSQL indexes each row by trigger; SQLite's update trigger re-indexes a stored
+    paper, and its new papers are indexed here, a statement per index for the whole batch.
+    """
+    if not rows:
+        return
+    bind = connection if isinstance(connection, Connection) else connection.connection()
+    sqlite_ = bind.dialect.name == "sqlite"
+    new_ids = [row[0] for row in rows]
+    if sqlite_:
+        stored = set(bind.scalars(_STORED_IDS, {"ids": json.dumps(new_ids)}))
+        new_ids = sorted(i for i in new_ids if i not in stored)
+    placeholder = "?" if sqlite_ else "%s"
+    bind.exec_driver_sql(_upsert_terms_sql(placeholder), list(rows))
+    if sqlite_ and new_ids:
+        _index_new(bind, new_ids)
+
+
+@cache
+def _upsert_terms_sql(placeholder: str) -> str:
+    # The statement of _UPSERT_TERMS for the driver itself: SQLAlchemy's per-row parameter
+    # handling costs more than the insert.
+    values = ", ".join([placeholder] * 5)
+    return (
+        f"INSERT INTO {TERMS_TABLE} (id, {_TERMS_COLUMNS}) VALUES ({values}) "
+        "ON CONFLICT (id) DO UPDATE SET title_exact = excluded.title_exact, "
+        "abstract_exact = excluded.abstract_exact, title_family = excluded.title_family, "
+        "abstract_family = excluded.abstract_family"
+    )
+
+
+def _index_new(bind: Connection, new_ids: list[int]) -> None:
+    """SQLite: add papers new to papers_fts_terms (ids ascending) to the full-text indexes."""
+    ids = json.dumps(new_ids)
+    for statement in _FILL_FTS:
+        bind.execute(statement, {"ids": ids})
+    top = bind.scalar(_RECENT_TOP) or 0
+    newest = new_ids[-1]
+    recent = [i for i in new_ids if i > top and i > newest - RECENT]
+    if recent:
+        bind.execute(_FILL_RECENT, {"ids": json.dumps(recent)})
+    bind.execute(_TRIM_RECENT, {"oldest": newest - RECENT})
+    if any(i % RECENT_OPTIMIZE_EVERY == 0 for i in new_ids):
+        bind.execute(_OPTIMIZE_RECENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +209,29 @@ class Indexed:
     definitions: frozenset[tuple[str, str]]
 
 
-def indexed(title: str, abstract: str) -> Indexed:
-    found = vocabulary_words(title, abstract)
-    return Indexed(
-        frozenset(found),
-        frozenset(family(word) for word in found),
+def analyse(title: str, abstract: str) -> tuple[Terms, Indexed]:
+    """A paper's analysed texts and what the vocabulary counts of it, reading each text once
+    (the same as terms_row and vocabulary_words give)."""
+    title_words, abstract_words = words(title), words(abstract)
+    title_exact, title_family = _keys(title_words)
+    abstract_exact, abstract_family = _keys(abstract_words)
+    found = frozenset(filter(_IN_VOCABULARY.__getitem__, {*title_words, *abstract_words}))
+    counted = Indexed(
+        found,
+        frozenset([_KEYS[word][1] for word in found]),
         frozenset(
             (acronym, " ".join(long_form))
             for text_ in (title, abstract)
             for acronym, long_form in definitions(text_)
         ),
     )
+    return (title_exact, abstract_exact, title_family, abstract_family), counted
 
 
-_EMPTY = Indexed(frozenset(), frozenset(), frozenset())
+def indexed(title: str, abstract: str) -> Indexed:
+    return analyse(title, abstract)[1]
+
+
 _COUNTED = (
     (SearchWordRow, ("word",), "words"),
     (SearchFamilyRow, ("family",), "families"),
@@ -111,36 +243,42 @@ def _upsert_counts(
     session: Session, table: type[Base], keys: Sequence[str], changes: Counter[Any]
 ) -> None:
     rows = [
-        {**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), "papers": n}
-        for key, n in sorted(changes.items())
-        if n
+        (*(key if isinstance(key, tuple) else (key,)), n) for key, n in sorted(changes.items()) if n
     ]
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    columns = table.__table__.c
-    insert = dialect.insert(table)
-    upsert = insert.on_conflict_do_update(
-        index_elements=[columns[key] for key in keys],
-        set_={"papers": columns.papers + insert.excluded.papers},
-    )
-    # On the connection, not the session: the ORM's per-row bookkeeping doubles the time.
-    session.connection().execute(upsert, rows)
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.name == "sqlite" else "%s"
+    # To the driver itself: SQLAlchemy's per-row parameter handling would take longer than
+    # the upsert, which both databases speak.
+    connection.exec_driver_sql(_upsert_counts_sql(table.__tablename__, keys, placeholder), rows)
     if any(n < 0 for n in changes.values()):
-        session.execute(delete(table).where(columns.papers <= 0))
+        session.execute(delete(table).where(table.__table__.c.papers <= 0))
+
+
+@cache
+def _upsert_counts_sql(table: str, keys: tuple[str, ...], placeholder: str) -> str:
+    values = ", ".join([placeholder] * (len(keys) + 1))
+    return (
+        f"INSERT INTO {table} ({', '.join(keys)}, papers) VALUES ({values}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET papers = {table}.papers + excluded.papers"
+    )
 
 
 def update_vocabulary(session: Session, changes: Sequence[tuple[Indexed | None, Indexed]]) -> None:
     """Count the papers of each word, family and acronym definition: one (before, after)
     per paper stored or changed (None before for a new paper).
 
-    One statement per table for the whole batch, an upsert that both databases speak.
+    Counted in memory, then one statement per table for the whole batch.
     """
     for table, keys, field in _COUNTED:
         counts: Counter[Any] = Counter()
         for before, after in changes:
-            old: frozenset[Any] = getattr(before or _EMPTY, field)
             new: frozenset[Any] = getattr(after, field)
+            if before is None:
+                counts.update(new)
+                continue
+            old: frozenset[Any] = getattr(before, field)
             counts.update(new - old)
             counts.subtract(old - new)
         _upsert_counts(session, table, keys, counts)
@@ -158,8 +296,7 @@ def rebuild(session: Session) -> None:
     last = 0
     while rows := session.execute(_PAPERS_AFTER, {"last": last, "n": _REBUILD_BATCH}).all():
         papers = [(row[0], row[1], row[2]) for row in rows]
-        insert_terms(session, papers)
-        update_vocabulary(
-            session, [(None, indexed(title, abstract)) for _, title, abstract in papers]
-        )
+        analysed = [(i, *analyse(title, abstract)) for i, title, abstract in papers]
+        write_terms(session, [(i, *terms) for i, terms, _ in analysed])
+        update_vocabulary(session, [(None, counted) for _, _, counted in analysed])
         last = papers[-1][0]

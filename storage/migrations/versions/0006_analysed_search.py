@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from storage.search_index import TERMS_TABLE, indexed, insert_terms
+from storage.search_index import TERMS_TABLE, indexed, terms_row, upsert_terms
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -151,7 +151,7 @@ def _backfill(bind: sa.Connection) -> None:
     batch = 2_000
     for start in range(0, len(rows), batch):
         chunk = [(row[0], row[1], row[2]) for row in rows[start : start + batch]]
-        insert_terms(bind, chunk)
+        upsert_terms(bind, [terms_row(*paper) for paper in chunk])
         for _, title, abstract in chunk:
             found = indexed(title, abstract)
             for name, counter in counts.items():
