@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.fetch import FetchError, FetchPolicy, fetch, read_file
 from bot.logs import redact, redact_url
+from bot.records import ParsedPage
 from bot.sources import ParseError, parse_page
 from bot.sources.text import squash
 from storage import queries
@@ -96,6 +97,15 @@ def read_source(source: str, policy: FetchPolicy) -> bytes:
         raise SourceError(str(exc)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A source read and parsed, waiting to be stored."""
+
+    source: str
+    digest: str
+    page: ParsedPage
+
+
 def ingest_source(
     sessions: sessionmaker[Session],
     source: str,
@@ -111,6 +121,14 @@ def ingest_source(
     after a parser improvement). `now` stamps the records (default: the current time).
     """
     now = now or datetime.now(UTC)
+    read = _read(sessions, source, policy, force, now)
+    return read if isinstance(read, SourceReport) else _store_alone(sessions, read, now)
+
+
+def _read(
+    sessions: sessionmaker[Session], source: str, policy: FetchPolicy, force: bool, now: datetime
+) -> SourceReport | _Page:
+    """A source parsed, or its report if it failed or is unchanged."""
     if not source.isascii() and not _encodable(source):
         # Python keeps the bytes of a file name that is not UTF-8 as lone surrogates, which
         # no database can store: the failure is reported but cannot be recorded.
@@ -122,31 +140,61 @@ def ingest_source(
             if not force and queries.content_already_ingested(session, digest):
                 queries.record_source_unchanged(session, source, digest, now)
                 return SourceReport(source, "unchanged")
-        page = parse_page(data)
+        return _Page(source, digest, parse_page(data))
+    except (SourceError, ParseError) as exc:
+        return _failed(sessions, source, str(exc), now)
+    except Exception as exc:
+        return _failed_unexpectedly(sessions, source, exc, now)
+
+
+def _store_alone(sessions: sessionmaker[Session], read: _Page, now: datetime) -> SourceReport:
+    """Store one page, a transaction per batch of its papers."""
+    page = read.page
+    try:
         counts = queries.store_in_batches(
             sessions,
             page.papers,
             now,
-            lambda session, counts: queries.record_source_ingested(
-                session,
-                source,
-                page_format=page.format,
-                content_hash=digest,
-                date_hint=page.date_hint,
-                counts=counts,
-                now=now,
-            ),
+            lambda session, counts: _record(session, read, counts, now),
         )
-    except (SourceError, ParseError) as exc:
-        return _failed(sessions, source, str(exc), now)
     except Exception as exc:
-        # Whatever goes wrong with one source, a bug included, is that source's failure: the
-        # other sources are still read and this one backs off. The report says what it was
-        # in one line; the traceback is for debug logs.
-        log.debug("ingesting %s failed", redact_url(source), exc_info=True)
-        return _failed(sessions, source, _unexpected(exc), now)
-    log.debug("ingested %s: %s, %d papers", redact_url(source), page.format, counts.parsed)
-    return SourceReport.stored(source, page.format, counts)
+        return _failed_unexpectedly(sessions, read.source, exc, now)
+    log.debug("ingested %s: %s, %d papers", redact_url(read.source), page.format, counts.parsed)
+    return SourceReport.stored(read.source, page.format, counts)
+
+
+def _store_together(
+    sessions: sessionmaker[Session], pages: Sequence[_Page], now: datetime
+) -> list[SourceReport]:
+    """Store short pages in one transaction: a transaction, and each statement in it, costs
+    about as much for a few papers as for a thousand. Should it fail, each page is stored
+    alone, so that a page the database refuses fails alone."""
+    if len(pages) == 1:
+        return [_store_alone(sessions, pages[0], now)]
+    try:
+        with sessions.begin() as session:
+            counts = queries.store_pages(session, [read.page.papers for read in pages], now)
+            for read, page_counts in zip(pages, counts, strict=True):
+                _record(session, read, page_counts, now)
+    except Exception:
+        log.debug("storing %d pages together failed", len(pages), exc_info=True)
+        return [_store_alone(sessions, read, now) for read in pages]
+    return [
+        SourceReport.stored(read.source, read.page.format, page_counts)
+        for read, page_counts in zip(pages, counts, strict=True)
+    ]
+
+
+def _record(session: Session, read: _Page, counts: StoreCounts, now: datetime) -> None:
+    queries.record_source_ingested(
+        session,
+        read.source,
+        page_format=read.page.format,
+        content_hash=read.digest,
+        date_hint=read.page.date_hint,
+        counts=counts,
+        now=now,
+    )
 
 
 def _encodable(text: str) -> bool:
@@ -162,6 +210,16 @@ def _unexpected(exc: Exception) -> str:
         # Its text holds the statement and its parameters: a whole page, perhaps.
         return f"database error: {type(exc).__name__}"
     return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def _failed_unexpectedly(
+    sessions: sessionmaker[Session], source: str, exc: Exception, now: datetime
+) -> SourceReport:
+    # Whatever goes wrong with one source, a bug included, is that source's failure: the
+    # other sources are still read and this one backs off. The report says what it was in
+    # one line; the traceback is for debug logs.
+    log.debug("ingesting %s failed", redact_url(source), exc_info=True)
+    return _failed(sessions, source, _unexpected(exc), now)
 
 
 def _failed(
@@ -187,10 +245,40 @@ def ingest_all(
     force: bool = False,
     now: datetime | None = None,
 ) -> list[SourceReport]:
-    """Ingest every source in turn; one failing source never stops the others."""
-    reports = []
-    for source in sources:
-        report = ingest_source(sessions, source, policy, force=force, now=now)
+    """Ingest every source in turn; one failing source never stops the others.
+
+    Short pages are stored together, up to queries.STORE_BATCH papers a transaction; the
+    reports still come one per source, in order.
+    """
+    now = now or datetime.now(UTC)
+    reports: list[SourceReport] = []
+    waiting: list[_Page] = []
+
+    def done(report: SourceReport) -> None:
         on_done(report)
         reports.append(report)
+
+    def store_waiting() -> None:
+        for report in _store_together(sessions, waiting, now):
+            done(report)
+        waiting.clear()
+
+    for source in sources:
+        if any(read.source == source for read in waiting):
+            store_waiting()  # the second sighting of a source reads what the first stored
+        read = _read(sessions, source, policy, force, now)
+        if isinstance(read, SourceReport):
+            store_waiting()
+            done(read)
+            continue
+        if any(page.digest == read.digest for page in waiting) and not force:
+            # The same content as a page not stored yet: stored first, this one is skipped.
+            store_waiting()
+            done(ingest_source(sessions, source, policy, force=force, now=now))
+            continue
+        size = sum(len(page.page.papers) for page in waiting)
+        if size + len(read.page.papers) > queries.STORE_BATCH:
+            store_waiting()
+        waiting.append(read)
+    store_waiting()
     return reports

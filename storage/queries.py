@@ -179,32 +179,44 @@ def _insert(session: Session, papers: Sequence[_NewPaper], now: datetime) -> Non
 
 def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
     """Insert unseen papers and enrich known ones, inside the caller's transaction."""
-    known = _KnownPapers(session, papers)
-    unchanged = enriched = 0
+    return store_pages(session, [papers], now)[0]
+
+
+def store_pages(
+    session: Session, pages: Sequence[Sequence[Paper]], now: datetime
+) -> list[StoreCounts]:
+    """store_papers for several pages in one go, each page's counts apart: as if stored one
+    after the other, with one statement per table for all of them."""
+    known = _KnownPapers(session, [paper for page in pages for paper in page])
     fresh: list[_NewPaper] = []
     # Stored papers whose abstract changed, and what the vocabulary counted of them before.
     changed: dict[int, tuple[PaperRow, Indexed]] = {}
-    for paper in papers:
-        key = title_key(paper.title)
-        row = known.find(paper, key)
-        if row is None:
-            row = _new_paper(paper, key)
-            fresh.append(row)
-        elif updates := _enrichment(row, paper):
-            if "abstract" in updates and isinstance(row, PaperRow) and row.id not in changed:
-                changed[row.id] = (row, indexed(row.title, row.abstract))
-            for name, value in updates.items():
-                setattr(row, name, value)
-            if isinstance(row, PaperRow):
-                row.updated_at = now
-            enriched += 1
-        else:
-            unchanged += 1
-        known.add(row)
+    counts = []
+    for papers in pages:
+        new = unchanged = enriched = 0
+        for paper in papers:
+            key = title_key(paper.title)
+            row = known.find(paper, key)
+            if row is None:
+                row = _new_paper(paper, key)
+                fresh.append(row)
+                new += 1
+            elif updates := _enrichment(row, paper):
+                if "abstract" in updates and isinstance(row, PaperRow) and row.id not in changed:
+                    changed[row.id] = (row, indexed(row.title, row.abstract))
+                for name, value in updates.items():
+                    setattr(row, name, value)
+                if isinstance(row, PaperRow):
+                    row.updated_at = now
+                enriched += 1
+            else:
+                unchanged += 1
+            known.add(row)
+        counts.append(StoreCounts(len(papers), new, unchanged, enriched))
     session.flush()
     _insert(session, fresh, now)
     _index(session, fresh, list(changed.values()))
-    return StoreCounts(parsed=len(papers), new=len(fresh), known=unchanged, enriched=enriched)
+    return counts
 
 
 def _index(
