@@ -15,7 +15,7 @@ from dataclasses import asdict
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from bot import demo, logs, operations
+from bot import logs, operations
 from bot.config import Settings
 from bot.ingest import SourceReport, expand_sources, ingest_all, is_url
 
@@ -97,6 +97,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, engine: Engine | None
     # The conversation is the output; the bot's start/stop chatter would only interleave.
     for chatty in ("telegram", "apscheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Here, not at the top: the bot it starts weighs tens of MB that an ingest does not need.
+    from bot import demo
+
     reports, transcript = asyncio.run(demo.play(args.pages))
     for report in reports:
         print(_report_line(report))

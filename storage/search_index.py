@@ -88,7 +88,8 @@ class _Keys(dict[str, tuple[str, str]]):
     def __missing__(self, word: str) -> tuple[str, str]:
         if len(self) >= _KEYS_KEPT:
             self.clear()
-        keys = self[word] = (word_key(word), family(word))
+        # Past the functions' own caches, which would hold every word a second time.
+        keys = self[word] = (word_key.__wrapped__(word), family.__wrapped__(word))
         return keys
 
 
@@ -101,7 +102,7 @@ class _InVocabulary(dict[str, bool]):
 
 
 # Distinct words kept by the caches above (a few MB), then forgotten all at once.
-_KEYS_KEPT = 100_000
+_KEYS_KEPT = 50_000
 _KEYS = _Keys()
 _IN_VOCABULARY = _InVocabulary()
 

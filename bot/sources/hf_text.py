@@ -41,7 +41,12 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
     When blank lines separate the content, each block is one field (a wrapped abstract spans
     several lines); a page with no blank lines between its content has one field per line.
     """
-    blocks: list[list[tuple[int, str]]] = [[]]
+    # Each block is joined as soon as it ends, so that a page of many blocks never holds a
+    # list per block (most of the memory an ingest of a long page took); the first block's
+    # lines are kept in case it is the only one.
+    first: list[tuple[int, str]] = []
+    block: list[tuple[int, str]] = []
+    fields: list[tuple[int, str]] = []
     date_hint: str | None = None
     # Until the button shows up on a line of its own, it may be glued to the first title
     # ("SubscribeStitchable ..."); a title that merely starts with "Subscribe" elsewhere stays.
@@ -49,8 +54,10 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
-            if blocks[-1]:
-                blocks.append([])
+            if block:
+                fields.append((block[0][0], " ".join(line for _, line in block)))
+                first = first or block
+                block = []
         elif _DATE_LINE.match(line):
             date_hint = date_hint or line
         elif _is_furniture(line):
@@ -59,11 +66,13 @@ def _content_lines(text: str) -> tuple[list[tuple[int, str]], str | None]:
             if button_pending and line.startswith(_BUTTON):
                 line = line[len(_BUTTON) :].lstrip()
             button_pending = False
-            blocks[-1].append((number, line))
-    blocks = [block for block in blocks if block]
-    if len(blocks) == 1:
-        return blocks[0], date_hint
-    return [(block[0][0], " ".join(line for _, line in block)) for block in blocks], date_hint
+            block.append((number, line))
+    if block:
+        fields.append((block[0][0], " ".join(line for _, line in block)))
+        first = first or block
+    if len(fields) == 1:
+        return first, date_hint
+    return fields, date_hint
 
 
 def _complete(abstract: str) -> bool:

@@ -80,6 +80,9 @@ def squash(text: str, limit: int | None = None) -> str:
         # field cost time and memory in proportion to the limit, not to the page.
         text = text[: 8 * limit]
     squashed = " ".join(_UNPRINTABLE.sub("", text).split())
+    if squashed == text:
+        # The field itself, not an equal copy: a long page then holds each text once.
+        squashed = text
     if limit is None or len(squashed) <= limit:
         return squashed
     head = squashed[:limit]
