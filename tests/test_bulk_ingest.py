@@ -1,0 +1,177 @@
+"""Ingest in bulk (issue 10): short pages stored together, new papers indexed per batch,
+and the same papers, counts, indexes and vocabulary as storing page by page gives."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import ingest
+from bot.fetch import FetchPolicy
+from bot.records import Paper
+from bot.sources.text import squash
+from storage import db, queries, search_index
+from storage.models import PaperRow
+from tests.test_search import assert_indexes_intact, counted, recounted
+
+NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
+
+
+def pages(seed_pages: list[Path], folder: Path) -> list[str]:
+    """The seed pages, one of them twice under another name and then changed (a longer
+    abstract: an enrichment that re-indexes a stored paper)."""
+    folder.mkdir()
+    sources = []
+    for path in seed_pages:
+        sources.append(str(shutil.copy(path, folder / path.name)))
+    copy = folder / "copy.txt"
+    copy.write_bytes(seed_pages[0].read_bytes())
+    sources.append(str(copy))
+    text_ = seed_pages[1].read_text(encoding="utf-8")
+    first_abstract = text_.split("\n\n")[6]
+    longer = folder / "longer.txt"
+    longer.write_text(text_.replace(first_abstract, first_abstract + " And more."), "utf-8")
+    sources.append(str(longer))
+    return sources
+
+
+def outcome(sessions: sessionmaker[Session]) -> tuple[list[tuple[str, str]], Any]:
+    with sessions() as session:
+        rows = session.execute(select(PaperRow.title, PaperRow.abstract).order_by(PaperRow.id))
+        return [(row.title, row.abstract) for row in rows], counted(sessions)
+
+
+def test_pages_stored_together_are_stored_as_one_by_one(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = pages(seed_pages, tmp_path / "pages")
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = [
+        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
+        for source in sources
+    ]
+    transactions: list[int] = []
+    store_pages = queries.store_pages
+
+    def spied(session: Session, papers: Any, now: datetime) -> list[queries.StoreCounts]:
+        transactions.append(len(papers))
+        return store_pages(session, papers, now)
+
+    monkeypatch.setattr(queries, "store_pages", spied)
+    together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
+    # Fewer transactions than pages; the same report for each page, in order.
+    assert len(transactions) < len(sources) - 1
+    assert together == one_by_one
+    assert [r.status for r in together] == ["ingested"] * 5 + ["unchanged", "ingested"]
+    assert together[-1].enriched == 1
+    # The same papers, in the same order, and vocabulary counts as exact as a recount.
+    assert outcome(sessions) == outcome(db.make_sessions(alone))
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    alone.dispose()
+
+
+def test_a_page_the_database_refuses_fails_alone(
+    sessions: sessionmaker[Session], seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = str(seed_pages[1])
+    record = queries.record_source_ingested
+
+    def refuse(session: Session, location: str, **fields: Any) -> None:
+        if location == bad:
+            raise OSError("disk full")
+        record(session, location, **fields)
+
+    monkeypatch.setattr(queries, "record_source_ingested", refuse)
+    sources = [str(path) for path in seed_pages[:3]]
+    reports = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
+    assert [r.status for r in reports] == ["ingested", "failed", "ingested"]
+    assert reports[1].error == "unexpected error: OSError: disk full"
+    # The pages beside it were stored once each, as if it had not been there.
+    assert (reports[0].new, reports[2].parsed) == (72, 210)
+    with sessions() as session:
+        assert queries.stats(session).papers == reports[0].new + reports[2].new
+    assert_indexes_intact(sessions)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_recent_index_keeps_the_newest_papers_batch_by_batch(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "RECENT", 5)
+    papers = [Paper(f"Batched zebrafish {n}", f"Zebrafish swim {n} laps.") for n in range(13)]
+    queries.store_in_batches(sessions, papers, NOW, lambda session, counts: None, batch=3)
+    with sessions() as session:
+        recent = session.scalars(text("SELECT id FROM papers_fts_recent_docsize ORDER BY id"))
+        assert list(recent) == [9, 10, 11, 12, 13]
+        # Every paper in the full index, and the recent index agrees with its texts.
+        for index in ("papers_fts", "papers_fts_titles"):
+            check = f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)"
+            session.execute(text(check))
+        found = session.scalars(
+            text("SELECT rowid FROM papers_fts_recent WHERE papers_fts_recent MATCH 'zebrafish'")
+        )
+        assert sorted(found) == [9, 10, 11, 12, 13]
+
+
+@pytest.mark.parametrize("empty_db_url", ["sqlite"], indirect=True)
+def test_migration_0009_takes_the_insert_trigger_and_gives_it_back(empty_db_url: str) -> None:
+    engine = db.make_engine(empty_db_url)
+    db.upgrade(engine)
+    trigger = text("SELECT count(*) FROM sqlite_master WHERE name = 'papers_fts_insert'")
+    with engine.connect() as connection:
+        assert connection.scalar(trigger) == 0
+    command.downgrade(db.alembic_config(engine), "0008")
+    with engine.begin() as connection:
+        assert connection.scalar(trigger) == 1
+        connection.execute(
+            text(
+                "INSERT INTO papers (id, title, title_key, abstract, authors, categories, "
+                "keywords, first_seen_at, updated_at) VALUES (1, 'Zebrafish', 'zebrafish', "
+                "'Swim.', '[]', '[]', '[]', '2026-03-11', '2026-03-11')"
+            )
+        )
+        search_index.upsert_terms(connection, [search_index.terms_row(1, "Zebrafish", "Swim.")])
+        # Indexed by the trigger again, as before the migration.
+        assert connection.scalar(text("SELECT count(*) FROM papers_fts_docsize")) == 1
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.scalar(trigger) == 0
+    engine.dispose()
+
+
+def test_analysis_in_one_pass_gives_what_each_part_gives() -> None:
+    rng = random.Random(7)
+    vocabulary = ["Networks", "réseaux", "GANs", "(GAN)", "pre-trained", "3D", "x", "Straße"]
+    for _ in range(200):
+        title = " ".join(rng.choices(vocabulary, k=4))
+        abstract = "generative adversarial networks (GANs) " + " ".join(
+            rng.choices(vocabulary, k=9)
+        )
+        terms, found = search_index.analyse(title, abstract)
+        row = search_index.terms_row(1, title, abstract)
+        assert terms == (
+            row["title_exact"],
+            row["abstract_exact"],
+            row["title_family"],
+            row["abstract_family"],
+        )
+        assert found.words == search_index.vocabulary_words(title, abstract)
+
+
+def test_a_clean_field_is_kept_not_copied() -> None:
+    field = " ".join(["A clean abstract of many words."] * 20)
+    assert squash(field) is field
+    assert squash(field + "  ") == field
