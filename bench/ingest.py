@@ -142,6 +142,73 @@ def cli_ingest(path: str, folder: str) -> float:
     return time.perf_counter() - start
 
 
+def peak_rss(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(peak resident MB, wall seconds) of a command, which must succeed."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{' '.join(argv)} failed")
+    return usage.ru_maxrss / 1024, time.perf_counter() - start
+
+
+def memory(entries: int, seeds: Path) -> None:
+    """Peak memory of `paperboy ingest` of one page of `entries` papers (short ones, to stay
+    under the default page size cap), beside the command on a page of one."""
+    seed = [p for path in sorted(seeds.glob("*.txt")) for p in parse_page(path.read_bytes()).papers]
+    rng = random.Random(1)
+    words = [word for paper in seed for word in paper.title.split()]
+    lines = []
+    for number in range(entries):
+        abstract = seed[number % len(seed)].abstract[:110].rsplit(" ", 1)[0]
+        lines.append(f"{' '.join(rng.sample(words, 3))} {number}\n\n{abstract}.")
+    with tempfile.TemporaryDirectory() as tmp:
+        big, small = Path(tmp) / "big.txt", Path(tmp) / "small.txt"
+        big.write_text(HEADER + "\n\n".join(lines), encoding="utf-8")
+        small.write_text(HEADER + "\n\n".join(lines[:1]), encoding="utf-8")
+        command = [str(Path(sys.executable).with_name("paperboy")), "ingest"]
+        for name, page in (("small", small), ("big", big)):
+            env = os.environ | {"PAPERBOY_DATABASE_URL": f"sqlite:///{tmp}/{name}.db"}
+            rss, wall = peak_rss([*command, str(page)], env)
+            count = entries if page is big else 1
+            size = page.stat().st_size / 1e6
+            print(
+                f"  paperboy ingest, a page of {count:>7,} entries ({size:5.1f} MB): "
+                f"peak RSS {rss:6.1f} MB, {wall:6.1f} s"
+            )
+
+
+def library(size: int, seeds: Path) -> None:
+    """Time and space of a library of `size` papers made by `paperboy ingest` of pages of
+    2,000 distinct papers (bench.search's corpus: recombined titles and abstract sentences,
+    a made-up method name each), and what takes the space."""
+    from bench.search import Corpus
+
+    corpus, rng = Corpus(seeds), random.Random(42)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "pages"
+        folder.mkdir()
+        for start in range(0, size, 2_000):
+            papers = [corpus.paper(n, rng) for n in range(start, min(size, start + 2_000))]
+            text = HEADER + "\n\n".join(f"{p.title}\n\n{p.abstract}" for p in papers)
+            (folder / f"page{start // 2_000:04d}.txt").write_text(text, encoding="utf-8")
+        path = f"{tmp}/library.db"
+        elapsed = cli_ingest(path, str(folder))
+        files = [Path(path), Path(path + "-wal")]
+        total = sum(file.stat().st_size for file in files if file.exists())
+        print(
+            f"  {size:,} papers by paperboy ingest: {elapsed / 60:.1f} min "
+            f"({size / elapsed:,.0f} papers/s), {total / 1e9:.2f} GB"
+        )
+        with sqlite3.connect(path) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            rows = connection.execute(
+                "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+            ).fetchall()
+        for name, space in rows[:12]:
+            print(f"    {name:<32} {space / 1e6:9.1f} MB")
+
+
 def _counts(path: str) -> tuple[int, ...]:
     with sqlite3.connect(path) as connection:
         return tuple(
@@ -156,6 +223,12 @@ def main() -> None:
     parser.add_argument("--per-page", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seeds", type=Path, default=SEEDS)
+    parser.add_argument(
+        "--memory-entries", type=int, default=100_000, help="entries of the page for memory"
+    )
+    parser.add_argument(
+        "--library", type=int, default=0, help="also build a library of this many papers"
+    )
     args = parser.parse_args()
 
     rng = random.Random(42)
@@ -202,6 +275,10 @@ def main() -> None:
         f"paperboy / floor: {base / floor_time:.2f}x (first ingest), "
         f"{statistics.median(times['cli']) / floor_time:.2f}x (paperboy ingest, whole command)"
     )
+    if args.memory_entries:
+        memory(args.memory_entries, args.seeds)
+    if args.library:
+        library(args.library, args.seeds)
 
 
 LABELS = {
