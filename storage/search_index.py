@@ -2,7 +2,8 @@
 
 A paper is analysed once, when it is stored, into four texts of keys (its title's and its
 abstract's exact forms and word families) in papers_fts_terms; the full-text indexes of
-both databases are built from those by triggers (migration 0006). The vocabulary tables
+both databases are built from those, by triggers (migration 0006) except for SQLite's new
+papers, indexed a batch at a time here (migration 0009). The vocabulary tables
 count the papers of each surface word (for corrections and prefix completion) and of each
 word family (to tell a typo from a rare form of a common word).
 """
