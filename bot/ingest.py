@@ -250,7 +250,6 @@ def ingest_all(
     Short pages are stored together, up to queries.STORE_BATCH papers a transaction; the
     reports still come one per source, in order.
     """
-    now = now or datetime.now(UTC)
     reports: list[SourceReport] = []
     waiting: list[_Page] = []
 
@@ -259,14 +258,16 @@ def ingest_all(
         reports.append(report)
 
     def store_waiting() -> None:
-        for report in _store_together(sessions, waiting, now):
+        # Stamped when stored, as a page read alone is: a digest between two stores of a
+        # long run must not find later papers stamped before it.
+        for report in _store_together(sessions, waiting, now or datetime.now(UTC)):
             done(report)
         waiting.clear()
 
     for source in sources:
         if any(read.source == source for read in waiting):
             store_waiting()  # the second sighting of a source reads what the first stored
-        read = _read(sessions, source, policy, force, now)
+        read = _read(sessions, source, policy, force, now or datetime.now(UTC))
         if isinstance(read, SourceReport):
             store_waiting()
             done(read)
