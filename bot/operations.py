@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper, SearchUnavailable
 from storage import db, queries, schedule, subscriptions, transfer
-from storage.queries import Stats
+from storage.counts import Stats
 from storage.transfer import TransferError
 
 if TYPE_CHECKING:

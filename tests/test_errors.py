@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, cli_store, operations
+from bot import cli, cli_stats, operations
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from storage import transfer
@@ -368,7 +368,7 @@ def test_stats_names_the_database_and_says_when_it_is_empty(
     code, out, err = outcome(capsys, "stats")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"database     {tmp_path / 'paperboy.db'}"
-    assert out.splitlines()[-1] == cli_store.EMPTY_STORE
+    assert out.splitlines()[-1] == cli_stats.EMPTY_STORE
     code, out, _ = outcome(capsys, "stats", "--json")
     assert json.loads(out)["database"] == str(tmp_path / "paperboy.db")
 
