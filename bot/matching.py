@@ -17,7 +17,6 @@ when asked for, since a digest shows about ten of the hundreds of papers a subsc
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from rapidfuzz import process
 from bot import authors, filters
 from bot.analysis import (
     TYPO_SCORER,
-    composed,
     compound_cuts,
     definitions,
     family,
@@ -287,47 +285,69 @@ class Acronym:
 Pattern = Phrase | Acronym
 
 
-@dataclass(frozen=True, slots=True)
 class Document:
-    title_keys: tuple[str, ...]
-    abstract_keys: tuple[str, ...]
-    title_words: frozenset[str]
-    abstract_words: frozenset[str]
-    defines: dict[str, set[tuple[str, ...]]]
+    """A paper tokenised for matching: its word families in order, and (read when first
+    asked, since only an acronym's keyword needs them) the acronyms it uses and defines."""
 
+    __slots__ = (
+        "_abstract_words",
+        "_defines",
+        "_title_words",
+        "abstract_keys",
+        "paper",
+        "title_keys",
+    )
 
-# A word with a letter that is not a lower-case a-z (most words have none): the words of a
-# text that may be acronyms, found without looking at each word in Python.
-_MAYBE_ACRONYM = re.compile(r"[^\W_]*[^\W\d_a-z][^\W_]*")
+    def __init__(
+        self, paper: Paper, title_keys: tuple[str, ...], abstract_keys: tuple[str, ...]
+    ) -> None:
+        self.paper = paper
+        self.title_keys = title_keys
+        self.abstract_keys = abstract_keys
+        self._title_words: frozenset[str] | None = None
+        self._abstract_words: frozenset[str] | None = None
+        self._defines: dict[str, set[tuple[str, ...]]] | None = None
+
+    @property
+    def title_words(self) -> frozenset[str]:
+        """The acronyms of the title, in the singular."""
+        if self._title_words is None:
+            self._title_words = _acronyms_in(self.paper.title)
+        return self._title_words
+
+    @property
+    def abstract_words(self) -> frozenset[str]:
+        if self._abstract_words is None:
+            self._abstract_words = _acronyms_in(self.paper.abstract)
+        return self._abstract_words
+
+    @property
+    def defines(self) -> dict[str, set[tuple[str, ...]]]:
+        """The long forms the paper gives its acronyms."""
+        if self._defines is None:
+            defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+            for text in (self.paper.title, self.paper.abstract):
+                for acronym, long_form in definitions(text):
+                    defines[acronym].add(long_form)
+            self._defines = dict(defines)
+        return self._defines
 
 
 def _acronyms_in(text: str) -> frozenset[str]:
-    """The acronyms of a text (its tokens that is_acronym takes), in the singular."""
-    found = _MAYBE_ACRONYM.findall(composed(text))
-    return frozenset(singular_acronym(word) for word in found if is_acronym(word))
+    """The acronyms of a text (the words is_acronym takes), in the singular."""
+    return frozenset(singular_acronym(word) for word in tokens(text) if is_acronym(word))
 
 
 def prepare(paper: Paper, families: tuple[str, str] | None = None) -> Document:
     """A paper tokenised once for matching. `families`: its title's and its abstract's word
     families as the search index holds them (storage/search_index.py), which spares
     analysing every word again."""
-    title = tokens(paper.title)
-    abstract = tokens(paper.abstract)
-    if families is None:
-        title_keys = tuple(family(w) for w in title)
-        abstract_keys = tuple(family(w) for w in abstract)
-    else:
-        title_keys, abstract_keys = tuple(families[0].split()), tuple(families[1].split())
-    defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-    for text in (paper.title, paper.abstract):
-        for acronym, long_form in definitions(text):
-            defines[acronym].add(long_form)
+    if families is not None:
+        return Document(paper, tuple(families[0].split()), tuple(families[1].split()))
     return Document(
-        title_keys=title_keys,
-        abstract_keys=abstract_keys,
-        title_words=_acronyms_in(paper.title),
-        abstract_words=_acronyms_in(paper.abstract),
-        defines=dict(defines),
+        paper,
+        tuple(family(w) for w in tokens(paper.title)),
+        tuple(family(w) for w in tokens(paper.abstract)),
     )
 
 
