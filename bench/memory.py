@@ -7,11 +7,13 @@ paper, inserted through storage code so that the search indexes and vocabulary a
 in production. Papers also get authors and arXiv categories, and were first stored over the
 years before now, 500 a day, as a real library's were. --subscribers private chats are
 subscribed to one to three keywords each (bench/delivery.py's), all due for a digest.
+Analysing each paper in Python takes hours for a million: --copy-to grows the library
+further with copies of the analysed papers under new ids, indexed by the same triggers.
 
 Each command then runs in a child process of its own, and its peak resident set size is
 read from the kernel's accounting of that child (os.wait4's ru_maxrss):
   - `paperboy preview --keyword K` for keywords of several kinds (a common topic word, a
-    phrase, a typo, an acronym, a method name that one paper uses, a category filter);
+    phrase, a typo, an acronym, a method name (of one paper, and its copies), a category filter);
   - `paperboy search Q` for a few queries;
   - `paperboy run` against the local Bot API stand-in (bot.devserver, with no rate limits
     and PAPERBOY_RATE_LIMIT=1000 on paid broadcasts, so that the run is bound by planning):
@@ -139,8 +141,8 @@ def finished(process: subprocess.Popen[bytes], started: float) -> Measured:
     first = process.stdout.readline().decode(errors="replace").strip()
     for _ in iter(lambda: process.stdout.read(1 << 16) if process.stdout else b"", b""):
         pass  # the rest of the output, read so that the child never blocks on a full pipe
-    _, _, usage = os.wait4(process.pid, 0)
-    process.returncode = 0
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     return Measured(time.perf_counter() - started, usage.ru_maxrss / 1024, first)
 
 
