@@ -554,7 +554,8 @@ def digest(
     if weekly and positions:
         # Older unsent matches are not this week's news; a daily digest still takes them,
         # since a daily subscriber may have been paused or away.
-        this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK)
+        matched = [known.ids[i] for i in positions]
+        this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK, matched)
         positions = [i for i in positions if known.ids[i] in this_week]
     matched_ids = [known.ids[i] for i in positions]
     sent = subscriptions.delivered_among(session, row.id, matched_ids)
