@@ -131,6 +131,7 @@ async def test_a_429_to_one_chats_answer_holds_up_no_other_chat() -> None:
     assert await flooding == {"ok": True}
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_commands_are_answered_within_seconds_during_a_broadcast(
     sessions: sessionmaker[Session], db_url: str
 ) -> None:
