@@ -246,7 +246,11 @@ def test_an_empty_variable_means_the_default(
     "url",
     [
         "garbage",
-        f"postgresql://paperboy:{PASSWORD}@127.0.0.1:{free_port()}/paperboy",
+        # Its own id: a test's name stays the same from run to run (and across xdist workers).
+        pytest.param(
+            f"postgresql://paperboy:{PASSWORD}@127.0.0.1:{free_port()}/paperboy",
+            id="postgresql-nothing-listening",
+        ),
         "sqlite:///notsqlite.db",
         "sqlite:///binary.bin/paperboy.db",  # its folder is a file
         "sqlite:///adir",
