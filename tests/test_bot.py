@@ -72,7 +72,8 @@ class Bot:
         self, user: int, text: str, chat: int | None = None, thread_id: int | None = None
     ) -> str:
         """A user writes; returns everything the bot showed in that chat afterwards."""
-        replies = await self.api.converse(user, text, chat_id=chat, thread_id=thread_id)
+        # 30 s, not 5: on a busy machine a late reply would be counted with the next one's.
+        replies = await self.api.converse(user, text, chat_id=chat, thread_id=thread_id, timeout=30)
         return "\n".join(message.shown for message in replies)
 
     async def until(self, chat: int, text: str, timeout: float = 30.0) -> str:
@@ -92,7 +93,14 @@ class Bot:
             if label in json.dumps(m.reply_markup, ensure_ascii=False)
         )
         before = len(self.api.sent(chat or user))
+        answered = len(self.api.answers)
         self.api.user_presses(user, message.message_id, label, chat_id=chat)
+        # The tap's answer first: the bot answers after its work in a thread, which on a busy
+        # machine can outlast wait_idle's quiet spell; then whatever follows it (edits).
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(self.api.answers) == answered:
+            assert asyncio.get_running_loop().time() < deadline, f"the tap on {label} unanswered"
+            await asyncio.sleep(0.02)
         await self.api.wait_idle()
         edited = self.api.sent(chat or user)[self.api.sent(chat or user).index(message)]
         new = [m.shown for m in self.api.sent(chat or user)[before:]]
