@@ -45,7 +45,7 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import recommendations, render, service
+from bot import render, service
 from bot.app import build_application
 from bot.config import Settings
 from bot.devserver import FakeBotApi, Limit, RateLimits
@@ -109,8 +109,7 @@ def memoised_candidates(session: Session) -> service.Candidates:
     newest = subscriptions.newest_papers(session, service.CANDIDATES)
     ids = [row_id for row_id, _ in newest]
     papers = [paper for _, paper in newest]
-    pool = recommendations.pool_of(session, newest_id, ids)
-    return service.Candidates(newest_id, ids, Scanning(papers, *learn(papers)), pool)
+    return service.Candidates(newest_id, ids, Scanning(papers, *learn(papers)))
 
 
 def plan_all(

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", help="count papers, sources, subscribers and more")
     stats.add_argument("--json", action="store_true", help="print JSON")
-    stats.set_defaults(handler="cli_store:cmd_stats", reads_only=True)
+    stats.set_defaults(
+        handler="cli_store:cmd_stats", quick="cli_stats:quick_stats", reads_only=True
+    )
 
     run = commands.add_parser("run", help="run the Telegram bot (upgrades the database first)")
     run.set_defaults(handler="cli_run:cmd_run")
@@ -230,9 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_search_words_apart(_attach_option_values(given)))
     # Imported once the arguments are read: --version and --help need none of it.
     from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from bot import operations
     from bot.config import ConfigError, Settings, database_password
 
     try:
@@ -250,6 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot read the settings file .env: {reason}", [])
     secrets = settings.secrets()
     logs.configure(settings.log_level, secrets)
+    # A command that can answer without SQLAlchemy (`stats` on a current SQLite file) does.
+    quick = getattr(args, "quick", None)
+    if quick is not None and (answered := _handler(quick)(args, settings)) is not None:
+        return int(answered)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot import operations
+
     engine: Engine | None = None
     try:
         if getattr(args, "database", True):

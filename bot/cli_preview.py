@@ -8,18 +8,21 @@ import asyncio
 import json
 import shlex
 import sys
+import textwrap
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import keywords, operations, render, service
 from bot.config import Settings
-from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import plural
 from bot.schedule import utc_now
+
+if TYPE_CHECKING:
+    from bot.preview import Library
 
 ALL_DONE = "every chat has had today's digest (--chat ID sends one its unsent papers)"
 NO_SUBSCRIBERS = "no chat is subscribed yet: nothing to send"
@@ -43,8 +46,11 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     if not args.keywords:
         print("paperboy: preview needs --keyword (or --chat)", file=sys.stderr)
         return 2
-    papers = operations.stored_papers(engine)
-    matcher = Matcher(papers)
+    with operations.library(engine) as library:
+        return _preview(args, library)
+
+
+def _preview(args: argparse.Namespace, library: Library) -> int:
     # Read as /subscribe reads them: what it would refuse is left out, what it would ask
     # about is previewed as typed (the preview shows whether it works as one phrase); both
     # are said.
@@ -56,7 +62,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
             if isinstance(raw, str)
             for part in service.split_keywords(raw)
         ],
-        matcher,
+        library,
     )
     for line in _review_lines(found):
         print(line, file=sys.stderr)
@@ -64,27 +70,35 @@ def cmd_preview(args: argparse.Namespace, settings: Settings, engine: Engine) ->
     if not wanted:
         print("paperboy: no keyword left to preview", file=sys.stderr)
         return 2
-    # In the order a digest would send them.
-    matches = service.ranked(matcher.match(wanted))
+    # In the order a digest would send them; the papers are read again as they are printed,
+    # a batch at a time.
+    matches = library.matches(wanted)
     if args.json:
-        rows = [
-            {
-                **_paper_json(m.paper),
-                # As stored from the feeds, so that a cat: or author: match can be checked.
-                "authors": list(m.paper.authors),
-                "categories": list(m.paper.categories),
-                "matched": [hit.keyword for hit in m.hits],
-                "where": {hit.keyword: hit.where for hit in m.hits},
-            }
-            for m in matches
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{len(matches)} of {len(papers)} stored papers match " + ", ".join(wanted))
-    for number, m in enumerate(matches, start=1):
-        why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
-        link = m.paper.link
-        print(f"{number:>4}. {m.paper.title}\n      matched {why}  {link}".rstrip())
+        print("[" if matches else "[]")
+    else:
+        print(f"{len(matches)} of {library.size()} stored papers match " + ", ".join(wanted))
+    for start in range(0, len(matches), library.batch):
+        some = matches[start : start + library.batch]
+        papers = library.papers([m.paper_id for m in some])
+        for number, m in enumerate(some, start=start + 1):
+            paper = papers[m.paper_id]
+            if args.json:
+                row = {
+                    **_paper_json(paper),
+                    # As stored from the feeds, so that a cat: or author: match can be checked.
+                    "authors": list(paper.authors),
+                    "categories": list(paper.categories),
+                    "matched": [hit.keyword for hit in m.hits],
+                    "where": {hit.keyword: hit.where for hit in m.hits},
+                }
+                # As json.dumps(rows, indent=2) would print the list, a row at a time.
+                text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
+                print(text + ("," if number < len(matches) else ""))
+                continue
+            why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
+            print(f"{number:>4}. {paper.title}\n      matched {why}  {paper.link}".rstrip())
+    if args.json and matches:
+        print("]")
     return 0
 
 

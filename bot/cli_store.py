@@ -4,38 +4,19 @@ Imported only when one of them runs, and kept light: settings, SQLAlchemy and th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from bot import health, operations
+from bot import cli_stats, health, operations
 from bot.config import Settings
 from bot.schedule import utc_now
 
-EMPTY_STORE = (
-    "no papers stored yet: `paperboy ingest SOURCE` fills the store (or is "
-    "PAPERBOY_DATABASE_URL meant to name another database?)"
-)
-
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    figures = operations.stats(engine)
     # Which database: run from another folder, a relative SQLite path names another file.
-    where = operations.describe(engine)
-    if args.json:
-        print(json.dumps({"database": where, **asdict(figures)}, indent=2))
-        return 0
-    print(f"database     {where}")
-    print(f"papers       {figures.papers:>8}  ({figures.papers_with_arxiv_id} with an arXiv id)")
-    print(f"sources      {figures.sources:>8}  ({figures.failing_sources} failing)")
-    print(f"subscribers  {figures.subscribers:>8}  ({figures.active_subscribers} active)")
-    print(f"keywords     {figures.keywords:>8}")
-    print(f"deliveries   {figures.deliveries:>8}")
-    if not figures.papers:
-        print(EMPTY_STORE)
+    cli_stats.show(operations.stats(engine), operations.describe(engine), as_json=args.json)
     return 0
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -83,7 +82,8 @@ class Sender:
     """Sends messages with the retry policy of a broadcast: 429 pauses the whole bot for
     `retry_after` (longer than `max_flood_wait`: FloodWait), transient failures are retried
     with exponential backoff and jitter up to `retries` times, a migrated group is
-    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried.
+    followed (`on_migrated(old, new)`), and a gone chat is reported, not retried. Its waits
+    and times go by the limiter's clock.
 
     At most `unrecorded` messages are sent and not yet recorded at any instant (`on_sent`
     records a message): all that a crash can make the next run repeat, however slow the
@@ -130,7 +130,7 @@ class Sender:
                 async with self.limiter.message(chat_id, urgent=urgent):
                     await self._unrecorded.acquire()
                     gated = True
-                    started = time.monotonic()
+                    started = self.limiter.clock()
                     try:
                         await self.bot.send_message(
                             chat_id,
@@ -143,7 +143,7 @@ class Sender:
                     except TelegramError as caught:
                         error = caught
                 if error is None:
-                    took = time.monotonic() - started
+                    took = self.limiter.clock() - started
                     self.counters.sent += 1
                     self.counters.latencies.append(took)
                     metrics.MESSAGES_SENT.inc()
@@ -184,7 +184,7 @@ class Sender:
                     return Result.FAILED, chat_id
                 self.counters.retried += 1
                 log.info("sending to %s failed (%s); retry in %.1f s", chat_id, error, delay)
-                await asyncio.sleep(delay)
+                await self.limiter.sleep(delay)
             else:  # an invalid token, a conflict: nothing a retry would change
                 raise error
 

@@ -150,7 +150,7 @@ def _find_similar(
         return None
     paper_id, paper = found
     # The candidates' pool: indexed once for all chats, again only after new papers.
-    pool = digests.candidates(session).ranking
+    pool = digests.candidates(session).ranking(session)
     near = recommendations.similar(session, paper_id, pool, SIMILAR)
     if not near:
         return Similar([])

@@ -112,8 +112,10 @@ class Limiter:
     ) -> None:
         self.interval = 1.0 / per_second
         self._overall = Window(max(1, math.floor(per_second)), 1.0)
+        # The bot's sending clock: the Sender's backoff and latencies go by it too (a test
+        # runs a whole fan-out on virtual time through these two).
         self.clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
         self._next = 0.0
         self._paused_until = 0.0
         self._chats: dict[int | str, Window] = {}
@@ -169,7 +171,7 @@ class Limiter:
             if wait == 0.0:
                 chat.take(lane)
                 return chat
-            await self._sleep(self.interval if wait is None else wait)
+            await self.sleep(self.interval if wait is None else wait)
 
     def _window(self, chat_id: int | str, now: float) -> Window:
         chat = self._chats.get(chat_id)
@@ -206,7 +208,7 @@ class Limiter:
                 )
                 if wait <= 0:
                     break
-                await self._sleep(wait)
+                await self.sleep(wait)
                 if self._queue and self._queue[0][0] < lane:
                     # A reply came while this digest message waited: the slot is the reply's.
                     held = False

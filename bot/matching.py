@@ -285,34 +285,76 @@ class Acronym:
 Pattern = Phrase | Acronym
 
 
-@dataclass(frozen=True, slots=True)
 class Document:
-    title_keys: tuple[str, ...]
-    abstract_keys: tuple[str, ...]
-    title_words: frozenset[str]
-    abstract_words: frozenset[str]
-    defines: dict[str, set[tuple[str, ...]]]
+    """A paper tokenised for matching: its word families in order, and (read when first
+    asked, since only an acronym's keyword needs them) the acronyms it uses and defines."""
+
+    __slots__ = (
+        "_abstract_words",
+        "_defines",
+        "_title_words",
+        "abstract_keys",
+        "paper",
+        "title_keys",
+    )
+
+    def __init__(
+        self, paper: Paper, title_keys: tuple[str, ...], abstract_keys: tuple[str, ...]
+    ) -> None:
+        self.paper = paper
+        self.title_keys = title_keys
+        self.abstract_keys = abstract_keys
+        self._title_words: frozenset[str] | None = None
+        self._abstract_words: frozenset[str] | None = None
+        self._defines: dict[str, set[tuple[str, ...]]] | None = None
+
+    @property
+    def title_words(self) -> frozenset[str]:
+        """The acronyms of the title, in the singular."""
+        if self._title_words is None:
+            self._title_words = _acronyms_in(self.paper.title)
+        return self._title_words
+
+    @property
+    def abstract_words(self) -> frozenset[str]:
+        if self._abstract_words is None:
+            self._abstract_words = _acronyms_in(self.paper.abstract)
+        return self._abstract_words
+
+    @property
+    def defines(self) -> dict[str, set[tuple[str, ...]]]:
+        """The long forms the paper gives its acronyms."""
+        if self._defines is None:
+            defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+            for text in (self.paper.title, self.paper.abstract):
+                for acronym, long_form in definitions(text):
+                    defines[acronym].add(long_form)
+            self._defines = dict(defines)
+        return self._defines
 
 
-def prepare(paper: Paper) -> Document:
-    """A paper tokenised once for matching."""
-    title = tokens(paper.title)
-    abstract = tokens(paper.abstract)
-    defines: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-    for text in (paper.title, paper.abstract):
-        for acronym, long_form in definitions(text):
-            defines[acronym].add(long_form)
+def _acronyms_in(text: str) -> frozenset[str]:
+    """The acronyms of a text (the words is_acronym takes), in the singular."""
+    return frozenset(singular_acronym(word) for word in tokens(text) if is_acronym(word))
+
+
+def prepare(paper: Paper, families: tuple[str, str] | None = None) -> Document:
+    """A paper tokenised once for matching. `families`: its title's and its abstract's word
+    families as the search index holds them (storage/search_index.py), which spares
+    analysing every word again."""
+    if families is not None:
+        return Document(paper, tuple(families[0].split()), tuple(families[1].split()))
     return Document(
-        title_keys=tuple(family(w) for w in title),
-        abstract_keys=tuple(family(w) for w in abstract),
-        title_words=frozenset(singular_acronym(w) for w in title if is_acronym(w)),
-        abstract_words=frozenset(singular_acronym(w) for w in abstract if is_acronym(w)),
-        defines=dict(defines),
+        paper,
+        tuple(family(w) for w in tokens(paper.title)),
+        tuple(family(w) for w in tokens(paper.abstract)),
     )
 
 
 def _phrase_in(keys: tuple[str, ...], phrase: Phrase) -> bool:
     first, *rest = phrase.keys
+    if not rest:
+        return not first.isdisjoint(keys)
     span = len(phrase.keys)
     return any(
         keys[start] in first and all(keys[start + 1 + i] in alt for i, alt in enumerate(rest))
@@ -365,14 +407,30 @@ def _spelled(long_form: tuple[str, ...]) -> Phrase:
     return Phrase(tuple(frozenset({key}) for key in long_form))
 
 
-def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Reading:
-    """The patterns a keyword stands for: itself with its word families, hyphen and compound
-    variants and typo corrections, and its acronym or long form."""
+def keyword_parts(keyword: str) -> list[str]:
+    """A keyword's words as read_keyword reads them."""
     # A word typed in capitals that is an English word is no acronym ("PRUNING").
-    parts = [
+    return [
         part.lower() if part.isupper() and len(part) > 4 and is_dictionary_word(part) else part
         for part in tokens(keyword)
     ]
+
+
+def acronym_lookups(keyword: str, lexicon: Lexicon) -> tuple[set[str], set[tuple[str, ...]]]:
+    """The acronyms and long forms whose definitions read_keyword looks up for a keyword: an
+    AcronymTable of the corpus's definitions of these reads it as one of all of them does."""
+    parts = keyword_parts(keyword)
+    if not parts:
+        return set(), set()
+    read = [fixes[0] if (fixes := lexicon.corrections(part)) else part for part in parts]
+    acronyms = {singular_acronym(parts[0]), read[0].upper()} if len(parts) == 1 else set()
+    return acronyms, {tuple(family(part) for part in read)}
+
+
+def read_keyword(keyword: str, lexicon: Lexicon, acronyms: AcronymTable) -> Reading:
+    """The patterns a keyword stands for: itself with its word families, hyphen and compound
+    variants and typo corrections, and its acronym or long form."""
+    parts = keyword_parts(keyword)
     if not parts:
         return Reading(())
     if len(parts) == 1 and is_acronym(singular_acronym(parts[0])):
@@ -431,30 +489,68 @@ class Matcher:
         papers: Sequence[Paper],
         vocabulary: Vocabulary | None = None,
         acronyms: AcronymTable | None = None,
+        lexicon: Lexicon | None = None,
+        families: Sequence[tuple[str, str] | None] | None = None,
+        *,
+        scan: bool = False,
     ) -> None:
+        """Keywords are read against `lexicon` if given (a larger corpus's: the whole store's,
+        when the papers are one batch of it), else the papers' own vocabulary. `families`:
+        each paper's word families as stored, if they are (see prepare). `scan`: every
+        paper is looked over for each keyword instead of found through an index of their
+        words, which costs more to build than it saves when most papers are matches (the
+        papers are candidates found through the search index already). Papers are
+        tokenised when a keyword of words is first matched: keywords of filters alone
+        never need it."""
         self.papers = list(papers)
-        self._documents = [prepare(paper) for paper in self.papers]
+        self._families = families
+        self._scan = scan
+        self._documents: list[Document] | None = None
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._by_acronym: dict[str, set[int]] = defaultdict(set)
-        for index, document in enumerate(self._documents):
-            for key in (*document.title_keys, *document.abstract_keys):
-                self._by_key[key].add(index)
-            for acronym in document.title_words | document.abstract_words:
-                self._by_acronym[acronym].add(index)
-        if vocabulary is None:
-            vocabulary = Vocabulary.of(self.papers)
-        if acronyms is None:
-            acronyms = AcronymTable()
-            for document in self._documents:
-                for acronym, long_forms in document.defines.items():
-                    for long_form in long_forms:
-                        acronyms.add(acronym, long_form)
-        self.vocabulary = vocabulary
-        self.acronyms = acronyms
+        self._vocabulary = vocabulary
+        self._lexicon = lexicon
+        self._acronyms = acronyms
         self._cache: dict[str, Found] = {}
         self._by_last_name: dict[str, set[int]] | None = None
 
-    def _candidates(self, pattern: Pattern) -> set[int]:
+    def _prepared(self) -> list[Document]:
+        """The papers tokenised (and indexed, unless scanned), once."""
+        if self._documents is not None:
+            return self._documents
+        known = self._families or [None] * len(self.papers)
+        documents = [prepare(paper, k) for paper, k in zip(self.papers, known, strict=True)]
+        if not self._scan:
+            for index, document in enumerate(documents):
+                for key in {*document.title_keys, *document.abstract_keys}:
+                    self._by_key[key].add(index)
+                for acronym in document.title_words | document.abstract_words:
+                    self._by_acronym[acronym].add(index)
+        self._documents = documents
+        return documents
+
+    @property
+    def acronyms(self) -> AcronymTable:
+        """The acronym definitions keywords are read with: as given, else the papers'."""
+        if self._acronyms is None:
+            self._acronyms = AcronymTable()
+            for document in self._prepared():
+                for acronym, long_forms in document.defines.items():
+                    for long_form in long_forms:
+                        self._acronyms.add(acronym, long_form)
+        return self._acronyms
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The papers' own vocabulary, made when first needed."""
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary.of(self.papers)
+        return self._vocabulary
+
+    def _candidates(self, pattern: Pattern) -> Iterable[int]:
+        self._prepared()
+        if self._scan:
+            return range(len(self.papers))
         if isinstance(pattern, Acronym):
             return self._by_acronym.get(pattern.text, set())
         found: set[int] | None = None
@@ -477,10 +573,11 @@ class Matcher:
             found = self._cache[keyword] = Found.of(self._filtered_hits(keyword))
             return found
         places: dict[int, Where] = {}
-        reading = read_keyword(keyword, self.vocabulary, self.acronyms)
+        reading = read_keyword(keyword, self._lexicon or self.vocabulary, self.acronyms)
+        documents = self._prepared()
         for pattern in reading.patterns:
             for index in self._candidates(pattern):
-                where = locate(self._documents[index], pattern)
+                where = locate(documents[index], pattern)
                 if where and places.get(index) != "title":
                     places[index] = where
         # One Hit per paper, shared by every subscriber of the keyword.

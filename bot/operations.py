@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper, SearchUnavailable
 from storage import db, queries, schedule, subscriptions, transfer
-from storage.queries import Stats
+from storage.counts import Stats
 from storage.transfer import TransferError
 
 if TYPE_CHECKING:
+    from bot.preview import Library
     from bot.profile import LibraryReport
     from bot.recommendations import Recommendation
 
@@ -71,9 +73,13 @@ def stats(engine: Engine) -> Stats:
         return queries.stats(session)
 
 
-def stored_papers(engine: Engine) -> list[Paper]:
+@contextmanager
+def library(engine: Engine) -> Iterator[Library]:
+    """The stored papers for matching keywords against, read a batch at a time."""
+    from bot.preview import Library
+
     with db.make_sessions(engine)() as session:
-        return queries.all_papers(session)
+        yield Library(session)
 
 
 def audience(sessions: sessionmaker[Session]) -> tuple[int, int]:

@@ -4,7 +4,7 @@ over the newest papers, and the reasons. Returns data (paper ids, scores, reason
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -79,16 +79,23 @@ def _examples(session: Session, found: feedback.Feedback) -> list[ranker.Example
 
 
 def model(
-    session: Session, subscriber_id: int, found: ranker.Pool, now: datetime
+    session: Session,
+    subscriber_id: int,
+    found: ranker.Pool | Callable[[], Pool],
+    now: datetime,
 ) -> ranker.Model | None:
-    """The chat's ranker: as stored, or fitted now (and stored) if its feedback changed."""
+    """The chat's ranker: as stored, or fitted now (and stored) if its feedback changed.
+    `found` may be given as a function, called only if the model must be fitted."""
     stored = feedback.profiles(session, [subscriber_id]).get(subscriber_id)
     if stored is not None:
         return ranker.Model.from_json(stored)
     learnt = feedback.feedback(session, subscriber_id)
     if learnt.empty:
         return None
-    fitted = ranker.fit(found, _examples(session, learnt))
+    features = found().features if callable(found) else found
+    if features is None:
+        return None
+    fitted = ranker.fit(features, _examples(session, learnt))
     if fitted is not None:
         feedback.keep_profile(session, subscriber_id, fitted.to_json(), now)
     return fitted

@@ -9,7 +9,7 @@ from typing import Literal
 
 from bot.keywords import Count, Keyword
 from bot.records import Paper
-from storage.queries import Stats
+from storage.counts import Stats
 
 
 @dataclass(frozen=True, slots=True)

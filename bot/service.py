@@ -12,7 +12,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from rapidfuzz import process
@@ -486,7 +486,14 @@ class Candidates:
     newest_id: int | None
     ids: list[int]  # the papers' row ids, in the matcher's order (newest first)
     matcher: Matcher
-    ranking: recommendations.Pool
+    # The ranker's features, made when a chat first needs them: only chats that rated,
+    # saved or imported papers do, and scikit-learn is a third of a digest run's memory.
+    _ranking: list[recommendations.Pool] = field(default_factory=list)
+
+    def ranking(self, session: Session) -> recommendations.Pool:
+        if not self._ranking:
+            self._ranking.append(recommendations.pool_of(session, self.newest_id, self.ids))
+        return self._ranking[0]
 
 
 def candidates(session: Session, cached: Candidates | None = None) -> Candidates:
@@ -498,12 +505,7 @@ def candidates(session: Session, cached: Candidates | None = None) -> Candidates
     papers = [paper for _, paper in newest]
     ids = [row_id for row_id, _ in newest]
     vocabulary, acronyms = learn(papers)
-    return Candidates(
-        newest_id,
-        ids,
-        Matcher(papers, vocabulary, acronyms),
-        recommendations.pool_of(session, newest_id, ids),
-    )
+    return Candidates(newest_id, ids, Matcher(papers, vocabulary, acronyms))
 
 
 def latest(session: Session, chat: Chat, known: Candidates, limit: int = 5) -> list[Planned] | None:
@@ -554,13 +556,14 @@ def digest(
     if weekly and positions:
         # Older unsent matches are not this week's news; a daily digest still takes them,
         # since a daily subscriber may have been paused or away.
-        this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK)
+        matched = [known.ids[i] for i in positions]
+        this_week = subscriptions.first_seen_since(session, (now or utc_now()) - WEEK, matched)
         positions = [i for i in positions if known.ids[i] in this_week]
     matched_ids = [known.ids[i] for i in positions]
     sent = subscriptions.delivered_among(session, row.id, matched_ids)
     fresh = [i for i in best_first(matches, positions) if known.ids[i] not in sent]
-    features = known.ranking.features
-    fitted = recommendations.model(session, row.id, features, utc_now()) if features else None
+    fitted = recommendations.model(session, row.id, lambda: known.ranking(session), utc_now())
+    features = known.ranking(session).features if fitted is not None else None
     # Scored once: the order of the matches and the recommendations both use them.
     scored = ranker.scores(fitted, features) if fitted is not None and features else None
     if fitted is not None:
@@ -577,7 +580,7 @@ def digest(
         suggested = recommendations.recommend(
             session,
             row.id,
-            known.ranking,
+            known.ranking(session),
             utc_now(),
             recommend,
             skip=matched_ids,

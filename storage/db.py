@@ -11,13 +11,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.revision import MIGRATIONS, newest_revision
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 # Alembic is imported where it is used: loading it and the migrations costs more CPU than
 # most commands take to run, and a schema already at the newest revision needs neither.
-
-MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -101,12 +101,6 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), "head")
-
-
-def newest_revision() -> str:
-    """The newest revision, read from the migrations' file names (NNNN_what.py, numbered
-    in order; tests/test_migrations.py checks that Alembic agrees) without loading them."""
-    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("*_*.py"))
 
 
 def _stored_revision(engine: Engine) -> str | None:

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
+from storage import counts
+from storage.counts import Stats
 from storage.identity import title_key
-from storage.models import Base, DeliveryRow, KeywordRow, PaperRow, SourceRow, SubscriberRow
+from storage.models import PaperRow, SourceRow
 from storage.search_index import Indexed, analyse, indexed, update_vocabulary, write_terms
 
 # Stay well under the bound-parameter limits of SQLite and PostgreSQL.
@@ -33,18 +35,6 @@ class StoreCounts:
     new: int = 0
     known: int = 0
     enriched: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    papers: int
-    papers_with_arxiv_id: int
-    sources: int
-    failing_sources: int
-    subscribers: int
-    active_subscribers: int
-    keywords: int
-    deliveries: int
 
 
 def in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
@@ -326,21 +316,8 @@ def record_source_failure(session: Session, location: str, error: str, now: date
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
 
 
-def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
-    return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-
 def stats(session: Session) -> Stats:
-    return Stats(
-        papers=_count(session, PaperRow),
-        papers_with_arxiv_id=_count(session, PaperRow, PaperRow.arxiv_id.is_not(None)),
-        sources=_count(session, SourceRow),
-        failing_sources=_count(session, SourceRow, SourceRow.last_error.is_not(None)),
-        subscribers=_count(session, SubscriberRow),
-        active_subscribers=_count(session, SubscriberRow, SubscriberRow.active.is_(True)),
-        keywords=_count(session, KeywordRow),
-        deliveries=_count(session, DeliveryRow),
-    )
+    return counts.stats(lambda sql: session.scalar(text(sql)) or 0)
 
 
 def paper_record(row: PaperRow) -> Paper:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.records import Paper
 from storage.models import DeliveryRow, KeywordRow, PaperRow, SubscriberRow
-from storage.queries import paper_record
+from storage.queries import in_chunks, paper_record
 
 # The key of Session.info holding the schedule new subscribers get (PAPERBOY_DEFAULT_SCHEDULE):
 # every way a chat comes to be enrolled (a command, a button, a library file) goes through
@@ -158,9 +158,14 @@ def newest_papers(session: Session, limit: int, offset: int = 0) -> list[tuple[i
     return [(row.id, paper_record(row)) for row in rows]
 
 
-def first_seen_since(session: Session, since: datetime) -> set[int]:
-    """The ids of the papers first stored at `since` or later (a weekly digest's papers)."""
-    return set(session.scalars(select(PaperRow.id).where(PaperRow.first_seen_at >= since)))
+def first_seen_since(session: Session, since: datetime, among: Sequence[int]) -> set[int]:
+    """Which of these papers were first stored at `since` or later (a weekly digest's): a
+    digest's candidates only, however many papers a week brought (an import, say)."""
+    found: set[int] = set()
+    for chunk in in_chunks(among):
+        query = select(PaperRow.id).where(PaperRow.id.in_(chunk), PaperRow.first_seen_at >= since)
+        found.update(session.scalars(query))
+    return found
 
 
 def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -> set[int]:

@@ -98,7 +98,27 @@ def new_postgres_database(postgres: Cluster, template: str | None) -> str:
     return postgres.url(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the marks are read
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.backends("sqlite")` (on a test, or a module's `pytestmark`; the test's own
+    mark wins): the database fixtures run on those backends only. For tests whose logic does
+    not depend on the database (a chat flow, the send pace): storage, search, migration,
+    transfer and schedule tests run on both."""
+    mark = metafunc.definition.get_closest_marker("backends")
+    if mark is None or "db_url" not in metafunc.fixturenames:
+        return
+    assert mark.args, "backends: name at least one"
+    assert set(mark.args) <= set(BACKENDS), mark.args
+    # As a mark: the fixture's own params then give way to it (pytest's rule for parametrize).
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize("db_url", list(mark.args), indirect=True)
+    )
+
+
+@pytest.fixture(params=BACKENDS)
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database with no schema yet, on each backend: for migration tests."""
     if request.param == "postgresql":
@@ -106,7 +126,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path
 ) -> Iterator[str]:

@@ -41,8 +41,13 @@ from bot.records import Paper
 from bot.sources import arxiv_feed
 from storage import queries, subscriptions
 from storage.models import PaperRow, RatingRow
+from tests.conftest import BACKENDS
 from tests.httpserver import Reply, free_port, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
+
+# The chat flows here do not depend on the database: SQLite only (tests/conftest.py);
+# the tests below that store, move or delete data run on both backends.
+pytestmark = pytest.mark.backends("sqlite")
 
 ALICE, BOB, ADMIN = 1001, 1002, 1003
 GROUP, FORUM, CHANNEL = -2001, -1002002, -1002003
@@ -87,7 +92,14 @@ class Bot:
             if label in json.dumps(m.reply_markup, ensure_ascii=False)
         )
         before = len(self.api.sent(chat or user))
+        answered = len(self.api.answers)
         self.api.user_presses(user, message.message_id, label, chat_id=chat)
+        # The tap's answer first: the bot answers after its work in a thread, which on a busy
+        # machine can outlast wait_idle's quiet spell; then whatever follows it (edits).
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(self.api.answers) == answered:
+            assert asyncio.get_running_loop().time() < deadline, f"the tap on {label} unanswered"
+            await asyncio.sleep(0.02)
         await self.api.wait_idle()
         edited = self.api.sent(chat or user)[self.api.sent(chat or user).index(message)]
         new = [m.shown for m in self.api.sent(chat or user)[before:]]
@@ -183,6 +195,7 @@ async def test_digest_latest_and_more_button(bot: Bot) -> None:
         assert subscriptions.delivered_count(session, row.id) == 14
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_export_import_and_stop(bot: Bot) -> None:
     await bot.say(ALICE, "/subscribe GNN, -survey")
     exported = await bot.say(ALICE, "/export")
@@ -296,6 +309,7 @@ async def test_stop_in_a_group_names_the_group(bot: Bot) -> None:
     )
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_groups_admins_topics_and_migration(bot: Bot) -> None:
     refused = await bot.say(BOB, "/subscribe@paperboy_test_bot GNN", chat=GROUP)
     assert "Only the group's administrators" in refused
@@ -380,6 +394,7 @@ async def test_a_kicked_channel_is_deactivated_not_its_admin(bot: Bot) -> None:
         assert alice.active
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_blocked_user_is_deactivated_and_start_revives(bot: Bot) -> None:
     await bot.say(BOB, "/subscribe pruning")
     bot.api.chat(BOB).blocked = True
@@ -615,6 +630,7 @@ def test_a_rejected_token_is_reported_without_the_token(
 UNAUTHORIZED = {"ok": False, "error_code": 401, "description": "Unauthorized"}
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_papers_count_as_sent_only_once_telegram_accepted_them(bot: Bot) -> None:
     await bot.say(ALICE, "/subscribe pruning")
     bot.api.inject("sendMessage", status=400)
@@ -737,6 +753,7 @@ def _big_page(papers: int) -> bytes:
     return json.dumps(items).encode()
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_other_chats_are_answered_while_a_big_page_is_ingested(
     bot: Bot, tmp_path: Path
 ) -> None:
@@ -785,6 +802,8 @@ async def test_a_long_time_zone_is_answered_at_once(
     asked = time.monotonic()
     [help_reply] = await bot.api.converse(BOB, "/help")
     waited = time.monotonic() - asked
+    # Alice's answer is worked out in a thread: wait_idle alone can return before it.
+    await bot.until(ALICE, "Did you mean")
     await bot.api.wait_idle()
     assert "Did you mean: Europe/Berlin" in bot.api.sent(ALICE)[-1].shown
     assert "/subscribe" in help_reply.shown

@@ -1,6 +1,7 @@
 """One Telegram budget for the whole bot: replies and digests share one Limiter (replies
 first, per-chat waits holding up no other chat, 429s pausing everything), and one retry
-policy (bot/retry.py) for fetching and sending."""
+policy (bot/retry.py) for fetching and sending. The Limiter's own tests run on virtual time;
+the broadcast against the stand-in in real time."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bot.digests import Accepted, Digests, Recorder
 from bot.limiter import Limiter, Replies
 from bot.retry import Retry
 from storage import subscriptions
+from tests.clocks import VirtualTime
 from tests.digest_helpers import NOW, populate
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 
@@ -47,7 +49,8 @@ def test_retry_honours_the_servers_wait_within_its_budget() -> None:
 
 
 async def test_a_reply_takes_the_next_slot_ahead_of_queued_digests() -> None:
-    limiter = Limiter(10)  # a slot every 0.1 s
+    virtual = VirtualTime()
+    limiter = Limiter(10, virtual.clock, virtual.sleep)  # a slot every 0.1 s
     order: list[str] = []
 
     async def send(chat: int, label: str, urgent: bool) -> None:
@@ -55,14 +58,15 @@ async def test_a_reply_takes_the_next_slot_ahead_of_queued_digests() -> None:
             order.append(label)
 
     digests = [asyncio.create_task(send(1000 + n, f"digest {n}", False)) for n in range(10)]
-    await asyncio.sleep(0.05)  # the digests are queued
+    await virtual.sleep(0.05)  # the digests are queued
     await send(1, "reply", True)
     await asyncio.gather(*digests)
     assert order.index("reply") <= 2, order
 
 
 async def test_a_chat_waiting_for_its_own_limit_holds_up_no_other() -> None:
-    limiter = Limiter(50)
+    virtual = VirtualTime()
+    limiter = Limiter(50, virtual.clock, virtual.sleep)
     order: list[str] = []
 
     async def send(chat: int, label: str) -> None:
@@ -71,7 +75,7 @@ async def test_a_chat_waiting_for_its_own_limit_holds_up_no_other() -> None:
 
     first = asyncio.create_task(send(1, "first to 1"))
     second = asyncio.create_task(send(1, "second to 1"))  # a second later: 1/s per chat
-    await asyncio.sleep(0.05)
+    await virtual.sleep(0.05)
     others = [asyncio.create_task(send(2 + n, f"to {2 + n}")) for n in range(5)]
     await asyncio.gather(first, second, *others)
     assert order[0] == "first to 1"
@@ -79,7 +83,8 @@ async def test_a_chat_waiting_for_its_own_limit_holds_up_no_other() -> None:
 
 
 async def test_replies_pass_other_requests_and_wait_out_a_429() -> None:
-    limiter = Limiter(30)
+    virtual = VirtualTime()
+    limiter = Limiter(30, virtual.clock, virtual.sleep)
     replies = Replies(limiter)
     calls: list[str] = []
 
@@ -94,19 +99,22 @@ async def test_replies_pass_other_requests_and_wait_out_a_429() -> None:
             answer, (endpoint,), {}, endpoint, {"chat_id": 7}, None
         )
 
-    started = time.monotonic()
+    started = virtual.clock()
     assert await request("sendMessage") == {"ok": True}
-    assert time.monotonic() - started >= 1.0  # waited out the pause Telegram asked for
+    assert virtual.clock() - started >= 1.0  # waited out the pause Telegram asked for
     limiter.pause(100.0)
     # Not a message: answered at once, however long the messages wait.
+    paused = virtual.clock()
     assert await asyncio.wait_for(request("answerCallbackQuery"), 1.0) == {"ok": True}
+    assert virtual.clock() == paused
     assert calls == ["sendMessage", "sendMessage", "answerCallbackQuery"]
 
 
 async def test_a_429_to_one_chats_answer_holds_up_no_other_chat() -> None:
     """A user's burst of commands got a 429 in their chat: their next answer waits it out,
     another user's answer goes at once (before, the pause held up the whole bot)."""
-    limiter = Limiter(30)
+    virtual = VirtualTime()
+    limiter = Limiter(30, virtual.clock, virtual.sleep)
     replies = Replies(limiter)
     refused = False
 
@@ -123,14 +131,15 @@ async def test_a_429_to_one_chats_answer_holds_up_no_other_chat() -> None:
         )
 
     flooding = asyncio.create_task(reply(7))
-    await asyncio.sleep(0.05)  # chat 7 got its 429 and waits
-    started = time.monotonic()
+    await virtual.sleep(0.05)  # chat 7 got its 429 and waits
+    started = virtual.clock()
     assert await reply(8) == {"ok": True}
-    assert time.monotonic() - started < 1.0
+    assert virtual.clock() - started < 1.0
     assert not flooding.done()
     assert await flooding == {"ok": True}
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_commands_are_answered_within_seconds_during_a_broadcast(
     sessions: sessionmaker[Session], db_url: str
 ) -> None:
@@ -174,25 +183,27 @@ async def test_commands_are_answered_within_seconds_during_a_broadcast(
 
 @pytest.mark.parametrize("urgent", [False, True])
 async def test_429_pauses_every_lane(urgent: bool) -> None:
-    limiter = Limiter(30)
+    virtual = VirtualTime()
+    limiter = Limiter(30, virtual.clock, virtual.sleep)
     limiter.pause(0.5)
-    started = time.monotonic()
+    started = virtual.clock()
     async with limiter.message(5, urgent=urgent):
         pass
-    assert time.monotonic() - started >= 0.5
+    assert virtual.clock() - started >= 0.5
 
 
 async def test_a_private_chats_reply_is_not_held_up_by_its_digest() -> None:
     """In a private chat the digest's messages are a second apart; an answer to a command
     in between goes at once (Telegram tolerates the short burst; the user is waiting)."""
-    limiter = Limiter(30)
+    virtual = VirtualTime()
+    limiter = Limiter(30, virtual.clock, virtual.sleep)
     async with limiter.message(9):
         pass
-    started = time.monotonic()
+    started = virtual.clock()
     async with limiter.message(9, urgent=True):
-        answered = time.monotonic() - started
+        answered = virtual.clock() - started
     async with limiter.message(9):
-        second = time.monotonic() - started
+        second = virtual.clock() - started
     assert answered < 0.5
     assert second >= 0.9  # a second after the first digest message (from its answer)
 

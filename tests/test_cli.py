@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,9 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli, cli_preview, ingest
-from storage import db, queries, subscriptions
+from bot import cli, cli_preview, cli_store, figures, ingest, operations
+from bot.config import Settings
+from storage import db, queries, revision, subscriptions
+from storage.counts import sqlite_stats
 from storage.models import PaperRow, SourceRow
 from tests.conftest import FIXTURES
 from tests.httpserver import LocalServer, Reply, hang, serve
@@ -277,10 +281,12 @@ def test_the_version_and_help_import_nothing_heavy(args: list[str], tmp_path: Pa
     assert _loaded_by(args, tmp_path) == set()
 
 
-def test_stats_imports_only_the_settings_and_sqlalchemy(tmp_path: Path) -> None:
+def test_stats_imports_only_the_settings(db_url: str, tmp_path: Path) -> None:
     """Nor Telegram's stack, nor the scheduler, nor numpy, nor Alembic: the schema is
-    already the newest (the environment fixture points at a migrated database)."""
-    assert _loaded_by(["stats"], tmp_path) == {"pydantic", "sqlalchemy"}
+    already the newest (the environment fixture points at a migrated database). A SQLite
+    file is read without SQLAlchemy; PostgreSQL through it."""
+    through = set() if db_url.startswith("sqlite") else {"sqlalchemy"}
+    assert _loaded_by(["stats"], tmp_path) == {"pydantic"} | through
 
 
 def test_default_database_is_created_under_data(
@@ -386,3 +392,74 @@ def test_digest_and_preview_say_when_no_chat_is_subscribed(
         subscriptions.set_paused(row, True)
     assert run(capsys, "digest", "--now", "--dry-run") == (0, cli_preview.NONE_RECEIVING + "\n")
     assert run(capsys, "preview", "--chat", "7") == (0, "chat 7: nothing new\n")
+
+
+def test_stats_read_with_sqlite3_agree_with_sqlalchemy(
+    capsys: pytest.CaptureFixture[str],
+    seed_pages: list[Path],
+    sessions: sessionmaker[Session],
+    db_url: str,
+) -> None:
+    """The quick way (SQLite only) and the usual one count the same rows the same way."""
+    assert run(capsys, "ingest", str(seed_pages[0]), str(seed_pages[0] / "nope"))[0] == 1
+    now = datetime(2026, 3, 11, tzinfo=UTC)
+    with sessions.begin() as session:
+        for chat_id in (1, 2, 3):
+            row = subscriptions.enroll(session, chat_id, "private", now)
+            subscriptions.add_keywords(row, ["diffusion", "graph"][: chat_id - 1])
+        subscriptions.deactivate(session, 3)
+    quick = stats(capsys)
+    settings = Settings()
+    engine = operations.open_database(settings.database_url)
+    try:
+        args = cli.build_parser().parse_args(["stats", "--json"])
+        assert cli_store.cmd_stats(args, settings, engine) == 0
+    finally:
+        engine.dispose()
+    usual: dict[str, int] = json.loads(capsys.readouterr().out)
+    assert quick == usual
+    assert {k: v for k, v in quick.items() if k != "database"} == {
+        "papers": 72,
+        "papers_with_arxiv_id": usual["papers_with_arxiv_id"],
+        "sources": 2,
+        "failing_sources": 1,
+        "subscribers": 3,
+        "active_subscribers": 2,
+        "keywords": 3,
+        "deliveries": 0,
+    }
+    if db_url.startswith("sqlite"):
+        assert figures.plain_sqlite_file(db_url) is not None  # the quick way was taken
+
+
+def test_stats_migrates_a_sqlite_file_without_the_schema_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick way only reads a current schema; any other takes the usual way, which
+    upgrades it (as every command does) and then counts."""
+    path = tmp_path / "bare.db"
+    sqlite3.connect(path).close()
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{path}")
+    assert sqlite_stats(path, revision.newest_revision()) is None
+    assert stats(capsys)["papers"] == 0
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert stored == (revision.newest_revision(),)
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite:///data/p.db", "data/p.db"),
+        ("sqlite:////abs/p.db", "/abs/p.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///p.db?mode=ro", None),
+        ("sqlite:///p%20q.db", None),
+        ("sqlite+pysqlite:///p.db", None),
+        ("postgresql://u:p@h/db", None),
+    ],
+)
+def test_only_plain_sqlite_urls_take_the_quick_way(url: str, file: str | None) -> None:
+    expected = None if file is None else Path(file).absolute()
+    assert figures.plain_sqlite_file(url) == expected

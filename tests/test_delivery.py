@@ -90,7 +90,7 @@ async def test_a_flood_wait_that_begins_while_a_send_waits_holds_it_too() -> Non
         if floods:  # Telegram's 429 arrived for another send meanwhile
             limiter.pause(floods.pop())
 
-    limiter._sleep = sleep_then_flood
+    limiter.sleep = sleep_then_flood
     async with limiter.message(USER):
         pass
     assert fake.now >= 100.0 + 1.0 + 10.0
@@ -174,6 +174,21 @@ async def test_server_errors_and_time_outs_are_retried_with_backoff(
     assert await sender.send(USER, "hello") == (Result.SENT, USER)
     assert [m.shown for m in api.sent(USER)] == ["hello"]
     assert sender.counters.retried == 3
+
+
+async def test_the_senders_waits_go_by_its_limiters_clock(api: FakeBotApi, sender: Sender) -> None:
+    """Backoff and a 429's pause on the limiter's clock: a fan-out runs on virtual time."""
+    fake = FakeTime()
+    timed = Sender(sender.bot, Limiter(30, fake.clock, fake.sleep), backoff=10.0)
+    api.inject("sendMessage", times=2, status=502)
+    api.inject("sendMessage", retry_after=30)
+    started = time.monotonic()
+    assert await timed.send(USER, "hello") == (Result.SENT, USER)
+    assert time.monotonic() - started < 10.0  # 45 s and more on the real clock
+    assert fake.now - 100.0 >= 5.0 + 10.0 + 30.0  # two backoffs (with jitter), then the pause
+    assert timed.counters.retried == 2
+    assert timed.counters.throttled == 1
+    assert len(timed.counters.latencies) == 1
 
 
 async def test_retries_are_bounded(api: FakeBotApi, sender: Sender) -> None:

@@ -679,7 +679,8 @@ async def test_get_file_refusals(api: FakeBotApi, bot: Bot) -> None:
             id="url",
         ),
         pytest.param(
-            {"document": bytes(50 * 1024 * 1024 + 1)},
+            # 50 MB to a stand-in on a busy machine: more than PTB's default 5 s to answer.
+            {"document": bytes(50 * 1024 * 1024 + 1), "read_timeout": 60, "write_timeout": 60},
             NetworkError,
             "Request Entity Too Large",
             id="upload-over-50-mb",

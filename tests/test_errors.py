@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, cli_store, operations
+from bot import cli, cli_stats, operations
 from bot.config import Settings
 from bot.devserver import FakeBotApi
 from storage import transfer
@@ -246,7 +246,11 @@ def test_an_empty_variable_means_the_default(
     "url",
     [
         "garbage",
-        f"postgresql://paperboy:{PASSWORD}@127.0.0.1:{free_port()}/paperboy",
+        # Its own id: a test's name stays the same from run to run (and across xdist workers).
+        pytest.param(
+            f"postgresql://paperboy:{PASSWORD}@127.0.0.1:{free_port()}/paperboy",
+            id="postgresql-nothing-listening",
+        ),
         "sqlite:///notsqlite.db",
         "sqlite:///binary.bin/paperboy.db",  # its folder is a file
         "sqlite:///adir",
@@ -368,7 +372,7 @@ def test_stats_names_the_database_and_says_when_it_is_empty(
     code, out, err = outcome(capsys, "stats")
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"database     {tmp_path / 'paperboy.db'}"
-    assert out.splitlines()[-1] == cli_store.EMPTY_STORE
+    assert out.splitlines()[-1] == cli_stats.EMPTY_STORE
     code, out, _ = outcome(capsys, "stats", "--json")
     assert json.loads(out)["database"] == str(tmp_path / "paperboy.db")
 

@@ -4,6 +4,8 @@ matching papers, once; gone chats are deactivated; nothing is repeated on a seco
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,8 +14,10 @@ from bot.config import Settings
 from bot.devserver import FakeBotApi
 from bot.devserver.limits import Limit, RateLimits
 from bot.digests import Digests, Outcome
+from bot.limiter import Limiter
 from bot.scheduler import make_sender
 from storage import subscriptions
+from tests.clocks import FastTime
 from tests.digest_helpers import NOW, expected, populate, received
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
@@ -26,6 +30,9 @@ DEACTIVATED = [PRIVATE[5]]
 KICKED = GROUPS[:2]
 MIGRATED = {GROUPS[10]: -1_009_000, GROUPS[11]: -1_009_001}
 LIMIT = 50
+# The stand-in's limits and the bot's pace, waits and backoff on one clock this much faster
+# than real time: each chat's messages are a (virtual) second apart, and that is most of it.
+SPEED = 20
 
 
 async def test_fan_out_to_a_thousand_chats_with_faults(
@@ -34,7 +41,8 @@ async def test_fan_out_to_a_thousand_chats_with_faults(
     populate(sessions, CHATS)
     wanted = expected(sessions, CHATS, LIMIT)
     # Telegram's per-chat limits, and a paid-broadcast bot's higher overall one.
-    api = FakeBotApi(bot_api_spec(), limits=RateLimits(overall=Limit(400, 1.0)))
+    fast = FastTime(SPEED)
+    api = FakeBotApi(bot_api_spec(), limits=RateLimits(overall=Limit(400, 1.0)), clock=fast.clock)
     api.start()
     api.add_user(OWNER, "Owner")
     for chat in PRIVATE:
@@ -52,7 +60,8 @@ async def test_fan_out_to_a_thousand_chats_with_faults(
     api.inject("sendMessage", times=3, retry_after=1)
     api.inject("sendMessage", times=20, status=500)
     api.inject("sendMessage", times=10, status=502)
-    api.inject("sendMessage", times=5, status=504, delay=2.5)  # the client times out first
+    # Real seconds: the client times out first (its time-out is httpx's, in real time).
+    api.inject("sendMessage", times=5, status=504, delay=2.5)
     settings = Settings(
         database_url=db_url,
         bot_token=SecretStr(TOKEN),
@@ -63,7 +72,10 @@ async def test_fan_out_to_a_thousand_chats_with_faults(
         telegram_timeout=2.0,
         sources=[],
     )
-    digests = Digests(sessions, make_sender(settings), LIMIT, clock=lambda: NOW)
+    sender = dataclasses.replace(
+        make_sender(settings), limiter=Limiter(settings.rate_limit, fast.clock, fast.sleep)
+    )
+    digests = Digests(sessions, sender, LIMIT, clock=lambda: NOW)
     digests.sender.backoff = 0.05
     try:
         report = await digests.run(CHATS)

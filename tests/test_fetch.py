@@ -125,6 +125,7 @@ def test_garbage_retry_after_falls_back_to_backoff(server: LocalServer) -> None:
 @pytest.mark.parametrize(
     "value",
     ["3600", format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)],
+    ids=["seconds", "http-date"],  # the same names in every run (and every xdist worker)
 )
 def test_long_retry_after_fails_at_once(server: LocalServer, value: str) -> None:
     server.routes["/busy"] = retry_after(value)

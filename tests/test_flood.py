@@ -32,9 +32,14 @@ from bot.flood import (
     Throttle,
 )
 from storage import queries
+from tests.conftest import BACKENDS
 from tests.telegram_helpers import TOKEN, bot_api_spec, running_bot
 from tests.test_bot import ALICE, BOB, GROUP, PAPERS, Bot
 from tests.test_bot import bot as bot  # the fixture
+
+# The chat flows here do not depend on the database: SQLite only (tests/conftest.py);
+# the tests below that store, move or delete data run on both backends.
+pytestmark = pytest.mark.backends("sqlite")
 
 # The longest /timezone Telegram delivers: a message is at most 4096 characters.
 LONG_TIMEZONE = "/timezone " + "Europe/Berlinx" * 290
@@ -176,6 +181,7 @@ async def test_a_chats_commands_keep_their_order(bot: Bot) -> None:
         "search",
     ],
 )
+@pytest.mark.backends(*BACKENDS)
 async def test_forged_button_data_gets_a_polite_answer_and_nothing_else(
     bot: Bot, forged: str
 ) -> None:

@@ -24,6 +24,7 @@ def _state(sessions: sessionmaker[Session], key: str, value: datetime) -> None:
         schedule.set_state(session, key, value.isoformat(), value)
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 def test_a_running_bot_is_healthy(engine: Engine, sessions: sessionmaker[Session]) -> None:
     _state(sessions, schedule.HEARTBEAT, NOW - timedelta(seconds=20))
     _state(sessions, schedule.LAST_INGEST, NOW - timedelta(minutes=50))

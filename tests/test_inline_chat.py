@@ -13,7 +13,12 @@ from bot import inline
 from bot.records import Paper
 from bot.schedule import utc_now
 from storage import queries
+from tests.conftest import BACKENDS
 from tests.test_bot import ADMIN, ALICE, BOB, GROUP, Bot, bot
+
+# The chat flows here do not depend on the database: SQLite only (tests/conftest.py);
+# the tests below that store, move or delete data run on both backends.
+pytestmark = pytest.mark.backends("sqlite")
 
 __all__ = ["bot"]  # the fixture, imported for these tests
 
@@ -30,6 +35,7 @@ def titles_linked(html: str) -> list[str]:
     return [unescape(url) for url in TITLE_LINK.findall(html)]
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_inline_search_ranks_as_search_and_sends_a_linked_paper(bot: Bot) -> None:
     answer = await bot.api.ask_inline(ALICE, "pruning experts", chat_type="group")
     assert answer.cache_time == inline.CACHE_SECONDS
@@ -53,6 +59,7 @@ async def test_inline_search_ranks_as_search_and_sends_a_linked_paper(bot: Bot) 
     assert bot.api.sent(BOB) == []
 
 
+@pytest.mark.backends(*BACKENDS)
 @pytest.mark.parametrize("typed", ["2401.00002", "arXiv:2401.00002v3", " 2401.00002v1 "])
 async def test_an_arxiv_id_finds_its_paper(bot: Bot, typed: str) -> None:
     answer = await bot.api.ask_inline(ALICE, typed)
@@ -99,6 +106,7 @@ async def test_the_empty_query_offers_trending_papers_and_a_hint(bot: Bot) -> No
     assert answer.button == {"text": inline.EMPTY_HINT, "start_parameter": inline.EMPTY_START}
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_trending_by_upvotes_day_and_week(bot: Bot) -> None:
     now = utc_now()
     store(bot, [Paper("Upvoted Today", "New and liked.", "2611.00011", upvotes=5)], now)
@@ -132,6 +140,7 @@ async def like_from(bot: Bot, users: list[int], query: str) -> None:
         await bot.press(user, "1 👍")
 
 
+@pytest.mark.backends(*BACKENDS)
 async def test_trending_counts_likes_and_saves_from_three_different_chats(bot: Bot) -> None:
     # No upvotes anywhere: two chats liking a paper is not enough to show it.
     await like_from(bot, [ALICE, BOB], "Graph Neural Networks at Scale")

@@ -1,6 +1,7 @@
 """The layers keep to their places: storage/ alone holds SQL, render.py alone makes HTML
 (the service functions return data), and the command line and the chat handlers reach
-storage only through service functions (bot/operations.py, bot/service.py, bot/profile.py)."""
+storage only through service functions (bot/operations.py, bot/figures.py, bot/service.py,
+bot/profile.py)."""
 
 from __future__ import annotations
 

@@ -419,5 +419,6 @@ def test_truncated_and_garbled_exports(name: str) -> None:
 def test_adversarial_megabytes_in_bounded_time(data: bytes) -> None:
     started = time.perf_counter()
     read_or_refuse(data, None)
-    # A few seconds at most here (measured 0.1-2 s); quadratic behaviour would take minutes.
-    assert time.perf_counter() - started < 15
+    # A few seconds at most here (measured 0.1-2 s, 15 on a machine loaded eightfold);
+    # quadratic behaviour would take minutes.
+    assert time.perf_counter() - started < 30

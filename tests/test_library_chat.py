@@ -127,6 +127,7 @@ async def test_skipped_entries_are_named(bot: Bot) -> None:
     assert any("nameless" in line for line in lines[1:-1])
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_an_enormous_title_is_kept_short(bot: Bot) -> None:
     # A 10 KB "title" failed the whole import on PostgreSQL (an index entry may not pass
     # 8 KB) and was stored whole on SQLite (found by a review).
@@ -151,6 +152,7 @@ async def test_a_malformed_file_changes_nothing(bot: Bot) -> None:
         assert session.scalar(select(func.count()).select_from(LibraryEntryRow)) == 0
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_a_file_too_large_is_refused_before_download(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +175,7 @@ async def test_groups_take_a_library_from_admins_only(bot: Bot) -> None:
         assert _library(session, ALICE) == []
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_other_documents_are_not_a_library(bot: Bot) -> None:
     [reply] = await _send_file(bot, ALICE, "paper.pdf", b"%PDF-1.4 not a library")
     assert reply.shown == "I understand commands only. /help lists them."
@@ -191,6 +194,7 @@ def _save(bot: Bot, chat_id: int, titles: list[str]) -> None:
 SAVED = [f"Pruning Study {n}" for n in range(7)]
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_saved_pages(bot: Bot) -> None:
     assert await bot.say(ALICE, "/saved") == library_handlers.NOTHING_SAVED
     _save(bot, ALICE, SAVED)
@@ -231,6 +235,7 @@ async def test_saved_pages(bot: Bot) -> None:
     assert len(bot.api.answers) == answers + 4
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 async def test_saved_as_files(bot: Bot) -> None:
     assert await bot.say(ALICE, "/saved bib") == library_handlers.NOTHING_SAVED
     assert await bot.say(ALICE, "/saved ris") == library_handlers.NOTHING_SAVED

@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from bot.records import Paper
-from storage import db, queries, subscriptions
+from storage import db, queries, revision, subscriptions
 
 # What a database of the first release held: papers, a source, a subscriber with keywords
 # and a delivery, written as that release's schema had them.
@@ -84,7 +84,7 @@ def test_upgrade_is_idempotent(empty_db_url: str) -> None:
 def test_the_newest_revision_is_read_from_the_file_names() -> None:
     """upgrade() finds the newest revision without Alembic (too slow to load for a command
     whose schema is up to date): the file names must say what Alembic would."""
-    assert db.newest_revision() == db.head_revision()
+    assert revision.newest_revision() == db.head_revision()
 
 
 def test_an_up_to_date_schema_is_not_handed_to_alembic(

@@ -83,6 +83,7 @@ def test_paths_are_not_urls(path: str) -> None:
     assert not is_url(path)
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 def test_cli_ingest_of_hostile_paths(
     capsys: pytest.CaptureFixture[str],
     db_url: str,
@@ -139,6 +140,7 @@ def test_a_token_file_is_read(tmp_path: Path) -> None:
     assert Settings(bot_token_file=path).token() == TOKEN
 
 
+@pytest.mark.backends("sqlite")  # no database logic of its own
 def test_any_command_survives_a_token_file_of_dev_zero(
     capsys: pytest.CaptureFixture[str],
     db_url: str,

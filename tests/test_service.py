@@ -14,7 +14,7 @@ from bot.matching import Matcher
 from bot.records import Paper
 from bot.render import MESSAGE_LIMIT, pack, paper_block, preformatted, split_messages
 from bot.replies import Chat, SettingReply, Unsubscribed
-from storage import queries, subscriptions
+from storage import feedback, queries, subscriptions
 from tests import replies
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -170,6 +170,29 @@ def test_digest_ranks_records_and_never_repeats(store: sessionmaker[Session]) ->
     assert "Pruning Experts" not in texts
     assert "&lt;b&gt;Tags&lt;/b&gt; &amp; Ampersands" in texts
     assert "Survey" not in texts
+
+
+def test_the_ranker_features_are_made_only_for_a_chat_that_taught_its_ranker(
+    store: sessionmaker[Session],
+) -> None:
+    """Most chats never rate a paper: their digests are planned without the tf-idf pool
+    (scikit-learn's import and the matrix are most of a digest run's memory)."""
+    with store.begin() as session:
+        replies.subscribe(session, ME, "pruning", NOW)
+        replies.subscribe(session, GROUP, "pruning", NOW)
+        known = service.candidates(session)
+        plain = service.digest(session, ME.id, known, limit=5)
+        assert plain.matches
+        assert not plain.recommended
+        assert known._ranking == []
+        row = subscriptions.find(session, GROUP.id)
+        assert row is not None
+        feedback.rate(session, row.id, plain.matches[0].paper_id, 1, NOW)
+        service.digest(session, GROUP.id, known, limit=5)
+        assert len(known._ranking) == 1
+        assert feedback.profiles(session, [row.id])  # fitted and kept
+        service.digest(session, ME.id, known, limit=5)
+        assert len(known._ranking) == 1  # made once, shared
 
 
 def test_latest_and_group_topic(store: sessionmaker[Session]) -> None:
@@ -569,7 +592,7 @@ def test_a_keyword_too_long_is_refused_before_it_is_read(
     # characters): one too long to keep is refused without.
     with sessions.begin() as session:
         known = service.candidates(session)
-        unread = service.Candidates(known.newest_id, [], cast(Matcher, _Unread()), known.ranking)
+        unread = service.Candidates(known.newest_id, [], cast(Matcher, _Unread()))
         long = " ".join(f"word{n}" for n in range(600))
         reply = replies.subscribe(session, ME, long, NOW, unread)
     assert reply.startswith("A keyword can be at most 100 characters; “word0 word1")

@@ -1,0 +1,189 @@
+"""The papers a keyword could match, found through the full-text indexes, and the stored
+papers read in batches: what `paperboy preview` matches keywords against, so that it never
+holds the whole library in memory.
+
+A keyword is given as patterns of word families (bot/analysis.py's keys, letters and
+digits only): each pattern a phrase whose words each have one of a few keys. A paper is a
+candidate if its title's or abstract's families hold one of the phrases, as the indexes
+read them (storage/search_index.py); bot/matching.py then decides on each candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from bot.records import Paper
+from storage.models import PaperRow
+from storage.queries import in_chunks, paper_record
+from storage.search import FTS_INDEX, backend_for
+from storage.search_index import TERMS_TABLE
+
+# A pattern whose words have more combinations of keys than this is looked for as its
+# words anywhere in a text rather than as each phrase: more candidates, a shorter query.
+MAX_PHRASES = 64
+# Where a key is looked for: the word families of the title and of the abstract.
+_FTS5_FAMILIES = "{title_family abstract_family}"
+_PG_FAMILIES = "CD"  # the weight labels of those texts in the tsvector (migration 0006)
+
+Pattern = Sequence[frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored paper as read in a batch, with what orders papers newest first and its
+    title's and abstract's word families as the index holds them (None if it is not
+    indexed)."""
+
+    id: int
+    first_seen_at: datetime
+    paper: Paper
+    families: tuple[str, str] | None
+
+
+def _phrases(pattern: Pattern) -> list[tuple[str, ...]] | None:
+    """Each phrase of the pattern, or None if there are too many of them."""
+    count = 1
+    for keys in pattern:
+        count *= len(keys)
+    if count > MAX_PHRASES:
+        return None
+    return list(itertools.product(*map(sorted, pattern)))
+
+
+def _fts5_quoted(words: Sequence[str]) -> str:
+    return '"' + " ".join(words).replace('"', '""') + '"'
+
+
+def _fts5_pattern(pattern: Pattern) -> str:
+    phrases = _phrases(pattern)
+    if phrases is not None:
+        found = " OR ".join(_fts5_quoted(phrase) for phrase in phrases)
+    else:  # each word somewhere: a superset of the phrases
+        found = " AND ".join(
+            "(" + " OR ".join(_fts5_quoted([key]) for key in sorted(keys)) + ")" for keys in pattern
+        )
+    return f"{_FTS5_FAMILIES} : ({found})"
+
+
+def _pg_pattern(pattern: Pattern, n: int) -> tuple[str, str, dict[str, list[str]]]:
+    """The pattern as a condition on the GIN index's keys (migration 0005: words and pairs of
+    adjacent words) with its parameters, and as a tsquery that checks it on the candidates."""
+    phrases = _phrases(pattern)
+    if phrases is not None:
+        keys = [sorted({*phrase, *(f"{a} {b}" for a, b in pairwise(phrase))}) for phrase in phrases]
+        tsquery = " | ".join(
+            "(" + " <-> ".join(f"'{key}':{_PG_FAMILIES}" for key in phrase) + ")"
+            for phrase in phrases
+        )
+    else:
+        keys = [sorted(set().union(*pattern))]
+        tsquery = " & ".join(
+            "(" + " | ".join(f"'{key}':{_PG_FAMILIES}" for key in sorted(alts)) + ")"
+            for alts in pattern
+        )
+        # Every word of the pattern, each one of its keys: the index holds any of them.
+        names = [f"any_{n}_{i}" for i in range(len(pattern))]
+        condition = " AND ".join(
+            f"papers_fts_keys(document) && CAST(:{name} AS text[])" for name in names
+        )
+        values = {name: sorted(alts) for name, alts in zip(names, pattern, strict=True)}
+        return f"({condition})", f"({tsquery})", values
+    names = [f"all_{n}_{i}" for i in range(len(keys))]
+    condition = " OR ".join(
+        f"papers_fts_keys(document) @> CAST(:{name} AS text[])" for name in names
+    )
+    return f"({condition})", f"({tsquery})", dict(zip(names, keys, strict=True))
+
+
+def matching_ids(session: Session, patterns: Sequence[Pattern]) -> list[int]:
+    """The ids of the papers whose title or abstract holds one of the patterns, ascending."""
+    patterns = [pattern for pattern in patterns if pattern and all(pattern)]
+    if not patterns:
+        return []
+    backend_for(session)  # SearchUnavailable on a database without full-text search
+    if session.get_bind().dialect.name == "sqlite":
+        query = " OR ".join(f"({_fts5_pattern(pattern)})" for pattern in patterns)
+        statement = text(f"SELECT rowid FROM {FTS_INDEX} WHERE {FTS_INDEX} MATCH :query")
+        return sorted(session.scalars(statement, {"query": query}))
+    conditions, tsqueries, params = [], [], {}
+    for n, pattern in enumerate(patterns):
+        condition, tsquery, values = _pg_pattern(pattern, n)
+        conditions.append(condition)
+        tsqueries.append(tsquery)
+        params.update(values)
+    statement = text(
+        f"SELECT id FROM {FTS_INDEX} WHERE ({' OR '.join(conditions)}) "
+        "AND document @@ CAST(:query AS tsquery) ORDER BY id"
+    )
+    return list(session.scalars(statement, {**params, "query": " | ".join(tsqueries)}))
+
+
+_FAMILIES = table(
+    TERMS_TABLE,
+    column("id", Integer),
+    column("title_family", String),
+    column("abstract_family", String),
+)
+
+
+def _stored(query: Select[PaperRow, str | None, str | None], session: Session) -> list[Stored]:
+    return [
+        Stored(
+            row.id,
+            row.first_seen_at,
+            paper_record(row),
+            (title, abstract) if title is not None and abstract is not None else None,
+        )
+        for row, title, abstract in session.execute(query)
+    ]
+
+
+def _with_families(where: ColumnElement[bool]) -> Select[PaperRow, str | None, str | None]:
+    return (
+        select(PaperRow, _FAMILIES.c.title_family, _FAMILIES.c.abstract_family)
+        .outerjoin(_FAMILIES, _FAMILIES.c.id == PaperRow.id)
+        .where(where)
+    )
+
+
+def papers_among(session: Session, ids: Sequence[int]) -> list[Stored]:
+    """The papers with these ids (a batch's worth), in no particular order."""
+    return [
+        found
+        for chunk in in_chunks(ids)
+        for found in _stored(_with_families(PaperRow.id.in_(chunk)), session)
+    ]
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PaperRow)) or 0
+
+
+_AFTER = bindparam("after", type_=Integer)
+
+
+def every_paper(session: Session, batch: int) -> Iterator[list[Stored]]:
+    """Every stored paper, `batch` at a time by id: only one batch is in memory at once."""
+    after = 0
+    query = _with_families(PaperRow.id > _AFTER).order_by(PaperRow.id).limit(batch)
+    while found := _stored(query.params(after=after), session):
+        yield found
+        after = found[-1].id

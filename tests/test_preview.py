@@ -1,0 +1,145 @@
+"""`paperboy preview` through the search index: the same matches as matching every stored
+paper, while reading only the papers a keyword could match, a batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import service
+from bot.matching import Matcher
+from bot.preview import Library
+from bot.records import Paper
+from bot.sources import parse_page
+from storage import candidates, queries
+
+# Word families, typos (a swap, a missing letter), acronyms in capitals and lower case and
+# their long forms, a compound written three ways, filters with and without words,
+# exclusions and several keywords at once.
+KEYWORDS: list[list[str]] = [
+    ["diffusion"],
+    ["quantization"],
+    ["quantized"],
+    ["trasnformer"],
+    ["reinforcment learning"],
+    ["LLM"],
+    ["llms"],
+    ["GNN"],
+    ["large language models"],
+    ["fine-tuning"],
+    ["finetuning"],
+    ["mixture of experts"],
+    ["MoE"],
+    ["3D"],
+    ["cat:cs.CV diffusion"],
+    ["cat:cs.CL"],
+    ["diffusion", "-video"],
+    ["LLM", "agent", "-survey", "-benchmark"],
+    ["speech", "audio", "cat:cs.SD"],
+    ["zqxjk"],
+]
+
+EXTRA = [
+    # An acronym defined as something else: "CL" for curriculum learning is no match for
+    # continual learning.
+    Paper(
+        title="Curriculum learning (CL) for small models",
+        abstract="We order examples by difficulty; CL helps small models converge.",
+        arxiv_id="2601.00001",
+    ),
+    Paper(
+        title="Continual learning without forgetting",
+        abstract="Continual learning (CL) keeps old tasks; CL methods forget less here.",
+        arxiv_id="2601.00002",
+        categories=("cs.LG",),
+    ),
+    Paper(
+        title="Réseaux de neurones quantifiés: quantized transformers",
+        abstract="Quantization of transformers, fine tuning with naïve schedules.",
+        arxiv_id="2601.00003",
+        upvotes=40,
+    ),
+]
+
+
+@pytest.fixture
+def library(sessions: sessionmaker[Session], seed_pages: list[Path]) -> Sequence[Paper]:
+    papers = [paper for page in seed_pages for paper in parse_page(page.read_bytes()).papers]
+    with sessions.begin() as session:
+        queries.store_papers(session, [*papers, *EXTRA], datetime(2026, 1, 1, tzinfo=UTC))
+    with sessions() as session:
+        return queries.all_papers(session)
+
+
+def full_scan(papers: Sequence[Paper], keywords: list[str]) -> list[tuple[str, list[object]]]:
+    """What preview printed before: every stored paper matched at once, in digest order."""
+    matches = service.ranked(Matcher(papers).match(keywords))
+    return [(m.paper.title, [(h.keyword, h.where, h.corrected) for h in m.hits]) for m in matches]
+
+
+@pytest.mark.parametrize("keywords", KEYWORDS, ids=" ".join)
+def test_preview_matches_what_matching_every_paper_does(
+    sessions: sessionmaker[Session],
+    library: Sequence[Paper],
+    keywords: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read: list[int] = []
+    papers_among = candidates.papers_among
+
+    def counted(session: Session, ids: Sequence[int]) -> list[candidates.Stored]:
+        read.append(len(ids))
+        return papers_among(session, ids)
+
+    monkeypatch.setattr(candidates, "papers_among", counted)
+    with sessions() as session:
+        # Small batches: a keyword's matches span several.
+        found = Library(session, batch=37)
+        matches = found.matches(keywords)
+        matching = list(read)
+        papers = found.papers([m.paper_id for m in matches])
+        got = [
+            (papers[m.paper_id].title, [(h.keyword, h.where, h.corrected) for h in m.hits])
+            for m in matches
+        ]
+    assert got == full_scan(library, keywords)
+    assert max(matching, default=0) <= 37
+    # Only the papers the index says may match are read, not the library.
+    assert sum(matching) < len(library) / 2
+
+
+def test_preview_of_a_filter_alone_reads_the_library_in_batches(
+    sessions: sessionmaker[Session], library: Sequence[Paper], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    every_paper = candidates.every_paper
+
+    def counted(session: Session, batch: int) -> object:
+        for found in every_paper(session, batch):
+            batches.append(len(found))
+            yield found
+
+    monkeypatch.setattr(candidates, "every_paper", counted)
+    with sessions() as session:
+        matches = Library(session, batch=100).matches(["cat:cs.LG"])
+    assert matches
+    assert sum(batches) == len(library)
+    assert max(batches) == 100
+
+
+def test_review_asks_the_whole_library(
+    sessions: sessionmaker[Session], library: Sequence[Paper]
+) -> None:
+    """keywords.review judges a keyword by every stored paper, as it did with all of them
+    in memory."""
+    from bot import keywords
+
+    typed = ["GNN pruning diffusion", "graph neural networks", "LLM agents"]
+    with sessions() as session:
+        got = keywords.review(typed, Library(session, batch=50))
+    expected = keywords.review(typed, Matcher(library))
+    assert got == expected
