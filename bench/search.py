@@ -142,8 +142,9 @@ class Corpus:
                 for word in rng.sample(mid, per_kind)
             ],
             "typo": [self._misspelt(word, rng) for word in rng.sample(mid, per_kind)],
-            "name": [method_name(rng.randrange(size)) for _ in range(per_kind)],
+            # Before the names, whose draws depend on the size: the same at every size.
             "combination": [self._combination(rng) for _ in range(per_kind)],
+            "name": [method_name(rng.randrange(size)) for _ in range(per_kind)],
         }
         return [(kind, query) for kind in KINDS for query in picks[kind]]
 

@@ -30,7 +30,7 @@ from storage.models import (
 )
 
 # The FTS5 index of every paper, of the newest papers only, and of every title (see
-# Fts5Search).
+# Fts5Search); PostgreSQL's table of the newest papers has the same name.
 FTS_INDEX = "papers_fts"
 RECENT_INDEX = "papers_fts_recent"
 TITLE_INDEX = "papers_fts_titles"
@@ -383,7 +383,6 @@ _RANK_WEIGHTS = [1 / TITLE_WEIGHT, 1.0, 1 / TITLE_WEIGHT, 1.0]
 # titles' keys, and the newest papers' keys by part.
 _PG_KEYS = "papers_fts_keys(document)"
 _PG_TITLE_KEYS = "papers_fts_keys(ts_filter(document, '{a}'))"
-_PG_RECENT = "papers_fts_recent"
 _PG_PART_KEYS = "papers_fts_listed(keys)"
 
 
@@ -491,8 +490,12 @@ def _tier_sql(candidates: str, check: bool) -> TextClause:
 
 _PG_NO_JIT_SQL = text("SET LOCAL jit = off")
 _PG_BOUNDS_SQL = text(
-    f"SELECT (SELECT min(id) FROM {_PG_RECENT}), (SELECT min(id) FROM {FTS_INDEX})"
+    f"SELECT (SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
+    f"(SELECT min(id) FROM {FTS_INDEX})"
 )
+# A tier among the newest papers is looked for among the newest SPAN first: a common one
+# has its newest WINDOW matches there, and the rest are not read.
+SPAN = 4 * WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,20 +532,21 @@ class PostgresSearch:
     def __init__(self) -> None:
         # Asked once per search (an instance serves one): the library's bounds, and every
         # match of the plan's broadest tier, when they are few enough to be all known.
-        self._bounds: tuple[int, bool] | None = None
+        self._bounds: tuple[int, int, bool] | None = None
         self._all: tuple[Plan, list[int]] | None = None
 
-    def _library(self, session: Session) -> tuple[int, bool] | None:
-        """The newest papers' oldest id, and whether older papers exist; None: no papers."""
+    def _library(self, session: Session) -> tuple[int, int, bool] | None:
+        """The newest papers' oldest and newest ids, and whether older papers exist; None:
+        no papers."""
         if self._bounds is None:
             # The keys' functions are costed high, so that the planner reads the indexes
             # rather than compute them; those costs would also have it compile each query
             # (JIT), which takes longer than running it.
             session.execute(_PG_NO_JIT_SQL)
-            floor, oldest = session.execute(_PG_BOUNDS_SQL).one()
+            floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
             if floor is None:
                 return None
-            self._bounds = floor, floor > oldest
+            self._bounds = floor, newest, floor > oldest
         return self._bounds
 
     def ranked(
@@ -551,10 +555,10 @@ class PostgresSearch:
         library = self._library(session)
         if library is None:
             return []
-        _, older = library
+        _, _, older = library
         if self._all is not None and self._all[0] == plan:
             return self._among(session, plan, tier, needed, self._all[1]).best
-        recent = self._recent(session, plan, tier, needed)
+        recent = self._recent(session, plan, tier, needed, library)
         found = len(recent.matches)
         if found >= RECENT_ENOUGH or (found and not (older and exhaustive)):
             return recent.best
@@ -566,8 +570,8 @@ class PostgresSearch:
         library = self._library(session)
         if library is None:
             return Count(0)
-        _, older = library
-        recent = self._recent(session, plan, tier, 0)
+        _, _, older = library
+        recent = self._recent(session, plan, tier, 0, library)
         found = len(recent.matches)
         if found >= RECENT_ENOUGH or (found and not older):
             return Count(found, found >= WINDOW or older, recent_only=older)
@@ -579,7 +583,9 @@ class PostgresSearch:
             self._all = plan, every.matches
         return Count(len(every.matches), every.candidates >= WINDOW)
 
-    def _recent(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:
+    def _recent(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, library: tuple[int, int, bool]
+    ) -> _Found:
         """The tier among the newest papers, found by their part keys."""
         where = _Filter()
         condition = where.tier(_PG_PART_KEYS, tier, parts=True)
@@ -588,7 +594,15 @@ class PostgresSearch:
             condition = f"({condition}) AND {where.without(_PG_PART_KEYS, plan.exclude)}"
         elif plan.exclude:
             exact = False
-        candidates = f"SELECT id FROM {_PG_RECENT} WHERE {condition}"
+        candidates = f"SELECT id FROM {RECENT_INDEX} WHERE {condition}"
+        floor, newest, _ = library
+        if newest - SPAN > floor:
+            # Counted first (with exact keys, no tsvector read), ranked once found enough.
+            spanned = {**where.params, "low": newest - SPAN}
+            span = candidates + " AND id > :low"
+            found = self._run(session, plan, tier, 0, span, spanned, exact)
+            if found.candidates >= WINDOW:
+                return self._among(session, plan, tier, needed, found.matches) if needed else found
         return self._run(session, plan, tier, needed, candidates, where.params, exact)
 
     def _everywhere(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:
