@@ -401,21 +401,20 @@ def _pg_query(tier: Tier, exclude: Sequence[Clause]) -> str:
     return query
 
 
-def _keys(phrase: Sequence[str]) -> set[str]:
-    """What migration 0005's keys list a paper with a phrase by: its words and pairs."""
-    return {*phrase, *(f"{a} {b}" for a, b in pairwise(phrase))}
+def _keys(phrase: Sequence[str], weight: str = "") -> set[str]:
+    """What the indexes list a paper with a phrase by: its words and pairs of adjacent
+    words, as migration 0005's keys, or with the weight of their part first (0010's)."""
+    tag = f"{weight} " if weight else ""
+    return {tag + word for word in phrase} | {f"{tag}{a} {b}" for a, b in pairwise(phrase)}
 
 
-def _part_keys(clause: Clause) -> list[str]:
-    """Keys of migration 0010 ("W word", "W word word") of which a paper with the clause
-    has one: a phrase's first pair (or its word) in each part the clause looks in."""
-    return sorted(
-        {
-            f"{weight} {' '.join(phrase[:2])}"
-            for phrase in clause.phrases
-            for weight in _PG_WEIGHTS[clause.columns]
-        }
-    )
+def _any_keys(clause: Clause, parts: bool) -> list[str]:
+    """Keys of which a paper with the clause has one: of each phrase (in each part the
+    clause looks in, with `parts`), the key fewest papers without the phrase have, its
+    first pair (or its word)."""
+    weights = _PG_WEIGHTS[clause.columns] if parts else [""]
+    tags = [f"{weight} " if weight else "" for weight in weights]
+    return sorted({tag + " ".join(phrase[:2]) for phrase in clause.phrases for tag in tags})
 
 
 def _exact(clauses: Iterable[Clause]) -> bool:
@@ -440,13 +439,11 @@ class _Filter:
         required: set[str] = set()
         conditions = []
         for clause in clauses:
-            if parts:
-                conditions.append(f"{keys} && {self._param(_part_keys(clause))}")
-            elif len(clause.phrases) == 1:
-                required |= _keys(clause.phrases[0])
+            weights = _PG_WEIGHTS[clause.columns] if parts else ""
+            if len(clause.phrases) == 1 and len(weights) <= 1:
+                required |= _keys(clause.phrases[0], weights)
             else:
-                one_of = set().union(*(_keys(p) for p in clause.phrases))
-                conditions.append(f"{keys} && {self._param(sorted(one_of))}")
+                conditions.append(f"{keys} && {self._param(_any_keys(clause, parts))}")
         if required:
             conditions.insert(0, f"{keys} @> {self._param(sorted(required))}")
         return " AND ".join(conditions) or "false"
@@ -456,7 +453,7 @@ class _Filter:
         return " OR ".join(f"({c})" for c in conjunctions)
 
     def without(self, keys: str, exclude: Sequence[Clause]) -> str:
-        excluded = sorted({key for clause in exclude for key in _part_keys(clause)})
+        excluded = sorted({key for clause in exclude for key in _any_keys(clause, parts=True)})
         return f"NOT {keys} && {self._param(excluded)}"
 
 
@@ -488,7 +485,11 @@ def _tier_sql(candidates: str, check: bool) -> TextClause:
     )
 
 
-_PG_NO_JIT_SQL = text("SET LOCAL jit = off")
+# For this transaction (see PostgresSearch._library).
+_PG_SETTINGS_SQL = text(
+    "SELECT set_config('jit', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 _PG_BOUNDS_SQL = text(
     f"SELECT (SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
     f"(SELECT min(id) FROM {FTS_INDEX})"
@@ -541,8 +542,8 @@ class PostgresSearch:
         if self._bounds is None:
             # The keys' functions are costed high, so that the planner reads the indexes
             # rather than compute them; those costs would also have it compile each query
-            # (JIT), which takes longer than running it.
-            session.execute(_PG_NO_JIT_SQL)
+            # (JIT) and start parallel workers, each of which takes longer than the query.
+            session.execute(_PG_SETTINGS_SQL)
             floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
             if floor is None:
                 return None

@@ -1092,10 +1092,12 @@ def test_postgres_keys_by_part_find_exactly_a_clause() -> None:
     """A clause's keys among the newest papers (migration 0010: "W word", "W word word")
     are exact for words and pairs; a longer phrase is checked against the tsvector."""
     words = store.Clause("exact", (("graph",), ("graphs",)))
-    assert store._part_keys(words) == ["A graph", "A graphs", "B graph", "B graphs"]
-    pair = store.Clause("title_exact", (("neural", "network"),))
-    assert store._part_keys(pair) == ["A neural network"]
+    assert store._any_keys(words, parts=True) == ["A graph", "A graphs", "B graph", "B graphs"]
     longer = store.Clause("family", (("graph", "neural", "network"),))
-    assert store._part_keys(longer) == ["C graph neural", "D graph neural"]
+    assert store._any_keys(longer, parts=True) == ["C graph neural", "D graph neural"]
+    # Migration 0005's keys, of every part: a phrase by its first pair, not by its words.
+    assert store._any_keys(longer, parts=False) == ["graph neural"]
+    pair = store.Clause("title_exact", (("neural", "network"),))
+    assert store._keys(pair.phrases[0], "A") == {"A neural", "A network", "A neural network"}
     assert store._exact([words, pair])
     assert not store._exact([words, longer])
