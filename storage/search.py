@@ -402,10 +402,12 @@ def _pg_query(tier: Tier, exclude: Sequence[Clause]) -> str:
 
 
 def _keys(phrase: Sequence[str], weight: str = "") -> set[str]:
-    """What the indexes list a paper with a phrase by: its words and pairs of adjacent
-    words, as migration 0005's keys, or with the weight of their part first (0010's)."""
+    """What the indexes list a paper with a phrase by: its word, or its pairs of adjacent
+    words (which imply the words), as migration 0005's keys, or with the weight of their
+    part first (0010's)."""
     tag = f"{weight} " if weight else ""
-    return {tag + word for word in phrase} | {f"{tag}{a} {b}" for a, b in pairwise(phrase)}
+    pairs = {f"{tag}{a} {b}" for a, b in pairwise(phrase)}
+    return pairs or {tag + word for word in phrase}
 
 
 def _any_keys(clause: Clause, parts: bool) -> list[str]:
