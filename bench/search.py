@@ -85,7 +85,8 @@ class Corpus:
         ]
         self.vocabulary: Counter[str] = Counter()
         for paper in papers.values():
-            self.vocabulary.update(vocabulary_words(paper.title, paper.abstract))
+            # Sorted: the order of a set changes from run to run, and so would the picks.
+            self.vocabulary.update(sorted(vocabulary_words(paper.title, paper.abstract)))
 
     def paper(self, number: int, rng: random.Random) -> Paper:
         one, other = rng.sample(self.titles, 2)

@@ -28,6 +28,7 @@ from storage.models import (
     SearchFamilyRow,
     SearchWordRow,
 )
+from storage.search_index import TERMS_TABLE
 
 # The FTS5 index of every paper, of the newest papers only, and of every title (see
 # Fts5Search); PostgreSQL's table of the newest papers has the same name.
@@ -255,6 +256,64 @@ def _ranked_sql(index: str, filtered: bool) -> TextClause:
     return statement.bindparams(bindparam("ids", expanding=True)) if filtered else statement
 
 
+_TERMS_SQL = text(
+    f"SELECT id, title_exact, abstract_exact, title_family, abstract_family FROM {TERMS_TABLE} "
+    "WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_TEXTS: dict[Columns, tuple[int, ...]] = {
+    "title_exact": (0,),
+    "abstract_exact": (1,),
+    "exact": (0, 1),
+    "family": (2, 3),
+}
+
+
+def _has(texts: Sequence[tuple[list[str], set[str]]], clause: Clause) -> bool:
+    """Whether analysed texts (keys, and the set of them) have a phrase of the clause, as
+    FTS5 reads them: words in a row within one column."""
+    for column in _TEXTS[clause.columns]:
+        keys, present = texts[column]
+        for phrase in clause.phrases:
+            if not present.issuperset(phrase):
+                continue
+            width = len(phrase)
+            if width == 1 or any(
+                tuple(keys[i : i + width]) == phrase
+                for i in range(len(keys) - width + 1)
+                if keys[i] == phrase[0]
+            ):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """Every match of a plan's broadest tier, with their analysed texts: the broadest tier
+    holds every match of every tier (bot/search.plan), so a tier's matches are found among
+    these few papers, not through the index. For a rare mix of common words that saves
+    reading the words' long posting lists again for each tier."""
+
+    ids: list[int]  # newest first
+    texts: dict[int, tuple[tuple[list[str], set[str]], ...]]
+
+    @classmethod
+    def of(cls, session: Session, ids: list[int]) -> _Known:
+        texts = {}
+        if ids:
+            for row in session.execute(_TERMS_SQL, {"ids": ids}):
+                texts[row[0]] = tuple((keys := t.split(), set(keys)) for t in row[1:])
+        return cls(ids, texts)
+
+    def matching(self, tier: Tier, exclude: Sequence[Clause]) -> list[int]:
+        """The papers with the tier and no exclusion, newest first."""
+        return [
+            paper
+            for paper in self.ids
+            if any(all(_has(self.texts[paper], c) for c in cs) for cs in tier.conjunctions)
+            and not any(_has(self.texts[paper], c) for c in exclude)
+        ]
+
+
 class Fts5Search:
     """SQLite FTS5, a tier ranked by bm25 with title words weighted over abstract words.
 
@@ -280,6 +339,9 @@ class Fts5Search:
         # words are common among the recent papers.
         self._bounds: tuple[int, bool] | None = None
         self._common_words: dict[str, bool] = {}
+        # Every match of the plan's broadest tier, counted first, when they are few (see
+        # _Known).
+        self._known: tuple[Plan, _Known] | None = None
 
     def _library(self, session: Session) -> tuple[int, bool] | None:
         """The recent index's oldest id, and whether older papers exist; None: no papers."""
@@ -313,7 +375,10 @@ class Fts5Search:
             return []
         # A tier of title words looks through titles only, not every abstract.
         index = TITLE_INDEX if titles_only(tier) and not plan.exclude else FTS_INDEX
-        window = _newest(session, index, query)
+        if self._known is not None and self._known[0] == plan:
+            window = self._known[1].matching(tier, plan.exclude)
+        else:
+            window = _newest(session, index, query)
         if not window:
             return []
         scored = [
@@ -344,8 +409,10 @@ class Fts5Search:
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
             return Count(0)
-        found = len(_newest(session, FTS_INDEX, query))
-        return Count(found, found >= WINDOW)
+        found = _newest(session, FTS_INDEX, query)
+        if len(found) < WINDOW:
+            self._known = plan, _Known.of(session, found)
+        return Count(len(found), len(found) >= WINDOW)
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a

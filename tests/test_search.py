@@ -1102,3 +1102,36 @@ def test_postgres_keys_by_part_find_exactly_a_clause() -> None:
     assert store._keys(("graph",), "A") == {"A graph"}
     assert store._exact([words, pair])
     assert not store._exact([words, longer])
+
+
+@sqlite_only
+def test_tiers_of_a_rare_query_are_checked_among_its_broadest_tiers_matches(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the whole library, a rare query's broadest tier is read from the index once;
+    every other tier's matches are among those, and are found there: the same papers."""
+    queries = [
+        "graph hypernetworks",
+        '"graph hypernetworks" -survey',
+        "graph hypernetwork* -review",
+    ]
+    expected = {query: everything(library, query) for query in queries}
+    assert all(expected.values())
+    fresh = [(100_000 + n, f"Fresh study {n}", "Nothing in common, recently.") for n in range(3)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    read: list[str] = []
+    newest = store._newest
+
+    def spy(session: Session, index: str, query: str, floor: int = 0) -> list[int]:
+        if index != store.RECENT_INDEX:
+            read.append(index)
+        return newest(session, index, query, floor)
+
+    monkeypatch.setattr(store, "_newest", spy)
+    outcome = find(library, "graph hypernetworks", limit=50)
+    assert read == [store.FTS_INDEX]
+    assert (outcome.matches, outcome.capped) == (len(expected["graph hypernetworks"]), False)
+    for query in queries:
+        assert everything(library, query) == expected[query], query
