@@ -332,6 +332,9 @@ class Fts5Search:
       clauses that are common (WINDOW papers or more among the newest): bm25 gives them
       almost no weight anyway, and counting them is what is slow. If every clause is
       common (a rare mix of common words), the matches are listed newest first.
+    - The broadest tier, counted first, holds every match of every tier: when it has fewer
+      than WINDOW, the other tiers find theirs among those papers (_Known) rather than read
+      the index again.
     """
 
     def __init__(self) -> None:
