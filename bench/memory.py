@@ -10,8 +10,9 @@ subscribed to one to three keywords each (bench/delivery.py's), all due for a di
 Analysing each paper in Python takes hours for a million: --copy-to grows the library
 further with copies of the analysed papers under new ids, indexed by the same triggers.
 
-Each command then runs in a child process of its own, and its peak resident set size is
-read from the kernel's accounting of that child (os.wait4's ru_maxrss):
+Each command then runs in a process of its own, and its peak resident set size is read
+from the kernel's accounting of that process (ru_maxrss, through bench/peak.py's small
+launcher: a process forked from this one would count this one's peak as its own):
   - `paperboy preview --keyword K` for keywords of several kinds (a common topic word, a
     phrase, a typo, an acronym, a method name (of one paper, and its copies), a category filter);
   - `paperboy search Q` for a few queries;
@@ -41,6 +42,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import peak
 from bench.delivery import KEYWORDS
 from bench.search import SEEDS, Corpus, method_name
 from bot.devserver import FakeBotApi
@@ -118,6 +120,9 @@ class Measured:
     first_line: str
 
 
+REPORT = Path(tempfile.gettempdir()) / f"bench-memory-{os.getpid()}.peak"
+
+
 def child(
     args: list[str], url: str, code: Path | None, extra: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
@@ -126,8 +131,9 @@ def child(
     if code is not None:
         env["PYTHONPATH"] = str(code)
     command = [sys.executable, "-c", "from bot.cli import run; run()", *args]
-    return subprocess.Popen(
+    return peak.launch(
         command,
+        REPORT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -141,9 +147,10 @@ def finished(process: subprocess.Popen[bytes], started: float) -> Measured:
     first = process.stdout.readline().decode(errors="replace").strip()
     for _ in iter(lambda: process.stdout.read(1 << 16) if process.stdout else b"", b""):
         pass  # the rest of the output, read so that the child never blocks on a full pipe
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return Measured(time.perf_counter() - started, usage.ru_maxrss / 1024, first)
+    process.wait()
+    peak_mb, process.returncode = peak.peak(REPORT)
+    REPORT.unlink()
+    return Measured(time.perf_counter() - started, peak_mb, first)
 
 
 def command(args: list[str], url: str, code: Path | None) -> Measured:
@@ -199,7 +206,7 @@ def digest_run(
         measured = finished(process, started)
     finally:
         if process.returncode is None:
-            process.kill()
+            process.terminate()
         api.stop()
     return Measured(seconds, measured.peak_mb, ""), done
 
