@@ -1,7 +1,7 @@
 """postgres recent: an index of the newest papers, and one of titles (PostgreSQL only)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30
 
 PostgreSQL search grew with the library: a GIN index lists the matches of a word in no
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
