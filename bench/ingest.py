@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import peak
 from bot import analysis, ingest
 from bot.fetch import FetchPolicy
 from bot.records import Paper
@@ -150,26 +151,17 @@ def cli_ingest(path: str, folder: str) -> Timing:
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
-# Measures the command from a small process of its own: a child forked from this one (which
-# holds the corpus) would report this process's peak as its own (Linux keeps the larger).
-_MEASURE = (
-    "import os, subprocess, sys, time\n"
-    "start = time.perf_counter()\n"
-    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "_, status, usage = os.wait4(child.pid, 0)\n"
-    "print(usage.ru_maxrss, os.waitstatus_to_exitcode(status), time.perf_counter() - start)"
-)
-
-
 def peak_rss(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(peak resident MB, wall seconds) of a command, which must succeed."""
-    measured = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *argv], env=env, capture_output=True, text=True
-    )
-    peak, code, wall = measured.stdout.split()
-    if measured.returncode or int(code):
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "peak"
+        start = time.perf_counter()
+        peak.launch(argv, report, env=env, stdout=subprocess.DEVNULL).wait()
+        wall = time.perf_counter() - start
+        rss, code = peak.peak(report)
+    if code:
         raise SystemExit(f"{' '.join(argv)} failed")
-    return int(peak) / 1024, float(wall)
+    return rss, wall
 
 
 def memory(entries: int, seeds: Path) -> None:
