@@ -99,7 +99,9 @@ class _KnownPapers:
         same_title = self.by_key.get(key)
         if not same_title:
             return None
-        same_title = sorted(same_title, key=lambda r: r.id or 0)
+        # Oldest first: the stored ones by id, then this transaction's new ones (no id yet)
+        # in the order they came, as if each page had been stored alone.
+        same_title = sorted(same_title, key=lambda r: (r.id is None, r.id or 0))
         without_id = [row for row in same_title if row.arxiv_id is None]
         if without_id:
             return without_id[0]

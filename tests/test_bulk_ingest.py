@@ -175,3 +175,51 @@ def test_a_clean_field_is_kept_not_copied() -> None:
     field = " ".join(["A clean abstract of many words."] * 20)
     assert squash(field) is field
     assert squash(field + "  ") == field
+
+
+def library(sessions: sessionmaker[Session]) -> list[tuple[str | None, str, str]]:
+    with sessions() as session:
+        rows = session.execute(
+            select(PaperRow.arxiv_id, PaperRow.title, PaperRow.abstract).order_by(PaperRow.id)
+        )
+        return [(row.arxiv_id, row.title, row.abstract) for row in rows]
+
+
+def stored_both_ways(
+    sessions: sessionmaker[Session], tmp_path: Path, before: list[Paper], pages_: list[list[Paper]]
+) -> tuple[Any, Any]:
+    """The library, vocabulary and counts after storing `before`, then pages together, and
+    the same for pages stored one by one (on SQLite)."""
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = db.make_sessions(alone)
+    for target in (sessions, one_by_one):
+        with target.begin() as session:
+            queries.store_papers(session, before, NOW)
+    counts_alone = []
+    for page in pages_:
+        with one_by_one.begin() as session:
+            counts_alone.append(queries.store_papers(session, page, NOW))
+    with sessions.begin() as session:
+        counts_together = queries.store_pages(session, pages_, NOW)
+    expected = (library(one_by_one), counted(one_by_one), counts_alone)
+    alone.dispose()
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    return (library(sessions), counted(sessions), counts_together), expected
+
+
+def test_a_title_without_an_id_enriches_the_oldest_paper_of_that_title(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # A stored paper, then a new one of the same title with another id: a later sighting
+    # without an id enriches the oldest of the two, whether the new one came in an earlier
+    # transaction or the same one.
+    title = "Zebrafish swim in schools"
+    before = [Paper(title, "Short.", arxiv_id="2401.00001")]
+    pages_ = [
+        [Paper(title, "Another.", arxiv_id="2401.00002")],
+        [Paper(title, "A much longer abstract about zebrafish schools.")],
+    ]
+    together, expected = stored_both_ways(sessions, tmp_path, before, pages_)
+    assert together == expected
