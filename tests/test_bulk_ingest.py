@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
@@ -20,7 +20,7 @@ from bot.records import Paper
 from bot.sources.text import squash
 from storage import db, queries, search_index
 from storage.models import PaperRow
-from tests.test_search import assert_indexes_intact, counted, recounted
+from tests.test_search import assert_indexes_intact, counted, everything, recounted
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 
@@ -223,3 +223,57 @@ def test_a_title_without_an_id_enriches_the_oldest_paper_of_that_title(
     ]
     together, expected = stored_both_ways(sessions, tmp_path, before, pages_)
     assert together == expected
+
+
+T, U = "Zebrafish swim in schools", "Medaka swim alone"
+SCENARIOS = {
+    "same id twice": ([], [[Paper(T, "Short.", "2401.1")], [Paper(T, "Longer text.", "2401.1")]]),
+    "id comes later": ([], [[Paper(T, "Short.")], [Paper(T, "Longer zebrafish.", "2401.1")]]),
+    "id then none": ([], [[Paper(T, "Short.", "2401.1")], [Paper(T, "Longer zebrafish.")]]),
+    "id later under another title": (
+        [],
+        [
+            [Paper(T, "Short.")],
+            [Paper(T, "Short.", "2401.1")],
+            [Paper(U, "Longer text.", "2401.1")],
+        ],
+    ),
+    "stored, enriched twice": (
+        [Paper(T, "Short.", "2401.1")],
+        [[Paper(T, "Longer (ZS) text.", "2401.1")], [Paper(T, "Zebrafish schools (ZS) longest.")]],
+    ),
+    "stored without id, two ids": (
+        [Paper(T, "Short.")],
+        [[Paper(T, "Longer text.", "2401.1")], [Paper(T, "Short.", "2401.2")], [Paper(T, "")]],
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_repeats_across_pages_stored_together(
+    sessions: sessionmaker[Session], tmp_path: Path, scenario: str
+) -> None:
+    before, pages_ = SCENARIOS[scenario]
+    together, expected = stored_both_ways(sessions, tmp_path, before, pages_)
+    assert together == expected
+
+
+QUERIES = ("graph", "hypernetworks", "diffusion models", "attention", "language model")
+
+
+def test_migrations_0009_and_0010_down_and_up_keep_search_as_it_was(
+    engine: Engine, sessions: sessionmaker[Session], seed_pages: list[Path]
+) -> None:
+    ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy(), now=NOW)
+    found = {query: everything(sessions, query) for query in QUERIES}
+    vocabulary = counted(sessions)
+    command.downgrade(db.alembic_config(engine), "0008")
+    db.upgrade(engine)
+    assert {query: everything(sessions, query) for query in QUERIES} == found
+    assert counted(sessions) == vocabulary
+    assert_indexes_intact(sessions)
+    # Papers stored after the round trip are indexed once each, and found.
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Graph zebrafish", "On graph zebrafish.")], NOW)
+    assert everything(sessions, "graph") == found["graph"] | {"Graph zebrafish"}
+    assert_indexes_intact(sessions)
