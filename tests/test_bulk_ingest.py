@@ -18,7 +18,7 @@ from bot import ingest
 from bot.fetch import FetchPolicy
 from bot.records import Paper
 from bot.sources.text import squash
-from storage import db, queries, search_index
+from storage import db, queries, search_index, transfer
 from storage.models import PaperRow
 from tests.test_search import assert_indexes_intact, counted, everything, recounted
 
@@ -277,3 +277,29 @@ def test_migrations_0009_and_0010_down_and_up_keep_search_as_it_was(
         queries.store_papers(session, [Paper("Graph zebrafish", "On graph zebrafish.")], NOW)
     assert everything(sessions, "graph") == found["graph"] | {"Graph zebrafish"}
     assert_indexes_intact(sessions)
+
+
+def recent_ids(sessions: sessionmaker[Session]) -> list[int]:
+    with sessions() as session:
+        sqlite_ = session.get_bind().dialect.name == "sqlite"
+        table = "papers_fts_recent_docsize" if sqlite_ else "papers_fts_recent"
+        return list(session.scalars(text(f"SELECT id FROM {table} ORDER BY id")))
+
+
+def test_an_import_indexes_as_ingesting_did(
+    sessions: sessionmaker[Session], seed_pages: list[Path], tmp_path: Path
+) -> None:
+    ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy(), now=NOW)
+    with sessions() as session:
+        lines = list(transfer.export_lines(session, None, NOW))
+    copy = db.make_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    db.upgrade(copy)
+    imported = db.make_sessions(copy)
+    with imported.begin() as session:
+        transfer.import_lines(session, lines)
+    for query in QUERIES:
+        assert everything(imported, query) == everything(sessions, query)
+    assert counted(imported) == counted(sessions)
+    assert recent_ids(imported) == recent_ids(sessions)
+    assert_indexes_intact(imported)
+    copy.dispose()
