@@ -19,7 +19,7 @@ from bot.fetch import FetchPolicy
 from bot.records import Paper
 from bot.sources.text import squash
 from storage import db, queries, search_index, transfer
-from storage.models import PaperRow
+from storage.models import PaperRow, SourceRow
 from tests.test_search import assert_indexes_intact, counted, everything, recounted
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
@@ -303,3 +303,41 @@ def test_an_import_indexes_as_ingesting_did(
     assert recent_ids(imported) == recent_ids(sessions)
     assert_indexes_intact(imported)
     copy.dispose()
+
+
+def source_rows(sessions: sessionmaker[Session]) -> list[tuple[object, ...]]:
+    columns = [
+        column
+        for column in SourceRow.__table__.columns
+        if column.name not in ("id", "last_error_at", "last_checked_at", "last_ingested_at")
+    ]
+    with sessions() as session:
+        return [tuple(row) for row in session.execute(select(*columns).order_by(columns[0]))]
+
+
+@pytest.mark.parametrize("store_batch", [1, 100, 300])
+def test_pages_grouped_at_any_size_are_stored_as_one_by_one(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_batch: int,
+) -> None:
+    sources = pages(seed_pages, tmp_path / "pages")
+    # The same location twice, the second time after others, and an unreadable one between.
+    sources = [*sources[:3], str(tmp_path / "missing.txt"), sources[0], *sources[3:]]
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = [
+        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
+        for source in sources
+    ]
+    monkeypatch.setattr(queries, "STORE_BATCH", store_batch)
+    together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
+    assert together == one_by_one
+    assert outcome(sessions) == outcome(db.make_sessions(alone))
+    assert recent_ids(sessions) == recent_ids(db.make_sessions(alone))
+    assert source_rows(sessions) == source_rows(db.make_sessions(alone))
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    alone.dispose()
