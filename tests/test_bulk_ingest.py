@@ -20,6 +20,7 @@ from bot.records import Paper
 from bot.sources.text import squash
 from storage import db, queries, search_index, transfer
 from storage.models import PaperRow, SourceRow
+from tests.conftest import new_postgres_database
 from tests.test_search import assert_indexes_intact, counted, everything, recounted
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
@@ -287,12 +288,21 @@ def recent_ids(sessions: sessionmaker[Session]) -> list[int]:
 
 
 def test_an_import_indexes_as_ingesting_did(
-    sessions: sessionmaker[Session], seed_pages: list[Path], tmp_path: Path
+    db_url: str,
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy(), now=NOW)
     with sessions() as session:
         lines = list(transfer.export_lines(session, None, NOW))
-    copy = db.make_engine(f"sqlite:///{tmp_path / 'copy.db'}")
+    # Into an empty database of the same backend.
+    if db_url.startswith("postgresql"):
+        url = new_postgres_database(request.getfixturevalue("postgres"), None)
+    else:
+        url = f"sqlite:///{tmp_path / 'copy.db'}"
+    copy = db.make_engine(url)
     db.upgrade(copy)
     imported = db.make_sessions(copy)
     with imported.begin() as session:
