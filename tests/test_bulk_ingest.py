@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
@@ -21,7 +21,7 @@ from bot.sources.text import squash
 from storage import db, queries, search_index, transfer
 from storage.models import PaperRow, SourceRow
 from tests.conftest import new_postgres_database
-from tests.test_search import assert_indexes_intact, counted, everything, recounted
+from tests.test_search import assert_indexes_intact, counted, everything, recounted, row
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 
@@ -351,3 +351,28 @@ def test_pages_grouped_at_any_size_are_stored_as_one_by_one(
     assert counted(sessions) == recounted(sessions)
     assert_indexes_intact(sessions)
     alone.dispose()
+
+
+def test_a_batch_across_the_recent_window_with_enriched_papers_at_its_edge(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Papers 1-5, then one at id 49,998: the next batch's five new papers (49,999-50,003)
+    # push papers 1-3 out of the newest 50,000, while papers 3 and 4, at the window's edge,
+    # are enriched (re-indexed) in the same batch.
+    old = [Paper(f"Zebrafish study {n}", f"Zebrafish {n}.") for n in range(1, 6)]
+    with sessions.begin() as session:
+        queries.store_papers(session, old, NOW)
+        session.execute(insert(PaperRow), [row("Zebrafish study 49998", "Zebrafish.", id=49_998)])
+        search_index.insert_terms(session, [(49_998, "Zebrafish study 49998", "Zebrafish.")])
+        counted_ = search_index.indexed("Zebrafish study 49998", "Zebrafish.")
+        search_index.update_vocabulary(session, [(None, counted_)])
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT setval('papers_id_seq', 49998)"))
+    batch = [Paper(f"Zebrafish study {n}", f"Zebrafish {n}, at length.") for n in (3, 4)]
+    batch += [Paper(f"Zebrafish study {n}", "Zebrafish.") for n in range(49_999, 50_004)]
+    with sessions.begin() as session:
+        assert queries.store_papers(session, batch, NOW) == queries.StoreCounts(7, 5, 0, 2)
+    assert recent_ids(sessions) == [4, 5, *range(49_998, 50_004)]
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    assert len(everything(sessions, "zebrafish")) == 11
