@@ -376,3 +376,50 @@ def test_a_batch_across_the_recent_window_with_enriched_papers_at_its_edge(
     assert counted(sessions) == recounted(sessions)
     assert_indexes_intact(sessions)
     assert len(everything(sessions, "zebrafish")) == 11
+
+
+def test_a_page_the_same_as_one_waiting_is_read_once(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two locations with the same content: the second is unchanged once the first is stored,
+    # from the one reading (a server need not answer a second time, or the same way).
+    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
+    shutil.copy(first, second)
+    reads: list[str] = []
+    read_source = ingest.read_source
+
+    def once(source: str, policy: FetchPolicy) -> bytes:
+        reads.append(source)
+        if reads.count(source) > 1:
+            raise ingest.SourceError("HTTP 503")
+        return read_source(source, policy)
+
+    monkeypatch.setattr(ingest, "read_source", once)
+    reports = ingest.ingest_all(sessions, [first, second], FetchPolicy(), now=NOW)
+    assert [r.status for r in reports] == ["ingested", "unchanged"]
+    assert reads == [first, second]
+
+
+def test_a_page_the_same_as_one_that_failed_is_stored_alone(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
+    shutil.copy(first, second)
+    record = queries.record_source_ingested
+
+    def refuse(session: Session, location: str, **fields: Any) -> None:
+        if location == first:
+            raise OSError("disk full")
+        record(session, location, **fields)
+
+    monkeypatch.setattr(queries, "record_source_ingested", refuse)
+    reports = ingest.ingest_all(sessions, [first, second], FetchPolicy(), now=NOW)
+    assert [r.status for r in reports] == ["failed", "ingested"]
+    with sessions() as session:
+        assert queries.stats(session).papers == reports[1].new == 72
