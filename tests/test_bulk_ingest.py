@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
@@ -423,3 +423,33 @@ def test_a_page_the_same_as_one_that_failed_is_stored_alone(
     assert [r.status for r in reports] == ["failed", "ingested"]
     with sessions() as session:
         assert queries.stats(session).papers == reports[1].new == 72
+
+
+def test_papers_sharing_a_title_are_not_all_read_for_each_page(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A hostile page: thousands of papers of one title, each with its own id. Each batch
+    # read every stored one and each paper sorted them all (minutes for 12,000); only the
+    # oldest of a title, and those without an id, can be a sighting without a known id.
+    same = [Paper("Untitled", "Text.", f"2401.{n:05d}") for n in range(60)]
+    with sessions.begin() as session:
+        queries.store_papers(session, same, NOW)
+    loaded: list[int] = []
+
+    def spy(row: PaperRow, context: object) -> None:
+        loaded.append(row.id)
+
+    event.listen(PaperRow, "load", spy)
+    try:
+        with sessions.begin() as session:
+            page = [Paper("Untitled", "Text.", "2402.00001"), Paper("Untitled", "Longer text.")]
+            counts = queries.store_papers(session, page, NOW)
+    finally:
+        event.remove(PaperRow, "load", spy)
+    # The oldest alone (no paper of that title lacks an id), which the one without an id
+    # enriches.
+    assert loaded == [1]
+    assert counts == queries.StoreCounts(2, 1, 0, 1)
+    with sessions() as session:
+        enriched = session.scalars(select(PaperRow.abstract).where(PaperRow.id == 1))
+        assert list(enriched) == ["Longer text."]
