@@ -185,6 +185,21 @@ def _store_together(
     ]
 
 
+def _unchanged_or_stored(
+    sessions: sessionmaker[Session], read: _Page, now: datetime
+) -> SourceReport:
+    """A page read while one of the same content waited: unchanged once that one is stored,
+    else (it failed) stored alone, as reading it again would have done."""
+    try:
+        with sessions.begin() as session:
+            if queries.content_already_ingested(session, read.digest):
+                queries.record_source_unchanged(session, read.source, read.digest, now)
+                return SourceReport(read.source, "unchanged")
+    except Exception as exc:
+        return _failed_unexpectedly(sessions, read.source, exc, now)
+    return _store_alone(sessions, read, now)
+
+
 def _record(session: Session, read: _Page, counts: StoreCounts, now: datetime) -> None:
     queries.record_source_ingested(
         session,
@@ -273,9 +288,10 @@ def ingest_all(
             done(read)
             continue
         if any(page.digest == read.digest for page in waiting) and not force:
-            # The same content as a page not stored yet: stored first, this one is skipped.
+            # The same content as a page not stored yet: stored first, this one is then
+            # unchanged, from the one reading (a server may answer differently the next time).
             store_waiting()
-            done(ingest_source(sessions, source, policy, force=force, now=now))
+            done(_unchanged_or_stored(sessions, read, now or datetime.now(UTC)))
             continue
         size = sum(len(page.page.papers) for page in waiting)
         if size + len(read.page.papers) > queries.STORE_BATCH:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
@@ -69,43 +69,54 @@ _Stored = PaperRow | _NewPaper
 
 
 class _KnownPapers:
-    """The stored papers a page may refer to, indexed by arXiv id and by title key."""
+    """The stored papers a page may refer to, indexed by arXiv id and by title key.
+
+    Per title key only the oldest paper and those without an arXiv id are kept, the ones a
+    sighting without a known id can be: a page of thousands of papers sharing a title (with
+    other ids) then costs a lookup per paper, not a pass over all of them.
+    """
 
     def __init__(self, session: Session, papers: Sequence[Paper]) -> None:
         self.by_id: dict[str, _Stored] = {}
-        self.by_key: dict[str, list[_Stored]] = defaultdict(list)
+        self.oldest: dict[str, _Stored] = {}
+        self.without_id: dict[str, list[_Stored]] = defaultdict(list)
         ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
         keys = sorted({title_key(p.title) for p in papers})
+        stored: dict[int, PaperRow] = {}
         for id_chunk in in_chunks(ids):
-            self._add_all(session.scalars(select(PaperRow).where(PaperRow.arxiv_id.in_(id_chunk))))
+            query = select(PaperRow).where(PaperRow.arxiv_id.in_(id_chunk))
+            stored.update((row.id, row) for row in session.scalars(query))
         for key_chunk in in_chunks(keys):
-            self._add_all(
-                session.scalars(select(PaperRow).where(PaperRow.title_key.in_(key_chunk)))
+            same_title = PaperRow.title_key.in_(key_chunk)
+            oldest = select(func.min(PaperRow.id)).where(same_title).group_by(PaperRow.title_key)
+            query = select(PaperRow).where(
+                same_title, or_(PaperRow.arxiv_id.is_(None), PaperRow.id.in_(oldest))
             )
-
-    def _add_all(self, rows: Iterable[_Stored]) -> None:
-        for row in rows:
-            if row.arxiv_id:
-                self.by_id[row.arxiv_id] = row
-            if row not in self.by_key[row.title_key]:
-                self.by_key[row.title_key].append(row)
+            stored.update((row.id, row) for row in session.scalars(query))
+        # Oldest first; this transaction's new papers come after, in the order they came, as
+        # if each page had been stored alone.
+        for _, row in sorted(stored.items()):
+            self.add(row)
 
     def add(self, row: _Stored) -> None:
-        self._add_all([row])
+        if row.arxiv_id:
+            self.by_id[row.arxiv_id] = row
+        self.oldest.setdefault(row.title_key, row)
+        # Few: a sighting without an id is one of them once there is one.
+        without_id = self.without_id[row.title_key]
+        if row.arxiv_id is None and row not in without_id:
+            without_id.append(row)
+        elif row.arxiv_id and row in without_id:
+            without_id.remove(row)
 
     def find(self, paper: Paper, key: str) -> _Stored | None:
         if paper.arxiv_id and paper.arxiv_id in self.by_id:
             return self.by_id[paper.arxiv_id]
-        same_title = self.by_key.get(key)
-        if not same_title:
-            return None
-        same_title = sorted(same_title, key=lambda r: r.id or 0)
-        without_id = [row for row in same_title if row.arxiv_id is None]
-        if without_id:
+        if without_id := self.without_id.get(key):
             return without_id[0]
         # Two papers may share a title; an id that differs from every stored one is a new paper.
         if paper.arxiv_id is None:
-            return same_title[0]
+            return self.oldest.get(key)
         return None
 
 

@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
 from bot.fetch import FetchPolicy
 from bot.records import Paper
 from bot.sources.text import squash
-from storage import db, queries, search_index
-from storage.models import PaperRow
-from tests.test_search import assert_indexes_intact, counted, recounted
+from storage import db, queries, search_index, transfer
+from storage.models import PaperRow, SourceRow
+from tests.conftest import new_postgres_database
+from tests.test_search import assert_indexes_intact, counted, everything, recounted, row
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 
@@ -175,3 +176,280 @@ def test_a_clean_field_is_kept_not_copied() -> None:
     field = " ".join(["A clean abstract of many words."] * 20)
     assert squash(field) is field
     assert squash(field + "  ") == field
+
+
+def library(sessions: sessionmaker[Session]) -> list[tuple[str | None, str, str]]:
+    with sessions() as session:
+        rows = session.execute(
+            select(PaperRow.arxiv_id, PaperRow.title, PaperRow.abstract).order_by(PaperRow.id)
+        )
+        return [(row.arxiv_id, row.title, row.abstract) for row in rows]
+
+
+def stored_both_ways(
+    sessions: sessionmaker[Session], tmp_path: Path, before: list[Paper], pages_: list[list[Paper]]
+) -> tuple[Any, Any]:
+    """The library, vocabulary and counts after storing `before`, then pages together, and
+    the same for pages stored one by one (on SQLite)."""
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = db.make_sessions(alone)
+    for target in (sessions, one_by_one):
+        with target.begin() as session:
+            queries.store_papers(session, before, NOW)
+    counts_alone = []
+    for page in pages_:
+        with one_by_one.begin() as session:
+            counts_alone.append(queries.store_papers(session, page, NOW))
+    with sessions.begin() as session:
+        counts_together = queries.store_pages(session, pages_, NOW)
+    expected = (library(one_by_one), counted(one_by_one), counts_alone)
+    alone.dispose()
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    return (library(sessions), counted(sessions), counts_together), expected
+
+
+def test_a_title_without_an_id_enriches_the_oldest_paper_of_that_title(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # A stored paper, then a new one of the same title with another id: a later sighting
+    # without an id enriches the oldest of the two, whether the new one came in an earlier
+    # transaction or the same one.
+    title = "Zebrafish swim in schools"
+    before = [Paper(title, "Short.", arxiv_id="2401.00001")]
+    pages_ = [
+        [Paper(title, "Another.", arxiv_id="2401.00002")],
+        [Paper(title, "A much longer abstract about zebrafish schools.")],
+    ]
+    together, expected = stored_both_ways(sessions, tmp_path, before, pages_)
+    assert together == expected
+
+
+T, U = "Zebrafish swim in schools", "Medaka swim alone"
+SCENARIOS = {
+    "same id twice": ([], [[Paper(T, "Short.", "2401.1")], [Paper(T, "Longer text.", "2401.1")]]),
+    "id comes later": ([], [[Paper(T, "Short.")], [Paper(T, "Longer zebrafish.", "2401.1")]]),
+    "id then none": ([], [[Paper(T, "Short.", "2401.1")], [Paper(T, "Longer zebrafish.")]]),
+    "id later under another title": (
+        [],
+        [
+            [Paper(T, "Short.")],
+            [Paper(T, "Short.", "2401.1")],
+            [Paper(U, "Longer text.", "2401.1")],
+        ],
+    ),
+    "stored, enriched twice": (
+        [Paper(T, "Short.", "2401.1")],
+        [[Paper(T, "Longer (ZS) text.", "2401.1")], [Paper(T, "Zebrafish schools (ZS) longest.")]],
+    ),
+    "stored without id, two ids": (
+        [Paper(T, "Short.")],
+        [[Paper(T, "Longer text.", "2401.1")], [Paper(T, "Short.", "2401.2")], [Paper(T, "")]],
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_repeats_across_pages_stored_together(
+    sessions: sessionmaker[Session], tmp_path: Path, scenario: str
+) -> None:
+    before, pages_ = SCENARIOS[scenario]
+    together, expected = stored_both_ways(sessions, tmp_path, before, pages_)
+    assert together == expected
+
+
+QUERIES = ("graph", "hypernetworks", "diffusion models", "attention", "language model")
+
+
+def test_migrations_0009_and_0010_down_and_up_keep_search_as_it_was(
+    engine: Engine, sessions: sessionmaker[Session], seed_pages: list[Path]
+) -> None:
+    ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy(), now=NOW)
+    found = {query: everything(sessions, query) for query in QUERIES}
+    vocabulary = counted(sessions)
+    command.downgrade(db.alembic_config(engine), "0008")
+    db.upgrade(engine)
+    assert {query: everything(sessions, query) for query in QUERIES} == found
+    assert counted(sessions) == vocabulary
+    assert_indexes_intact(sessions)
+    # Papers stored after the round trip are indexed once each, and found.
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Graph zebrafish", "On graph zebrafish.")], NOW)
+    assert everything(sessions, "graph") == found["graph"] | {"Graph zebrafish"}
+    assert_indexes_intact(sessions)
+
+
+def recent_ids(sessions: sessionmaker[Session]) -> list[int]:
+    with sessions() as session:
+        sqlite_ = session.get_bind().dialect.name == "sqlite"
+        table = "papers_fts_recent_docsize" if sqlite_ else "papers_fts_recent"
+        return list(session.scalars(text(f"SELECT id FROM {table} ORDER BY id")))
+
+
+def test_an_import_indexes_as_ingesting_did(
+    db_url: str,
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy(), now=NOW)
+    with sessions() as session:
+        lines = list(transfer.export_lines(session, None, NOW))
+    # Into an empty database of the same backend.
+    if db_url.startswith("postgresql"):
+        url = new_postgres_database(request.getfixturevalue("postgres"), None)
+    else:
+        url = f"sqlite:///{tmp_path / 'copy.db'}"
+    copy = db.make_engine(url)
+    db.upgrade(copy)
+    imported = db.make_sessions(copy)
+    with imported.begin() as session:
+        transfer.import_lines(session, lines)
+    for query in QUERIES:
+        assert everything(imported, query) == everything(sessions, query)
+    assert counted(imported) == counted(sessions)
+    assert recent_ids(imported) == recent_ids(sessions)
+    assert_indexes_intact(imported)
+    copy.dispose()
+
+
+def source_rows(sessions: sessionmaker[Session]) -> list[tuple[object, ...]]:
+    columns = [
+        column
+        for column in SourceRow.__table__.columns
+        if column.name not in ("id", "last_error_at", "last_checked_at", "last_ingested_at")
+    ]
+    with sessions() as session:
+        return [tuple(row) for row in session.execute(select(*columns).order_by(columns[0]))]
+
+
+@pytest.mark.parametrize("store_batch", [1, 100, 300])
+def test_pages_grouped_at_any_size_are_stored_as_one_by_one(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_batch: int,
+) -> None:
+    sources = pages(seed_pages, tmp_path / "pages")
+    # The same location twice, the second time after others, and an unreadable one between.
+    sources = [*sources[:3], str(tmp_path / "missing.txt"), sources[0], *sources[3:]]
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = [
+        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
+        for source in sources
+    ]
+    monkeypatch.setattr(queries, "STORE_BATCH", store_batch)
+    together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
+    assert together == one_by_one
+    assert outcome(sessions) == outcome(db.make_sessions(alone))
+    assert recent_ids(sessions) == recent_ids(db.make_sessions(alone))
+    assert source_rows(sessions) == source_rows(db.make_sessions(alone))
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    alone.dispose()
+
+
+def test_a_batch_across_the_recent_window_with_enriched_papers_at_its_edge(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Papers 1-5, then one at id 49,998: the next batch's five new papers (49,999-50,003)
+    # push papers 1-3 out of the newest 50,000, while papers 3 and 4, at the window's edge,
+    # are enriched (re-indexed) in the same batch.
+    old = [Paper(f"Zebrafish study {n}", f"Zebrafish {n}.") for n in range(1, 6)]
+    with sessions.begin() as session:
+        queries.store_papers(session, old, NOW)
+        session.execute(insert(PaperRow), [row("Zebrafish study 49998", "Zebrafish.", id=49_998)])
+        search_index.insert_terms(session, [(49_998, "Zebrafish study 49998", "Zebrafish.")])
+        counted_ = search_index.indexed("Zebrafish study 49998", "Zebrafish.")
+        search_index.update_vocabulary(session, [(None, counted_)])
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT setval('papers_id_seq', 49998)"))
+    batch = [Paper(f"Zebrafish study {n}", f"Zebrafish {n}, at length.") for n in (3, 4)]
+    batch += [Paper(f"Zebrafish study {n}", "Zebrafish.") for n in range(49_999, 50_004)]
+    with sessions.begin() as session:
+        assert queries.store_papers(session, batch, NOW) == queries.StoreCounts(7, 5, 0, 2)
+    assert recent_ids(sessions) == [4, 5, *range(49_998, 50_004)]
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    assert len(everything(sessions, "zebrafish")) == 11
+
+
+def test_a_page_the_same_as_one_waiting_is_read_once(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two locations with the same content: the second is unchanged once the first is stored,
+    # from the one reading (a server need not answer a second time, or the same way).
+    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
+    shutil.copy(first, second)
+    reads: list[str] = []
+    read_source = ingest.read_source
+
+    def once(source: str, policy: FetchPolicy) -> bytes:
+        reads.append(source)
+        if reads.count(source) > 1:
+            raise ingest.SourceError("HTTP 503")
+        return read_source(source, policy)
+
+    monkeypatch.setattr(ingest, "read_source", once)
+    reports = ingest.ingest_all(sessions, [first, second], FetchPolicy(), now=NOW)
+    assert [r.status for r in reports] == ["ingested", "unchanged"]
+    assert reads == [first, second]
+
+
+def test_a_page_the_same_as_one_that_failed_is_stored_alone(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
+    shutil.copy(first, second)
+    record = queries.record_source_ingested
+
+    def refuse(session: Session, location: str, **fields: Any) -> None:
+        if location == first:
+            raise OSError("disk full")
+        record(session, location, **fields)
+
+    monkeypatch.setattr(queries, "record_source_ingested", refuse)
+    reports = ingest.ingest_all(sessions, [first, second], FetchPolicy(), now=NOW)
+    assert [r.status for r in reports] == ["failed", "ingested"]
+    with sessions() as session:
+        assert queries.stats(session).papers == reports[1].new == 72
+
+
+def test_papers_sharing_a_title_are_not_all_read_for_each_page(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A hostile page: thousands of papers of one title, each with its own id. Each batch
+    # read every stored one and each paper sorted them all (minutes for 12,000); only the
+    # oldest of a title, and those without an id, can be a sighting without a known id.
+    same = [Paper("Untitled", "Text.", f"2401.{n:05d}") for n in range(60)]
+    with sessions.begin() as session:
+        queries.store_papers(session, same, NOW)
+    loaded: list[int] = []
+
+    def spy(row: PaperRow, context: object) -> None:
+        loaded.append(row.id)
+
+    event.listen(PaperRow, "load", spy)
+    try:
+        with sessions.begin() as session:
+            page = [Paper("Untitled", "Text.", "2402.00001"), Paper("Untitled", "Longer text.")]
+            counts = queries.store_papers(session, page, NOW)
+    finally:
+        event.remove(PaperRow, "load", spy)
+    # The oldest alone (no paper of that title lacks an id), which the one without an id
+    # enriches.
+    assert loaded == [1]
+    assert counts == queries.StoreCounts(2, 1, 0, 1)
+    with sessions() as session:
+        enriched = session.scalars(select(PaperRow.abstract).where(PaperRow.id == 1))
+        assert list(enriched) == ["Longer text."]
