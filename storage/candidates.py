@@ -10,11 +10,10 @@ read them (storage/search_index.py); bot/matching.py then decides on each candid
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
+from itertools import pairwise, product
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 from bot.records import Paper
 from storage.models import PaperRow
 from storage.queries import in_chunks, paper_record
-from storage.search import FTS_INDEX, backend_for
+from storage.search import FTS_INDEX, backend_for, fts5_quoted
 from storage.search_index import TERMS_TABLE
 
 # A pattern whose words have more combinations of keys than this is looked for as its
@@ -65,20 +64,16 @@ def _phrases(pattern: Pattern) -> list[tuple[str, ...]] | None:
         count *= len(keys)
     if count > MAX_PHRASES:
         return None
-    return list(itertools.product(*map(sorted, pattern)))
-
-
-def _fts5_quoted(words: Sequence[str]) -> str:
-    return '"' + " ".join(words).replace('"', '""') + '"'
+    return list(product(*map(sorted, pattern)))
 
 
 def _fts5_pattern(pattern: Pattern) -> str:
     phrases = _phrases(pattern)
     if phrases is not None:
-        found = " OR ".join(_fts5_quoted(phrase) for phrase in phrases)
+        found = " OR ".join(fts5_quoted(phrase) for phrase in phrases)
     else:  # each word somewhere: a superset of the phrases
         found = " AND ".join(
-            "(" + " OR ".join(_fts5_quoted([key]) for key in sorted(keys)) + ")" for keys in pattern
+            "(" + " OR ".join(fts5_quoted([key]) for key in sorted(keys)) + ")" for keys in pattern
         )
     return f"{_FTS5_FAMILIES} : ({found})"
 

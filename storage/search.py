@@ -188,14 +188,14 @@ _FTS5_COLUMNS: dict[Columns, str] = {
 }
 
 
-def _quoted(words: Sequence[str]) -> str:
+def fts5_quoted(words: Sequence[str]) -> str:
     # Inside an FTS5 string only '"' is special, and doubling it escapes it; keys never
     # hold one, but the escape keeps that true whatever a caller passes.
     return '"' + " ".join(words).replace('"', '""') + '"'
 
 
 def _fts5_clause(clause: Clause) -> str:
-    phrases = " OR ".join(_quoted(phrase) for phrase in clause.phrases)
+    phrases = " OR ".join(fts5_quoted(phrase) for phrase in clause.phrases)
     return f"{_FTS5_COLUMNS[clause.columns]} : ({phrases})"
 
 
@@ -425,7 +425,7 @@ class Fts5Search:
 
     def _word_common(self, session: Session, word: str, floor: int) -> bool:
         if word not in self._common_words:
-            found = self._window(session, _quoted([word]), floor)[0]
+            found = self._window(session, fts5_quoted([word]), floor)[0]
             self._common_words[word] = found >= WINDOW
         return self._common_words[word]
 
