@@ -136,10 +136,8 @@ def _read(
     try:
         data = read_source(source, policy)
         digest = hashlib.sha256(data).hexdigest()
-        with sessions.begin() as session:
-            if not force and queries.content_already_ingested(session, digest):
-                queries.record_source_unchanged(session, source, digest, now)
-                return SourceReport(source, "unchanged")
+        if not force and (unchanged := _unchanged(sessions, source, digest, now)) is not None:
+            return unchanged
         return _Page(source, digest, parse_page(data))
     except (SourceError, ParseError) as exc:
         return _failed(sessions, source, str(exc), now)
@@ -191,13 +189,21 @@ def _unchanged_or_stored(
     """A page read while one of the same content waited: unchanged once that one is stored,
     else (it failed) stored alone, as reading it again would have done."""
     try:
-        with sessions.begin() as session:
-            if queries.content_already_ingested(session, read.digest):
-                queries.record_source_unchanged(session, read.source, read.digest, now)
-                return SourceReport(read.source, "unchanged")
+        unchanged = _unchanged(sessions, read.source, read.digest, now)
     except Exception as exc:
         return _failed_unexpectedly(sessions, read.source, exc, now)
-    return _store_alone(sessions, read, now)
+    return unchanged if unchanged is not None else _store_alone(sessions, read, now)
+
+
+def _unchanged(
+    sessions: sessionmaker[Session], source: str, digest: str, now: datetime
+) -> SourceReport | None:
+    """The report of a page whose content is stored already (recorded as such), else None."""
+    with sessions.begin() as session:
+        if not queries.content_already_ingested(session, digest):
+            return None
+        queries.record_source_unchanged(session, source, digest, now)
+    return SourceReport(source, "unchanged")
 
 
 def _record(session: Session, read: _Page, counts: StoreCounts, now: datetime) -> None:
