@@ -378,16 +378,22 @@ def test_a_batch_across_the_recent_window_with_enriched_papers_at_its_edge(
     assert len(everything(sessions, "zebrafish")) == 11
 
 
+@pytest.fixture
+def twins(seed_pages: list[Path], tmp_path: Path) -> tuple[str, str]:
+    """Two locations with the same content: a seed page and a copy of it."""
+    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
+    shutil.copy(first, second)
+    return first, second
+
+
 def test_a_page_the_same_as_one_waiting_is_read_once(
     sessions: sessionmaker[Session],
-    seed_pages: list[Path],
-    tmp_path: Path,
+    twins: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Two locations with the same content: the second is unchanged once the first is stored,
     # from the one reading (a server need not answer a second time, or the same way).
-    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
-    shutil.copy(first, second)
+    first, second = twins
     reads: list[str] = []
     read_source = ingest.read_source
 
@@ -405,12 +411,10 @@ def test_a_page_the_same_as_one_waiting_is_read_once(
 
 def test_a_page_the_same_as_one_that_failed_is_stored_alone(
     sessions: sessionmaker[Session],
-    seed_pages: list[Path],
-    tmp_path: Path,
+    twins: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first, second = str(seed_pages[0]), str(tmp_path / "mirror.txt")
-    shutil.copy(first, second)
+    first, second = twins
     record = queries.record_source_ingested
 
     def refuse(session: Session, location: str, **fields: Any) -> None:
