@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import func, insert, or_, select, text
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
@@ -172,10 +172,34 @@ def _insert(session: Session, papers: Sequence[_NewPaper], now: datetime) -> Non
         | {"first_seen_at": now, "updated_at": now}
         for paper in papers
     ]
-    returning = insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True)
-    ids = session.connection().scalars(returning, rows).all()
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        ids = _insert_sqlite(connection, rows)
+    else:
+        returning = insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True)
+        ids = list(connection.scalars(returning, rows))
     for paper, paper_id in zip(papers, ids, strict=True):
         paper.id = paper_id
+
+
+def _insert_sqlite(connection: Connection, rows: list[dict[str, object]]) -> list[int]:
+    """SQLite: the rows inserted by one executemany, and their ids read back after.
+
+    SQLAlchemy returns ids in order from SQLite only by inserting a row per statement,
+    which cost as much as the rest of an ingest's writes. Inside this write transaction
+    no one else inserts, and SQLite gives each new row an id above every stored one, so
+    the new ids are those above the largest before, in the order the rows went in.
+    """
+    before = connection.scalar(_LAST_PAPER) or 0
+    connection.execute(insert(PaperRow), rows)
+    ids = list(connection.scalars(_PAPERS_SINCE, {"last": before}))
+    if len(ids) != len(rows):  # never expected: the write would be wrong, so refuse it
+        raise RuntimeError(f"inserted {len(rows)} papers but found {len(ids)} new ids")
+    return ids
+
+
+_LAST_PAPER = select(func.max(PaperRow.id))
+_PAPERS_SINCE = select(PaperRow.id).where(PaperRow.id > bindparam("last")).order_by(PaperRow.id)
 
 
 def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
