@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from bot.records import Paper
 from storage import counts
@@ -45,10 +46,11 @@ def in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
 
 # Compared by identity, as ORM rows are.
 @dataclass(slots=True, eq=False)
-class _NewPaper:
-    """A paper of this batch not stored yet: a repeat later in the batch enriches it here,
-    and the batch is then inserted in one statement (the ORM's unit of work per row costs
-    more than the insert)."""
+class _Record:
+    """A paper a batch stores: a stored one it may enrich, or a new one (no id yet) that a
+    repeat later in the batch may enrich here. New ones are inserted in one statement and
+    enriched ones updated in one: plain rows, as the ORM's unit of work per row (and its
+    loading of each stored paper) costs more than the statements."""
 
     arxiv_id: str | None
     title: str
@@ -63,9 +65,12 @@ class _NewPaper:
     categories: list[str]
     keywords: list[str]
     id: int | None = None
+    stored: bool = False
 
 
-_Stored = PaperRow | _NewPaper
+# The columns of a _Record, in its fields' order.
+_FIELDS = tuple(name for name in _Record.__slots__ if name not in ("id", "stored"))
+_LOAD = select(*(getattr(PaperRow, name) for name in _FIELDS), PaperRow.id)
 
 
 class _KnownPapers:
@@ -77,28 +82,28 @@ class _KnownPapers:
     """
 
     def __init__(self, session: Session, papers: Sequence[Paper]) -> None:
-        self.by_id: dict[str, _Stored] = {}
-        self.oldest: dict[str, _Stored] = {}
-        self.without_id: dict[str, list[_Stored]] = defaultdict(list)
+        self.by_id: dict[str, _Record] = {}
+        self.oldest: dict[str, _Record] = {}
+        self.without_id: dict[str, list[_Record]] = defaultdict(list)
         ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
         keys = sorted({title_key(p.title) for p in papers})
-        stored: dict[int, PaperRow] = {}
+        stored: dict[int, _Record] = {}
         for id_chunk in in_chunks(ids):
-            query = select(PaperRow).where(PaperRow.arxiv_id.in_(id_chunk))
-            stored.update((row.id, row) for row in session.scalars(query))
+            stored.update(_load(session, PaperRow.arxiv_id.in_(id_chunk)))
         for key_chunk in in_chunks(keys):
             same_title = PaperRow.title_key.in_(key_chunk)
             oldest = select(func.min(PaperRow.id)).where(same_title).group_by(PaperRow.title_key)
-            query = select(PaperRow).where(
-                same_title, or_(PaperRow.arxiv_id.is_(None), PaperRow.id.in_(oldest))
+            stored.update(
+                _load(
+                    session, same_title, or_(PaperRow.arxiv_id.is_(None), PaperRow.id.in_(oldest))
+                )
             )
-            stored.update((row.id, row) for row in session.scalars(query))
         # Oldest first; this transaction's new papers come after, in the order they came, as
         # if each page had been stored alone.
         for _, row in sorted(stored.items()):
             self.add(row)
 
-    def add(self, row: _Stored) -> None:
+    def add(self, row: _Record) -> None:
         if row.arxiv_id:
             self.by_id[row.arxiv_id] = row
         self.oldest.setdefault(row.title_key, row)
@@ -109,7 +114,7 @@ class _KnownPapers:
         elif row.arxiv_id and row in without_id:
             without_id.remove(row)
 
-    def find(self, paper: Paper, key: str) -> _Stored | None:
+    def find(self, paper: Paper, key: str) -> _Record | None:
         if paper.arxiv_id and paper.arxiv_id in self.by_id:
             return self.by_id[paper.arxiv_id]
         if without_id := self.without_id.get(key):
@@ -120,11 +125,16 @@ class _KnownPapers:
         return None
 
 
+def _load(session: Session, *where: ColumnElement[bool]) -> Iterator[tuple[int, _Record]]:
+    for row in session.execute(_LOAD.where(*where)):
+        yield row[-1], _Record(*row, stored=True)  # type: ignore[call-arg]
+
+
 def _merged(old: list[str], new: Sequence[str]) -> list[str]:
     return old + [value for value in new if value not in old]
 
 
-def _enrichment(row: _Stored, paper: Paper) -> dict[str, object]:
+def _enrichment(row: _Record, paper: Paper) -> dict[str, object]:
     """What a new sighting adds to a stored paper: ids, longer text, more authors and links."""
     updates: dict[str, object] = {}
     if row.arxiv_id is None and paper.arxiv_id:
@@ -146,8 +156,8 @@ def _enrichment(row: _Stored, paper: Paper) -> dict[str, object]:
     return updates
 
 
-def _new_paper(paper: Paper, key: str) -> _NewPaper:
-    return _NewPaper(
+def _new_paper(paper: Paper, key: str) -> _Record:
+    return _Record(
         arxiv_id=paper.arxiv_id,
         title=paper.title,
         title_key=key,
@@ -163,13 +173,12 @@ def _new_paper(paper: Paper, key: str) -> _NewPaper:
     )
 
 
-def _insert(session: Session, papers: Sequence[_NewPaper], now: datetime) -> None:
+def _insert(session: Session, papers: Sequence[_Record], now: datetime) -> None:
     """Insert new papers in one statement and give each its id."""
     if not papers:
         return
     rows = [
-        {name: getattr(paper, name) for name in _NewPaper.__slots__ if name != "id"}
-        | {"first_seen_at": now, "updated_at": now}
+        {name: getattr(paper, name) for name in _FIELDS} | {"first_seen_at": now, "updated_at": now}
         for paper in papers
     ]
     connection = session.connection()
@@ -213,9 +222,10 @@ def store_pages(
     """store_papers for several pages in one go, each page's counts apart: as if stored one
     after the other, with one statement per table for all of them."""
     known = _KnownPapers(session, [paper for page in pages for paper in page])
-    fresh: list[_NewPaper] = []
+    fresh: list[_Record] = []
+    enriched_rows: dict[int, _Record] = {}
     # Stored papers whose abstract changed, and what the vocabulary counted of them before.
-    changed: dict[int, tuple[PaperRow, Indexed]] = {}
+    changed: dict[int, tuple[_Record, Indexed]] = {}
     counts = []
     for papers in pages:
         new = unchanged = enriched = 0
@@ -227,31 +237,55 @@ def store_pages(
                 fresh.append(row)
                 new += 1
             elif updates := _enrichment(row, paper):
-                if "abstract" in updates and isinstance(row, PaperRow) and row.id not in changed:
-                    changed[row.id] = (row, indexed(row.title, row.abstract))
+                if row.stored and row.id is not None:
+                    if "abstract" in updates and row.id not in changed:
+                        changed[row.id] = (row, indexed(row.title, row.abstract))
+                    enriched_rows[row.id] = row
                 for name, value in updates.items():
                     setattr(row, name, value)
-                if isinstance(row, PaperRow):
-                    row.updated_at = now
                 enriched += 1
             else:
                 unchanged += 1
             known.add(row)
         counts.append(StoreCounts(len(papers), new, unchanged, enriched))
     session.flush()
+    _update(session, list(enriched_rows.values()), now)
     _insert(session, fresh, now)
     _index(session, fresh, list(changed.values()))
     return counts
 
 
+def _update(session: Session, papers: Sequence[_Record], now: datetime) -> None:
+    """Write enriched stored papers back, in one statement."""
+    if not papers:
+        return
+    rows = [
+        {f"new_{name}": getattr(paper, name) for name in _FIELDS}
+        | {"paper_id": paper.id, "new_updated_at": now}
+        for paper in papers
+    ]
+    session.connection().execute(_UPDATE, rows)
+    # A copy of one of them the caller's session holds is out of date now.
+    for paper in papers:
+        if (held := session.identity_map.get(identity_key(PaperRow, paper.id))) is not None:
+            session.expire(held)
+
+
+_UPDATE = (
+    update(PaperRow)
+    .where(PaperRow.id == bindparam("paper_id"))
+    .values({name: bindparam(f"new_{name}") for name in (*_FIELDS, "updated_at")})
+)
+
+
 def _index(
-    session: Session, fresh: Sequence[_NewPaper], changed: Sequence[tuple[PaperRow, Indexed]]
+    session: Session, fresh: Sequence[_Record], changed: Sequence[tuple[_Record, Indexed]]
 ) -> None:
     """Analyse new papers and stored ones whose abstract changed (given with what the
     vocabulary counted of them before) into the search tables and indexes."""
     terms: list[tuple[int, str, str, str, str]] = []
     counts: list[tuple[Indexed | None, Indexed]] = []
-    papers: list[tuple[_Stored, Indexed | None]] = [(paper, None) for paper in fresh]
+    papers: list[tuple[_Record, Indexed | None]] = [(paper, None) for paper in fresh]
     for row, before in papers + list(changed):
         assert row.id is not None
         analysed, after = analyse(row.title, row.abstract)

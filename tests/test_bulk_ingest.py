@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, event, insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ingest
@@ -430,7 +431,7 @@ def test_a_page_the_same_as_one_that_failed_is_stored_alone(
 
 
 def test_papers_sharing_a_title_are_not_all_read_for_each_page(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A hostile page: thousands of papers of one title, each with its own id. Each batch
     # read every stored one and each paper sorted them all (minutes for 12,000); only the
@@ -439,17 +440,17 @@ def test_papers_sharing_a_title_are_not_all_read_for_each_page(
     with sessions.begin() as session:
         queries.store_papers(session, same, NOW)
     loaded: list[int] = []
+    load = queries._load
 
-    def spy(row: PaperRow, context: object) -> None:
-        loaded.append(row.id)
+    def spy(session: Session, *where: Any) -> Iterator[tuple[int, Any]]:
+        for paper_id, record in load(session, *where):
+            loaded.append(paper_id)
+            yield paper_id, record
 
-    event.listen(PaperRow, "load", spy)
-    try:
-        with sessions.begin() as session:
-            page = [Paper("Untitled", "Text.", "2402.00001"), Paper("Untitled", "Longer text.")]
-            counts = queries.store_papers(session, page, NOW)
-    finally:
-        event.remove(PaperRow, "load", spy)
+    monkeypatch.setattr(queries, "_load", spy)
+    with sessions.begin() as session:
+        page = [Paper("Untitled", "Text.", "2402.00001"), Paper("Untitled", "Longer text.")]
+        counts = queries.store_papers(session, page, NOW)
     # The oldest alone (no paper of that title lacks an id), which the one without an id
     # enriches.
     assert loaded == [1]

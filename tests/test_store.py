@@ -164,3 +164,25 @@ def test_batches_commit_one_by_one(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(OSError, match="disk full"):
         queries.store_in_batches(sessions, papers, NOW, fail, batch=4)
     assert [row.title for row in paper_rows(sessions)] == [p.title for p in papers[:8]]
+
+
+def test_enrichment_is_seen_by_a_session_holding_the_paper(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Enriched papers are written back with one UPDATE, past the ORM: a copy the caller's
+    # session already holds must not keep the old values.
+    store(sessions, [Paper("Pruning at Scale", "Short.")])
+    later = datetime(2026, 3, 12, tzinfo=UTC)
+    with sessions.begin() as session:
+        held = session.scalars(select(PaperRow)).one()
+        assert held.abstract == "Short."
+        sighting = Paper("Pruning at Scale", "A longer abstract.", "2403.00001", authors=("A B",))
+        counts = queries.store_papers(session, [sighting], later)
+        assert counts == queries.StoreCounts(1, 0, 0, 1)
+        assert (held.abstract, held.arxiv_id, held.authors) == (
+            "A longer abstract.",
+            "2403.00001",
+            ["A B"],
+        )
+        assert held.updated_at == later
+        assert held.first_seen_at == NOW
