@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -211,7 +211,12 @@ class Indexed:
     definitions: frozenset[tuple[str, str]]
 
 
-def analyse(title: str, abstract: str) -> tuple[Terms, Indexed]:
+# A paper's analysis, and analyses made ahead of storing, by (title, abstract).
+Analysis = tuple[Terms, Indexed]
+Prepared = Mapping[tuple[str, str], Analysis]
+
+
+def analyse(title: str, abstract: str) -> Analysis:
     """A paper's analysed texts and what the vocabulary counts of it, reading each text once
     (the same as terms_row and vocabulary_words give)."""
     title_words, abstract_words = words(title), words(abstract)

@@ -1,0 +1,145 @@
+"""Analysis ahead in a worker process (bot/ahead.py): what an ingest stores with it is what
+it stores without, and a worker that fails or cannot start changes nothing but the time."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import ahead, ingest
+from bot.fetch import FetchPolicy
+from bot.sources import parse_page
+from storage import db, queries, search_index
+from tests.test_bulk_ingest import NOW, outcome, pages
+from tests.test_search import assert_indexes_intact, counted, recounted
+
+
+def test_analyses_made_ahead_are_the_papers_analyses(seed_pages: list[Path]) -> None:
+    papers = parse_page(seed_pages[0].read_bytes()).papers
+    worker = ahead.Ahead(after=0)
+    try:
+        made = worker.start(papers)()
+    finally:
+        worker.close()
+    assert len(made) == len({(p.title, p.abstract) for p in papers}) > 50
+    assert made == {
+        (p.title, p.abstract): search_index.analyse(p.title, p.abstract) for p in papers
+    }
+
+
+def test_no_worker_for_a_short_ingest_or_a_single_core(
+    seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    papers = parse_page(seed_pages[0].read_bytes()).papers
+    short = ahead.Ahead(after=len(papers))
+    assert short.start(papers)() == {}
+    assert short._pool is None
+    monkeypatch.setattr(ahead, "cores", lambda: 1)
+    single = ahead.Ahead(after=0)
+    assert single.start(papers)() == {}
+    assert single._pool is None
+
+
+def analysed_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Titles of the papers storing analyses in this process."""
+    titles: list[str] = []
+    analyse = search_index.analyse
+
+    def spy(title: str, abstract: str) -> search_index.Analysis:
+        titles.append(title)
+        return analyse(title, abstract)
+
+    monkeypatch.setattr(queries, "analyse", spy)
+    return titles
+
+
+def test_an_ingest_with_a_worker_stores_what_one_page_at_a_time_does(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = pages(seed_pages, tmp_path / "pages")
+    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    db.upgrade(alone)
+    one_by_one = [
+        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
+        for source in sources
+    ]
+    # Batches of 100: pages stored together, a page read while the one before waits, and
+    # pages longer than a batch (210 and 193 papers) analysed a batch ahead as stored.
+    monkeypatch.setattr(queries, "STORE_BATCH", 100)
+    monkeypatch.setattr(ingest, "Ahead", lambda: ahead.Ahead(after=0))
+    here = analysed_here(monkeypatch)
+    reports = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
+    assert reports == one_by_one
+    assert outcome(sessions) == outcome(db.make_sessions(alone))
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    # The worker analysed the new papers: here only the one whose abstract grew, before.
+    assert len(here) <= 2
+    alone.dispose()
+
+
+class _FailingPool:
+    """A worker pool whose work fails as a dead worker's does, or that cannot start."""
+
+    def __init__(self, start: bool) -> None:
+        if not start:
+            raise OSError("cannot fork")
+        self.failures_seen = 0
+        self.sent_after_a_failure = 0
+
+    def submit(self, *args: Any) -> Future[Any]:
+        self.sent_after_a_failure += self.failures_seen > 0
+        pool = self
+
+        class Failed(Future[Any]):
+            def result(self, timeout: float | None = None) -> Any:
+                pool.failures_seen += 1
+                raise BrokenProcessPool("a worker died")
+
+        return Failed()
+
+    def shutdown(self, **kwargs: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("start", [True, False], ids=["dies", "cannot-start"])
+def test_a_failing_worker_changes_nothing_stored(
+    sessions: sessionmaker[Session],
+    seed_pages: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    start: bool,
+) -> None:
+    pools: list[_FailingPool] = []
+
+    def pool(*args: Any, **kwargs: Any) -> _FailingPool:
+        pools.append(_FailingPool(start=start))
+        return pools[-1]
+
+    monkeypatch.setattr(ahead, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(queries, "STORE_BATCH", 100)
+    monkeypatch.setattr(ingest, "Ahead", lambda: ahead.Ahead(after=0))
+    here = analysed_here(monkeypatch)
+    caplog.set_level(logging.WARNING, logger="bot.ahead")
+    reports = ingest.ingest_all(sessions, [str(path) for path in seed_pages], FetchPolicy())
+    assert [r.status for r in reports] == ["ingested"] * 5
+    assert sum(r.new for r in reports) == 504
+    assert len(here) == 504
+    assert counted(sessions) == recounted(sessions)
+    assert_indexes_intact(sessions)
+    # Said once, in one line, and no more work sent to a worker known to have failed.
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "\n" not in warnings[0]
+    assert [(p.failures_seen > 0, p.sent_after_a_failure) for p in pools] == (
+        [(True, 0)] if start else []
+    )
