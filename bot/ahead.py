@@ -42,19 +42,19 @@ def cores() -> int:
 class Ahead:
     """One worker process, started when first worth it and stopped by close()."""
 
-    def __init__(self, after: int = STORE_BATCH) -> None:
+    def __init__(self, after: int = STORE_BATCH, *, wanted: bool = True) -> None:
         # Papers to read before a worker is worth starting.
         self._after = after
         self._read = 0
         self._pool: ProcessPoolExecutor | None = None
-        self._failed = cores() < 2
+        self._off = not wanted or cores() < 2
 
     def start(self, papers: Sequence[Paper]) -> Callable[[], Prepared]:
         """Start analysing papers; the function returned waits for their analyses (none,
         if there is no worker: they are then analysed when stored)."""
         self._read += len(papers)
         texts = list(dict.fromkeys((paper.title, paper.abstract) for paper in papers))
-        if self._failed or self._read <= self._after or not texts:
+        if self._off or self._read <= self._after or not texts:
             return _nothing
         try:
             if self._pool is None:
@@ -77,10 +77,10 @@ class Ahead:
 
     def _give_up(self, why: str, exc: Exception) -> None:
         # Said once: work sent before the failure was known fails the same way.
-        if not self._failed:
+        if not self._off:
             log.warning("%s (%s); papers are analysed as they are stored", why, type(exc).__name__)
         log.debug("analysis worker", exc_info=True)
-        self._failed = True
+        self._off = True
 
     def close(self) -> None:
         if self._pool is not None:

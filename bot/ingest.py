@@ -293,7 +293,8 @@ def ingest_all(
     is read, so that on a long ingest the next batch is analysed (bot/ahead.py) while this
     one is written.
     """
-    ahead = Ahead()
+    # Not when parsing pages again: their papers are mostly stored, their analyses too.
+    ahead = Ahead(wanted=not force)
     try:
         return _ingest_all(sessions, sources, policy, on_done, force, now, ahead)
     finally:

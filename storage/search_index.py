@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -203,12 +203,20 @@ def _index_new(bind: Connection, new_ids: list[int]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Indexed:
-    """What the vocabulary tables count of one paper."""
+    """What the vocabulary tables count of one paper: its distinct vocabulary words and
+    their distinct families, each set joined by spaces (analyses made in a worker process
+    cross to the one storing them, and one string crosses far cheaper than a hundred), and
+    its acronym definitions."""
 
-    words: frozenset[str]
-    families: frozenset[str]
+    words: str
+    families: str
     # (acronym, long form as families joined by spaces)
     definitions: frozenset[tuple[str, str]]
+
+    def counted(self, field: str) -> Collection[Any]:
+        """The distinct words, families or definitions (field names as in _COUNTED)."""
+        value: str | frozenset[tuple[str, str]] = getattr(self, field)
+        return value.split() if isinstance(value, str) else value
 
 
 # A paper's analysis, and analyses made ahead of storing, by (title, abstract).
@@ -222,10 +230,10 @@ def analyse(title: str, abstract: str) -> Analysis:
     title_words, abstract_words = words(title), words(abstract)
     title_exact, title_family = _keys(title_words)
     abstract_exact, abstract_family = _keys(abstract_words)
-    found = frozenset(filter(_IN_VOCABULARY.__getitem__, {*title_words, *abstract_words}))
+    found = list(filter(_IN_VOCABULARY.__getitem__, {*title_words, *abstract_words}))
     counted = Indexed(
-        found,
-        frozenset([_KEYS[word][1] for word in found]),
+        " ".join(found),
+        " ".join({_KEYS[word][1] for word in found}),
         frozenset(
             (acronym, " ".join(long_form))
             for text_ in (title, abstract)
@@ -281,11 +289,10 @@ def update_vocabulary(session: Session, changes: Sequence[tuple[Indexed | None, 
     for table, keys, field in _COUNTED:
         counts: Counter[Any] = Counter()
         for before, after in changes:
-            new: frozenset[Any] = getattr(after, field)
             if before is None:
-                counts.update(new)
+                counts.update(after.counted(field))
                 continue
-            old: frozenset[Any] = getattr(before, field)
+            new, old = set(after.counted(field)), set(before.counted(field))
             counts.update(new - old)
             counts.subtract(old - new)
         _upsert_counts(session, table, keys, counts)

@@ -15,7 +15,7 @@ from alembic import command
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import ingest
+from bot import analysis, ingest
 from bot.fetch import FetchPolicy
 from bot.records import Paper
 from bot.sources.text import squash
@@ -172,7 +172,12 @@ def test_analysis_in_one_pass_gives_what_each_part_gives() -> None:
             row["title_family"],
             row["abstract_family"],
         )
-        assert found.words == search_index.vocabulary_words(title, abstract)
+        words = found.counted("words")
+        assert len(words) == len(set(words))
+        assert set(words) == search_index.vocabulary_words(title, abstract)
+        families = found.counted("families")
+        assert len(families) == len(set(families))
+        assert set(families) == {analysis.family(word) for word in words}
 
 
 def test_a_clean_field_is_kept_not_copied() -> None:

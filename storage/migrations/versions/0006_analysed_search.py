@@ -155,7 +155,7 @@ def _backfill(bind: sa.Connection) -> None:
         for _, title, abstract in chunk:
             found = indexed(title, abstract)
             for name, counter in counts.items():
-                counter.update(getattr(found, name))
+                counter.update(found.counted(name))
     op.execute("DELETE FROM search_words")
     for name, counter in counts.items():
         table_name, *keys = TABLES[name]
