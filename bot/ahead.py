@@ -3,7 +3,7 @@ them: on a long ingest the next batch's analysis (about half of an ingest's CPU)
 another core while the database writes this batch.
 
 Only where it pays: a machine with more than one core, and an ingest that has read more
-than a batch of papers (a scheduled ingest of a daily page never starts a worker). The
+than WORTH_IT papers (a scheduled ingest of a daily page never starts a worker). The
 analyses are storage.search_index.analyse's own; if the worker cannot start, fails or
 dies, the papers are analysed where they are stored, as without it.
 """
@@ -17,10 +17,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from bot.records import Paper
-from storage.queries import STORE_BATCH
 from storage.search_index import Analysis, Prepared, analyse
 
 log = logging.getLogger(__name__)
+
+# Papers an ingest reads before a worker is started: starting one (a new interpreter) costs
+# about what analysing a few hundred papers does, and the papers before are analysed here.
+WORTH_IT = 500
 
 
 def _analyse_all(texts: list[tuple[str, str]]) -> list[Analysis]:
@@ -42,7 +45,7 @@ def cores() -> int:
 class Ahead:
     """One worker process, started when first worth it and stopped by close()."""
 
-    def __init__(self, after: int = STORE_BATCH, *, wanted: bool = True) -> None:
+    def __init__(self, after: int = WORTH_IT, *, wanted: bool = True) -> None:
         # Papers to read before a worker is worth starting.
         self._after = after
         self._read = 0

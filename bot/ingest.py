@@ -329,7 +329,7 @@ def _ingest_all(
         store(full)
         store(filling)
 
-    for source in sources:
+    for number, source in enumerate(sources, start=1):
         if any(read.source == source for read in (*full, *filling)):
             store_waiting()  # the second sighting of a source reads what the first stored
         read = _read(sessions, source, policy, force, now or datetime.now(UTC))
@@ -348,8 +348,9 @@ def _ingest_all(
             store(full)
             full[:] = filling
             filling.clear()
-        if len(read.page.papers) <= queries.STORE_BATCH:
-            # A longer page is analysed a batch ahead as it is stored (_store_alone).
+        if number < len(sources) and len(read.page.papers) <= queries.STORE_BATCH:
+            # Not the last page: it would be stored next, with nothing to do meanwhile. A
+            # longer page is analysed a batch ahead as it is stored (_store_alone).
             read = replace(read, analysed=ahead.start(read.page.papers))
         filling.append(read)
     store_waiting()
