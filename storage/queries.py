@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -95,9 +107,10 @@ class _KnownPapers:
         ids = sorted({p.arxiv_id for p in papers if p.arxiv_id})
         keys = sorted({title_key(p.title) for p in papers})
         stored: dict[int, _Record] = {}
-        for id_chunk in in_chunks(ids):
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        for id_chunk in _lists(ids, sqlite):
             stored.update(_load(session, PaperRow.arxiv_id.in_(id_chunk)))
-        for key_chunk in in_chunks(keys):
+        for key_chunk in _lists(keys, sqlite):
             same_title = PaperRow.title_key.in_(key_chunk)
             oldest = select(func.min(PaperRow.id)).where(same_title).group_by(PaperRow.title_key)
             stored.update(
@@ -130,6 +143,15 @@ class _KnownPapers:
         if paper.arxiv_id is None:
             return self.oldest.get(key)
         return None
+
+
+def _lists(values: list[str], sqlite: bool) -> Iterable[Sequence[str] | Select[tuple[str]]]:
+    """Values for IN (...): on SQLite all of them as one JSON array that json_each reads (a
+    parameter per value costs SQLAlchemy more than the lookup), else in chunks."""
+    if not sqlite:
+        yield from in_chunks(values)
+    elif values:
+        yield select(func.json_each(json.dumps(values)).table_valued("value").c.value)
 
 
 def _load(session: Session, *where: ColumnElement[bool]) -> Iterator[tuple[int, _Record]]:
