@@ -126,21 +126,27 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, migrated_template: Path
-) -> Iterator[str]:
-    """A migrated database of the test's own: every storage test runs on both backends."""
-    if request.param == "postgresql":
+@contextmanager
+def migrated_database(backend: str, request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """A migrated database of its own on `backend` (a copy of the migrated template), for the
+    block; yields its URL. For a fixture of any scope: `folder` holds a SQLite file."""
+    if backend == "postgresql":
         postgres: Cluster = request.getfixturevalue("postgres")
         url = new_postgres_database(postgres, request.getfixturevalue("postgres_template"))
         yield url
         with _admin(postgres) as admin:
             admin.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)"))
         return
-    path = tmp_path / "paperboy.db"
-    shutil.copy(migrated_template, path)
+    path = folder / "paperboy.db"
+    shutil.copy(request.getfixturevalue("migrated_template"), path)
     yield f"sqlite:///{path}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own: every storage test runs on both backends."""
+    with migrated_database(request.param, request, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

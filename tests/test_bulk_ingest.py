@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,19 +52,57 @@ def outcome(sessions: sessionmaker[Session]) -> tuple[list[tuple[str, str]], Any
         return [(row.title, row.abstract) for row in rows], counted(sessions)
 
 
+@dataclass(frozen=True)
+class OneByOne:
+    """What ingesting sources page by page gave, on SQLite: the reference for batched ingest."""
+
+    reports: list[ingest.SourceReport]
+    outcome: tuple[list[tuple[str, str]], Any]
+    recent_ids: list[int]
+    source_rows: list[tuple[object, ...]]
+
+
+@pytest.fixture(scope="module")
+def page_sources(seed_pages: list[Path], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The pages of pages(), written once for the module: the references below are kept
+    per list of locations."""
+    return pages(seed_pages, tmp_path_factory.mktemp("bulk") / "pages")
+
+
+@pytest.fixture(scope="module")
+def one_by_one(
+    migrated_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[list[str]], OneByOne]:
+    """Sources ingested one by one into a database of their own, once per list of sources
+    for the module (the reference is the same for every backend and batch size)."""
+    done: dict[tuple[str, ...], OneByOne] = {}
+
+    def reference(sources: list[str]) -> OneByOne:
+        if tuple(sources) not in done:
+            path = tmp_path_factory.mktemp("alone") / "paperboy.db"
+            shutil.copy(migrated_template, path)
+            alone = db.make_engine(f"sqlite:///{path}")
+            sessions = db.make_sessions(alone)
+            reports = [
+                ingest.ingest_source(sessions, source, FetchPolicy(), now=NOW) for source in sources
+            ]
+            done[tuple(sources)] = OneByOne(
+                reports, outcome(sessions), recent_ids(sessions), source_rows(sessions)
+            )
+            alone.dispose()
+        return done[tuple(sources)]
+
+    return reference
+
+
 def test_pages_stored_together_are_stored_as_one_by_one(
     sessions: sessionmaker[Session],
-    seed_pages: list[Path],
-    tmp_path: Path,
+    page_sources: list[str],
+    one_by_one: Callable[[list[str]], OneByOne],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sources = pages(seed_pages, tmp_path / "pages")
-    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
-    db.upgrade(alone)
-    one_by_one = [
-        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
-        for source in sources
-    ]
+    sources = page_sources
+    alone = one_by_one(sources)
     transactions: list[int] = []
     store_pages = queries.store_pages
 
@@ -77,14 +116,13 @@ def test_pages_stored_together_are_stored_as_one_by_one(
     together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
     # Fewer transactions than pages; the same report for each page, in order.
     assert len(transactions) < len(sources) - 1
-    assert together == one_by_one
+    assert together == alone.reports
     assert [r.status for r in together] == ["ingested"] * 5 + ["unchanged", "ingested"]
     assert together[-1].enriched == 1
     # The same papers, in the same order, and vocabulary counts as exact as a recount.
-    assert outcome(sessions) == outcome(db.make_sessions(alone))
+    assert outcome(sessions) == alone.outcome
     assert counted(sessions) == recounted(sessions)
     assert_indexes_intact(sessions)
-    alone.dispose()
 
 
 def test_a_page_the_database_refuses_fails_alone(
@@ -336,29 +374,23 @@ def source_rows(sessions: sessionmaker[Session]) -> list[tuple[object, ...]]:
 @pytest.mark.parametrize("store_batch", [1, 100, 300])
 def test_pages_grouped_at_any_size_are_stored_as_one_by_one(
     sessions: sessionmaker[Session],
-    seed_pages: list[Path],
-    tmp_path: Path,
+    page_sources: list[str],
+    one_by_one: Callable[[list[str]], OneByOne],
     monkeypatch: pytest.MonkeyPatch,
     store_batch: int,
 ) -> None:
-    sources = pages(seed_pages, tmp_path / "pages")
+    missing = str(Path(page_sources[0]).parent / "missing.txt")
     # The same location twice, the second time after others, and an unreadable one between.
-    sources = [*sources[:3], str(tmp_path / "missing.txt"), sources[0], *sources[3:]]
-    alone = db.make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
-    db.upgrade(alone)
-    one_by_one = [
-        ingest.ingest_source(db.make_sessions(alone), source, FetchPolicy(), now=NOW)
-        for source in sources
-    ]
+    sources = [*page_sources[:3], missing, page_sources[0], *page_sources[3:]]
+    alone = one_by_one(sources)
     monkeypatch.setattr(queries, "STORE_BATCH", store_batch)
     together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
-    assert together == one_by_one
-    assert outcome(sessions) == outcome(db.make_sessions(alone))
-    assert recent_ids(sessions) == recent_ids(db.make_sessions(alone))
-    assert source_rows(sessions) == source_rows(db.make_sessions(alone))
+    assert together == alone.reports
+    assert outcome(sessions) == alone.outcome
+    assert recent_ids(sessions) == alone.recent_ids
+    assert source_rows(sessions) == alone.source_rows
     assert counted(sessions) == recounted(sessions)
     assert_indexes_intact(sessions)
-    alone.dispose()
 
 
 def test_a_batch_across_the_recent_window_with_enriched_papers_at_its_edge(

@@ -276,6 +276,7 @@ def _loaded_by(args: list[str], cwd: Path) -> set[str]:
     return set(json.loads(done.stdout)) & HEAVY
 
 
+@pytest.mark.backends("sqlite")  # the environment's database goes unused
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["stats", "--help"]])
 def test_the_version_and_help_import_nothing_heavy(args: list[str], tmp_path: Path) -> None:
     assert _loaded_by(args, tmp_path) == set()
@@ -289,6 +290,7 @@ def test_stats_imports_only_the_settings(db_url: str, tmp_path: Path) -> None:
     assert _loaded_by(["stats"], tmp_path) == {"pydantic"} | through
 
 
+@pytest.mark.backends("sqlite")  # the environment's database goes unused
 def test_default_database_is_created_under_data(
     tmp_path: Path, seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,6 +434,7 @@ def test_stats_read_with_sqlite3_agree_with_sqlalchemy(
         assert figures.plain_sqlite_file(db_url) is not None  # the quick way was taken
 
 
+@pytest.mark.backends("sqlite")  # the environment's database goes unused
 def test_stats_migrates_a_sqlite_file_without_the_schema_first(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -447,6 +450,7 @@ def test_stats_migrates_a_sqlite_file_without_the_schema_first(
     assert stored == (revision.newest_revision(),)
 
 
+@pytest.mark.backends("sqlite")  # the environment's database goes unused
 @pytest.mark.parametrize(
     ("url", "file"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +34,11 @@ LIMIT = 50
 # The stand-in's limits and the bot's pace, waits and backoff on one clock this much faster
 # than real time: each chat's messages are a (virtual) second apart, and that is most of it.
 SPEED = 20
+# The run's pace, retries, 429s, gone and migrated chats do not depend on the database:
+# SQLite only (tests/conftest.py). On PostgreSQL the same Digests.run, its workers and their
+# concurrent writes run in test_crash (real processes, injected 500s), and a migrated group
+# and gone chats in test_bot.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 async def test_fan_out_to_a_thousand_chats_with_faults(

@@ -3,7 +3,7 @@ paper, while reading only the papers a keyword could match, a batch at a time.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from bot.matching import Matcher
 from bot.preview import Library
 from bot.records import Paper
 from bot.sources import parse_page
-from storage import candidates, queries
+from storage import candidates, db, queries
+from tests.conftest import BACKENDS, migrated_database
 
 # Word families, typos (a swap, a missing letter), acronyms in capitals and lower case and
 # their long forms, a compound written three ways, filters with and without words,
@@ -66,13 +67,33 @@ EXTRA = [
 ]
 
 
-@pytest.fixture
-def library(sessions: sessionmaker[Session], seed_pages: list[Path]) -> Sequence[Paper]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def stored(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    seed_pages: list[Path],
+) -> Iterator[tuple[sessionmaker[Session], Sequence[Paper]]]:
+    """The seed papers and EXTRA stored once per backend: every test here only reads them."""
     papers = [paper for page in seed_pages for paper in parse_page(page.read_bytes()).papers]
-    with sessions.begin() as session:
-        queries.store_papers(session, [*papers, *EXTRA], datetime(2026, 1, 1, tzinfo=UTC))
-    with sessions() as session:
-        return queries.all_papers(session)
+    folder = tmp_path_factory.mktemp("preview")
+    with migrated_database(request.param, request, folder) as url:
+        engine = db.make_engine(url)
+        sessions = db.make_sessions(engine)
+        with sessions.begin() as session:
+            queries.store_papers(session, [*papers, *EXTRA], datetime(2026, 1, 1, tzinfo=UTC))
+        with sessions() as session:
+            yield sessions, queries.all_papers(session)
+        engine.dispose()
+
+
+@pytest.fixture
+def sessions(stored: tuple[sessionmaker[Session], Sequence[Paper]]) -> sessionmaker[Session]:
+    return stored[0]
+
+
+@pytest.fixture
+def library(stored: tuple[sessionmaker[Session], Sequence[Paper]]) -> Sequence[Paper]:
+    return stored[1]
 
 
 def full_scan(papers: Sequence[Paper], keywords: list[str]) -> list[tuple[str, list[object]]]:
