@@ -80,6 +80,8 @@ def _preview(args: argparse.Namespace, library: Library) -> int:
     for start in range(0, len(matches), library.batch):
         some = matches[start : start + library.batch]
         papers = library.papers([m.paper_id for m in some])
+        # One write a batch: a print a paper costs more than reading it.
+        lines = []
         for number, m in enumerate(some, start=start + 1):
             paper = papers[m.paper_id]
             if args.json:
@@ -93,10 +95,11 @@ def _preview(args: argparse.Namespace, library: Library) -> int:
                 }
                 # As json.dumps(rows, indent=2) would print the list, a row at a time.
                 text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
-                print(text + ("," if number < len(matches) else ""))
+                lines.append(text + ("," if number < len(matches) else ""))
                 continue
             why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
-            print(f"{number:>4}. {paper.title}\n      matched {why}  {paper.link}".rstrip())
+            lines.append(f"{number:>4}. {paper.title}\n      matched {why}  {paper.link}".rstrip())
+        print("\n".join(lines))
     if args.json and matches:
         print("]")
     return 0

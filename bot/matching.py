@@ -17,8 +17,10 @@ when asked for, since a digest shows about ten of the hundreds of papers a subsc
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, overload
 
@@ -119,6 +121,11 @@ class Matches(Sequence[Match]):
         if len(having) == 1:
             return having[0].match(index, self.papers)
         return Match(index, self.papers[index], tuple(found.hits[index] for found in having))
+
+    def hits_at(self, index: int) -> tuple[Hit, ...]:
+        """Why the paper at batch position `index` matched: `at(index).hits`, without the
+        `Match` (preview keeps only these, for every match of a library)."""
+        return tuple(found.hits[index] for found in self._included if index in found.papers)
 
     @property
     def in_title(self) -> set[int]:
@@ -362,6 +369,24 @@ def _phrase_in(keys: tuple[str, ...], phrase: Phrase) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _phrase_search(pattern: Pattern) -> Callable[[str], re.Match[str] | None] | None:
+    """A search for the phrase in a text of word families separated by whitespace (as the
+    index stores them) that finds it exactly where _phrase_in finds it in the text's split
+    words; None for an acronym, or a key that no split word can equal."""
+    if (
+        not isinstance(pattern, Phrase)
+        or not pattern.keys
+        or not all(
+            keys and all(key and not any(c.isspace() for c in key) for key in keys)
+            for keys in pattern.keys
+        )
+    ):
+        return None
+    words = (r"(?:" + "|".join(map(re.escape, sorted(keys))) + ")" for keys in pattern.keys)
+    return re.compile(r"(?<!\S)" + r"\s+".join(words) + r"(?!\S)").search
+
+
 def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
     # "graph neural nets" and "graph neural networks" agree; "curriculum learning" and
     # "continual learning" do not.
@@ -574,11 +599,9 @@ class Matcher:
             return found
         places: dict[int, Where] = {}
         reading = read_keyword(keyword, self._lexicon or self.vocabulary, self.acronyms)
-        documents = self._prepared()
         for pattern in reading.patterns:
-            for index in self._candidates(pattern):
-                where = locate(documents[index], pattern)
-                if where and places.get(index) != "title":
+            for index, where in self._located(pattern):
+                if places.get(index) != "title":
                     places[index] = where
         # One Hit per paper, shared by every subscriber of the keyword.
         hits = {
@@ -586,6 +609,26 @@ class Matcher:
         }
         found = self._cache[keyword] = Found.of(hits)
         return found
+
+    def _located(self, pattern: Pattern) -> Iterator[tuple[int, Where]]:
+        """The papers a pattern occurs in, and where. A phrase scanned for in papers whose
+        families are given is searched for in their texts as stored, which spares splitting
+        every text into its words (most of matching a batch of candidates)."""
+        search = _phrase_search(pattern) if self._scan and self._families else None
+        if search is None or self._families is None:
+            documents = self._prepared()
+            for index in self._candidates(pattern):
+                if where := locate(documents[index], pattern):
+                    yield index, where
+            return
+        for index, texts in enumerate(self._families):
+            if texts is None:  # not indexed: read as the digest reads it
+                if where := locate(prepare(self.papers[index]), pattern):
+                    yield index, where
+            elif search(texts[0]):
+                yield index, "title"
+            elif search(texts[1]):
+                yield index, "abstract"
 
     def _with_author(self, name: str) -> set[int]:
         """Papers with an author of the same last name as `name`: those worth comparing."""

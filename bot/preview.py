@@ -32,7 +32,7 @@ from bot.matching import (
 from bot.records import Paper
 from bot.search import StoreLexicon
 from storage import candidates, search
-from storage.candidates import Stored
+from storage.candidates import Stored, Wanted
 
 # Papers read and matched at a time.
 BATCH = 2_000
@@ -96,28 +96,36 @@ class Library:
                 patterns.append(list(pattern.keys))
         return patterns
 
-    def _batches(self, keywords: Sequence[str]) -> Iterator[list[Stored]]:
+    def _batches(self, keywords: Sequence[str], wanted: Wanted) -> Iterator[list[Stored]]:
         """The papers any of the keywords may match, a batch at a time."""
         patterns = []
         for keyword in keywords:
             found = self._patterns(keyword)
             if found is None:
-                yield from candidates.every_paper(self.session, self.batch)
+                yield from candidates.every_paper(self.session, self.batch, wanted)
                 return
             patterns += found
         ids = candidates.matching_ids(self.session, patterns)
         for start in range(0, len(ids), self.batch):
-            yield candidates.papers_among(self.session, ids[start : start + self.batch])
+            yield candidates.papers_among(self.session, ids[start : start + self.batch], wanted)
 
     def matches(self, keywords: Sequence[str]) -> list[Found]:
         """The papers matching any keyword and no excluding one, in digest order: title
         matches first, then the most upvoted, then the newest."""
         self._learn(keywords)
-        including = [k for k in keywords if not parse_keyword(k)[1] and parse_keyword(k)[0]]
+        read = [parse_keyword(k) for k in keywords]
+        including = [
+            k for k, (text, excluding) in zip(keywords, read, strict=True) if text and not excluding
+        ]
+        # Only what the keywords look at is read: texts for words, lists for filters.
+        wanted = Wanted(
+            texts=any(_words_of(text) for text, _ in read),
+            lists=any(filters.has_filters(text) for text, _ in read),
+        )
         found = []
         # One tuple of reasons for all the papers matched for the same reasons.
         reasons: dict[tuple[Hit, ...], tuple[Hit, ...]] = {}
-        for batch in self._batches(including):
+        for batch in self._batches(including, wanted):
             matcher = Matcher(
                 [stored.paper for stored in batch],
                 acronyms=self.acronyms,
@@ -129,7 +137,7 @@ class Library:
             in_title = matches.in_title
             for index in matches.indices:
                 stored = batch[index]
-                hits = matches.at(index).hits
+                hits = matches.hits_at(index)
                 found.append(
                     Found(
                         index not in in_title,
@@ -143,8 +151,9 @@ class Library:
         return found
 
     def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
-        """The papers with these ids (a batch's worth)."""
-        return {stored.id: stored.paper for stored in candidates.papers_among(self.session, ids)}
+        """The papers with these ids (a batch's worth), with what a listing shows of them
+        (no abstract)."""
+        return candidates.listed(self.session, ids)
 
     def size(self) -> int:
         """How many papers are stored."""

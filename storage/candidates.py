@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise, product
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot.records import Paper
 from storage.models import PaperRow
-from storage.queries import in_chunks, paper_record
+from storage.queries import in_chunks
 from storage.search import FTS_INDEX, backend_for, fts5_quoted
 from storage.search_index import TERMS_TABLE
 
@@ -139,33 +140,71 @@ _FAMILIES = table(
 )
 
 
-def _stored(query: Select[PaperRow, str | None, str | None], session: Session) -> list[Stored]:
-    return [
-        Stored(
-            row.id,
-            row.first_seen_at,
-            paper_record(row),
-            (title, abstract) if title is not None and abstract is not None else None,
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a batch's papers are read with, beside what orders them: plain rows of these
+    columns only (an ORM object and a JSON list decoded per paper cost more than matching
+    it), and the fields not read left empty."""
+
+    texts: bool = True  # the title and abstract, and their word families
+    lists: bool = True  # the authors and categories, which filters read
+
+
+def _stored(query: Select[Any], session: Session, wanted: Wanted) -> list[Stored]:
+    found = []
+    for row in session.execute(query):
+        paper = Paper(
+            title=row.title if wanted.texts else "",
+            abstract=row.abstract if wanted.texts else "",
+            upvotes=row.upvotes,
+            authors=tuple(row.authors) if wanted.lists else (),
+            categories=tuple(row.categories) if wanted.lists else (),
         )
-        for row, title, abstract in session.execute(query)
-    ]
+        title, abstract = (row.title_family, row.abstract_family) if wanted.texts else (None, None)
+        families = (title, abstract) if title is not None and abstract is not None else None
+        found.append(Stored(row.id, row.first_seen_at, paper, families))
+    return found
 
 
-def _with_families(where: ColumnElement[bool]) -> Select[PaperRow, str | None, str | None]:
-    return (
-        select(PaperRow, _FAMILIES.c.title_family, _FAMILIES.c.abstract_family)
-        .outerjoin(_FAMILIES, _FAMILIES.c.id == PaperRow.id)
-        .where(where)
-    )
+def _read(wanted: Wanted, where: ColumnElement[bool]) -> Select[Any]:
+    columns: list[Any] = [PaperRow.id, PaperRow.first_seen_at, PaperRow.upvotes]
+    if wanted.lists:
+        columns += [PaperRow.authors, PaperRow.categories]
+    query = select(*columns)
+    if wanted.texts:
+        query = query.add_columns(
+            PaperRow.title, PaperRow.abstract, _FAMILIES.c.title_family, _FAMILIES.c.abstract_family
+        ).outerjoin(_FAMILIES, _FAMILIES.c.id == PaperRow.id)
+    return query.where(where)
 
 
-def papers_among(session: Session, ids: Sequence[int]) -> list[Stored]:
-    """The papers with these ids (a batch's worth), in no particular order."""
+def papers_among(session: Session, ids: Sequence[int], wanted: Wanted = Wanted()) -> list[Stored]:
+    """The papers with these ids (a batch's worth), in no particular order, as matching
+    reads them."""
     return [
         found
         for chunk in in_chunks(ids)
-        for found in _stored(_with_families(PaperRow.id.in_(chunk)), session)
+        for found in _stored(_read(wanted, PaperRow.id.in_(chunk)), session, wanted)
     ]
+
+
+def listed(session: Session, ids: Sequence[int]) -> dict[int, Paper]:
+    """The papers with these ids (a batch's worth) by id, with what a listing of them shows:
+    the title, what makes the link, the authors and categories; no abstract."""
+    columns = (PaperRow.id, PaperRow.title, PaperRow.arxiv_id, PaperRow.project_url)
+    query = select(*columns, PaperRow.code_url, PaperRow.authors, PaperRow.categories)
+    return {
+        row.id: Paper(
+            title=row.title,
+            arxiv_id=row.arxiv_id,
+            project_url=row.project_url,
+            code_url=row.code_url,
+            authors=tuple(row.authors),
+            categories=tuple(row.categories),
+        )
+        for chunk in in_chunks(ids)
+        for row in session.execute(query.where(PaperRow.id.in_(chunk)))
+    }
 
 
 def count(session: Session) -> int:
@@ -175,10 +214,10 @@ def count(session: Session) -> int:
 _AFTER = bindparam("after", type_=Integer)
 
 
-def every_paper(session: Session, batch: int) -> Iterator[list[Stored]]:
+def every_paper(session: Session, batch: int, wanted: Wanted = Wanted()) -> Iterator[list[Stored]]:
     """Every stored paper, `batch` at a time by id: only one batch is in memory at once."""
     after = 0
-    query = _with_families(PaperRow.id > _AFTER).order_by(PaperRow.id).limit(batch)
-    while found := _stored(query.params(after=after), session):
+    query = _read(wanted, PaperRow.id > _AFTER).order_by(PaperRow.id).limit(batch)
+    while found := _stored(query.params(after=after), session, wanted):
         yield found
         after = found[-1].id

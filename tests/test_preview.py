@@ -91,9 +91,11 @@ def test_preview_matches_what_matching_every_paper_does(
     read: list[int] = []
     papers_among = candidates.papers_among
 
-    def counted(session: Session, ids: Sequence[int]) -> list[candidates.Stored]:
+    def counted(
+        session: Session, ids: Sequence[int], wanted: candidates.Wanted
+    ) -> list[candidates.Stored]:
         read.append(len(ids))
-        return papers_among(session, ids)
+        return papers_among(session, ids, wanted)
 
     monkeypatch.setattr(candidates, "papers_among", counted)
     with sessions() as session:
@@ -118,8 +120,8 @@ def test_preview_of_a_filter_alone_reads_the_library_in_batches(
     batches: list[int] = []
     every_paper = candidates.every_paper
 
-    def counted(session: Session, batch: int) -> object:
-        for found in every_paper(session, batch):
+    def counted(session: Session, batch: int, wanted: candidates.Wanted) -> object:
+        for found in every_paper(session, batch, wanted):
             batches.append(len(found))
             yield found
 
