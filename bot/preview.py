@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from bot import filters
+from bot import categories, filters
 from bot.analysis import family
 from bot.matching import (
     Acronym,
@@ -102,7 +102,9 @@ class Library:
         for keyword in keywords:
             found = self._patterns(keyword)
             if found is None:
-                yield from candidates.every_paper(self.session, self.batch, wanted)
+                yield from candidates.every_paper(
+                    self.session, self.batch, wanted, _categories(keywords)
+                )
                 return
             patterns += found
         ids = candidates.matching_ids(self.session, patterns)
@@ -150,10 +152,10 @@ class Library:
         found.sort()
         return found
 
-    def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
-        """The papers with these ids (a batch's worth), with what a listing shows of them
-        (no abstract)."""
-        return candidates.listed(self.session, ids)
+    def papers(self, ids: Sequence[int], lists: bool = False) -> dict[int, Paper]:
+        """The papers with these ids (a batch's worth), with what a listing shows of them:
+        the title and link, and if `lists` the authors and categories (no abstract)."""
+        return candidates.listed(self.session, ids, lists)
 
     def size(self) -> int:
         """How many papers are stored."""
@@ -166,6 +168,20 @@ class Library:
             for match in self.matches([keyword])
             if match.hits  # an excluding keyword matches nothing by itself
         }
+
+
+def _categories(keywords: Sequence[str]) -> set[str] | None:
+    """What the categories of any paper these keywords match start with, case-folded (see
+    categories.within): one of its category filters' codes each; None if one has none."""
+    found = set()
+    for keyword in keywords:
+        codes = [
+            f.value for f in filters.parse(keyword).filters if f.field == "cat" and not f.exclude
+        ]
+        if not codes:
+            return None
+        found |= categories.prefixes(codes[0])
+    return found
 
 
 def _words_of(keyword: str) -> str | None:
