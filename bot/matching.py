@@ -29,6 +29,7 @@ from rapidfuzz import process
 from bot import authors, filters
 from bot.analysis import (
     TYPO_SCORER,
+    composed,
     compound_cuts,
     definitions,
     family,
@@ -402,6 +403,13 @@ def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 def locate(document: Document, pattern: Pattern) -> Where | None:
     """Where a pattern occurs in a paper (the title wins), or None."""
     if isinstance(pattern, Acronym):
+        # Its tokens hold it as written: most texts lack it, and a substring test says so
+        # faster than reading their acronyms.
+        paper = document.paper
+        if pattern.text not in composed(paper.title) and pattern.text not in composed(
+            paper.abstract
+        ):
+            return None
         meanings = document.defines.get(pattern.text)
         if (
             pattern.meaning

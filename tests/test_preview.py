@@ -212,3 +212,10 @@ def test_review_asks_the_whole_library(
         got = keywords.review(typed, Library(session, batch=50))
     expected = keywords.review(typed, Matcher(library))
     assert got == expected
+
+
+def test_an_acronym_is_found_in_a_text_that_composes_to_it() -> None:
+    """Matching passes over texts without an acronym by a substring test, made on the text
+    as its tokens are read (composed): a Kelvin sign composes to K, so "\u212aL" is "KL"."""
+    paper = Paper(title="Bounds", abstract="A bound on the \u212aL divergence of two models.")
+    assert Matcher([paper]).hits("KL")[0].where == "abstract"
