@@ -7,8 +7,9 @@ full-text index then gives the papers it could match (those whose word families 
 of its phrases: storage/candidates.py), and only those are read, a batch at a time, and
 matched by a `Matcher`, whose verdict is the digest's. A keyword of filters alone
 (`cat:cs.RO`, `author:LeCun`) has no words to look for: the whole store is read, in
-batches. Each batch is matched on its own and let go: what is kept of a match is its
-paper's id, the order it ranks in and why it matched.
+batches (for a category, only the papers whose stored categories may hold it). Each batch
+is matched on its own and let go: what is kept of a match is its paper's id, the order it
+ranks in and why it matched.
 """
 
 from __future__ import annotations
