@@ -49,6 +49,7 @@ from bot.devserver import FakeBotApi
 from bot.records import Paper
 from storage import db, queries, subscriptions
 from storage.models import DeliveryRow, LeaseRow, PaperRow, SubscriberRow
+from storage.search import FTS_INDEX, TITLE_INDEX
 from storage.search_index import TERMS_TABLE
 
 BATCH = 5_000
@@ -223,18 +224,31 @@ _COPY_PAPERS = text(
     "keywords, first_seen_at, updated_at FROM papers WHERE id > :low AND id <= :high "
     "ORDER BY id"
 )
+_TERMS = "title_exact, abstract_exact, title_family, abstract_family"
 _COPY_TERMS = text(
-    f"INSERT INTO {TERMS_TABLE} (id, title_exact, abstract_exact, title_family, "
-    "abstract_family) SELECT id + :offset, title_exact, abstract_exact, title_family, "
-    f"abstract_family FROM {TERMS_TABLE} WHERE id > :low AND id <= :high ORDER BY id"
+    f"INSERT INTO {TERMS_TABLE} (id, {_TERMS}) SELECT id + :offset, {_TERMS} "
+    f"FROM {TERMS_TABLE} WHERE id > :low AND id <= :high ORDER BY id"
+)
+# Since migration 0009 no trigger adds a new paper to SQLite's full-text indexes: ingest
+# fills them a batch at a time (storage/search_index.py), as these do for the copies. The
+# index of the newest papers keeps the newest analysed ones, the newest by date.
+_INDEX_COPIES = tuple(
+    text(
+        f"INSERT INTO {index} (rowid, {columns}) SELECT id, {columns} FROM {TERMS_TABLE} "
+        "WHERE id > :low + :offset AND id <= :high + :offset"
+    )
+    for index, columns in (
+        (FTS_INDEX, _TERMS),
+        (TITLE_INDEX, "title_exact, title_family"),
+    )
 )
 
 
 def copy(sessions: sessionmaker[Session], size: int) -> None:
     """Grow the library to `size` papers with copies of its papers under new ids (their
-    analysed texts copied too, and indexed by the same triggers), to build a large library
-    in minutes rather than hours: the copies cost no analysis in Python. The vocabulary's
-    counts stay those of the papers analysed."""
+    analysed texts copied too, and added to the full-text indexes), to build a large
+    library in minutes rather than hours: the copies cost no analysis in Python. The
+    vocabulary's counts stay those of the papers analysed."""
     started = time.perf_counter()
     with sessions() as session:
         have = session.scalar(select(func.count()).select_from(PaperRow)) or 0
@@ -247,6 +261,8 @@ def copy(sessions: sessionmaker[Session], size: int) -> None:
             params = {"offset": last, "low": 0, "high": count}
             session.execute(_COPY_PAPERS, params)
             session.execute(_COPY_TERMS, params)
+            for statement in _INDEX_COPIES:
+                session.execute(statement, params)
         have, last = have + count, last + count
         print(
             f"  copied up to {have:,} papers in {time.perf_counter() - started:.0f} s", flush=True

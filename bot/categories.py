@@ -91,6 +91,11 @@ def _same(code: str) -> set[str]:
     }
 
 
+def prefixes(code: str) -> set[str]:
+    """What a paper's category (case-folded) starts with if `within` takes it for `code`."""
+    return _same(code)
+
+
 def within(paper_categories: Iterable[str], code: str) -> bool:
     """Whether a paper listed (primary or cross-listed) in these categories is in `code`:
     the category, its alias, or any category of the archive `code` names."""

@@ -22,6 +22,7 @@ from bot.render import plural
 from bot.schedule import utc_now
 
 if TYPE_CHECKING:
+    from bot.matching import Hit
     from bot.preview import Library
 
 ALL_DONE = "every chat has had today's digest (--chat ID sends one its unsent papers)"
@@ -77,9 +78,12 @@ def _preview(args: argparse.Namespace, library: Library) -> int:
         print("[" if matches else "[]")
     else:
         print(f"{len(matches)} of {library.size()} stored papers match " + ", ".join(wanted))
+    whys: dict[tuple[Hit, ...], str] = {}
     for start in range(0, len(matches), library.batch):
         some = matches[start : start + library.batch]
-        papers = library.papers([m.paper_id for m in some])
+        papers = library.papers([m.paper_id for m in some], lists=args.json)
+        # One write a batch: a print a paper costs more than reading it.
+        lines = []
         for number, m in enumerate(some, start=start + 1):
             paper = papers[m.paper_id]
             if args.json:
@@ -93,10 +97,13 @@ def _preview(args: argparse.Namespace, library: Library) -> int:
                 }
                 # As json.dumps(rows, indent=2) would print the list, a row at a time.
                 text = textwrap.indent(json.dumps(row, indent=2, ensure_ascii=False), "  ")
-                print(text + ("," if number < len(matches) else ""))
+                lines.append(text + ("," if number < len(matches) else ""))
                 continue
-            why = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
-            print(f"{number:>4}. {paper.title}\n      matched {why}  {paper.link}".rstrip())
+            why = whys.get(m.hits)
+            if why is None:  # the same few reasons for most papers
+                why = whys[m.hits] = ", ".join(f"{hit.label} ({hit.where})" for hit in m.hits)
+            lines.append(f"{number:>4}. {paper.title}\n      matched {why}  {paper.link}".rstrip())
+        print("\n".join(lines))
     if args.json and matches:
         print("]")
     return 0

@@ -17,8 +17,10 @@ when asked for, since a digest shows about ten of the hundreds of papers a subsc
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, overload
 
@@ -27,6 +29,7 @@ from rapidfuzz import process
 from bot import authors, filters
 from bot.analysis import (
     TYPO_SCORER,
+    composed,
     compound_cuts,
     definitions,
     family,
@@ -119,6 +122,11 @@ class Matches(Sequence[Match]):
         if len(having) == 1:
             return having[0].match(index, self.papers)
         return Match(index, self.papers[index], tuple(found.hits[index] for found in having))
+
+    def hits_at(self, index: int) -> tuple[Hit, ...]:
+        """Why the paper at batch position `index` matched: `at(index).hits`, without the
+        `Match` (preview keeps only these, for every match of a library)."""
+        return tuple(found.hits[index] for found in self._included if index in found.papers)
 
     @property
     def in_title(self) -> set[int]:
@@ -362,6 +370,30 @@ def _phrase_in(keys: tuple[str, ...], phrase: Phrase) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _phrase_search(pattern: Pattern) -> Callable[[str], bool] | None:
+    """A test of whether a text of word families separated by whitespace (as the index
+    stores them) holds the phrase, true exactly where _phrase_in finds it in the text's
+    split words; None for an acronym, or a key that no split word can equal."""
+    if (
+        not isinstance(pattern, Phrase)
+        or not pattern.keys
+        or not all(
+            keys and all(key and not any(c.isspace() for c in key) for key in keys)
+            for keys in pattern.keys
+        )
+    ):
+        return None
+    words = (r"(?:" + "|".join(map(re.escape, sorted(keys))) + ")" for keys in pattern.keys)
+    search = re.compile(r"(?<!\S)" + r"\s+".join(words) + r"(?!\S)").search
+    # Many texts lack the first word anywhere: a substring test says so fastest.
+    first = sorted(pattern.keys[0])
+    if len(first) == 1:
+        needle = first[0]
+        return lambda text: needle in text and search(text) is not None
+    return lambda text: any(key in text for key in first) and search(text) is not None
+
+
 def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
     # "graph neural nets" and "graph neural networks" agree; "curriculum learning" and
     # "continual learning" do not.
@@ -371,6 +403,13 @@ def _same_meaning(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 def locate(document: Document, pattern: Pattern) -> Where | None:
     """Where a pattern occurs in a paper (the title wins), or None."""
     if isinstance(pattern, Acronym):
+        # Its tokens hold it as written: most texts lack it, and a substring test says so
+        # faster than reading their acronyms.
+        paper = document.paper
+        if pattern.text not in composed(paper.title) and pattern.text not in composed(
+            paper.abstract
+        ):
+            return None
         meanings = document.defines.get(pattern.text)
         if (
             pattern.meaning
@@ -574,18 +613,35 @@ class Matcher:
             return found
         places: dict[int, Where] = {}
         reading = read_keyword(keyword, self._lexicon or self.vocabulary, self.acronyms)
-        documents = self._prepared()
         for pattern in reading.patterns:
-            for index in self._candidates(pattern):
-                where = locate(documents[index], pattern)
-                if where and places.get(index) != "title":
+            for index, where in self._located(pattern):
+                if places.get(index) != "title":
                     places[index] = where
-        # One Hit per paper, shared by every subscriber of the keyword.
-        hits = {
-            index: Hit(keyword, where, reading.corrected) for index, where in sorted(places.items())
-        }
+        # One Hit a place, shared by its papers and every subscriber of the keyword.
+        made = {where: Hit(keyword, where, reading.corrected) for where in set(places.values())}
+        hits = {index: made[where] for index, where in sorted(places.items())}
         found = self._cache[keyword] = Found.of(hits)
         return found
+
+    def _located(self, pattern: Pattern) -> Iterator[tuple[int, Where]]:
+        """The papers a pattern occurs in, and where. A phrase scanned for in papers whose
+        families are given is searched for in their texts as stored, which spares splitting
+        every text into its words (most of matching a batch of candidates)."""
+        search = _phrase_search(pattern) if self._scan and self._families else None
+        if search is None or self._families is None:
+            documents = self._prepared()
+            for index in self._candidates(pattern):
+                if where := locate(documents[index], pattern):
+                    yield index, where
+            return
+        for index, texts in enumerate(self._families):
+            if texts is None:  # not indexed: read as the digest reads it
+                if where := locate(prepare(self.papers[index]), pattern):
+                    yield index, where
+            elif search(texts[0]):
+                yield index, "title"
+            elif search(texts[1]):
+                yield index, "abstract"
 
     def _with_author(self, name: str) -> set[int]:
         """Papers with an author of the same last name as `name`: those worth comparing."""

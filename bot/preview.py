@@ -7,8 +7,9 @@ full-text index then gives the papers it could match (those whose word families 
 of its phrases: storage/candidates.py), and only those are read, a batch at a time, and
 matched by a `Matcher`, whose verdict is the digest's. A keyword of filters alone
 (`cat:cs.RO`, `author:LeCun`) has no words to look for: the whole store is read, in
-batches. Each batch is matched on its own and let go: what is kept of a match is its
-paper's id, the order it ranks in and why it matched.
+batches (for a category, only the papers whose stored categories may hold it). Each batch
+is matched on its own and let go: what is kept of a match is its paper's id, the order it
+ranks in and why it matched.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
-from bot import filters
+from bot import categories, filters
 from bot.analysis import family
 from bot.matching import (
     Acronym,
@@ -32,7 +33,7 @@ from bot.matching import (
 from bot.records import Paper
 from bot.search import StoreLexicon
 from storage import candidates, search
-from storage.candidates import Stored
+from storage.candidates import Stored, Wanted
 
 # Papers read and matched at a time.
 BATCH = 2_000
@@ -96,28 +97,38 @@ class Library:
                 patterns.append(list(pattern.keys))
         return patterns
 
-    def _batches(self, keywords: Sequence[str]) -> Iterator[list[Stored]]:
+    def _batches(self, keywords: Sequence[str], wanted: Wanted) -> Iterator[list[Stored]]:
         """The papers any of the keywords may match, a batch at a time."""
         patterns = []
         for keyword in keywords:
             found = self._patterns(keyword)
             if found is None:
-                yield from candidates.every_paper(self.session, self.batch)
+                yield from candidates.every_paper(
+                    self.session, self.batch, wanted, _categories(keywords)
+                )
                 return
             patterns += found
         ids = candidates.matching_ids(self.session, patterns)
         for start in range(0, len(ids), self.batch):
-            yield candidates.papers_among(self.session, ids[start : start + self.batch])
+            yield candidates.papers_among(self.session, ids[start : start + self.batch], wanted)
 
     def matches(self, keywords: Sequence[str]) -> list[Found]:
         """The papers matching any keyword and no excluding one, in digest order: title
         matches first, then the most upvoted, then the newest."""
         self._learn(keywords)
-        including = [k for k in keywords if not parse_keyword(k)[1] and parse_keyword(k)[0]]
+        read = [parse_keyword(k) for k in keywords]
+        including = [
+            k for k, (text, excluding) in zip(keywords, read, strict=True) if text and not excluding
+        ]
+        # Only what the keywords look at is read: texts for words, lists for filters.
+        wanted = Wanted(
+            texts=any(_words_of(text) for text, _ in read),
+            lists=any(filters.has_filters(text) for text, _ in read),
+        )
         found = []
         # One tuple of reasons for all the papers matched for the same reasons.
         reasons: dict[tuple[Hit, ...], tuple[Hit, ...]] = {}
-        for batch in self._batches(including):
+        for batch in self._batches(including, wanted):
             matcher = Matcher(
                 [stored.paper for stored in batch],
                 acronyms=self.acronyms,
@@ -129,7 +140,7 @@ class Library:
             in_title = matches.in_title
             for index in matches.indices:
                 stored = batch[index]
-                hits = matches.at(index).hits
+                hits = matches.hits_at(index)
                 found.append(
                     Found(
                         index not in in_title,
@@ -142,9 +153,10 @@ class Library:
         found.sort()
         return found
 
-    def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
-        """The papers with these ids (a batch's worth)."""
-        return {stored.id: stored.paper for stored in candidates.papers_among(self.session, ids)}
+    def papers(self, ids: Sequence[int], lists: bool = False) -> dict[int, Paper]:
+        """The papers with these ids (a batch's worth), with what a listing shows of them:
+        the title and link, and if `lists` the authors and categories (no abstract)."""
+        return candidates.listed(self.session, ids, lists)
 
     def size(self) -> int:
         """How many papers are stored."""
@@ -157,6 +169,20 @@ class Library:
             for match in self.matches([keyword])
             if match.hits  # an excluding keyword matches nothing by itself
         }
+
+
+def _categories(keywords: Sequence[str]) -> set[str] | None:
+    """What the categories of any paper these keywords match start with, case-folded (see
+    categories.within): one of its category filters' codes each; None if one has none."""
+    found = set()
+    for keyword in keywords:
+        codes = [
+            f.value for f in filters.parse(keyword).filters if f.field == "cat" and not f.exclude
+        ]
+        if not codes:
+            return None
+        found |= categories.prefixes(codes[0])
+    return found
 
 
 def _words_of(keyword: str) -> str | None:

@@ -10,16 +10,21 @@ read them (storage/search_index.py); bot/matching.py then decides on each candid
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import re
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise, product
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
     String,
+    TextClause,
+    and_,
     bindparam,
     column,
     func,
@@ -31,7 +36,6 @@ from sqlalchemy.orm import Session
 
 from bot.records import Paper
 from storage.models import PaperRow
-from storage.queries import in_chunks, paper_record
 from storage.search import FTS_INDEX, backend_for, fts5_quoted
 from storage.search_index import TERMS_TABLE
 
@@ -131,6 +135,7 @@ def matching_ids(session: Session, patterns: Sequence[Pattern]) -> list[int]:
     return list(session.scalars(statement, {**params, "query": " | ".join(tsqueries)}))
 
 
+_PAPERS = PaperRow.__table__
 _FAMILIES = table(
     TERMS_TABLE,
     column("id", Integer),
@@ -139,33 +144,99 @@ _FAMILIES = table(
 )
 
 
-def _stored(query: Select[PaperRow, str | None, str | None], session: Session) -> list[Stored]:
-    return [
-        Stored(
-            row.id,
-            row.first_seen_at,
-            paper_record(row),
-            (title, abstract) if title is not None and abstract is not None else None,
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a batch's papers are read with, beside what orders them: plain rows of these
+    columns only (an ORM object and a JSON list decoded per paper cost more than matching
+    it), and the fields not read left empty."""
+
+    texts: bool = True  # the title and abstract, and their word families
+    lists: bool = True  # the authors and categories, which filters read
+
+
+def _read(wanted: Wanted, where: ColumnElement[bool] | TextClause) -> Select[Any]:
+    # In this order: what orders papers, then the lists, then the texts.
+    query = select(_PAPERS.c.id, _PAPERS.c.first_seen_at, _PAPERS.c.upvotes)
+    if wanted.lists:
+        query = query.add_columns(_PAPERS.c.authors, _PAPERS.c.categories)
+    if wanted.texts:
+        query = query.add_columns(
+            _PAPERS.c.title,
+            _PAPERS.c.abstract,
+            _FAMILIES.c.title_family,
+            _FAMILIES.c.abstract_family,
+        ).outerjoin(_FAMILIES, _FAMILIES.c.id == _PAPERS.c.id)
+    return query.where(where)
+
+
+def _stored(rows: Iterable[Sequence[Any]], wanted: Wanted) -> list[Stored]:
+    found = []
+    for row in rows:
+        id_, first_seen_at, upvotes, *rest = row
+        authors, categories = (tuple(rest[0]), tuple(rest[1])) if wanted.lists else ((), ())
+        title, abstract, title_family, abstract_family = rest[-4:] if wanted.texts else _NO_TEXTS
+        paper = Paper(
+            title=title,
+            abstract=abstract,
+            upvotes=upvotes,
+            authors=authors,
+            categories=categories,
         )
-        for row, title, abstract in session.execute(query)
-    ]
+        if title_family is None or abstract_family is None:
+            found.append(Stored(id_, first_seen_at, paper, None))
+        else:
+            found.append(Stored(id_, first_seen_at, paper, (title_family, abstract_family)))
+    return found
 
 
-def _with_families(where: ColumnElement[bool]) -> Select[PaperRow, str | None, str | None]:
-    return (
-        select(PaperRow, _FAMILIES.c.title_family, _FAMILIES.c.abstract_family)
-        .outerjoin(_FAMILIES, _FAMILIES.c.id == PaperRow.id)
-        .where(where)
-    )
+_NO_TEXTS = ("", "", None, None)
+# The ids of a batch travel as one parameter, not one each: binding thousands of parameters
+# costs more than reading their rows.
+_SQLITE_AMONG = text("papers.id IN (SELECT value FROM json_each(:ids))")
+_PG_AMONG = text("papers.id = ANY(CAST(:ids AS integer[]))")
 
 
-def papers_among(session: Session, ids: Sequence[int]) -> list[Stored]:
-    """The papers with these ids (a batch's worth), in no particular order."""
-    return [
-        found
-        for chunk in in_chunks(ids)
-        for found in _stored(_with_families(PaperRow.id.in_(chunk)), session)
-    ]
+def _among(session: Session, ids: Sequence[int]) -> tuple[TextClause, dict[str, object]]:
+    """The condition that a paper is one of these, and its parameter."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _SQLITE_AMONG, {"ids": json.dumps(list(ids))}
+    return _PG_AMONG, {"ids": list(ids)}
+
+
+def papers_among(session: Session, ids: Sequence[int], wanted: Wanted = Wanted()) -> list[Stored]:
+    """The papers with these ids (a batch's worth), in no particular order, as matching
+    reads them."""
+    where, params = _among(session, ids)
+    return _stored(session.connection().execute(_read(wanted, where), params).all(), wanted)
+
+
+_LISTED = (
+    _PAPERS.c.id,
+    _PAPERS.c.title,
+    _PAPERS.c.arxiv_id,
+    _PAPERS.c.project_url,
+    _PAPERS.c.code_url,
+)
+
+
+def listed(session: Session, ids: Sequence[int], lists: bool) -> dict[int, Paper]:
+    """The papers with these ids (a batch's worth) by id, with what a listing of them shows:
+    the title and what makes the link, and if `lists` the authors and categories."""
+    where, params = _among(session, ids)
+    query: Select[Any] = select(*_LISTED).where(where)
+    if lists:
+        query = query.add_columns(_PAPERS.c.authors, _PAPERS.c.categories)
+    found = {}
+    for row in session.connection().execute(query, params).all():
+        found[row[0]] = Paper(
+            title=row[1],
+            arxiv_id=row[2],
+            project_url=row[3],
+            code_url=row[4],
+            authors=tuple(row[5]) if lists else (),
+            categories=tuple(row[6]) if lists else (),
+        )
+    return found
 
 
 def count(session: Session) -> int:
@@ -175,10 +246,51 @@ def count(session: Session) -> int:
 _AFTER = bindparam("after", type_=Integer)
 
 
-def every_paper(session: Session, batch: int) -> Iterator[list[Stored]]:
-    """Every stored paper, `batch` at a time by id: only one batch is in memory at once."""
+# A category code that a LIKE pattern holds as it is: no wildcard, no escape, no case but
+# ASCII's (which is all that LIKE folds).
+_PLAIN_CODE = re.compile(r"[a-z0-9.-]+")
+# The stored lists of categories that a case-folding of their codes could make plain
+# ones: any character beyond printable ASCII, or an escape of JSON's.
+_SQLITE_ODD = "papers.categories GLOB '*[^ -~]*' OR instr(papers.categories, char(92)) > 0"
+_PG_ODD = (
+    "CAST(papers.categories AS text) ~ '[^ -~]' "
+    "OR strpos(CAST(papers.categories AS text), chr(92)) > 0"
+)
+
+
+def _in_categories(session: Session, prefixes: Collection[str]) -> TextClause | None:
+    """A condition that every paper with a category (case-folded) starting with one of
+    the prefixes meets, read from the stored JSON list, and few others; None if it cannot
+    be told in SQL."""
+    if not prefixes or not all(_PLAIN_CODE.fullmatch(prefix) for prefix in prefixes):
+        return None
+    sqlite_ = session.get_bind().dialect.name == "sqlite"
+    listed = "papers.categories" if sqlite_ else "CAST(papers.categories AS text)"
+    names = [f"category_{n}" for n in range(len(prefixes))]
+    condition = " OR ".join(
+        [*(f"lower({listed}) LIKE :{name}" for name in names), _SQLITE_ODD if sqlite_ else _PG_ODD]
+    )
+    # Each code of the list starts after a quote: ["cs.LG", "cs.RO"].
+    values = {name: f'%"{prefix}%' for name, prefix in zip(names, sorted(prefixes), strict=True)}
+    return text(f"({condition})").bindparams(**values)
+
+
+def every_paper(
+    session: Session,
+    batch: int,
+    wanted: Wanted = Wanted(),
+    categories: Collection[str] | None = None,
+) -> Iterator[list[Stored]]:
+    """Every stored paper, `batch` at a time by id: only one batch is in memory at once.
+    With `categories`, case-folded prefixes, those whose categories may start with one of
+    them: every paper with one that does (the matcher decides), and few others."""
     after = 0
-    query = _with_families(PaperRow.id > _AFTER).order_by(PaperRow.id).limit(batch)
-    while found := _stored(query.params(after=after), session):
+    where: ColumnElement[bool] = _PAPERS.c.id > _AFTER
+    in_categories = _in_categories(session, categories) if categories is not None else None
+    if in_categories is not None:
+        where = and_(where, in_categories)
+    query = _read(wanted, where).order_by(_PAPERS.c.id).limit(batch)
+    connection = session.connection()
+    while found := _stored(connection.execute(query, {"after": after}).all(), wanted):
         yield found
         after = found[-1].id
