@@ -13,6 +13,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -28,6 +31,21 @@ WORTH_IT = 500
 
 def _analyse_all(texts: list[tuple[str, str]]) -> list[Analysis]:
     return [analyse(title, abstract) for title, abstract in texts]
+
+
+def _worker_start(parent: int) -> None:
+    # Ctrl-C reaches the whole process group: the ingest handles it and closes the worker,
+    # which would otherwise die printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # An ingest killed without its cleanup (SIGTERM, SIGKILL) leaves the worker waiting for
+    # work forever: it goes once its parent has.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _nothing() -> Prepared:
@@ -64,7 +82,9 @@ class Ahead:
                 # A fresh interpreter: forking a process with threads (the bot's) can
                 # copy a lock another thread holds.
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(1, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    1, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+                )
             future = self._pool.submit(_analyse_all, texts)
         except Exception as exc:
             self._give_up("could not start the analysis worker", exc)

@@ -7,12 +7,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    Update,
     bindparam,
     func,
     insert,
@@ -211,7 +213,10 @@ def _insert(session: Session, papers: Sequence[_Record], now: datetime) -> None:
         for paper in papers
     ]
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
+    # Past SQLite's largest id, new rows get random ones (only an imported file can get
+    # there): then a row per statement, with its id.
+    sqlite_ = connection.dialect.name == "sqlite"
+    if sqlite_ and (connection.scalar(_LAST_PAPER) or 0) < _LARGEST_ID - len(rows):
         ids = _insert_sqlite(connection, rows)
     else:
         returning = insert(PaperRow).returning(PaperRow.id, sort_by_parameter_order=True)
@@ -224,20 +229,24 @@ def _insert_sqlite(connection: Connection, rows: list[dict[str, object]]) -> lis
     """SQLite: the rows inserted by one executemany, and their ids read back after.
 
     SQLAlchemy returns ids in order from SQLite only by inserting a row per statement,
-    which cost as much as the rest of an ingest's writes. Inside this write transaction
-    no one else inserts, and SQLite gives each new row an id above every stored one, so
-    the new ids are those above the largest before, in the order the rows went in.
+    which cost as much as the rest of an ingest's writes. SQLite gives each new row the id
+    after the largest stored one, and from this transaction's first write to its commit no
+    one else writes: the rows inserted are the newest, in the order they went in. Read
+    after the insert: before it, another ingest may still commit papers of its own.
     """
-    before = connection.scalar(_LAST_PAPER) or 0
     connection.execute(insert(PaperRow), rows)
-    ids = list(connection.scalars(_PAPERS_SINCE, {"last": before}))
-    if len(ids) != len(rows):  # never expected: the write would be wrong, so refuse it
-        raise RuntimeError(f"inserted {len(rows)} papers but found {len(ids)} new ids")
-    return ids
+    newest = connection.execute(_NEWEST_PAPERS, {"n": len(rows)}).all()[::-1]
+    if [row.title_key for row in newest] != [row["title_key"] for row in rows]:
+        # Never expected: the ids would be matched to the wrong papers, so refuse the write.
+        raise RuntimeError(f"the {len(rows)} newest papers are not the ones just inserted")
+    return [row.id for row in newest]
 
 
+_LARGEST_ID = 2**63 - 1
 _LAST_PAPER = select(func.max(PaperRow.id))
-_PAPERS_SINCE = select(PaperRow.id).where(PaperRow.id > bindparam("last")).order_by(PaperRow.id)
+_NEWEST_PAPERS = (
+    select(PaperRow.id, PaperRow.title_key).order_by(PaperRow.id.desc()).limit(bindparam("n"))
+)
 
 
 def store_papers(
@@ -260,7 +269,9 @@ def store_pages(
     after the other, with one statement per table for all of them."""
     known = _KnownPapers(session, [paper for page in pages for paper in page])
     fresh: list[_Record] = []
-    enriched_rows: dict[int, _Record] = {}
+    # Stored papers enriched, and the columns that changed: only those are written back, so
+    # that another ingest's enrichment of other columns, committed meanwhile, stays.
+    enriched_rows: dict[int, tuple[_Record, set[str]]] = {}
     # Stored papers whose abstract changed, and what the vocabulary counted of them before.
     changed: dict[int, tuple[_Record, Indexed]] = {}
     counts = []
@@ -277,7 +288,7 @@ def store_pages(
                 if row.stored and row.id is not None:
                     if "abstract" in updates and row.id not in changed:
                         changed[row.id] = (row, indexed(row.title, row.abstract))
-                    enriched_rows[row.id] = row
+                    enriched_rows.setdefault(row.id, (row, set()))[1].update(updates)
                 for name, value in updates.items():
                     setattr(row, name, value)
                 enriched += 1
@@ -286,33 +297,38 @@ def store_pages(
             known.add(row)
         counts.append(StoreCounts(len(papers), new, unchanged, enriched))
     session.flush()
-    _update(session, list(enriched_rows.values()), now)
+    _update(session, enriched_rows.values(), now)
     _insert(session, fresh, now)
     _index(session, fresh, list(changed.values()), prepared or {})
     return counts
 
 
-def _update(session: Session, papers: Sequence[_Record], now: datetime) -> None:
-    """Write enriched stored papers back, in one statement."""
-    if not papers:
-        return
-    rows = [
-        {f"new_{name}": getattr(paper, name) for name in _FIELDS}
-        | {"paper_id": paper.id, "new_updated_at": now}
-        for paper in papers
-    ]
-    session.connection().execute(_UPDATE, rows)
-    # A copy of one of them the caller's session holds is out of date now.
-    for paper in papers:
-        if (held := session.identity_map.get(identity_key(PaperRow, paper.id))) is not None:
-            session.expire(held)
+def _update(session: Session, papers: Iterable[tuple[_Record, set[str]]], now: datetime) -> None:
+    """Write enriched stored papers back: their changed columns, a statement for each set
+    of columns changed together (a handful)."""
+    alike: dict[tuple[str, ...], list[_Record]] = defaultdict(list)
+    for paper, changed in papers:
+        alike[tuple(sorted(changed))].append(paper)
+    for names, group in alike.items():
+        rows = [
+            {f"new_{name}": getattr(paper, name) for name in names}
+            | {"paper_id": paper.id, "new_updated_at": now}
+            for paper in group
+        ]
+        session.connection().execute(_update_statement(names), rows)
+        # A copy of one of them the caller's session holds is out of date now.
+        for paper in group:
+            if (held := session.identity_map.get(identity_key(PaperRow, paper.id))) is not None:
+                session.expire(held)
 
 
-_UPDATE = (
-    update(PaperRow)
-    .where(PaperRow.id == bindparam("paper_id"))
-    .values({name: bindparam(f"new_{name}") for name in (*_FIELDS, "updated_at")})
-)
+@cache
+def _update_statement(names: tuple[str, ...]) -> Update:
+    return (
+        update(PaperRow)
+        .where(PaperRow.id == bindparam("paper_id"))
+        .values({name: bindparam(f"new_{name}") for name in (*names, "updated_at")})
+    )
 
 
 def _index(

@@ -4,6 +4,11 @@ it stores without, and a worker that fails or cannot start changes nothing but t
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -159,3 +164,63 @@ def test_a_failing_worker_changes_nothing_stored(
     assert [(p.failures_seen > 0, p.sent_after_a_failure) for p in pools] == (
         [(True, 0)] if start else []
     )
+
+
+def worker_pid(worker: ahead.Ahead) -> int:
+    assert worker._pool is not None
+    [pid] = worker._pool._processes
+    return int(pid)
+
+
+def test_ctrl_c_leaves_the_worker_to_the_ingest(seed_pages: list[Path]) -> None:
+    # Ctrl-C reaches every process of the terminal's group: the worker, waiting for work,
+    # printed a KeyboardInterrupt traceback and died. The ingest handles Ctrl-C; the worker
+    # goes when it is closed.
+    papers = parse_page(seed_pages[0].read_bytes()).papers
+    # As in a terminal (a shell's background job, this run perhaps, ignores Ctrl-C, and so
+    # would the worker it starts).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    worker = ahead.Ahead(after=0)
+    try:
+        assert worker.start(papers)()
+        pid = worker_pid(worker)
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 3  # time to handle the signal, were it to kill
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        assert worker.start(papers)()
+    finally:
+        worker.close()
+        signal.signal(signal.SIGINT, before)
+
+
+WORKER_OF_A_KILLED_INGEST = """
+from bot import ahead
+from bot.records import Paper
+worker = ahead.Ahead(after=0)
+worker.start([Paper("A paper", "Its abstract.")])()
+print(list(worker._pool._processes)[0], flush=True)
+input()
+"""
+
+
+def test_the_worker_goes_when_the_ingest_is_killed() -> None:
+    # `kill` (SIGTERM, the default) or the OOM killer ends an ingest without its cleanup:
+    # its worker waited for work forever, an orphan.
+    ingest_ = subprocess.Popen(
+        [sys.executable, "-c", WORKER_OF_A_KILLED_INGEST],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert ingest_.stdout is not None
+    pid = int(ingest_.stdout.readline())
+    ingest_.kill()
+    ingest_.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    gone = not Path(f"/proc/{pid}").exists()
+    if not gone:
+        os.kill(pid, signal.SIGKILL)
+    assert gone

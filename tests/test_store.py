@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
 from bot.sources import parse_page
-from storage import queries
+from storage import db, queries
 from storage.identity import title_key
 from storage.models import PaperRow
+from storage.search_index import TERMS_TABLE, terms_row
+from tests.test_search import assert_indexes_intact
 
 NOW = datetime(2026, 3, 11, 8, 0, tzinfo=UTC)
 
@@ -186,3 +190,79 @@ def test_enrichment_is_seen_by_a_session_holding_the_paper(
         )
         assert held.updated_at == later
         assert held.first_seen_at == NOW
+
+
+def another_writer_first(engine: Engine, statement: str, write: Callable[[], object]) -> None:
+    """Runs `write` (another connection's transaction, committed) just before this engine's
+    first statement starting with `statement`: another process writing at that moment."""
+    fired: list[bool] = []
+
+    def hook(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if sql.startswith(statement) and not fired:
+            fired.append(True)
+            write()
+
+    event.listen(engine, "before_cursor_execute", hook)
+
+
+def test_papers_inserted_by_a_concurrent_ingest_do_not_fail_this_one(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    # Two ingests at once (the bot's scheduler and `paperboy ingest`): the other commits
+    # new papers after this one read what is stored but before it inserts its own. On
+    # SQLite its ids were read back as "those above the largest before": the other's too.
+    other_engine = db.make_engine(engine.url.render_as_string(hide_password=False))
+    other = db.make_sessions(other_engine)
+    try:
+        another_writer_first(
+            engine, "INSERT INTO papers ", lambda: store(other, [Paper("Written meanwhile", "")])
+        )
+        ours = [Paper("Our first paper", "On pruning."), Paper("Our second paper", "")]
+        assert store(sessions, ours) == queries.StoreCounts(2, 2, 0, 0)
+    finally:
+        other_engine.dispose()
+    titles = [row.title for row in paper_rows(sessions)]
+    assert titles == ["Written meanwhile", "Our first paper", "Our second paper"]
+    assert_indexes_intact(sessions)
+
+
+def test_an_enrichment_committed_meanwhile_by_another_ingest_is_kept(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    # Two ingests enrich one stored paper at once, each with something else: this one a
+    # longer abstract, the other (committed after this one read the paper) its authors.
+    # Writing back every column of the paper as read would undo the other's enrichment.
+    store(sessions, [Paper("Pruning at Scale", "Short.", "2403.00001")])
+    other_engine = db.make_engine(engine.url.render_as_string(hide_password=False))
+    other = db.make_sessions(other_engine)
+    authors = Paper("Pruning at Scale", "", "2403.00001", authors=("Ada Lovelace",))
+    try:
+        another_writer_first(engine, "UPDATE papers ", lambda: store(other, [authors]))
+        longer = Paper("Pruning at Scale", "A much longer abstract.", "2403.00001")
+        assert store(sessions, [longer]) == queries.StoreCounts(1, 0, 0, 1)
+    finally:
+        other_engine.dispose()
+    [row] = paper_rows(sessions)
+    assert (row.abstract, row.authors) == ("A much longer abstract.", ["Ada Lovelace"])
+    assert_indexes_intact(sessions)
+
+
+@pytest.mark.backends("sqlite")
+def test_new_papers_past_sqlites_largest_id_are_indexed_under_their_own_ids(
+    sessions: sessionmaker[Session],
+) -> None:
+    # An imported file may hold a paper with the largest id SQLite has: new rows then get
+    # random free ids, not the ones after the largest, and must still be found.
+    largest = 2**63 - 1
+    with sessions.begin() as session:
+        imported = {"id": largest, "title": "Imported", "title_key": "imported"}
+        stamps = {"first_seen_at": NOW, "updated_at": NOW}
+        session.execute(insert(PaperRow), [imported | stamps])
+    ours = [Paper("Our first paper", "On pruning."), Paper("Our second paper", "On sparsity.")]
+    assert store(sessions, ours) == queries.StoreCounts(2, 2, 0, 0)
+    with sessions() as session:
+        ids = dict(session.execute(select(PaperRow.title, PaperRow.id)).all())
+        terms = session.execute(text(f"SELECT id, title_exact FROM {TERMS_TABLE}")).all()
+    assert dict(terms) == {
+        ids[p.title]: terms_row(ids[p.title], p.title, p.abstract)["title_exact"] for p in ours
+    }
