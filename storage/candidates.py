@@ -252,10 +252,10 @@ _PLAIN_CODE = re.compile(r"[a-z0-9.-]+")
 # The stored lists of categories that a case-folding of their codes could make plain
 # ones: any character beyond printable ASCII, or an escape of JSON's.
 _SQLITE_ODD = "papers.categories GLOB '*[^ -~]*' OR instr(papers.categories, char(92)) > 0"
-_PG_ODD = (
-    "CAST(papers.categories AS text) ~ '[^ -~]' "
-    "OR strpos(CAST(papers.categories AS text), chr(92)) > 0"
-)
+# Read in the "C" collation: a database's own may lower "I" to a dotless i (Turkish), where
+# categories.within lowers ASCII as ASCII.
+_PG_LISTED = 'CAST(papers.categories AS text) COLLATE "C"'
+_PG_ODD = f"{_PG_LISTED} ~ '[^ -~]' OR strpos({_PG_LISTED}, chr(92)) > 0"
 
 
 def _in_categories(session: Session, prefixes: Collection[str]) -> TextClause | None:
@@ -265,7 +265,7 @@ def _in_categories(session: Session, prefixes: Collection[str]) -> TextClause | 
     if not prefixes or not all(_PLAIN_CODE.fullmatch(prefix) for prefix in prefixes):
         return None
     sqlite_ = session.get_bind().dialect.name == "sqlite"
-    listed = "papers.categories" if sqlite_ else "CAST(papers.categories AS text)"
+    listed = "papers.categories" if sqlite_ else _PG_LISTED
     names = [f"category_{n}" for n in range(len(prefixes))]
     condition = " OR ".join(
         [*(f"lower({listed}) LIKE :{name}" for name in names), _SQLITE_ODD if sqlite_ else _PG_ODD]

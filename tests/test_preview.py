@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import service
@@ -17,7 +19,8 @@ from bot.preview import Library
 from bot.records import Paper
 from bot.sources import parse_page
 from storage import candidates, db, queries
-from tests.conftest import BACKENDS, migrated_database
+from tests.conftest import BACKENDS, _admin, migrated_database
+from tests.postgres import Cluster
 
 # Word families, typos (a swap, a missing letter), acronyms in capitals and lower case and
 # their long forms, a compound written three ways, filters with and without words,
@@ -240,3 +243,42 @@ def test_an_acronym_is_found_in_a_text_that_composes_to_it() -> None:
     as its tokens are read (composed): a Kelvin sign composes to K, so "\u212aL" is "KL"."""
     paper = Paper(title="Bounds", abstract="A bound on the \u212aL divergence of two models.")
     assert Matcher([paper]).hits("KL")[0].where == "abstract"
+
+
+def test_a_category_filter_finds_capital_i_codes_on_a_turkish_postgresql_database(
+    postgres: Cluster,
+) -> None:
+    """A database of Turkish locale lowers "I" to a dotless i: the narrowing of cat: in SQL
+    lowers codes as categories.within does (ASCII only), or cat:cs.AI misses "cs.AI"."""
+    name = "preview_turkish"
+    with _admin(postgres) as admin:
+        try:
+            admin.execute(
+                text(
+                    f"CREATE DATABASE {name} TEMPLATE template0 LOCALE 'C' "
+                    "LOCALE_PROVIDER icu ICU_LOCALE 'tr-TR'"
+                )
+            )
+        except DBAPIError:
+            pytest.skip("this PostgreSQL has no ICU locales")
+    engine = db.make_engine(postgres.url(name))
+    try:
+        db.upgrade(engine)
+        papers = [
+            Paper(title="Planning agents", arxiv_id="2601.00011", categories=("cs.AI",)),
+            Paper(title="Channel codes", arxiv_id="2601.00012", categories=("cs.IT", "math.IT")),
+            Paper(title="Sorting", arxiv_id="2601.00013", categories=("cs.DS",)),
+        ]
+        sessions = db.make_sessions(engine)
+        with sessions.begin() as session:
+            queries.store_papers(session, papers, datetime(2026, 1, 1, tzinfo=UTC))
+        for keyword in ("cat:cs.AI", "cat:math.IT", "cat:cs.IT"):
+            with sessions() as session:
+                found = Library(session)
+                matches = found.matches([keyword])
+                titles = [found.papers([m.paper_id])[m.paper_id].title for m in matches]
+            assert titles == [title for title, _ in full_scan(papers, [keyword])] != []
+    finally:
+        engine.dispose()
+        with _admin(postgres) as admin:
+            admin.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
