@@ -208,6 +208,35 @@ def _fts5_tier(tier: Tier) -> str:
     return " OR ".join(f"({c})" for c in conjunctions)
 
 
+def _within(part: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether `part` is a run of consecutive words of `phrase`."""
+    width = len(part)
+    return any(tuple(phrase[i : i + width]) == tuple(part) for i in range(len(phrase) - width + 1))
+
+
+def _implies(clauses: Sequence[Clause], clause: Clause) -> bool:
+    """Whether every paper with all of `clauses` has `clause`: one of them looks in the same
+    columns, and each of its phrases holds one of the clause's."""
+    return any(
+        c.columns == clause.columns
+        and all(any(_within(part, phrase) for part in clause.phrases) for phrase in c.phrases)
+        for c in clauses
+    )
+
+
+def matched(tier: Tier) -> Tier:
+    """A tier with the same matches, without the alternatives its clauses already cover: a
+    query read as one keyword is often the same words in a row, a phrase every paper with
+    it has each word of. Only for finding matches: ranking scores the alternatives too.
+    The index then reads each word's postings once, not again to look for the phrase."""
+    kept = tuple(
+        alternative
+        for alternative in tier.alternatives
+        if not all(_implies(alternative, clause) for clause in tier.clauses)
+    )
+    return Tier(tier.clauses, kept)
+
+
 def _fts5_query(clauses: Sequence[str], exclude: Sequence[Clause]) -> str:
     query = "(" + " AND ".join(clauses) + ")"
     if exclude:
@@ -366,11 +395,19 @@ class Fts5Search:
         )
         clauses = [expression for expression, _ in units]
         query = _fts5_query(clauses, plan.exclude)
+        matching = _fts5_query([_fts5_tier(matched(tier))], plan.exclude)
         library = self._library(session)
         if library is None:
             return []
         floor, older = library
-        recent, cut = self._window(session, query, floor)
+        known = self._known[1] if self._known is not None and self._known[0] == plan else None
+        if known is not None:
+            # Every match is known: the recent ones are those from the recent index's floor.
+            window = known.matching(tier, plan.exclude)
+            recent_ids = [paper for paper in window if paper >= floor]
+            recent, cut = len(recent_ids), (recent_ids[-1] if recent_ids else 0)
+        else:
+            recent, cut = self._window(session, matching, floor)
         if recent >= RECENT_ENOUGH or (recent and not (older and exhaustive)):
             params = {"limit": needed, "rank_query": query, "cut": cut}
             return list(session.scalars(_ranked_sql(RECENT_INDEX, filtered=False), params))
@@ -378,10 +415,8 @@ class Fts5Search:
             return []
         # A tier of title words looks through titles only, not every abstract.
         index = TITLE_INDEX if titles_only(tier) and not plan.exclude else FTS_INDEX
-        if self._known is not None and self._known[0] == plan:
-            window = self._known[1].matching(tier, plan.exclude)
-        else:
-            window = _newest(session, index, query)
+        if known is None:
+            window = _newest(session, index, matching)
         if not window:
             return []
         scored = [
@@ -402,7 +437,7 @@ class Fts5Search:
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
-        query = _fts5_query([_fts5_tier(tier)], plan.exclude)
+        query = _fts5_query([_fts5_tier(matched(tier))], plan.exclude)
         library = self._library(session)
         if library is None:
             return Count(0)

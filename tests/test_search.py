@@ -1130,8 +1130,36 @@ def test_tiers_of_a_rare_query_are_checked_among_its_broadest_tiers_matches(
         return newest(session, index, query, floor)
 
     monkeypatch.setattr(store, "_newest", spy)
+    recent: list[str] = []
+    window = store.Fts5Search._window
+
+    def window_spy(session: Session, expression: str, floor: int) -> tuple[int, int]:
+        recent.append(expression)
+        return window(session, expression, floor)
+
+    monkeypatch.setattr(store.Fts5Search, "_window", staticmethod(window_spy))
     outcome = find(library, "graph hypernetworks", limit=50)
     assert read == [store.FTS_INDEX]
+    # Nor is the recent index read again for each tier: only the count's window, and the
+    # words whose commonness decides what is scored.
+    assert len(recent) == 1 + len([e for e in recent if e.startswith('"')])
     assert (outcome.matches, outcome.capped) == (len(expected["graph hypernetworks"]), False)
     for query in queries:
         assert everything(library, query) == expected[query], query
+
+
+def test_matching_leaves_out_alternatives_the_clauses_cover() -> None:
+    """Finding a tier's matches skips an alternative every paper with the tier's clauses
+    already has (the words in a row, as the query read as one keyword often is); an
+    alternative of other words, or in other columns, stays. Ranking keeps them all."""
+    words = tuple(store.Clause("family", ((word,),)) for word in ("graph", "neural", "network"))
+    in_a_row = (store.Clause("family", (("graph", "neural", "network"),)),)
+    acronym = (store.Clause("family", (("gnn",), ("graph", "neural", "network"))),)
+    elsewhere = (store.Clause("exact", (("graph", "neural", "network"),)),)
+    tier = store.Tier(words, (in_a_row, acronym, elsewhere))
+    assert store.matched(tier) == store.Tier(words, (acronym, elsewhere))
+    assert store.matched(store.Tier(words)) == store.Tier(words)
+    # A clause of alternative phrases is covered when each of its phrases holds one.
+    either = store.Clause("family", (("graph",), ("graphs",)))
+    both = (store.Clause("family", (("graph", "neural"), ("graphs", "neural"))),)
+    assert store.matched(store.Tier((either,), (both,))) == store.Tier((either,))
