@@ -11,7 +11,7 @@ from those keys, which are letters and digits only. SQLite uses FTS5 (migrations
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from itertools import pairwise
@@ -248,6 +248,12 @@ _RECENT_FLOOR_SQL = text(f"SELECT min(id) FROM {RECENT_INDEX}_docsize")
 _OLDEST_SQL = text("SELECT min(id) FROM papers")
 
 
+_COUNT_SQL = text(
+    f"SELECT count(*) FROM (SELECT rowid FROM {RECENT_INDEX} WHERE {RECENT_INDEX} MATCH :query "
+    "AND rowid >= :floor ORDER BY rowid ASC LIMIT :limit)"
+)
+
+
 @cache
 def _matches_sql(index: str, order: str) -> TextClause:
     return text(
@@ -297,24 +303,6 @@ _TEXTS: dict[Columns, tuple[int, ...]] = {
 }
 
 
-def _has(texts: Sequence[tuple[list[str], set[str]]], clause: Clause) -> bool:
-    """Whether analysed texts (keys, and the set of them) have a phrase of the clause, as
-    FTS5 reads them: words in a row within one column."""
-    for column in _TEXTS[clause.columns]:
-        keys, present = texts[column]
-        for phrase in clause.phrases:
-            if not present.issuperset(phrase):
-                continue
-            width = len(phrase)
-            if width == 1 or any(
-                tuple(keys[i : i + width]) == phrase
-                for i in range(len(keys) - width + 1)
-                if keys[i] == phrase[0]
-            ):
-                return True
-    return False
-
-
 @dataclass(frozen=True, slots=True)
 class _Known:
     """Every match of a plan's broadest tier, with their analysed texts: the broadest tier
@@ -323,24 +311,38 @@ class _Known:
     reading the words' long posting lists again for each tier."""
 
     ids: list[int]  # newest first
-    texts: dict[int, tuple[tuple[list[str], set[str]], ...]]
+    # Each analysed text as its keys between single spaces, with one before and after: a
+    # phrase is in it, as FTS5 reads it (words in a row within one column), when its keys so
+    # spaced are, which str's search in C finds.
+    texts: list[tuple[int, tuple[str, ...]]]
+    # The papers with each clause asked about: tiers share clauses.
+    having: dict[Clause, set[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: Session, ids: list[int]) -> _Known:
-        texts = {}
+        texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
-                texts[row[0]] = tuple((keys := t.split(), set(keys)) for t in row[1:])
+                texts.append((row[0], tuple(f" {' '.join(t.split())} " for t in row[1:])))
         return cls(ids, texts)
+
+    def _with(self, clause: Clause) -> set[int]:
+        if clause not in self.having:
+            found: set[int] = set()
+            for column in _TEXTS[clause.columns]:
+                for phrase in clause.phrases:
+                    run = f" {' '.join(phrase)} "
+                    found.update(paper for paper, texts in self.texts if run in texts[column])
+            self.having[clause] = found
+        return self.having[clause]
 
     def matching(self, tier: Tier, exclude: Sequence[Clause]) -> list[int]:
         """The papers with the tier and no exclusion, newest first."""
-        return [
-            paper
-            for paper in self.ids
-            if any(all(_has(self.texts[paper], c) for c in cs) for cs in tier.conjunctions)
-            and not any(_has(self.texts[paper], c) for c in exclude)
-        ]
+        found = set[int]().union(
+            *(set.intersection(*map(self._with, clauses)) for clauses in tier.conjunctions)
+        )
+        found.difference_update(*map(self._with, exclude))
+        return [paper for paper in self.ids if paper in found]
 
 
 class Fts5Search:
@@ -460,7 +462,10 @@ class Fts5Search:
 
     def _word_common(self, session: Session, word: str, floor: int) -> bool:
         if word not in self._common_words:
-            found = self._window(session, fts5_quoted([word]), floor)[0]
+            # Counted oldest first, as far as WINDOW: which the newest WINDOW are does not
+            # matter here, and reading them newest first would read the whole posting list.
+            params = {"query": fts5_quoted([word]), "floor": floor, "limit": WINDOW}
+            found = session.scalar(_COUNT_SQL, params) or 0
             self._common_words[word] = found >= WINDOW
         return self._common_words[word]
 
