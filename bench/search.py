@@ -12,11 +12,13 @@ At each size a fixed mix of queries runs through bot.search.search, each in a ne
 as the bot would: common topic words, rare words, quoted phrases, several words, unfinished
 last words, misspellings, method names, and rare combinations of six common words. After a
 warm-up round, --rounds rounds are timed; p50 and p95 are over every timed query at that
-size.
+size, and "cpu p95" over this process's CPU time per query (on SQLite all of the work, and
+less moved by other jobs on the machine than the time).
 
---load-from fills an empty PostgreSQL database (--url) with a SQLite library built here, in
-minutes rather than the hours PostgreSQL's own insert path takes for a million papers (the
-GIN index of every paper's keys costs 1-3 ms a paper): see `load`.
+--library SIZE=URL measures libraries built earlier (several sizes, in one run) instead of
+growing one. --load-from fills an empty PostgreSQL database (--url) with a SQLite library
+built here, in far less time than PostgreSQL's own insert path takes for a million papers
+(the GIN index of every paper's keys is built once instead of paper by paper): see `load`.
 """
 
 from __future__ import annotations
