@@ -273,7 +273,7 @@ def _newest(session: Session, index: str, query: str, floor: int = 0) -> list[in
     found = session.scalars(_matches_sql(index, "ASC"), params).all()
     if len(found) <= WINDOW:
         return list(found[::-1])
-    return list(session.scalars(_matches_sql(index, "DESC"), {**params, "limit": WINDOW}))
+    return list(session.scalars(_matches_sql(index, "DESC"), {**params, "limit": WINDOW}).all())
 
 
 @cache
