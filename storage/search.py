@@ -597,14 +597,13 @@ def _tier_sql(candidates: str, check: bool) -> TextClause:
     )
 
 
-# For this transaction (see PostgresSearch._library).
-_PG_SETTINGS_SQL = text(
+# The settings for this transaction (see PostgresSearch._library), then the bounds: one
+# round trip (the bounds are read through the primary keys whatever the settings).
+_PG_BOUNDS_SQL = text(
     "SELECT set_config('jit', 'off', true), "
     "set_config('max_parallel_workers_per_gather', '0', true), "
-    "set_config('enable_seqscan', 'off', true)"
-)
-_PG_BOUNDS_SQL = text(
-    f"SELECT (SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
+    "set_config('enable_seqscan', 'off', true), "
+    f"(SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
     f"(SELECT min(id) FROM {FTS_INDEX})"
 )
 # A tier among the newest papers is looked for among the newest SPAN first: a common one
@@ -648,6 +647,9 @@ class PostgresSearch:
         # match of the plan's broadest tier, when they are few enough to be all known.
         self._bounds: tuple[int, int, bool] | None = None
         self._all: tuple[Plan, list[int]] | None = None
+        # A plan with fewer than WINDOW candidates of a tier among the newest SPAN papers:
+        # its narrower tiers are looked for among all the newest papers at once.
+        self._sparse: Plan | None = None
 
     def _library(self, session: Session) -> tuple[int, int, bool] | None:
         """The newest papers' oldest and newest ids, and whether older papers exist; None:
@@ -658,8 +660,7 @@ class PostgresSearch:
             # (JIT) and start parallel workers, each of which takes longer than the query.
             # And for a key most papers have, reading every row's keys would still look
             # about as cheap as the index, which it is not: the index it is.
-            session.execute(_PG_SETTINGS_SQL)
-            floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
+            *_, floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
             if floor is None:
                 return None
             self._bounds = floor, newest, floor > oldest
@@ -712,7 +713,10 @@ class PostgresSearch:
             exact = False
         candidates = f"SELECT id FROM {RECENT_INDEX} WHERE {condition}"
         floor, newest, _ = library
-        if newest - SPAN > floor:
+        # Either way the same newest WINDOW candidates are found: the span only saves
+        # reading older ones when it has that many, which a narrower tier will not when a
+        # broader one did not.
+        if newest - SPAN > floor and self._sparse != plan:
             # Counted first (with exact keys, no tsvector read), ranked once found enough.
             spanned = {**where.params, "low": newest - SPAN}
             # "id + 0": not a range of the primary key, which the planner would walk
@@ -721,6 +725,7 @@ class PostgresSearch:
             found = self._run(session, plan, tier, 0, span, spanned, exact)
             if found.candidates >= WINDOW:
                 return self._among(session, plan, tier, needed, found.matches) if needed else found
+            self._sparse = plan
         return self._run(session, plan, tier, needed, candidates, where.params, exact)
 
     def _everywhere(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:

@@ -1163,3 +1163,31 @@ def test_matching_leaves_out_alternatives_the_clauses_cover() -> None:
     either = store.Clause("family", (("graph",), ("graphs",)))
     both = (store.Clause("family", (("graph", "neural"), ("graphs", "neural"))),)
     assert store.matched(store.Tier((either,), (both,))) == store.Tier((either,))
+
+
+@postgres_only
+def test_postgres_looks_at_the_newest_span_once_when_it_is_sparse(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Among the newest papers a tier is counted in the newest SPAN first, which only pays
+    when that finds WINDOW candidates. Once a tier of the search does not, the narrower
+    tiers skip it: the same newest candidates are found either way, so the same results."""
+    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(5)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    expected = find(library, "graph learning", limit=50)
+    spans: list[str] = []
+    run = store.PostgresSearch._run
+
+    def spy(session: Session, plan: store.Plan, tier: store.Tier, *args: Any) -> store._Found:
+        if "id + 0 > :low" in args[1]:
+            spans.append(args[1])
+        return run(session, plan, tier, *args)
+
+    monkeypatch.setattr(store.PostgresSearch, "_run", staticmethod(spy))
+    # The newest 2 papers are the span: fewer than WINDOW (2000) candidates there.
+    monkeypatch.setattr(store, "SPAN", 2)
+    assert find(library, "graph learning", limit=50) == expected
+    assert len(spans) == 1
