@@ -721,7 +721,10 @@ class PostgresSearch:
             spanned = {**where.params, "low": newest - SPAN}
             # "id + 0": not a range of the primary key, which the planner would walk
             # reading every row's keys instead of the index.
-            span = candidates + " AND id + 0 > :low"
+            # The tier's condition in brackets: an OR of alternatives would otherwise take
+            # the span for its last alternative alone, and the rows for the others would be
+            # filtered by reading their keys (kilobytes each) instead of by the index alone.
+            span = f"SELECT id FROM {RECENT_INDEX} WHERE ({condition}) AND id + 0 > :low"
             found = self._run(session, plan, tier, 0, span, spanned, exact)
             if found.candidates >= WINDOW:
                 return self._among(session, plan, tier, needed, found.matches) if needed else found

@@ -1171,23 +1171,27 @@ def test_postgres_looks_at_the_newest_span_once_when_it_is_sparse(
 ) -> None:
     """Among the newest papers a tier is counted in the newest SPAN first, which only pays
     when that finds WINDOW candidates. Once a tier of the search does not, the narrower
-    tiers skip it: the same newest candidates are found either way, so the same results."""
+    tiers skip it: the same newest candidates are found either way, so the same results.
+    The span holds its papers alone, whatever the tier's alternatives."""
     fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(5)]
     with library.begin() as session:
         session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
         insert_terms(session, fresh)
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
     expected = find(library, "graph learning", limit=50)
-    spans: list[str] = []
+    spans: list[int] = []
     run = store.PostgresSearch._run
 
     def spy(session: Session, plan: store.Plan, tier: store.Tier, *args: Any) -> store._Found:
+        found = run(session, plan, tier, *args)
         if "id + 0 > :low" in args[1]:
-            spans.append(args[1])
-        return run(session, plan, tier, *args)
+            spans.append(found.candidates)
+        return found
 
     monkeypatch.setattr(store.PostgresSearch, "_run", staticmethod(spy))
     # The newest 2 papers are the span: fewer than WINDOW (2000) candidates there.
     monkeypatch.setattr(store, "SPAN", 2)
     assert find(library, "graph learning", limit=50) == expected
-    assert len(spans) == 1
+    # Only the span's papers, also for a tier with alternatives (the words, or the query
+    # read as one keyword): the span is not the last alternative's alone.
+    assert spans == [2]
