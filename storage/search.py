@@ -303,6 +303,12 @@ _TEXTS: dict[Columns, tuple[int, ...]] = {
 }
 
 
+def _spaced(text: str) -> str:
+    """An analysed text's keys between single spaces, and one before and after. They are
+    so already unless a key is empty (two spaces in a row), which FTS5 does not see."""
+    return f" {text} " if "  " not in text else f" {' '.join(text.split())} "
+
+
 @dataclass(frozen=True, slots=True)
 class _Known:
     """Every match of a plan's broadest tier, with their analysed texts: the broadest tier
@@ -323,7 +329,7 @@ class _Known:
         texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
-                texts.append((row[0], tuple(f" {' '.join(t.split())} " for t in row[1:])))
+                texts.append((row[0], tuple(map(_spaced, row[1:]))))
         return cls(ids, texts)
 
     def _with(self, clause: Clause) -> set[int]:

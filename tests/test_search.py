@@ -1195,3 +1195,15 @@ def test_postgres_looks_at_the_newest_span_once_when_it_is_sparse(
     # Only the span's papers, also for a tier with alternatives (the words, or the query
     # read as one keyword): the span is not the last alternative's alone.
     assert spans == [2]
+
+
+def test_known_matches_read_keys_as_fts5_does() -> None:
+    """A rare query's tiers are checked in the analysed texts of its matches by looking for
+    each phrase's keys between spaces: an empty key (two spaces) is no word to FTS5, so it
+    does not come between two words of a phrase there either."""
+    assert store._spaced("graph neural") == " graph neural "
+    assert store._spaced("graph  neural ") == " graph neural "
+    known = store._Known([1, 2], [(2, (" a ", " graph neural ", " ", " ")), (1, (" b ",) * 4)])
+    phrase = store.Clause("abstract_exact", (("graph", "neural"),))
+    assert known.matching(store.Tier((phrase,)), ()) == [2]
+    assert known.matching(store.Tier((phrase,)), (store.Clause("title_exact", (("a",),)),)) == []
