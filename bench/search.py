@@ -12,7 +12,14 @@ At each size a fixed mix of queries runs through bot.search.search, each in a ne
 as the bot would: common topic words, rare words, quoted phrases, several words, unfinished
 last words, misspellings, method names, and rare combinations of six common words. After a
 warm-up round, --rounds rounds are timed; p50 and p95 are over every timed query at that
-size.
+size, and "cpu p95" over the CPU time per query: this process's (on SQLite all of the work)
+and, on PostgreSQL, the server process's when it runs on this machine. Less moved by other
+jobs on the machine than the time.
+
+--library SIZE=URL measures libraries built earlier (several sizes, in one run) instead of
+growing one. --load-from fills an empty PostgreSQL database (--url) with a SQLite library
+built here, in far less time than PostgreSQL's own insert path takes for a million papers
+(the GIN index of every paper's keys is built once instead of paper by paper): see `load`.
 """
 
 from __future__ import annotations
@@ -22,14 +29,18 @@ import itertools
 import math
 import random
 import re
+import sqlite3
 import statistics
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+import psycopg
+from psycopg import Cursor
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.records import Paper
@@ -37,7 +48,8 @@ from bot.search import search
 from bot.sources import parse_page
 from storage import db, queries
 from storage.models import PaperRow
-from storage.search_index import vocabulary_words
+from storage.search import FTS_INDEX, RECENT_INDEX
+from storage.search_index import TERMS_TABLE, vocabulary_words
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 SIZES = (10_000, 200_000, 1_000_000)
@@ -160,15 +172,107 @@ def grow(sessions: sessionmaker[Session], corpus: Corpus, size: int, rng: random
             queries.insert_new_papers(session, batch, now)
 
 
-def timed(sessions: sessionmaker[Session], query: str) -> float:
-    start = time.perf_counter()
+# The tables a library's papers fill, in the order their foreign keys need.
+LOADED = ("papers", TERMS_TABLE, "search_words", "search_families", "search_acronyms")
+_GIN_INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes "
+    "WHERE tablename IN ('papers_fts', 'papers_fts_recent') AND indexdef LIKE '%USING gin%'"
+)
+
+
+def _copy(sqlite: sqlite3.Connection, cursor: Cursor[Any], table: str, where: str = "") -> None:
+    columns = ", ".join(row[1] for row in sqlite.execute(f"PRAGMA table_info({table})"))
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in sqlite.execute(f"SELECT {columns} FROM {table} {where}"):
+            copy.write_row(row)
+
+
+def load(source: Path, engine: Engine) -> None:
+    """Copy the library in SQLite file `source` into the empty PostgreSQL database of
+    `engine`, both at the latest revision, leaving what paperboy's own ingest of the same
+    papers would: the same rows in every table, the same indexes.
+
+    The rows are copied (COPY) and indexed by the migrations' own triggers: the analysed
+    texts' insert trigger writes each paper's tsvector, and the newest papers' trigger,
+    enabled for the newest papers alone, lists them as it does on ingest. What is left out
+    is the GIN indexes' upkeep row by row: they are dropped for the copy and built again,
+    from their own definitions, once at the end."""
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as sqlite:
+        newest = int(sqlite.execute("SELECT max(id) FROM papers").fetchone()[0])
+        # The SQLite library's index of the newest papers holds as many as PostgreSQL's.
+        recent = sqlite.execute(f"SELECT count(*) FROM {RECENT_INDEX}_docsize").fetchone()[0]
+        with psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(False)) as pg:
+            cursor = pg.cursor()
+            cursor.execute("SET TIME ZONE 'UTC'")  # SQLite's timestamps are UTC
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            indexes = cursor.execute(_GIN_INDEXES).fetchall()
+            for name, _ in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+            trigger = f"TRIGGER {RECENT_INDEX}_sync"
+            cursor.execute(f"ALTER TABLE {FTS_INDEX} DISABLE {trigger}")
+            for table in LOADED:
+                if table != TERMS_TABLE:
+                    _copy(sqlite, cursor, table)
+                    continue
+                # The newest papers with the newest papers' trigger on, as on ingest.
+                _copy(sqlite, cursor, table, f"WHERE id <= {newest - recent}")
+                cursor.execute(f"ALTER TABLE {FTS_INDEX} ENABLE {trigger}")
+                _copy(sqlite, cursor, table, f"WHERE id > {newest - recent}")
+            for _, definition in indexes:
+                cursor.execute(definition)
+            cursor.execute("SELECT setval('papers_id_seq', %s)", (newest,))
+            pg.commit()
+            pg.autocommit = True
+            cursor.execute("ANALYZE")
+
+
+def server_cpu(session: Session) -> float:
+    """The CPU time (ms) of the PostgreSQL server process serving this session, when it runs
+    on this machine (/proc/PID/schedstat, in nanoseconds); 0 otherwise."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0.0
+    pid = session.connection().connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def timed(sessions: sessionmaker[Session], query: str) -> tuple[float, float]:
+    """The query's time and CPU time (ms): this thread's, and on PostgreSQL the server
+    process's too when it runs here. A figure other jobs on the machine move less."""
+    start, cpu = time.perf_counter(), time.thread_time()
     with sessions() as session:
+        server = server_cpu(session)
         search(session, query)
-    return (time.perf_counter() - start) * 1000
+        server = server_cpu(session) - server
+    return (time.perf_counter() - start) * 1000, (time.thread_time() - cpu) * 1000 + server
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
+
+
+def library(value: str) -> tuple[int, str]:
+    size, _, url = value.partition("=")
+    return int(size.replace(",", "").replace("_", "")), url
+
+
+def measure(
+    sessions: sessionmaker[Session], corpus: Corpus, size: int, per_kind: int, rounds: int
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Every query's time (ms) by kind, and every CPU time, after a warm-up round."""
+    mix = corpus.queries(size, random.Random(7), per_kind)
+    for _, query in mix:  # warm-up: the page cache, the compiled statements
+        timed(sessions, query)
+    by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    cpu: list[float] = []
+    for _ in range(rounds):
+        for kind, query in mix:
+            took, used = timed(sessions, query)
+            by_kind[kind].append(took)
+            cpu.append(used)
+    return by_kind, cpu
 
 
 def main() -> None:
@@ -185,36 +289,62 @@ def main() -> None:
         help="build the library in this database instead, e.g. an empty PostgreSQL one "
         "(default: a SQLite file in the workdir)",
     )
+    parser.add_argument(
+        "--load-from",
+        type=Path,
+        help="only fill the empty PostgreSQL database --url with this SQLite library (the "
+        "search-bench.db of an earlier run's --workdir), then stop",
+    )
+    parser.add_argument(
+        "--library",
+        type=library,
+        action="append",
+        default=[],
+        metavar="SIZE=URL",
+        help="measure this library of SIZE papers, built earlier, instead of growing one "
+        "(repeat for each size)",
+    )
     args = parser.parse_args()
 
+    if args.load_from:
+        engine = db.make_engine(args.url)
+        db.upgrade(engine)
+        start = time.perf_counter()
+        load(args.load_from, engine)
+        print(f"loaded {args.load_from} in {time.perf_counter() - start:.0f} s")
+        engine.dispose()
+        return
     corpus = Corpus(args.seeds)
+    results: dict[int, list[float]] = {}
+    print(f"{'papers':>9}  {'build':>8}  {'p50':>7}  {'p95':>7}  {'cpu p95':>7}   p95 by kind (ms)")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(args.url or f"sqlite:///{workdir / 'search-bench.db'}")
-        db.upgrade(engine)
-        sessions = db.make_sessions(engine)
+        grown = args.url or f"sqlite:///{workdir / 'search-bench.db'}"
+        libraries = dict(args.library) or dict.fromkeys(args.sizes, grown)
         build_rng = random.Random(42)
-        results: dict[int, list[float]] = {}
-        print(f"{'papers':>9}  {'build':>8}  {'p50':>7}  {'p95':>7}   p95 by kind (ms)")
-        for size in sorted(args.sizes):
+        for size in sorted(libraries):
+            engine = db.make_engine(libraries[size])
+            db.upgrade(engine)
+            sessions = db.make_sessions(engine)
             start = time.perf_counter()
-            grow(sessions, corpus, size, build_rng)
+            if args.library:
+                with sessions() as session:
+                    have = session.scalar(select(func.count()).select_from(PaperRow))
+                if have != size:
+                    parser.error(f"the library of {size:,} papers has {have:,}")
+            else:
+                grow(sessions, corpus, size, build_rng)
             built = time.perf_counter() - start
-            mix = corpus.queries(size, random.Random(7), args.per_kind)
-            for _, query in mix:  # warm-up: the page cache, the compiled statements
-                timed(sessions, query)
-            by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
-            for _ in range(args.rounds):
-                for kind, query in mix:
-                    by_kind[kind].append(timed(sessions, query))
+            by_kind, cpu = measure(sessions, corpus, size, args.per_kind, args.rounds)
+            engine.dispose()
             results[size] = [ms for times in by_kind.values() for ms in times]
             kinds = "  ".join(f"{kind} {p95(times):.1f}" for kind, times in by_kind.items())
             print(
                 f"{size:>9,}  {built:7.1f}s  {statistics.median(results[size]):5.1f}ms"
-                f"  {p95(results[size]):5.1f}ms   {kinds}"
+                f"  {p95(results[size]):5.1f}ms  {p95(cpu):5.1f}ms   {kinds}",
+                flush=True,
             )
-        engine.dispose()
     if len(results) > 1:
         low, high = min(results), max(results)
         ratio = p95(results[high]) / p95(results[low])

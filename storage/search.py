@@ -11,7 +11,7 @@ from those keys, which are letters and digits only. SQLite uses FTS5 (migrations
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from itertools import pairwise
@@ -208,6 +208,35 @@ def _fts5_tier(tier: Tier) -> str:
     return " OR ".join(f"({c})" for c in conjunctions)
 
 
+def _within(part: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether `part` is a run of consecutive words of `phrase`."""
+    width = len(part)
+    return any(tuple(phrase[i : i + width]) == tuple(part) for i in range(len(phrase) - width + 1))
+
+
+def _implies(clauses: Sequence[Clause], clause: Clause) -> bool:
+    """Whether every paper with all of `clauses` has `clause`: one of them looks in the same
+    columns, and each of its phrases holds one of the clause's."""
+    return any(
+        c.columns == clause.columns
+        and all(any(_within(part, phrase) for part in clause.phrases) for phrase in c.phrases)
+        for c in clauses
+    )
+
+
+def matched(tier: Tier) -> Tier:
+    """A tier with the same matches, without the alternatives its clauses already cover: a
+    query read as one keyword is often the same words in a row, a phrase every paper with
+    it has each word of. Only for finding matches: ranking scores the alternatives too.
+    The index then reads each word's postings once, not again to look for the phrase."""
+    kept = tuple(
+        alternative
+        for alternative in tier.alternatives
+        if not all(_implies(alternative, clause) for clause in tier.clauses)
+    )
+    return Tier(tier.clauses, kept)
+
+
 def _fts5_query(clauses: Sequence[str], exclude: Sequence[Clause]) -> str:
     query = "(" + " AND ".join(clauses) + ")"
     if exclude:
@@ -217,6 +246,12 @@ def _fts5_query(clauses: Sequence[str], exclude: Sequence[Clause]) -> str:
 
 _RECENT_FLOOR_SQL = text(f"SELECT min(id) FROM {RECENT_INDEX}_docsize")
 _OLDEST_SQL = text("SELECT min(id) FROM papers")
+
+
+_COUNT_SQL = text(
+    f"SELECT count(*) FROM (SELECT rowid FROM {RECENT_INDEX} WHERE {RECENT_INDEX} MATCH :query "
+    "AND rowid >= :floor ORDER BY rowid ASC LIMIT :limit)"
+)
 
 
 @cache
@@ -238,7 +273,7 @@ def _newest(session: Session, index: str, query: str, floor: int = 0) -> list[in
     found = session.scalars(_matches_sql(index, "ASC"), params).all()
     if len(found) <= WINDOW:
         return list(found[::-1])
-    return list(session.scalars(_matches_sql(index, "DESC"), {**params, "limit": WINDOW}))
+    return list(session.scalars(_matches_sql(index, "DESC"), {**params, "limit": WINDOW}).all())
 
 
 @cache
@@ -268,22 +303,10 @@ _TEXTS: dict[Columns, tuple[int, ...]] = {
 }
 
 
-def _has(texts: Sequence[tuple[list[str], set[str]]], clause: Clause) -> bool:
-    """Whether analysed texts (keys, and the set of them) have a phrase of the clause, as
-    FTS5 reads them: words in a row within one column."""
-    for column in _TEXTS[clause.columns]:
-        keys, present = texts[column]
-        for phrase in clause.phrases:
-            if not present.issuperset(phrase):
-                continue
-            width = len(phrase)
-            if width == 1 or any(
-                tuple(keys[i : i + width]) == phrase
-                for i in range(len(keys) - width + 1)
-                if keys[i] == phrase[0]
-            ):
-                return True
-    return False
+def _spaced(text: str) -> str:
+    """An analysed text's keys between single spaces, and one before and after. They are
+    so already unless a key is empty (two spaces in a row), which FTS5 does not see."""
+    return f" {text} " if "  " not in text else f" {' '.join(text.split())} "
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,24 +317,38 @@ class _Known:
     reading the words' long posting lists again for each tier."""
 
     ids: list[int]  # newest first
-    texts: dict[int, tuple[tuple[list[str], set[str]], ...]]
+    # Each analysed text as its keys between single spaces, with one before and after: a
+    # phrase is in it, as FTS5 reads it (words in a row within one column), when its keys so
+    # spaced are, which str's search in C finds.
+    texts: list[tuple[int, tuple[str, ...]]]
+    # The papers with each clause asked about: tiers share clauses.
+    having: dict[Clause, set[int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: Session, ids: list[int]) -> _Known:
-        texts = {}
+        texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
-                texts[row[0]] = tuple((keys := t.split(), set(keys)) for t in row[1:])
+                texts.append((row[0], tuple(map(_spaced, row[1:]))))
         return cls(ids, texts)
+
+    def _with(self, clause: Clause) -> set[int]:
+        if clause not in self.having:
+            found: set[int] = set()
+            for column in _TEXTS[clause.columns]:
+                for phrase in clause.phrases:
+                    run = f" {' '.join(phrase)} "
+                    found.update(paper for paper, texts in self.texts if run in texts[column])
+            self.having[clause] = found
+        return self.having[clause]
 
     def matching(self, tier: Tier, exclude: Sequence[Clause]) -> list[int]:
         """The papers with the tier and no exclusion, newest first."""
-        return [
-            paper
-            for paper in self.ids
-            if any(all(_has(self.texts[paper], c) for c in cs) for cs in tier.conjunctions)
-            and not any(_has(self.texts[paper], c) for c in exclude)
-        ]
+        found = set[int]().union(
+            *(set.intersection(*map(self._with, clauses)) for clauses in tier.conjunctions)
+        )
+        found.difference_update(*map(self._with, exclude))
+        return [paper for paper in self.ids if paper in found]
 
 
 class Fts5Search:
@@ -366,11 +403,19 @@ class Fts5Search:
         )
         clauses = [expression for expression, _ in units]
         query = _fts5_query(clauses, plan.exclude)
+        matching = _fts5_query([_fts5_tier(matched(tier))], plan.exclude)
         library = self._library(session)
         if library is None:
             return []
         floor, older = library
-        recent, cut = self._window(session, query, floor)
+        known = self._known[1] if self._known is not None and self._known[0] == plan else None
+        if known is not None:
+            # Every match is known: the recent ones are those from the recent index's floor.
+            window = known.matching(tier, plan.exclude)
+            recent_ids = [paper for paper in window if paper >= floor]
+            recent, cut = len(recent_ids), (recent_ids[-1] if recent_ids else 0)
+        else:
+            recent, cut = self._window(session, matching, floor)
         if recent >= RECENT_ENOUGH or (recent and not (older and exhaustive)):
             params = {"limit": needed, "rank_query": query, "cut": cut}
             return list(session.scalars(_ranked_sql(RECENT_INDEX, filtered=False), params))
@@ -378,10 +423,8 @@ class Fts5Search:
             return []
         # A tier of title words looks through titles only, not every abstract.
         index = TITLE_INDEX if titles_only(tier) and not plan.exclude else FTS_INDEX
-        if self._known is not None and self._known[0] == plan:
-            window = self._known[1].matching(tier, plan.exclude)
-        else:
-            window = _newest(session, index, query)
+        if known is None:
+            window = _newest(session, index, matching)
         if not window:
             return []
         scored = [
@@ -402,7 +445,7 @@ class Fts5Search:
 
     def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
-        query = _fts5_query([_fts5_tier(tier)], plan.exclude)
+        query = _fts5_query([_fts5_tier(matched(tier))], plan.exclude)
         library = self._library(session)
         if library is None:
             return Count(0)
@@ -425,7 +468,10 @@ class Fts5Search:
 
     def _word_common(self, session: Session, word: str, floor: int) -> bool:
         if word not in self._common_words:
-            found = self._window(session, fts5_quoted([word]), floor)[0]
+            # Counted oldest first, as far as WINDOW: which the newest WINDOW are does not
+            # matter here, and reading them newest first would read the whole posting list.
+            params = {"query": fts5_quoted([word]), "floor": floor, "limit": WINDOW}
+            found = session.scalar(_COUNT_SQL, params) or 0
             self._common_words[word] = found >= WINDOW
         return self._common_words[word]
 
@@ -557,14 +603,13 @@ def _tier_sql(candidates: str, check: bool) -> TextClause:
     )
 
 
-# For this transaction (see PostgresSearch._library).
-_PG_SETTINGS_SQL = text(
+# The settings for this transaction (see PostgresSearch._library), then the bounds: one
+# round trip (the bounds are read through the primary keys whatever the settings).
+_PG_BOUNDS_SQL = text(
     "SELECT set_config('jit', 'off', true), "
     "set_config('max_parallel_workers_per_gather', '0', true), "
-    "set_config('enable_seqscan', 'off', true)"
-)
-_PG_BOUNDS_SQL = text(
-    f"SELECT (SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
+    "set_config('enable_seqscan', 'off', true), "
+    f"(SELECT min(id) FROM {RECENT_INDEX}), (SELECT max(id) FROM {RECENT_INDEX}), "
     f"(SELECT min(id) FROM {FTS_INDEX})"
 )
 # A tier among the newest papers is looked for among the newest SPAN first: a common one
@@ -608,6 +653,9 @@ class PostgresSearch:
         # match of the plan's broadest tier, when they are few enough to be all known.
         self._bounds: tuple[int, int, bool] | None = None
         self._all: tuple[Plan, list[int]] | None = None
+        # A plan with fewer than WINDOW candidates of a tier among the newest SPAN papers:
+        # its narrower tiers are looked for among all the newest papers at once.
+        self._sparse: Plan | None = None
 
     def _library(self, session: Session) -> tuple[int, int, bool] | None:
         """The newest papers' oldest and newest ids, and whether older papers exist; None:
@@ -618,8 +666,7 @@ class PostgresSearch:
             # (JIT) and start parallel workers, each of which takes longer than the query.
             # And for a key most papers have, reading every row's keys would still look
             # about as cheap as the index, which it is not: the index it is.
-            session.execute(_PG_SETTINGS_SQL)
-            floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
+            *_, floor, newest, oldest = session.execute(_PG_BOUNDS_SQL).one()
             if floor is None:
                 return None
             self._bounds = floor, newest, floor > oldest
@@ -672,15 +719,22 @@ class PostgresSearch:
             exact = False
         candidates = f"SELECT id FROM {RECENT_INDEX} WHERE {condition}"
         floor, newest, _ = library
-        if newest - SPAN > floor:
+        # Either way the same newest WINDOW candidates are found: the span only saves
+        # reading older ones when it has that many, which a narrower tier will not when a
+        # broader one did not.
+        if newest - SPAN > floor and self._sparse != plan:
             # Counted first (with exact keys, no tsvector read), ranked once found enough.
             spanned = {**where.params, "low": newest - SPAN}
             # "id + 0": not a range of the primary key, which the planner would walk
             # reading every row's keys instead of the index.
-            span = candidates + " AND id + 0 > :low"
+            # The tier's condition in brackets: an OR of alternatives would otherwise take
+            # the span for its last alternative alone, and the rows for the others would be
+            # filtered by reading their keys (kilobytes each) instead of by the index alone.
+            span = f"SELECT id FROM {RECENT_INDEX} WHERE ({condition}) AND id + 0 > :low"
             found = self._run(session, plan, tier, 0, span, spanned, exact)
             if found.candidates >= WINDOW:
                 return self._among(session, plan, tier, needed, found.matches) if needed else found
+            self._sparse = plan
         return self._run(session, plan, tier, needed, candidates, where.params, exact)
 
     def _everywhere(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:

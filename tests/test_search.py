@@ -1133,8 +1133,80 @@ def test_tiers_of_a_rare_query_are_checked_among_its_broadest_tiers_matches(
         return newest(session, index, query, floor)
 
     monkeypatch.setattr(store, "_newest", spy)
+    recent: list[str] = []
+    window = store.Fts5Search._window
+
+    def window_spy(session: Session, expression: str, floor: int) -> tuple[int, int]:
+        recent.append(expression)
+        return window(session, expression, floor)
+
+    monkeypatch.setattr(store.Fts5Search, "_window", staticmethod(window_spy))
     outcome = find(library, "graph hypernetworks", limit=50)
     assert read == [store.FTS_INDEX]
+    # Nor is the recent index read again for each tier: only the count's window, and the
+    # words whose commonness decides what is scored.
+    assert len(recent) == 1 + len([e for e in recent if e.startswith('"')])
     assert (outcome.matches, outcome.capped) == (len(expected["graph hypernetworks"]), False)
     for query in queries:
         assert everything(library, query) == expected[query], query
+
+
+def test_matching_leaves_out_alternatives_the_clauses_cover() -> None:
+    """Finding a tier's matches skips an alternative every paper with the tier's clauses
+    already has (the words in a row, as the query read as one keyword often is); an
+    alternative of other words, or in other columns, stays. Ranking keeps them all."""
+    words = tuple(store.Clause("family", ((word,),)) for word in ("graph", "neural", "network"))
+    in_a_row = (store.Clause("family", (("graph", "neural", "network"),)),)
+    acronym = (store.Clause("family", (("gnn",), ("graph", "neural", "network"))),)
+    elsewhere = (store.Clause("exact", (("graph", "neural", "network"),)),)
+    tier = store.Tier(words, (in_a_row, acronym, elsewhere))
+    assert store.matched(tier) == store.Tier(words, (acronym, elsewhere))
+    assert store.matched(store.Tier(words)) == store.Tier(words)
+    # A clause of alternative phrases is covered when each of its phrases holds one.
+    either = store.Clause("family", (("graph",), ("graphs",)))
+    both = (store.Clause("family", (("graph", "neural"), ("graphs", "neural"))),)
+    assert store.matched(store.Tier((either,), (both,))) == store.Tier((either,))
+
+
+@postgres_only
+def test_postgres_looks_at_the_newest_span_once_when_it_is_sparse(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Among the newest papers a tier is counted in the newest SPAN first, which only pays
+    when that finds WINDOW candidates. Once a tier of the search does not, the narrower
+    tiers skip it: the same newest candidates are found either way, so the same results.
+    The span holds its papers alone, whatever the tier's alternatives."""
+    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(5)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    expected = find(library, "graph learning", limit=50)
+    spans: list[int] = []
+    run = store.PostgresSearch._run
+
+    def spy(session: Session, plan: store.Plan, tier: store.Tier, *args: Any) -> store._Found:
+        found = run(session, plan, tier, *args)
+        if "id + 0 > :low" in args[1]:
+            spans.append(found.candidates)
+        return found
+
+    monkeypatch.setattr(store.PostgresSearch, "_run", staticmethod(spy))
+    # The newest 2 papers are the span: fewer than WINDOW (2000) candidates there.
+    monkeypatch.setattr(store, "SPAN", 2)
+    assert find(library, "graph learning", limit=50) == expected
+    # Only the span's papers, also for a tier with alternatives (the words, or the query
+    # read as one keyword): the span is not the last alternative's alone.
+    assert spans == [2]
+
+
+def test_known_matches_read_keys_as_fts5_does() -> None:
+    """A rare query's tiers are checked in the analysed texts of its matches by looking for
+    each phrase's keys between spaces: an empty key (two spaces) is no word to FTS5, so it
+    does not come between two words of a phrase there either."""
+    assert store._spaced("graph neural") == " graph neural "
+    assert store._spaced("graph  neural ") == " graph neural "
+    known = store._Known([1, 2], [(2, (" a ", " graph neural ", " ", " ")), (1, (" b ",) * 4)])
+    phrase = store.Clause("abstract_exact", (("graph", "neural"),))
+    assert known.matching(store.Tier((phrase,)), ()) == [2]
+    assert known.matching(store.Tier((phrase,)), (store.Clause("title_exact", (("a",),)),)) == []
