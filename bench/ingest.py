@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -69,15 +68,9 @@ Timing = tuple[float, float]
 
 def timed_ingest(sessions: sessionmaker[Session], sources: list[str], force: bool) -> Timing:
     _forget_words()
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), time.process_time()
     ingest.ingest_all(sessions, sources, FetchPolicy(), force=force)
-    return time.perf_counter() - start, _cpu() - cpu
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of the analysis workers it has seen end."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _forget_words() -> None:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -14,7 +14,6 @@ from typing import Literal
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.ahead import Ahead
 from bot.fetch import FetchError, FetchPolicy, fetch, read_file
 from bot.logs import redact, redact_url
 from bot.records import ParsedPage
@@ -22,7 +21,6 @@ from bot.sources import ParseError, parse_page
 from bot.sources.text import squash
 from storage import queries
 from storage.queries import StoreCounts
-from storage.search_index import Analysis, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +104,6 @@ class _Page:
     source: str
     digest: str
     page: ParsedPage
-    # Waits for its papers' analyses made ahead, if any were started.
-    analysed: Callable[[], Prepared] = dict
 
 
 def ingest_source(
@@ -149,11 +145,8 @@ def _read(
         return _failed_unexpectedly(sessions, source, exc, now)
 
 
-def _store_alone(
-    sessions: sessionmaker[Session], read: _Page, now: datetime, ahead: Ahead | None = None
-) -> SourceReport:
-    """Store one page, a transaction per batch of its papers (the next batch analysed
-    ahead, when `ahead` has a worker)."""
+def _store_alone(sessions: sessionmaker[Session], read: _Page, now: datetime) -> SourceReport:
+    """Store one page, a transaction per batch of its papers."""
     page = read.page
     try:
         counts = queries.store_in_batches(
@@ -161,7 +154,6 @@ def _store_alone(
             page.papers,
             now,
             lambda session, counts: _record(session, read, counts, now),
-            prepare=_prepare(read, ahead),
         )
     except Exception as exc:
         return _failed_unexpectedly(sessions, read.source, exc, now)
@@ -169,29 +161,17 @@ def _store_alone(
     return SourceReport.stored(read.source, page.format, counts)
 
 
-def _prepare(read: _Page, ahead: Ahead | None) -> queries.Prepare:
-    if ahead and len(read.page.papers) > queries.STORE_BATCH:
-        return ahead.start
-    return lambda papers: read.analysed  # the analyses started when it was read, if any
-
-
 def _store_together(
-    sessions: sessionmaker[Session], pages: Sequence[_Page], now: datetime, ahead: Ahead
+    sessions: sessionmaker[Session], pages: Sequence[_Page], now: datetime
 ) -> list[SourceReport]:
     """Store short pages in one transaction: a transaction, and each statement in it, costs
     about as much for a few papers as for a thousand. Should it fail, each page is stored
     alone, so that a page the database refuses fails alone."""
-    if not pages:
-        return []
     if len(pages) == 1:
-        return [_store_alone(sessions, pages[0], now, ahead)]
+        return [_store_alone(sessions, pages[0], now)]
     try:
-        prepared: dict[tuple[str, str], Analysis] = {}
-        for read in pages:
-            prepared.update(read.analysed())
         with sessions.begin() as session:
-            papers = [read.page.papers for read in pages]
-            counts = queries.store_pages(session, papers, now, prepared)
+            counts = queries.store_pages(session, [read.page.papers for read in pages], now)
             for read, page_counts in zip(pages, counts, strict=True):
                 _record(session, read, page_counts, now)
     except Exception:
@@ -289,69 +269,39 @@ def ingest_all(
     """Ingest every source in turn; one failing source never stops the others.
 
     Short pages are stored together, up to queries.STORE_BATCH papers a transaction; the
-    reports still come one per source, in order. A full batch is stored once the next one
-    is read, so that on a long ingest the next batch is analysed (bot/ahead.py) while this
-    one is written.
+    reports still come one per source, in order.
     """
-    # Not when parsing pages again: their papers are mostly stored, their analyses too.
-    ahead = Ahead(wanted=not force)
-    try:
-        return _ingest_all(sessions, sources, policy, on_done, force, now, ahead)
-    finally:
-        ahead.close()
-
-
-def _ingest_all(
-    sessions: sessionmaker[Session],
-    sources: Sequence[str],
-    policy: FetchPolicy,
-    on_done: Callable[[SourceReport], None],
-    force: bool,
-    now: datetime | None,
-    ahead: Ahead,
-) -> list[SourceReport]:
     reports: list[SourceReport] = []
-    full: list[_Page] = []  # a batch read, stored once the next one is
-    filling: list[_Page] = []  # the batch being read
+    waiting: list[_Page] = []
 
     def done(report: SourceReport) -> None:
         on_done(report)
         reports.append(report)
 
-    def store(pages: list[_Page]) -> None:
+    def store_waiting() -> None:
         # Stamped when stored, as a page read alone is: a digest between two stores of a
         # long run must not find later papers stamped before it.
-        for report in _store_together(sessions, pages, now or datetime.now(UTC), ahead):
+        for report in _store_together(sessions, waiting, now or datetime.now(UTC)):
             done(report)
-        pages.clear()
+        waiting.clear()
 
-    def store_waiting() -> None:
-        store(full)
-        store(filling)
-
-    for number, source in enumerate(sources, start=1):
-        if any(read.source == source for read in (*full, *filling)):
+    for source in sources:
+        if any(read.source == source for read in waiting):
             store_waiting()  # the second sighting of a source reads what the first stored
         read = _read(sessions, source, policy, force, now or datetime.now(UTC))
         if isinstance(read, SourceReport):
             store_waiting()
             done(read)
             continue
-        if not force and any(page.digest == read.digest for page in (*full, *filling)):
+        if any(page.digest == read.digest for page in waiting) and not force:
             # The same content as a page not stored yet: stored first, this one is then
             # unchanged, from the one reading (a server may answer differently the next time).
             store_waiting()
             done(_unchanged_or_stored(sessions, read, now or datetime.now(UTC)))
             continue
-        size = sum(len(page.page.papers) for page in filling)
+        size = sum(len(page.page.papers) for page in waiting)
         if size + len(read.page.papers) > queries.STORE_BATCH:
-            store(full)
-            full[:] = filling
-            filling.clear()
-        if number < len(sources) and len(read.page.papers) <= queries.STORE_BATCH:
-            # Not the last page: it would be stored next, with nothing to do meanwhile. A
-            # longer page is analysed a batch ahead as it is stored (_store_alone).
-            read = replace(read, analysed=ahead.start(read.page.papers))
-        filling.append(read)
+            store_waiting()
+        waiting.append(read)
     store_waiting()
     return reports

@@ -33,7 +33,6 @@ from storage.identity import title_key
 from storage.models import PaperRow, SourceRow
 from storage.search_index import (
     Indexed,
-    Prepared,
     analyse,
     indexed,
     update_vocabulary,
@@ -249,21 +248,13 @@ _NEWEST_PAPERS = (
 )
 
 
-def store_papers(
-    session: Session, papers: Sequence[Paper], now: datetime, prepared: Prepared | None = None
-) -> StoreCounts:
-    """Insert unseen papers and enrich known ones, inside the caller's transaction.
-
-    `prepared` holds analyses made ahead (search_index.analyse's, by title and abstract);
-    a paper not in it is analysed here."""
-    return store_pages(session, [papers], now, prepared)[0]
+def store_papers(session: Session, papers: Sequence[Paper], now: datetime) -> StoreCounts:
+    """Insert unseen papers and enrich known ones, inside the caller's transaction."""
+    return store_pages(session, [papers], now)[0]
 
 
 def store_pages(
-    session: Session,
-    pages: Sequence[Sequence[Paper]],
-    now: datetime,
-    prepared: Prepared | None = None,
+    session: Session, pages: Sequence[Sequence[Paper]], now: datetime
 ) -> list[StoreCounts]:
     """store_papers for several pages in one go, each page's counts apart: as if stored one
     after the other, with one statement per table for all of them."""
@@ -299,7 +290,7 @@ def store_pages(
     session.flush()
     _update(session, enriched_rows.values(), now)
     _insert(session, fresh, now)
-    _index(session, fresh, list(changed.values()), prepared or {})
+    _index(session, fresh, list(changed.values()))
     return counts
 
 
@@ -335,7 +326,6 @@ def _index(
     session: Session,
     fresh: Sequence[_Record],
     changed: Sequence[tuple[_Record, Indexed]],
-    prepared: Prepared,
 ) -> None:
     """Analyse new papers and stored ones whose abstract changed (given with what the
     vocabulary counted of them before) into the search tables and indexes."""
@@ -344,16 +334,11 @@ def _index(
     papers: list[tuple[_Record, Indexed | None]] = [(paper, None) for paper in fresh]
     for row, before in papers + list(changed):
         assert row.id is not None
-        text = (row.title, row.abstract)
-        analysed, after = prepared[text] if text in prepared else analyse(*text)
+        analysed, after = analyse(row.title, row.abstract)
         terms.append((row.id, *analysed))
         counts.append((before, after))
     write_terms(session, terms)
     update_vocabulary(session, counts)
-
-
-# Starts analysing papers (elsewhere) and gives a function that waits for the analyses.
-Prepare = Callable[[Sequence[Paper]], Callable[[], Prepared]]
 
 
 def store_in_batches(
@@ -362,24 +347,17 @@ def store_in_batches(
     now: datetime,
     finish: Callable[[Session, StoreCounts], None],
     batch: int = STORE_BATCH,
-    prepare: Prepare | None = None,
 ) -> StoreCounts:
     """store_papers, a transaction per `batch` papers; `finish` runs in the last one with
     the page's counts (so a page of one batch is stored whole or not at all, as before).
     A failure keeps the batches already committed: they are papers as any page has them,
     and storing them again finds them known. A paper repeated in a later batch is found
-    stored, as within one batch. With `prepare`, the next batch is being analysed while
-    this one is stored."""
+    stored, as within one batch."""
     parsed = new = known = enriched = 0
     starts = range(0, len(papers), batch) or range(1)
-    ahead = prepare(papers[:batch]) if prepare else dict
     for start in starts:
-        analysed = ahead
-        following = papers[start + batch : start + 2 * batch]
-        if prepare and following:
-            ahead = prepare(following)
         with sessions.begin() as session:
-            counts = store_papers(session, papers[start : start + batch], now, analysed())
+            counts = store_papers(session, papers[start : start + batch], now)
             parsed, new = parsed + counts.parsed, new + counts.new
             known, enriched = known + counts.known, enriched + counts.enriched
             if start == starts[-1]:
@@ -395,7 +373,7 @@ def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) 
     """
     fresh = [_new_paper(paper, title_key(paper.title)) for paper in papers]
     _insert(session, fresh, now)
-    _index(session, fresh, [], {})
+    _index(session, fresh, [])
 
 
 def _source(session: Session, location: str) -> SourceRow:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -204,9 +204,8 @@ def _index_new(bind: Connection, new_ids: list[int]) -> None:
 @dataclass(frozen=True, slots=True)
 class Indexed:
     """What the vocabulary tables count of one paper: its distinct vocabulary words and
-    their distinct families, each set joined by spaces (analyses made in a worker process
-    cross to the one storing them, and one string crosses far cheaper than a hundred), and
-    its acronym definitions."""
+    their distinct families, each set joined by spaces (one string is made and counted
+    faster than a set of a hundred), and its acronym definitions."""
 
     words: str
     families: str
@@ -219,9 +218,8 @@ class Indexed:
         return value.split() if isinstance(value, str) else value
 
 
-# A paper's analysis, and analyses made ahead of storing, by (title, abstract).
+# A paper's analysed texts and what the vocabulary counts of it.
 Analysis = tuple[Terms, Indexed]
-Prepared = Mapping[tuple[str, str], Analysis]
 
 
 def analyse(title: str, abstract: str) -> Analysis:

@@ -106,11 +106,9 @@ def test_pages_stored_together_are_stored_as_one_by_one(
     transactions: list[int] = []
     store_pages = queries.store_pages
 
-    def spied(
-        session: Session, papers: Any, now: datetime, prepared: Any = None
-    ) -> list[queries.StoreCounts]:
+    def spied(session: Session, papers: Any, now: datetime) -> list[queries.StoreCounts]:
         transactions.append(len(papers))
-        return store_pages(session, papers, now, prepared)
+        return store_pages(session, papers, now)
 
     monkeypatch.setattr(queries, "store_pages", spied)
     together = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
