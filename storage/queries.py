@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
@@ -356,13 +357,33 @@ def store_in_batches(
     parsed = new = known = enriched = 0
     starts = range(0, len(papers), batch) or range(1)
     for start in starts:
-        with sessions.begin() as session:
-            counts = store_papers(session, papers[start : start + batch], now)
-            parsed, new = parsed + counts.parsed, new + counts.new
-            known, enriched = known + counts.known, enriched + counts.enriched
-            if start == starts[-1]:
-                finish(session, StoreCounts(parsed, new, known, enriched))
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                with sessions.begin() as session:
+                    counts = store_papers(session, papers[start : start + batch], now)
+                    if start == starts[-1]:
+                        finish(
+                            session,
+                            StoreCounts(
+                                parsed + counts.parsed,
+                                new + counts.new,
+                                known + counts.known,
+                                enriched + counts.enriched,
+                            ),
+                        )
+                break
+            except IntegrityError:
+                # Another ingest stored one of these papers after this batch looked it up
+                # (the lookups come before the write lock): stored again, it is found.
+                if attempt == _CONFLICT_ATTEMPTS - 1:
+                    raise
+        parsed, new = parsed + counts.parsed, new + counts.new
+        known, enriched = known + counts.known, enriched + counts.enriched
     return StoreCounts(parsed, new, known, enriched)
+
+
+# Tries of a batch whose papers another ingest stored at the same moment.
+_CONFLICT_ATTEMPTS = 3
 
 
 def insert_new_papers(session: Session, papers: Sequence[Paper], now: datetime) -> None:

@@ -266,3 +266,28 @@ def test_new_papers_past_sqlites_largest_id_are_indexed_under_their_own_ids(
     assert dict(terms) == {
         ids[p.title]: terms_row(ids[p.title], p.title, p.abstract)["title_exact"] for p in ours
     }
+
+
+def test_a_paper_stored_meanwhile_by_another_ingest_is_found_not_a_failure(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    # Two ingests of the same new paper at once: the other commits it after this one found
+    # it missing, before this one inserts it. This batch's insert then broke a unique index
+    # and its page failed; stored again, the paper is found known.
+    other_engine = db.make_engine(engine.url.render_as_string(hide_password=False))
+    other = db.make_sessions(other_engine)
+    shared = Paper("Pruning at Scale", "We prune.", "2403.00001")
+    try:
+        another_writer_first(engine, "INSERT INTO papers ", lambda: store(other, [shared]))
+        page = [Paper("Our own paper", "On sparsity."), shared]
+        finished: list[queries.StoreCounts] = []
+        counts = queries.store_in_batches(
+            sessions, page, NOW, lambda session, counts: finished.append(counts)
+        )
+    finally:
+        other_engine.dispose()
+    assert counts == queries.StoreCounts(2, 1, 1, 0)
+    assert finished == [counts]
+    titles = [row.title for row in paper_rows(sessions)]
+    assert titles == ["Pruning at Scale", "Our own paper"]
+    assert_indexes_intact(sessions)
