@@ -123,10 +123,8 @@ def test_pages_stored_together_are_stored_as_one_by_one(
     assert_indexes_intact(sessions)
 
 
-def test_a_page_the_database_refuses_fails_alone(
-    sessions: sessionmaker[Session], seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bad = str(seed_pages[1])
+def refuse_to_record(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    """The database refuses to record that the page at `bad` was ingested."""
     record = queries.record_source_ingested
 
     def refuse(session: Session, location: str, **fields: Any) -> None:
@@ -135,6 +133,12 @@ def test_a_page_the_database_refuses_fails_alone(
         record(session, location, **fields)
 
     monkeypatch.setattr(queries, "record_source_ingested", refuse)
+
+
+def test_a_page_the_database_refuses_fails_alone(
+    sessions: sessionmaker[Session], seed_pages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_to_record(monkeypatch, str(seed_pages[1]))
     sources = [str(path) for path in seed_pages[:3]]
     reports = ingest.ingest_all(sessions, sources, FetchPolicy(), now=NOW)
     assert [r.status for r in reports] == ["ingested", "failed", "ingested"]
@@ -453,14 +457,7 @@ def test_a_page_the_same_as_one_that_failed_is_stored_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, second = twins
-    record = queries.record_source_ingested
-
-    def refuse(session: Session, location: str, **fields: Any) -> None:
-        if location == first:
-            raise OSError("disk full")
-        record(session, location, **fields)
-
-    monkeypatch.setattr(queries, "record_source_ingested", refuse)
+    refuse_to_record(monkeypatch, first)
     reports = ingest.ingest_all(sessions, [first, second], FetchPolicy(), now=NOW)
     assert [r.status for r in reports] == ["failed", "ingested"]
     with sessions() as session:
