@@ -58,6 +58,14 @@ class StoreCounts:
     known: int = 0
     enriched: int = 0
 
+    def __add__(self, other: StoreCounts) -> StoreCounts:
+        return StoreCounts(
+            self.parsed + other.parsed,
+            self.new + other.new,
+            self.known + other.known,
+            self.enriched + other.enriched,
+        )
+
 
 def in_chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
     """Values in slices short enough for one IN (...) list on either database."""
@@ -85,12 +93,12 @@ class _Record:
     project_url: str | None
     categories: list[str]
     keywords: list[str]
+    # Set for a stored paper; a new one gets its id when the batch is inserted.
     id: int | None = None
-    stored: bool = False
 
 
 # The columns of a _Record, in its fields' order.
-_FIELDS = tuple(name for name in _Record.__slots__ if name not in ("id", "stored"))
+_FIELDS = tuple(name for name in _Record.__slots__ if name != "id")
 _LOAD = select(*(getattr(PaperRow, name) for name in _FIELDS), PaperRow.id)
 
 
@@ -158,7 +166,7 @@ def _lists(values: list[str], sqlite: bool) -> Iterable[Sequence[str] | Select[t
 
 def _load(session: Session, *where: ColumnElement[bool]) -> Iterator[tuple[int, _Record]]:
     for row in session.execute(_LOAD.where(*where)):
-        yield row[-1], _Record(*row, stored=True)  # type: ignore[call-arg]
+        yield row[-1], _Record(*row)  # type: ignore[call-arg]
 
 
 def _merged(old: list[str], new: Sequence[str]) -> list[str]:
@@ -277,7 +285,7 @@ def store_pages(
                 fresh.append(row)
                 new += 1
             elif updates := _enrichment(row, paper):
-                if row.stored and row.id is not None:
+                if row.id is not None:  # stored before this batch
                     if "abstract" in updates and row.id not in changed:
                         changed[row.id] = (row, indexed(row.title, row.abstract))
                     enriched_rows.setdefault(row.id, (row, set()))[1].update(updates)
@@ -354,32 +362,24 @@ def store_in_batches(
     A failure keeps the batches already committed: they are papers as any page has them,
     and storing them again finds them known. A paper repeated in a later batch is found
     stored, as within one batch."""
-    parsed = new = known = enriched = 0
+    total = StoreCounts()
     starts = range(0, len(papers), batch) or range(1)
     for start in starts:
-        for attempt in range(_CONFLICT_ATTEMPTS):
+        last = start == starts[-1]
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             try:
                 with sessions.begin() as session:
                     counts = store_papers(session, papers[start : start + batch], now)
-                    if start == starts[-1]:
-                        finish(
-                            session,
-                            StoreCounts(
-                                parsed + counts.parsed,
-                                new + counts.new,
-                                known + counts.known,
-                                enriched + counts.enriched,
-                            ),
-                        )
+                    if last:
+                        finish(session, total + counts)
                 break
             except IntegrityError:
                 # Another ingest stored one of these papers after this batch looked it up
                 # (the lookups come before the write lock): stored again, it is found.
-                if attempt == _CONFLICT_ATTEMPTS - 1:
+                if attempt == _CONFLICT_ATTEMPTS:
                     raise
-        parsed, new = parsed + counts.parsed, new + counts.new
-        known, enriched = known + counts.known, enriched + counts.enriched
-    return StoreCounts(parsed, new, known, enriched)
+        total += counts
+    return total
 
 
 # Tries of a batch whose papers another ingest stored at the same moment.
