@@ -93,6 +93,19 @@ class Bot:
             await asyncio.sleep(0.02)
         return found[-1]
 
+    async def delivered(self, chat: int, at_least: int, timeout: float = 30.0) -> int:
+        """How many papers the chat counts as sent, once at least `at_least` (or after
+        `timeout` seconds): a handler records them in a thread after Telegram's answer, which
+        a loaded machine can delay past the moment its reply is seen."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            with self.sessions() as session:
+                row = subscriptions.find(session, chat)
+                count = subscriptions.delivered_count(session, row.id) if row else 0
+            if count >= at_least or asyncio.get_running_loop().time() > deadline:
+                return count
+            await asyncio.sleep(0.05)
+
     async def press(self, user: int, label: str, chat: int | None = None) -> str:
         message = next(
             m
@@ -188,19 +201,13 @@ async def test_digest_latest_and_more_button(bot: Bot) -> None:
     digest = await bot.say(ALICE, "/digest")
     assert digest.count("Pruning") >= 5
     assert "&lt;script&gt;" not in digest  # shown text: the tags arrive escaped, as text
-    with bot.sessions() as session:
-        row = subscriptions.find(session, ALICE)
-        assert row is not None
-        assert subscriptions.delivered_count(session, row.id) == 5
+    assert await bot.delivered(ALICE, 5) == 5
     more = await bot.press(ALICE, "9 more")
     assert "Pruning" in more
-    with bot.sessions() as session:
-        assert row is not None
-        assert subscriptions.delivered_count(session, row.id) == 10
+    assert await bot.delivered(ALICE, 10) == 10
     assert "Pruning" in await bot.say(ALICE, "/digest")
     assert "Nothing new" in await bot.say(ALICE, "/digest")
-    with bot.sessions() as session:
-        assert subscriptions.delivered_count(session, row.id) == 14
+    assert await bot.delivered(ALICE, 14) == 14
 
 
 @pytest.mark.backends(*BACKENDS)
@@ -648,16 +655,7 @@ async def test_papers_count_as_sent_only_once_telegram_accepted_them(bot: Bot) -
         assert row is not None
         assert subscriptions.delivered_count(session, row.id) == 0
     assert "Pruning" in await bot.say(ALICE, "/digest")
-    # The handler records the papers in a thread after Telegram's answer, which a loaded
-    # machine can delay past the moment the reply is seen: wait for the record, not a guess.
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        with bot.sessions() as session:
-            count = subscriptions.delivered_count(session, row.id)
-        if count >= 5 or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    assert count == 5
+    assert await bot.delivered(ALICE, 5) == 5
 
 
 async def test_follow_an_author_and_a_refused_category(bot: Bot) -> None:
