@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import peak
@@ -226,6 +227,58 @@ def library(size: int, seeds: Path) -> None:
             print(f"    {name:<32} {space / 1e6:9.1f} MB")
 
 
+def _empty_schema(engine: Engine) -> None:
+    """Drop what a run made in PostgreSQL's public schema (checked empty before the first)."""
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+def postgres(url: str, sources: list[str], papers: list[Paper], runs: int) -> dict[str, Timing]:
+    """On the empty PostgreSQL database `url`: the floor (the papers and their analysed texts
+    by plain psycopg statements in one transaction, the migrations' triggers indexing them)
+    and paperboy's first ingest, medians of `runs`, each on an emptied database."""
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        if connection.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")):
+            raise SystemExit("--url: the PostgreSQL database must be empty (it is emptied again)")
+    times: dict[str, list[Timing]] = {"floor": [], "first": []}
+    try:
+        for _ in range(runs):
+            db.upgrade(engine)
+            times["floor"].append(_postgres_floor(engine, papers))
+            _empty_schema(engine)
+            db.upgrade(engine)
+            times["first"].append(timed_ingest(db.make_sessions(engine), sources, force=False))
+            with engine.connect() as connection:
+                stored = connection.scalar(text("SELECT count(*) FROM papers_fts_recent"))
+            assert stored == len(papers), (stored, len(papers))
+            _empty_schema(engine)
+    finally:
+        engine.dispose()
+    return {
+        key: (statistics.median(t for t, _ in found), statistics.median(c for _, c in found))
+        for key, found in times.items()
+    }
+
+
+def _postgres_floor(engine: Engine, papers: list[Paper]) -> Timing:
+    _forget_words()
+    start, cpu = time.perf_counter(), time.process_time()
+    with engine.begin() as connection:
+        cursor = connection.connection.cursor()
+        cursor.executemany(
+            "INSERT INTO papers (id, title, title_key, abstract, authors, categories, keywords, "
+            "first_seen_at, updated_at) VALUES (%s, %s, %s, %s, '[]', '[]', '[]', %s, %s)",
+            [(number, *row) for number, row in enumerate(_rows(papers), start=1)],
+        )
+        cursor.executemany(
+            f"INSERT INTO papers_fts_terms (id, {COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+            [(n, *_terms(paper, True)) for n, paper in enumerate(papers, start=1)],
+        )
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def _counts(path: str) -> tuple[int, ...]:
     with sqlite3.connect(path) as connection:
         return tuple(
@@ -245,6 +298,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--library", type=int, default=0, help="also build a library of this many papers"
+    )
+    parser.add_argument(
+        "--url", help="also on PostgreSQL: an empty database, emptied again after each run"
     )
     args = parser.parse_args()
 
@@ -281,6 +337,7 @@ def main() -> None:
             times["reparse"].append(timed_ingest(sessions, sources, force=True))
             engine.dispose()
             assert _counts(floor_db) == _counts(cli_db) == _counts(f"{tmp}/bench{run}.db")
+        on_postgres = postgres(args.url, sources, papers, args.repeat) if args.url else {}
 
     entries = args.pages * args.per_page
     wall = {key: statistics.median(t for t, _ in timings) for key, timings in times.items()}
@@ -300,6 +357,17 @@ def main() -> None:
                 f" (first ingest), {figures['cli'] / figures[floor_key]:.2f}x (paperboy"
                 " ingest, whole command)"
             )
+    if on_postgres:
+        print(f"medians over {args.repeat} runs, each on an emptied PostgreSQL database:")
+        for key, label in (("floor", "floor: plain psycopg inserts"), ("first", LABELS["first"])):
+            elapsed, used = on_postgres[key]
+            print(
+                f"  {label:<34} {elapsed:8.3f} s  {len(papers) / elapsed:>9,.0f} papers/s"
+                f"  {elapsed / wall['first']:6.2f}x SQLite's first ingest  CPU (this process)"
+                f" {used:7.3f} s"
+            )
+        ratio = on_postgres["first"][0] / on_postgres["floor"][0]
+        print(f"paperboy / floor on PostgreSQL, time: {ratio:.2f}x (first ingest)")
     if args.memory_entries:
         memory(args.memory_entries, args.seeds)
     if args.library:
