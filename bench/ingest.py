@@ -227,6 +227,27 @@ def library(size: int, seeds: Path) -> None:
             print(f"    {name:<32} {space / 1e6:9.1f} MB")
 
 
+# Anything at all in the public schema (tables, sequences, functions, types, text search
+# configurations and dictionaries): the benchmark drops that schema, so it must be its own.
+_OBJECTS_IN_PUBLIC = text(
+    "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
+    " + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace)"
+    " + (SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace)"
+    " + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace = 'public'::regnamespace)"
+    " + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace = 'public'::regnamespace)"
+)
+
+
+def _refuse_unless_empty(url: str) -> None:
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(_OBJECTS_IN_PUBLIC):
+                raise SystemExit("--url: the PostgreSQL database must be empty (it is emptied)")
+    finally:
+        engine.dispose()
+
+
 def _empty_schema(engine: Engine) -> None:
     """Drop what a run made in PostgreSQL's public schema (checked empty before the first)."""
     with engine.begin() as connection:
@@ -239,9 +260,6 @@ def postgres(url: str, sources: list[str], papers: list[Paper], runs: int) -> di
     by plain psycopg statements in one transaction, the migrations' triggers indexing them)
     and paperboy's first ingest, medians of `runs`, each on an emptied database."""
     engine = db.make_engine(url)
-    with engine.connect() as connection:
-        if connection.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")):
-            raise SystemExit("--url: the PostgreSQL database must be empty (it is emptied again)")
     times: dict[str, list[Timing]] = {"floor": [], "first": []}
     try:
         for _ in range(runs):
@@ -303,6 +321,8 @@ def main() -> None:
         "--url", help="also on PostgreSQL: an empty database, emptied again after each run"
     )
     args = parser.parse_args()
+    if args.url:
+        _refuse_unless_empty(args.url)
 
     rng = random.Random(42)
     texts = synthetic_pages(args.seeds, args.pages, args.per_page, rng)
