@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -43,17 +44,23 @@ MODEL_TERMS = 1_000
 ANCHOR_TERMS = 12
 ANCHORS = 30
 
-_STOP = frozenset(STOP_WORDS | {family(word) for word in STOP_WORDS})
+
+@cache
+def _stop() -> frozenset[str]:
+    # On first use, not at import: a family reads the spelling dictionary (0.15 s), which
+    # `paperboy run` would otherwise load before it answers anything.
+    return frozenset(STOP_WORDS | {family(word) for word in STOP_WORDS})
 
 
 def features(analysed: Text) -> list[str]:
     """The terms of a paper: word families and adjacent pairs, the title's counted twice."""
+    stop = _stop()
     terms: list[str] = []
     for text, weight in ((analysed[0], TITLE_WEIGHT), (analysed[1], 1)):
         keys = text.split()
-        words = [key for key in keys if key not in _STOP and not key.isdigit()]
+        words = [key for key in keys if key not in stop and not key.isdigit()]
         pairs = [
-            f"{one}_{two}" for one, two in pairwise(keys) if one not in _STOP and two not in _STOP
+            f"{one}_{two}" for one, two in pairwise(keys) if one not in stop and two not in stop
         ]
         terms += (words + pairs) * weight
     return terms
