@@ -80,8 +80,9 @@ def suggest(code: str) -> str | None:
     return taxonomy()[found[0]][0] if found else None
 
 
-def _same(code: str) -> set[str]:
-    """A code with its alias, case-folded."""
+def prefixes(code: str) -> set[str]:
+    """A code with its alias, case-folded: what a paper's category (case-folded) is, or for
+    an archive starts with, if `within` takes it for `code`."""
     folded = code.casefold()
     return {folded} | {
         other.casefold()
@@ -91,15 +92,10 @@ def _same(code: str) -> set[str]:
     }
 
 
-def prefixes(code: str) -> set[str]:
-    """What a paper's category (case-folded) starts with if `within` takes it for `code`."""
-    return _same(code)
-
-
 def within(paper_categories: Iterable[str], code: str) -> bool:
     """Whether a paper listed (primary or cross-listed) in these categories is in `code`:
     the category, its alias, or any category of the archive `code` names."""
-    wanted = _same(code)
+    wanted = prefixes(code)
     archive = code.casefold() + "."
     return any(
         category.casefold() in wanted or category.casefold().startswith(archive)
