@@ -218,11 +218,7 @@ class Indexed:
         return value.split() if isinstance(value, str) else value
 
 
-# A paper's analysed texts and what the vocabulary counts of it.
-Analysis = tuple[Terms, Indexed]
-
-
-def analyse(title: str, abstract: str) -> Analysis:
+def analyse(title: str, abstract: str) -> tuple[Terms, Indexed]:
     """A paper's analysed texts and what the vocabulary counts of it, reading each text once
     (the same as terms_row and vocabulary_words give)."""
     title_words, abstract_words = words(title), words(abstract)
