@@ -101,6 +101,17 @@ def _rows(papers: list[Paper]) -> Iterator[tuple[object, ...]]:
 COLUMNS = "title_exact, abstract_exact, title_family, abstract_family"
 
 
+def _floor_inserts(placeholder: str) -> tuple[str, str]:
+    """The floor's two statements, for a driver's placeholder: the papers (the ids 1, 2, ...
+    of a new database), then their analysed texts under those ids."""
+    p = placeholder
+    return (
+        "INSERT INTO papers (title, title_key, abstract, authors, categories, keywords, "
+        f"first_seen_at, updated_at) VALUES ({p}, {p}, {p}, '[]', '[]', '[]', {p}, {p})",
+        f"INSERT INTO papers_fts_terms (id, {COLUMNS}) VALUES ({p}, {p}, {p}, {p}, {p})",
+    )
+
+
 def floor(path: str, papers: list[Paper], analysed: bool = True) -> Timing:
     """The same papers in the same tables and full-text indexes, written by plain sqlite3
     statements in one transaction: the papers, their analysed texts (analysed inside the
@@ -113,13 +124,10 @@ def floor(path: str, papers: list[Paper], analysed: bool = True) -> Timing:
     _forget_words()
     start, cpu = time.perf_counter(), time.process_time()
     connection.execute("BEGIN")
+    insert_papers, insert_terms = _floor_inserts("?")
+    connection.executemany(insert_papers, _rows(papers))
     connection.executemany(
-        "INSERT INTO papers (title, title_key, abstract, authors, categories, keywords, "
-        "first_seen_at, updated_at) VALUES (?, ?, ?, '[]', '[]', '[]', ?, ?)",
-        _rows(papers),
-    )
-    connection.executemany(
-        f"INSERT INTO papers_fts_terms (id, {COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+        insert_terms,
         ((number, *_terms(paper, analysed)) for number, paper in enumerate(papers, start=1)),
     )
     for index, columns in (
@@ -283,16 +291,12 @@ def postgres(url: str, sources: list[str], papers: list[Paper], runs: int) -> di
 def _postgres_floor(engine: Engine, papers: list[Paper]) -> Timing:
     _forget_words()
     start, cpu = time.perf_counter(), time.process_time()
+    insert_papers, insert_terms = _floor_inserts("%s")
     with engine.begin() as connection:
         cursor = connection.connection.cursor()
+        cursor.executemany(insert_papers, list(_rows(papers)))
         cursor.executemany(
-            "INSERT INTO papers (id, title, title_key, abstract, authors, categories, keywords, "
-            "first_seen_at, updated_at) VALUES (%s, %s, %s, %s, '[]', '[]', '[]', %s, %s)",
-            [(number, *row) for number, row in enumerate(_rows(papers), start=1)],
-        )
-        cursor.executemany(
-            f"INSERT INTO papers_fts_terms (id, {COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
-            [(n, *_terms(paper, True)) for n, paper in enumerate(papers, start=1)],
+            insert_terms, [(n, *_terms(paper, True)) for n, paper in enumerate(papers, start=1)]
         )
     return time.perf_counter() - start, time.process_time() - cpu
 
