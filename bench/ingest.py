@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import peak
@@ -235,51 +236,65 @@ def library(size: int, seeds: Path) -> None:
             print(f"    {name:<32} {space / 1e6:9.1f} MB")
 
 
-# Anything at all in the public schema (tables, sequences, functions, types, text search
-# configurations and dictionaries): the benchmark drops that schema, so it must be its own.
-_OBJECTS_IN_PUBLIC = text(
-    "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
-    " + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace)"
-    " + (SELECT count(*) FROM pg_type WHERE typnamespace = 'public'::regnamespace)"
-    " + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace = 'public'::regnamespace)"
-    " + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace = 'public'::regnamespace)"
-)
+# The schema the PostgreSQL runs make and drop, and the only one their connections see
+# (search_path): nothing else in the database is read, written or dropped.
+BENCH_SCHEMA = "paperboy_bench"
 
 
-def _refuse_unless_empty(url: str) -> None:
-    engine = db.make_engine(url)
+def _bench_engine(url: str) -> Engine:
+    """An engine for --url whose connections see BENCH_SCHEMA alone, or one clear line."""
     try:
-        with engine.connect() as connection:
-            if connection.scalar(_OBJECTS_IN_PUBLIC):
-                raise SystemExit("--url: the PostgreSQL database must be empty (it is emptied)")
-    finally:
-        engine.dispose()
+        parsed = db.database_url(url)
+    except ArgumentError as exc:
+        raise SystemExit(f"--url: not a database URL: {exc}") from None
+    if parsed.get_backend_name() != "postgresql":
+        raise SystemExit("--url: give a PostgreSQL database (postgresql://...)")
+    options = f"-csearch_path={BENCH_SCHEMA}"
+    return db.make_engine(parsed.update_query_dict({"options": options}).render_as_string(False))
 
 
-def _empty_schema(engine: Engine) -> None:
-    """Drop what a run made in PostgreSQL's public schema (checked empty before the first)."""
+def _make_schema(engine: Engine) -> None:
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {BENCH_SCHEMA}"))
+    except OperationalError as exc:
+        raise SystemExit(f"--url: cannot connect ({type(exc).__name__})") from None
+    except SQLAlchemyError as exc:
+        raise SystemExit(
+            f"--url: cannot create the schema {BENCH_SCHEMA} for the benchmark "
+            f"({type(exc).__name__}; if a run left it, DROP SCHEMA {BENCH_SCHEMA} CASCADE)"
+        ) from None
+
+
+def _drop_schema(engine: Engine) -> None:
     with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+        connection.execute(text(f"DROP SCHEMA {BENCH_SCHEMA} CASCADE"))
 
 
 def postgres(url: str, sources: list[str], papers: list[Paper], runs: int) -> dict[str, Timing]:
-    """On the empty PostgreSQL database `url`: the floor (the papers and their analysed texts
-    by plain psycopg statements in one transaction, the migrations' triggers indexing them)
-    and paperboy's first ingest, medians of `runs`, each on an emptied database."""
-    engine = db.make_engine(url)
+    """On the PostgreSQL database `url`, in a schema of the benchmark's own (made for each
+    run and dropped after it, also when the run fails): the floor (the papers and their
+    analysed texts by plain psycopg statements in one transaction, the migrations' triggers
+    indexing them) and paperboy's first ingest, medians of `runs`."""
+    engine = _bench_engine(url)
     times: dict[str, list[Timing]] = {"floor": [], "first": []}
     try:
         for _ in range(runs):
-            db.upgrade(engine)
-            times["floor"].append(_postgres_floor(engine, papers))
-            _empty_schema(engine)
-            db.upgrade(engine)
-            times["first"].append(timed_ingest(db.make_sessions(engine), sources, force=False))
-            with engine.connect() as connection:
-                stored = connection.scalar(text("SELECT count(*) FROM papers_fts_recent"))
-            assert stored == len(papers), (stored, len(papers))
-            _empty_schema(engine)
+            for key in times:
+                _make_schema(engine)
+                try:
+                    db.upgrade(engine)
+                    if key == "floor":
+                        times[key].append(_postgres_floor(engine, papers))
+                    else:
+                        sessions = db.make_sessions(engine)
+                        times[key].append(timed_ingest(sessions, sources, force=False))
+                    with engine.connect() as connection:
+                        stored = connection.scalar(text("SELECT count(*) FROM papers_fts_recent"))
+                    assert stored == len(papers), (key, stored, len(papers))
+                finally:
+                    engine.dispose()  # no connection of the run holds the schema
+                    _drop_schema(engine)
     finally:
         engine.dispose()
     return {
@@ -322,11 +337,19 @@ def main() -> None:
         "--library", type=int, default=0, help="also build a library of this many papers"
     )
     parser.add_argument(
-        "--url", help="also on PostgreSQL: an empty database, emptied again after each run"
+        "--url",
+        help=f"also on this PostgreSQL database, in a schema {BENCH_SCHEMA} made and dropped "
+        "for each run (nothing else in it is touched)",
     )
     args = parser.parse_args()
-    if args.url:
-        _refuse_unless_empty(args.url)
+    if args.url is not None:
+        # Checked before the SQLite part: the schema can be made, and is dropped again.
+        engine = _bench_engine(args.url)
+        try:
+            _make_schema(engine)
+            _drop_schema(engine)
+        finally:
+            engine.dispose()
 
     rng = random.Random(42)
     texts = synthetic_pages(args.seeds, args.pages, args.per_page, rng)
@@ -361,7 +384,7 @@ def main() -> None:
             times["reparse"].append(timed_ingest(sessions, sources, force=True))
             engine.dispose()
             assert _counts(floor_db) == _counts(cli_db) == _counts(f"{tmp}/bench{run}.db")
-        on_postgres = postgres(args.url, sources, papers, args.repeat) if args.url else {}
+        on_postgres = {} if args.url is None else postgres(args.url, sources, papers, args.repeat)
 
     entries = args.pages * args.per_page
     wall = {key: statistics.median(t for t, _ in timings) for key, timings in times.items()}
@@ -382,7 +405,7 @@ def main() -> None:
                 " ingest, whole command)"
             )
     if on_postgres:
-        print(f"medians over {args.repeat} runs, each on an emptied PostgreSQL database:")
+        print(f"medians over {args.repeat} runs, each in a new PostgreSQL schema:")
         for key, label in (("floor", "floor: plain psycopg inserts"), ("first", LABELS["first"])):
             elapsed, used = on_postgres[key]
             print(
