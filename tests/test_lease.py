@@ -95,9 +95,11 @@ def test_the_advisory_lock_goes_when_its_connection_dies(
         assert not second.acquire(NOW)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
             # The leader's server process ends, as when its machine or network goes.
+            # Waited for (up to 10 s): the signal alone returns before the process has gone
+            # and let go of its locks, which a busy machine showed.
             admin.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
                     "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
                 )
             )
