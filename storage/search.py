@@ -28,7 +28,7 @@ from storage.models import (
     SearchFamilyRow,
     SearchWordRow,
 )
-from storage.search_index import TERMS_TABLE
+from storage.search_index import RECENT, TERMS_TABLE
 
 # The FTS5 index of every paper, of the newest papers only, and of every title (see
 # Fts5Search); PostgreSQL's table of the newest papers has the same name.
@@ -122,8 +122,9 @@ class SearchBackend(Protocol):
         papers need not be looked for among the older ones."""
         ...
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
-        """How many papers match the tier, counting at most WINDOW."""
+    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
+        """How many papers match the tier, counting at most WINDOW; `needed`: how many of
+        them the page being shown needs."""
         ...
 
 
@@ -145,7 +146,7 @@ def search(session: Session, plan: Plan, *, limit: int, offset: int) -> HitPage:
     # A common query ranks its matches among the newest papers only (see Fts5Search).
     # The title tiers are still looked for through the whole library: a paper with the
     # exact words in its title comes first however old it is.
-    count = backend.count(session, plan, plan.tiers[-1])
+    count = backend.count(session, plan, plan.tiers[-1], needed)
     ordered: dict[int, None] = {}
     for tier in plan.tiers:
         # A tier's matches include the earlier tiers' (each tier loosens the last).
@@ -258,18 +259,21 @@ _COUNT_SQL = text(
 def _matches_sql(index: str, order: str) -> TextClause:
     return text(
         f"SELECT rowid FROM {index} WHERE {index} MATCH :query AND rowid >= :floor "
-        f"ORDER BY rowid {order} LIMIT :limit"
+        f"AND rowid < :ceiling ORDER BY rowid {order} LIMIT :limit"
     )
 
 
-def _newest(session: Session, index: str, query: str, floor: int = 0) -> list[int]:
-    """The newest WINDOW matches from id `floor` on, newest first.
+def _newest(
+    session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+) -> list[int]:
+    """The newest WINDOW matches with an id from `floor` to `ceiling` (excluded), newest
+    first.
 
     Oldest first, FTS5 skips along the rarest word's postings and stops after WINDOW + 1
     rows; newest first, it reads each word's whole posting list. So it asks oldest first,
     and has all the matches when there are no more than WINDOW: only a common query is
     asked again newest first."""
-    params = {"query": query, "floor": floor, "limit": WINDOW + 1}
+    params = {"query": query, "floor": floor, "ceiling": ceiling, "limit": WINDOW + 1}
     found = session.scalars(_matches_sql(index, "ASC"), params).all()
     if len(found) <= WINDOW:
         return list(found[::-1])
@@ -321,16 +325,18 @@ class _Known:
     # phrase is in it, as FTS5 reads it (words in a row within one column), when its keys so
     # spaced are, which str's search in C finds.
     texts: list[tuple[int, tuple[str, ...]]]
+    # False: only the newest of them, from a rare mix of common words (Fts5Search._staged).
+    complete: bool = True
     # The papers with each clause asked about: tiers share clauses.
     having: dict[Clause, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, session: Session, ids: list[int]) -> _Known:
+    def of(cls, session: Session, ids: list[int], complete: bool = True) -> _Known:
         texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
                 texts.append((row[0], tuple(map(_spaced, row[1:]))))
-        return cls(ids, texts)
+        return cls(ids, texts, complete)
 
     def _with(self, clause: Clause) -> set[int]:
         if clause not in self.having:
@@ -368,7 +374,8 @@ class Fts5Search:
       ranks its newest WINDOW matches on the whole index, but leaves out of the scoring the
       clauses that are common (WINDOW papers or more among the newest): bm25 gives them
       almost no weight anyway, and counting them is what is slow. If every clause is
-      common (a rare mix of common words), the matches are listed newest first.
+      common (a rare mix of common words), the matches are listed newest first, and only
+      as far back as the page needs (_staged): the count is then "N+".
     - The broadest tier, counted first, holds every match of every tier: when it has fewer
       than WINDOW, the other tiers find theirs among those papers (_Known) rather than read
       the index again.
@@ -409,6 +416,9 @@ class Fts5Search:
             return []
         floor, older = library
         known = self._known[1] if self._known is not None and self._known[0] == plan else None
+        if known is not None and not known.complete and titles_only(tier):
+            # Only the newest matches are known: titles are still looked for everywhere.
+            known = None
         if known is not None:
             # Every match is known: the recent ones are those from the recent index's floor.
             window = known.matching(tier, plan.exclude)
@@ -443,9 +453,10 @@ class Fts5Search:
         filtered = len(scored) < len(clauses)
         return list(session.scalars(_ranked_sql(index, filtered=filtered), params))
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
-        query = _fts5_query([_fts5_tier(matched(tier))], plan.exclude)
+        broadest = matched(tier)
+        query = _fts5_query([_fts5_tier(broadest)], plan.exclude)
         library = self._library(session)
         if library is None:
             return Count(0)
@@ -455,10 +466,37 @@ class Fts5Search:
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
             return Count(0)
-        found = _newest(session, FTS_INDEX, query)
+        if broadest.alternatives or not all(
+            self._common(session, clause, floor) for clause in broadest.clauses
+        ):
+            found, complete = _newest(session, FTS_INDEX, query), True
+        else:
+            found, complete = self._staged(session, query, floor, max(needed, RECENT_ENOUGH))
         if len(found) < WINDOW:
-            self._known = plan, _Known.of(session, found)
-        return Count(len(found), len(found) >= WINDOW)
+            self._known = plan, _Known.of(session, found, complete)
+        return Count(len(found), len(found) >= WINDOW or not complete)
+
+    @staticmethod
+    def _staged(session: Session, query: str, floor: int, enough: int) -> tuple[list[int], bool]:
+        """The newest matches of a rare mix of common words, newest first, and whether they
+        are all of them. Each word's posting list is long, and FTS5 reads every one to its
+        end for the matches from a floor on: so the library is read in spans, newest first
+        (4 and 16 times the recent index's size back from its floor, then the rest), until
+        `enough` are found, about a fifth of it for the first. Which matches are shown does
+        not change: they are listed newest first."""
+        found: list[int] = []
+        ceiling = 2**63 - 1
+        for start in (floor - 4 * RECENT, floor - 16 * RECENT):
+            if start <= 0:
+                break
+            found += _newest(session, FTS_INDEX, query, start, ceiling)
+            if len(found) >= WINDOW:
+                return found[:WINDOW], True
+            if len(found) >= enough:
+                return found, False
+            ceiling = start
+        found += _newest(session, FTS_INDEX, query, 0, ceiling)
+        return found[:WINDOW], True
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a
@@ -689,7 +727,7 @@ class PostgresSearch:
             return []
         return self._everywhere(session, plan, tier, needed).best
 
-    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
         library = self._library(session)
         if library is None:
             return Count(0)

@@ -925,6 +925,58 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     assert not outcome.more
 
 
+@sqlite_only
+def test_a_rare_mix_of_common_words_is_read_newest_first_only_as_far_as_the_page_needs(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seed papers old (ids up to about 500), three recent ones: at a million papers, every
+    # word of "learning with neural networks" is common, and few papers have them all.
+    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    monkeypatch.setattr(store.Fts5Search, "_word_common", lambda *args: True)
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    query = "learning with neural networks"
+
+    def pages(limit: int) -> list[list[str]]:
+        found: list[list[str]] = []
+        while page := find(library, query, limit=limit, offset=limit * len(found)).results:
+            found.append([result.title for result in page])
+        return found
+
+    # Read whole, as the library is smaller than the first span (4 recent indexes' sizes).
+    whole = pages(4)
+    first = find(library, query, limit=4)
+    assert not first.capped
+    assert first.matches == sum(map(len, whole)) > 12
+    # Spans that split the seed papers: the newest span already has the first page's, so
+    # the count is "N+"; every page is still the same, to the last.
+    monkeypatch.setattr(store, "RECENT", 24_950)
+    spans: list[tuple[int, int]] = []
+    newest = store._newest
+
+    def spy(
+        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+    ) -> list[int]:
+        if index == store.FTS_INDEX:
+            spans.append((floor, ceiling))
+        return newest(session, index, query, floor, ceiling)
+
+    monkeypatch.setattr(store, "_newest", spy)
+    staged = find(library, query, limit=4)
+    assert spans == [(200, 2**63 - 1)]
+    assert staged.capped
+    assert 4 <= staged.matches < first.matches
+    assert titles(staged) == whole[0]
+    assert pages(4) == whole
+    # A page past the first span's matches reads the next span, here the rest.
+    spans.clear()
+    beyond = staged.matches // 4
+    assert titles(find(library, query, limit=4, offset=4 * beyond)) == whole[beyond]
+    assert spans == [(200, 2**63 - 1), (0, 200)]
+
+
 @pytest.fixture(scope="module")
 def shared_library(
     seeded_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
