@@ -42,7 +42,7 @@ def _search_summary(outcome: SearchOutcome) -> str:
         return f"no more results: {total} papers match"
     line = f"results {outcome.offset + 1}-{outcome.offset + shown} of {total}"
     if outcome.capped:
-        line += f" (the best of the newest {outcome.matches:,}; more words narrow it down)"
+        line += " (more may match among older papers)"
     if outcome.more:
         line += f"; next page: --offset {outcome.offset + shown}"
     return line

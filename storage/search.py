@@ -122,9 +122,8 @@ class SearchBackend(Protocol):
         papers need not be looked for among the older ones."""
         ...
 
-    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
-        """How many papers match the tier, counting at most WINDOW; `needed`: how many of
-        them the page being shown needs."""
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
+        """How many papers match the tier, counting at most WINDOW."""
         ...
 
 
@@ -146,14 +145,15 @@ def search(session: Session, plan: Plan, *, limit: int, offset: int) -> HitPage:
     # A common query ranks its matches among the newest papers only (see Fts5Search).
     # The title tiers are still looked for through the whole library: a paper with the
     # exact words in its title comes first however old it is.
-    count = backend.count(session, plan, plan.tiers[-1], needed)
+    count = backend.count(session, plan, plan.tiers[-1])
     ordered: dict[int, None] = {}
     for tier in plan.tiers:
         # A tier's matches include the earlier tiers' (each tier loosens the last).
         exhaustive = titles_only(tier) or not count.recent_only
-        for paper_id in backend.ranked(session, plan, tier, needed + len(ordered), exhaustive):
+        # One more than the page needs: whether there is a next page.
+        for paper_id in backend.ranked(session, plan, tier, needed + 1 + len(ordered), exhaustive):
             ordered.setdefault(paper_id, None)
-        if len(ordered) >= needed:
+        if len(ordered) > needed:
             break
     ids = list(ordered)[offset:needed]
     return HitPage(fetch(session, ids), max(count.matches, len(ordered)), count.capped)
@@ -325,18 +325,19 @@ class _Known:
     # phrase is in it, as FTS5 reads it (words in a row within one column), when its keys so
     # spaced are, which str's search in C finds.
     texts: list[tuple[int, tuple[str, ...]]]
-    # False: only the newest of them, from a rare mix of common words (Fts5Search._staged).
-    complete: bool = True
+    # The oldest id they are known from: above 0 for a rare mix of common words read only
+    # as far back as its newest RECENT_ENOUGH (Fts5Search._staged), 0 when all are known.
+    start: int = 0
     # The papers with each clause asked about: tiers share clauses.
     having: dict[Clause, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, session: Session, ids: list[int], complete: bool = True) -> _Known:
+    def of(cls, session: Session, ids: list[int], start: int = 0) -> _Known:
         texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
                 texts.append((row[0], tuple(map(_spaced, row[1:]))))
-        return cls(ids, texts, complete)
+        return cls(ids, texts, start)
 
     def _with(self, clause: Clause) -> set[int]:
         if clause not in self.having:
@@ -374,8 +375,9 @@ class Fts5Search:
       ranks its newest WINDOW matches on the whole index, but leaves out of the scoring the
       clauses that are common (WINDOW papers or more among the newest): bm25 gives them
       almost no weight anyway, and counting them is what is slow. If every clause is
-      common (a rare mix of common words), the matches are listed newest first, and only
-      as far back as the page needs (_staged): the count is then "N+".
+      common (a rare mix of common words), the matches are listed newest first; the
+      library is read newest first in spans until one holds RECENT_ENOUGH of them, and
+      ranked among those, as a common query is among the recent papers (_staged).
     - The broadest tier, counted first, holds every match of every tier: when it has fewer
       than WINDOW, the other tiers find theirs among those papers (_Known) rather than read
       the index again.
@@ -416,7 +418,7 @@ class Fts5Search:
             return []
         floor, older = library
         known = self._known[1] if self._known is not None and self._known[0] == plan else None
-        if known is not None and not known.complete and titles_only(tier):
+        if known is not None and known.start and titles_only(tier):
             # Only the newest matches are known: titles are still looked for everywhere.
             known = None
         if known is not None:
@@ -453,7 +455,7 @@ class Fts5Search:
         filtered = len(scored) < len(clauses)
         return list(session.scalars(_ranked_sql(index, filtered=filtered), params))
 
-    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         # The matches `ranked` chooses from: with enough among the recent papers, only those.
         broadest = matched(tier)
         query = _fts5_query([_fts5_tier(broadest)], plan.exclude)
@@ -469,21 +471,22 @@ class Fts5Search:
         if broadest.alternatives or not all(
             self._common(session, clause, floor) for clause in broadest.clauses
         ):
-            found, complete = _newest(session, FTS_INDEX, query), True
+            found, start = _newest(session, FTS_INDEX, query), 0
         else:
-            found, complete = self._staged(session, query, floor, max(needed, RECENT_ENOUGH))
+            found, start = self._staged(session, query, floor)
         if len(found) < WINDOW:
-            self._known = plan, _Known.of(session, found, complete)
-        return Count(len(found), len(found) >= WINDOW or not complete)
+            self._known = plan, _Known.of(session, found, start)
+        return Count(len(found), len(found) >= WINDOW or start > 0)
 
     @staticmethod
-    def _staged(session: Session, query: str, floor: int, enough: int) -> tuple[list[int], bool]:
-        """The newest matches of a rare mix of common words, newest first, and whether they
-        are all of them. Each word's posting list is long, and FTS5 reads every one to its
-        end for the matches from a floor on: so the library is read in spans, newest first
-        (4 and 16 times the recent index's size back from its floor, then the rest), until
-        `enough` are found, about a fifth of it for the first. Which matches are shown does
-        not change: they are listed newest first."""
+    def _staged(session: Session, query: str, floor: int) -> tuple[list[int], int]:
+        """The newest matches of a rare mix of common words, newest first, and the oldest id
+        they were looked for from (0: the whole library). Each word's posting list is long,
+        and FTS5 reads every one to its end for the matches from an id on: so the library
+        is read in spans, newest first (4 and 16 times the recent index's size back from its
+        floor, then the rest), until one holds RECENT_ENOUGH matches. As for a common query,
+        the tiers are then ranked among those matches only (the title tiers through the
+        whole library); the spans do not depend on the page asked for, so the pages agree."""
         found: list[int] = []
         ceiling = 2**63 - 1
         for start in (floor - 4 * RECENT, floor - 16 * RECENT):
@@ -491,12 +494,12 @@ class Fts5Search:
                 break
             found += _newest(session, FTS_INDEX, query, start, ceiling)
             if len(found) >= WINDOW:
-                return found[:WINDOW], True
-            if len(found) >= enough:
-                return found, False
+                return found[:WINDOW], 0
+            if len(found) >= RECENT_ENOUGH:
+                return found, start
             ceiling = start
         found += _newest(session, FTS_INDEX, query, 0, ceiling)
-        return found[:WINDOW], True
+        return found[:WINDOW], 0
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a
@@ -727,7 +730,7 @@ class PostgresSearch:
             return []
         return self._everywhere(session, plan, tier, needed).best
 
-    def count(self, session: Session, plan: Plan, tier: Tier, needed: int = 0) -> Count:
+    def count(self, session: Session, plan: Plan, tier: Tier) -> Count:
         library = self._library(session)
         if library is None:
             return Count(0)

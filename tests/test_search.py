@@ -926,32 +926,43 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
 
 
 @sqlite_only
-def test_a_rare_mix_of_common_words_is_read_newest_first_only_as_far_as_the_page_needs(
-    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("query", ["learning with neural networks", "learns neurons network"])
+def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
     # Seed papers old (ids up to about 500), three recent ones: at a million papers, every
-    # word of "learning with neural networks" is common, and few papers have them all.
+    # word is common, and few papers have them all. Two seed papers, one on either side of
+    # the spans below, now say "learning with neural networks" in their abstracts.
     fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+    exact = [(n, f"Older study {n}", "learning with neural networks, again") for n in (150, 300)]
     with library.begin() as session:
         session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
-        insert_terms(session, fresh)
+        for paper_id, title, abstract in exact:
+            paper = session.get(PaperRow, paper_id)
+            assert paper is not None
+            paper.title, paper.abstract = title, abstract
+        session.flush()
+        insert_terms(session, fresh + exact)
     monkeypatch.setattr(store.Fts5Search, "_word_common", lambda *args: True)
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
-    query = "learning with neural networks"
 
-    def pages(limit: int) -> list[list[str]]:
-        found: list[list[str]] = []
-        while page := find(library, query, limit=limit, offset=limit * len(found)).results:
-            found.append([result.title for result in page])
-        return found
+    def walk(limit: int) -> tuple[list[int], list[tuple[int, bool]]]:
+        """Every result, paging as the bot does (while a next page is offered), and each
+        page's count."""
+        ids: list[int] = []
+        counts: list[tuple[int, bool]] = []
+        while True:
+            outcome = find(library, query, limit=limit, offset=len(ids))
+            ids += [result.paper_id for result in outcome.results]
+            counts.append((outcome.matches, outcome.capped))
+            if not outcome.more:
+                return ids, counts
 
-    # Read whole, as the library is smaller than the first span (4 recent indexes' sizes).
-    whole = pages(4)
-    first = find(library, query, limit=4)
-    assert not first.capped
-    assert first.matches == sum(map(len, whole)) > 12
-    # Spans that split the seed papers: the newest span already has the first page's, so
-    # the count is "N+"; every page is still the same, to the last.
+    # Read whole: the library is smaller than the first span (4 recent indexes' sizes).
+    whole, counts = walk(5)
+    assert not any(capped for _, capped in counts)
+    assert len(whole) == len(set(whole)) == counts[0][0] > 12
+    # Spans that split the seed papers: the first (ids from 200 on) has enough matches.
     monkeypatch.setattr(store, "RECENT", 24_950)
     spans: list[tuple[int, int]] = []
     newest = store._newest
@@ -964,17 +975,28 @@ def test_a_rare_mix_of_common_words_is_read_newest_first_only_as_far_as_the_page
         return newest(session, index, query, floor, ceiling)
 
     monkeypatch.setattr(store, "_newest", spy)
-    staged = find(library, query, limit=4)
+    first = find(library, query, limit=1)
     assert spans == [(200, 2**63 - 1)]
-    assert staged.capped
-    assert 4 <= staged.matches < first.matches
-    assert titles(staged) == whole[0]
-    assert pages(4) == whole
-    # A page past the first span's matches reads the next span, here the rest.
-    spans.clear()
-    beyond = staged.matches // 4
-    assert titles(find(library, query, limit=4, offset=4 * beyond)) == whole[beyond]
-    assert spans == [(200, 2**63 - 1), (0, 200)]
+    assert first.capped
+    in_span = first.matches
+    assert in_span >= 3
+    # Whatever the page size, the same results in the same order, each once, to the last
+    # page (one ending where the span's matches do included): the whole library's, less
+    # the older papers' that match no title tier.
+    staged, counts = walk(5)
+    assert all(capped for _, capped in counts)
+    assert len(staged) == len(set(staged))
+    assert staged == [paper for paper in whole if paper in set(staged)]
+    assert {paper for paper in whole if paper >= 200} <= set(staged)
+    for limit in (1, 4, in_span, in_span + 1):
+        assert walk(limit)[0] == staged
+    if query == "learning with neural networks":
+        # The older abstract with the words in a row is left for newer, looser matches; the
+        # titles with them all are still found however old.
+        assert 150 in whole
+        assert 150 not in staged
+        assert staged[:4] == whole[:4]
+        assert min(staged[:4]) < 200
 
 
 @pytest.fixture(scope="module")
