@@ -953,7 +953,9 @@ def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
         counts: list[tuple[int, bool]] = []
         while True:
             outcome = find(library, query, limit=limit, offset=len(ids))
-            ids += [result.paper_id for result in outcome.results]
+            page = [result.paper_id for result in outcome.results]
+            assert None not in page
+            ids += [paper for paper in page if paper is not None]
             counts.append((outcome.matches, outcome.capped))
             if not outcome.more:
                 return ids, counts
