@@ -3,13 +3,13 @@ chat's `paperboy recommend --limit 10` judged against the other half.
 
 For each topic of tests/fixtures/labelled_topics*.json (_4 only with --set held-out-4) with
 at least 12 papers, and each of SPLITS random halvings: the library half is written as a
-BibTeX file (title and abstract only), imported with `paperboy library import --chat ID FILE` into a store of the seed
-papers, and `paperboy recommend --chat ID --limit 10 --json` is run. Precision@10 is the
-share of the ten that belong to the topic's other half. Beside it, on the same split,
-arxiv-sanity-lite's recommender: tf-idf of 1-2 grams over title and abstract (its
-settings: sublinear tf, English stop words, min_df 5, max_df 0.1) and a LinearSVC with
-C=0.01 and balanced class weights trained on the library against every other paper,
-ranking every paper not in the library.
+BibTeX file (title and abstract only), imported with `paperboy library import --chat ID
+FILE` into a store of the seed papers, and `paperboy recommend --chat ID --limit 10 --json`
+is run. Precision@10 is the share of the ten that belong to the topic's other half.
+Beside it, on the same split, arxiv-sanity-lite's recommender: tf-idf of 1-2 grams over
+title and abstract (its settings: sublinear tf, English stop words, min_df 5, max_df 0.1)
+and a LinearSVC with C=0.01 and balanced class weights trained on the library against
+every other paper, ranking every paper not in the library.
 
     python -m bench.recommend [--splits N] [--set development|held-out|...|held-out-4]
 """

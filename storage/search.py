@@ -376,8 +376,8 @@ class Fts5Search:
       clauses that are common (WINDOW papers or more among the newest): bm25 gives them
       almost no weight anyway, and counting them is what is slow. If every clause is
       common (a rare mix of common words), the matches are listed newest first; the
-      library is read newest first in spans until one holds RECENT_ENOUGH of them, and
-      ranked among those, as a common query is among the recent papers (_staged).
+      newest fifth of a million papers is read first, and with RECENT_ENOUGH matches there
+      they are ranked among those, as a common query is among the recent papers (_staged).
     - The broadest tier, counted first, holds every match of every tier: when it has fewer
       than WINDOW, the other tiers find theirs among those papers (_Known) rather than read
       the index again.
@@ -468,8 +468,17 @@ class Fts5Search:
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
             return Count(0)
-        if broadest.alternatives or not all(
-            self._common(session, clause, floor) for clause in broadest.clauses
+        # Only words common in every reading (an acronym's rare letters are not), and no
+        # exclusion: FTS5 reads an excluded word's postings whole whatever the span.
+        if (
+            plan.exclude
+            or broadest.alternatives
+            or not all(
+                self._word_common(session, word, floor)
+                for clause in broadest.clauses
+                for phrase in clause.phrases
+                for word in phrase
+            )
         ):
             found, start = _newest(session, FTS_INDEX, query), 0
         else:
@@ -482,24 +491,21 @@ class Fts5Search:
     def _staged(session: Session, query: str, floor: int) -> tuple[list[int], int]:
         """The newest matches of a rare mix of common words, newest first, and the oldest id
         they were looked for from (0: the whole library). Each word's posting list is long,
-        and FTS5 reads every one to its end for the matches from an id on: so the library
-        is read in spans, newest first (4 and 16 times the recent index's size back from its
-        floor, then the rest), until one holds RECENT_ENOUGH matches. As for a common query,
-        the tiers are then ranked among those matches only (the title tiers through the
-        whole library); the spans do not depend on the page asked for, so the pages agree."""
-        found: list[int] = []
-        ceiling = 2**63 - 1
-        for start in (floor - 4 * RECENT, floor - 16 * RECENT):
-            if start <= 0:
-                break
-            found += _newest(session, FTS_INDEX, query, start, ceiling)
-            if len(found) >= WINDOW:
-                return found[:WINDOW], 0
-            if len(found) >= RECENT_ENOUGH:
-                return found, start
-            ceiling = start
-        found += _newest(session, FTS_INDEX, query, 0, ceiling)
-        return found[:WINDOW], 0
+        and FTS5 reads every one to its end for the matches from an id on: so the newest
+        papers are read first, four times the recent index's size back from its floor (a
+        fifth of a million papers), and the rest only when that span holds fewer than
+        RECENT_ENOUGH matches. As for a common query, the tiers are then ranked among those
+        matches only (the title tiers through the whole library); the span does not depend
+        on the page asked for, so the pages agree."""
+        start = floor - 4 * RECENT
+        if start <= 0:
+            return _newest(session, FTS_INDEX, query), 0
+        found = _newest(session, FTS_INDEX, query, start)
+        if len(found) >= WINDOW:
+            return found[:WINDOW], 0
+        if len(found) >= RECENT_ENOUGH:
+            return found, start
+        return (found + _newest(session, FTS_INDEX, query, 0, start))[:WINDOW], 0
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a

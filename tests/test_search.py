@@ -1001,6 +1001,48 @@ def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
         assert min(staged[:4]) < 200
 
 
+@sqlite_only
+@pytest.mark.parametrize(
+    ("query", "rare"),
+    [
+        # An exclusion: FTS5 reads the excluded word's postings whole, span or not.
+        ("learning with neural networks -graph", ""),
+        # An acronym whose letters are rare, though its long form's words are common.
+        ("GNN", "gnn"),
+    ],
+)
+def test_a_mix_with_an_exclusion_or_a_rare_reading_is_read_whole(
+    library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, query: str, rare: str
+) -> None:
+    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+    with library.begin() as session:
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        insert_terms(session, fresh)
+    monkeypatch.setattr(
+        store.Fts5Search, "_word_common", lambda self, session, word, floor: word != rare
+    )
+    monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
+    whole = find(library, query, limit=50)
+    assert whole.results
+    monkeypatch.setattr(store, "RECENT", 24_950)
+    spans: list[tuple[int, int]] = []
+    newest = store._newest
+
+    def spy(
+        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+    ) -> list[int]:
+        if index == store.FTS_INDEX:
+            spans.append((floor, ceiling))
+        return newest(session, index, query, floor, ceiling)
+
+    monkeypatch.setattr(store, "_newest", spy)
+    outcome = find(library, query, limit=50)
+    assert (0, 2**63 - 1) in spans
+    assert (200, 2**63 - 1) not in spans
+    assert titles(outcome) == titles(whole)
+    assert (outcome.matches, outcome.capped) == (whole.matches, whole.capped)
+
+
 @pytest.fixture(scope="module")
 def shared_library(
     seeded_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
