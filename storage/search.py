@@ -468,16 +468,16 @@ class Fts5Search:
             return Count(recent, recent >= WINDOW or older, recent_only=older)
         if not older:
             return Count(0)
-        # Only words common in every reading (an acronym's rare letters are not), and no
-        # exclusion: FTS5 reads an excluded word's postings whole whatever the span.
+        # Only if every clause of every tier is common: not an acronym whose letters are
+        # rare (its exact tier would lose older matches), nor with an exclusion, whose
+        # postings FTS5 reads whole whatever the span.
         if (
             plan.exclude
             or broadest.alternatives
             or not all(
-                self._word_common(session, word, floor)
-                for clause in broadest.clauses
-                for phrase in clause.phrases
-                for word in phrase
+                self._common(session, clause, floor)
+                for each in plan.tiers
+                for clause in each.clauses
             )
         ):
             found, start = _newest(session, FTS_INDEX, query), 0
