@@ -168,6 +168,10 @@ def search_page(outcome: SearchOutcome) -> str:
         when = f" ({result.date:%Y-%m-%d})" if result.date else ""
         snippet = render_marks(escape(cut(result.snippet, EXCERPT)), "<b>", "</b>")
         lines.append(f"\n{number}. {linked_title(result.title, result.url)}{when}\n{snippet}")
+    if outcome.capped and not outcome.more and not outcome.message:
+        # The last page of a search ranked among its newest matches (storage/search.py): say
+        # why no next page is offered though the count is "N+".
+        lines.append("\n<i>Only the newest matches are listed: older papers may match too.</i>")
     return "\n".join(lines)
 
 

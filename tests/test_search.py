@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections import Counter
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli
 from bot.analysis import definitions, family, tokens, word_key, words
 from bot.matching import choose_corrections
-from bot.records import MARK_END, MARK_START, Paper, SearchOutcome, render_marks
+from bot.records import MARK_END, MARK_START, Paper, SearchOutcome, SearchResult, render_marks
+from bot.render import search_page
 from bot.search import EMPTY_QUERY, MAX_WORDS, Term, parse_query, search, snippet
 from bot.sources import parse_page
 from storage import db, queries
@@ -1041,6 +1043,21 @@ def test_a_mix_with_an_exclusion_or_a_rare_reading_is_read_whole(
     assert (200, 2**63 - 1) not in spans
     assert titles(outcome) == titles(whole)
     assert (outcome.matches, outcome.capped) == (whole.matches, whole.capped)
+
+
+def test_the_last_page_of_a_search_among_the_newest_matches_says_so() -> None:
+    result = SearchResult("A paper", None, "https://example.org/1", None, "Its abstract.")
+    last = SearchOutcome("graph", None, None, (result,), offset=4, matches=5, capped=True)
+    hint = "older papers may match too"
+    assert "Papers 5 to 5 of 5+" in search_page(last)
+    assert hint in search_page(last)
+    for outcome in (
+        dataclasses.replace(last, capped=False),  # every match was counted
+        dataclasses.replace(last, matches=9),  # a next page is offered
+        # Capped for another reason, which the message gives.
+        dataclasses.replace(last, message="filtered among the best 500 matches of the words"),
+    ):
+        assert hint not in search_page(outcome)
 
 
 @pytest.fixture(scope="module")
