@@ -927,24 +927,47 @@ def test_old_papers_leave_the_recent_index_and_stay_findable(
     assert not outcome.more
 
 
+# Three papers far newer than the seeds (ids up to about 500): the seeds are then old, out of
+# the recent index, as in a big library.
+FRESH = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+
+
+def _split_into_spans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Shrink the recent index's size as the spans see it, so that the first span starts at
+    id 200, among the seeds; returns the spans of ids the whole index is then read in, as
+    they are read."""
+    monkeypatch.setattr(store, "RECENT", 24_950)
+    spans: list[tuple[int, int]] = []
+    newest = store._newest
+
+    def spy(
+        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+    ) -> list[int]:
+        if index == store.FTS_INDEX:
+            spans.append((floor, ceiling))
+        return newest(session, index, query, floor, ceiling)
+
+    monkeypatch.setattr(store, "_newest", spy)
+    return spans
+
+
 @sqlite_only
 @pytest.mark.parametrize("query", ["learning with neural networks", "learns neurons network"])
 def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
-    # Seed papers old (ids up to about 500), three recent ones: at a million papers, every
-    # word is common, and few papers have them all. Two seed papers, one on either side of
-    # the spans below, now say "learning with neural networks" in their abstracts.
-    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
+    # At a million papers, every word is common, and few papers have them all. Two seed
+    # papers, one on either side of the spans below, now say "learning with neural
+    # networks" in their abstracts.
     exact = [(n, f"Older study {n}", "learning with neural networks, again") for n in (150, 300)]
     with library.begin() as session:
-        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in FRESH])
         for paper_id, title, abstract in exact:
             paper = session.get(PaperRow, paper_id)
             assert paper is not None
             paper.title, paper.abstract = title, abstract
         session.flush()
-        insert_terms(session, fresh + exact)
+        insert_terms(session, FRESH + exact)
     monkeypatch.setattr(store.Fts5Search, "_word_common", lambda *args: True)
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
 
@@ -967,18 +990,7 @@ def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
     assert not any(capped for _, capped in counts)
     assert len(whole) == len(set(whole)) == counts[0][0] > 12
     # Spans that split the seed papers: the first (ids from 200 on) has enough matches.
-    monkeypatch.setattr(store, "RECENT", 24_950)
-    spans: list[tuple[int, int]] = []
-    newest = store._newest
-
-    def spy(
-        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
-    ) -> list[int]:
-        if index == store.FTS_INDEX:
-            spans.append((floor, ceiling))
-        return newest(session, index, query, floor, ceiling)
-
-    monkeypatch.setattr(store, "_newest", spy)
+    spans = _split_into_spans(monkeypatch)
     first = find(library, query, limit=1)
     assert spans == [(200, 2**63 - 1)]
     assert first.capped
@@ -1016,28 +1028,16 @@ def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
 def test_a_mix_with_an_exclusion_or_a_rare_reading_is_read_whole(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, query: str, rare: str
 ) -> None:
-    fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(3)]
     with library.begin() as session:
-        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
-        insert_terms(session, fresh)
+        session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in FRESH])
+        insert_terms(session, FRESH)
     monkeypatch.setattr(
         store.Fts5Search, "_word_common", lambda self, session, word, floor: word != rare
     )
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
     whole = find(library, query, limit=50)
     assert whole.results
-    monkeypatch.setattr(store, "RECENT", 24_950)
-    spans: list[tuple[int, int]] = []
-    newest = store._newest
-
-    def spy(
-        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
-    ) -> list[int]:
-        if index == store.FTS_INDEX:
-            spans.append((floor, ceiling))
-        return newest(session, index, query, floor, ceiling)
-
-    monkeypatch.setattr(store, "_newest", spy)
+    spans = _split_into_spans(monkeypatch)
     outcome = find(library, query, limit=50)
     assert (0, 2**63 - 1) in spans
     assert (200, 2**63 - 1) not in spans
