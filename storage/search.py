@@ -38,6 +38,8 @@ TITLE_INDEX = "papers_fts_titles"
 
 # Ranking scores at most this many matches of a tier: the newest ones (see Fts5Search).
 WINDOW = 2000
+# Above every paper's id (SQLite's largest rowid): no upper bound on the ids read.
+MAX_ID = 2**63 - 1
 # With this many matches among the newest papers, ranking looks no further back.
 RECENT_ENOUGH = 20
 # A title hit counts this many times an abstract hit.
@@ -264,7 +266,7 @@ def _matches_sql(index: str, order: str) -> TextClause:
 
 
 def _newest(
-    session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+    session: Session, index: str, query: str, floor: int = 0, ceiling: int = MAX_ID
 ) -> list[int]:
     """The newest WINDOW matches with an id from `floor` to `ceiling` (excluded), newest
     first.
@@ -325,19 +327,19 @@ class _Known:
     # phrase is in it, as FTS5 reads it (words in a row within one column), when its keys so
     # spaced are, which str's search in C finds.
     texts: list[tuple[int, tuple[str, ...]]]
-    # The oldest id they are known from: above 0 for a rare mix of common words read only
-    # as far back as its newest RECENT_ENOUGH (Fts5Search._staged), 0 when all are known.
-    start: int = 0
+    # False for a rare mix of common words read only as far back as its newest
+    # RECENT_ENOUGH (Fts5Search._staged): only the newest matches are known.
+    complete: bool = True
     # The papers with each clause asked about: tiers share clauses.
     having: dict[Clause, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, session: Session, ids: list[int], start: int = 0) -> _Known:
+    def of(cls, session: Session, ids: list[int], complete: bool = True) -> _Known:
         texts = []
         if ids:
             for row in session.execute(_TERMS_SQL, {"ids": ids}):
                 texts.append((row[0], tuple(map(_spaced, row[1:]))))
-        return cls(ids, texts, start)
+        return cls(ids, texts, complete)
 
     def _with(self, clause: Clause) -> set[int]:
         if clause not in self.having:
@@ -418,7 +420,7 @@ class Fts5Search:
             return []
         floor, older = library
         known = self._known[1] if self._known is not None and self._known[0] == plan else None
-        if known is not None and known.start and titles_only(tier):
+        if known is not None and not known.complete and titles_only(tier):
             # Only the newest matches are known: titles are still looked for everywhere.
             known = None
         if known is not None:
@@ -480,32 +482,33 @@ class Fts5Search:
                 for clause in each.clauses
             )
         ):
-            found, start = _newest(session, FTS_INDEX, query), 0
+            found, complete = _newest(session, FTS_INDEX, query), True
         else:
-            found, start = self._staged(session, query, floor)
+            found, complete = self._staged(session, query, floor)
         if len(found) < WINDOW:
-            self._known = plan, _Known.of(session, found, start)
-        return Count(len(found), len(found) >= WINDOW or start > 0)
+            self._known = plan, _Known.of(session, found, complete)
+        return Count(len(found), len(found) >= WINDOW or not complete)
 
     @staticmethod
-    def _staged(session: Session, query: str, floor: int) -> tuple[list[int], int]:
-        """The newest matches of a rare mix of common words, newest first, and the oldest id
-        they were looked for from (0: the whole library). Each word's posting list is long,
-        and FTS5 reads every one to its end for the matches from an id on: so the newest
-        papers are read first, four times the recent index's size back from its floor (a
-        fifth of a million papers), and the rest only when that span holds fewer than
-        RECENT_ENOUGH matches. As for a common query, the tiers are then ranked among those
-        matches only (the title tiers through the whole library); the span does not depend
-        on the page asked for, so the pages agree."""
+    def _staged(session: Session, query: str, floor: int) -> tuple[list[int], bool]:
+        """The newest matches of a rare mix of common words, newest first, and whether they
+        are the library's newest (False: those of the newest span only, older ones left
+        unread). Each word's posting list is long, and FTS5 reads every one to its end for
+        the matches from an id on: so the newest papers are read first, four times the
+        recent index's size back from its floor (a fifth of a million papers), and the rest
+        only when that span holds fewer than RECENT_ENOUGH matches. As for a common query,
+        the tiers are then ranked among those matches only (the title tiers through the
+        whole library); the span does not depend on the page asked for, so the pages
+        agree."""
         start = floor - 4 * RECENT
         if start <= 0:
-            return _newest(session, FTS_INDEX, query), 0
+            return _newest(session, FTS_INDEX, query), True
         found = _newest(session, FTS_INDEX, query, start)
-        if len(found) >= WINDOW:
-            return found[:WINDOW], 0
+        if len(found) >= WINDOW:  # the library's newest WINDOW, as any read gives
+            return found, True
         if len(found) >= RECENT_ENOUGH:
-            return found, start
-        return (found + _newest(session, FTS_INDEX, query, 0, start))[:WINDOW], 0
+            return found, False
+        return (found + _newest(session, FTS_INDEX, query, 0, start))[:WINDOW], True
 
     def _common(self, session: Session, clause: Clause, floor: int) -> bool:
         """Whether counting the clause's papers, as bm25 does, reads a long posting list: a

@@ -941,7 +941,7 @@ def _split_into_spans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     newest = store._newest
 
     def spy(
-        session: Session, index: str, query: str, floor: int = 0, ceiling: int = 2**63 - 1
+        session: Session, index: str, query: str, floor: int = 0, ceiling: int = store.MAX_ID
     ) -> list[int]:
         if index == store.FTS_INDEX:
             spans.append((floor, ceiling))
@@ -992,7 +992,7 @@ def test_a_rare_mix_of_common_words_ranks_among_its_newest_matches(
     # Spans that split the seed papers: the first (ids from 200 on) has enough matches.
     spans = _split_into_spans(monkeypatch)
     first = find(library, query, limit=1)
-    assert spans == [(200, 2**63 - 1)]
+    assert spans == [(200, store.MAX_ID)]
     assert first.capped
     in_span = first.matches
     assert in_span >= 3
@@ -1039,8 +1039,8 @@ def test_a_mix_with_an_exclusion_or_a_rare_reading_is_read_whole(
     assert whole.results
     spans = _split_into_spans(monkeypatch)
     outcome = find(library, query, limit=50)
-    assert (0, 2**63 - 1) in spans
-    assert (200, 2**63 - 1) not in spans
+    assert (0, store.MAX_ID) in spans
+    assert (200, store.MAX_ID) not in spans
     assert titles(outcome) == titles(whole)
     assert (outcome.matches, outcome.capped) == (whole.matches, whole.capped)
 
