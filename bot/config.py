@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     digest_max: int = Field(default=10, ge=1, le=50)
     recommend_max: int = Field(default=3, ge=0, le=10)
+    # The sentence model of the recommender (`paperboy model fetch`); without it, words alone.
+    model_dir: Path = Path("data/model")
     rate_limit: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcasts: bool = False
     telegram_timeout: float = Field(default=10.0, gt=0)

@@ -6,7 +6,9 @@ it, the features are word families and their pairs (so "pruned" and "pruning" ar
 feature) with the title counted twice, and the model is refitted a few times with the
 papers it ranks highest added as positives: a library is a sample of what the reader
 follows, and the unlabelled papers that most resemble it are the likeliest of the rest to
-belong with it (self-training). Pure: papers in, scores and reasons out.
+belong with it (self-training). Where the sentence model is installed (bot/embedding.py),
+each paper's sentence vector joins its words as features: papers on one subject that share
+few words still lie close there. Pure: papers in, scores and reasons out.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ TITLE_WEIGHT = 2
 # Regularisation: arxiv-sanity-lite uses 0.01; 0.1 ranked a little better on the labelled
 # development topics (bench/recommend.py).
 C = 0.1
+# Sentence vectors beside the words: their weight against the tf-idf part, and the
+# regularisation with them (chosen on the development and first held-out topics, where the
+# vectors gave +0.04 and +0.02 precision@10; bench/recommend.py).
+DENSE_WEIGHT = 0.7
+C_DENSE = 0.3
 # Self-training: rounds of adding the best-ranked unlabelled papers as positives.
 ROUNDS = 2
 ADDED_PER_ROUND = 3
@@ -76,13 +83,25 @@ class Pool:
     matrix: sparse.csr_matrix
     row: dict[int, int] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # the term of each column
+    # Sentence vectors (rows as in `matrix`), and both side by side, when the model is there.
+    dense: np.ndarray | None = None
+    joint: sparse.csr_matrix | None = None
 
     def vectors(self, texts: Sequence[Text]) -> sparse.csr_matrix:
         return self.vectorizer.transform(texts)
 
 
-def pool(papers: Mapping[int, Text]) -> Pool | None:
-    """Features for these papers; None when there are too few to learn anything from."""
+def _joint(words: sparse.csr_matrix, dense: np.ndarray) -> sparse.csr_matrix:
+    from scipy import sparse
+
+    return sparse.hstack([words, sparse.csr_matrix(DENSE_WEIGHT * dense)]).tocsr()
+
+
+def pool(
+    papers: Mapping[int, Text], vectors: Mapping[int, np.ndarray] | None = None
+) -> Pool | None:
+    """Features for these papers, with their sentence vectors if given (one for every
+    paper); None when there are too few papers to learn anything from."""
     ids = list(papers)
     if len(ids) < 2:
         return None
@@ -97,12 +116,15 @@ def pool(papers: Mapping[int, Text]) -> Pool | None:
         matrix = vectorizer.fit_transform([papers[i] for i in ids])
     except ValueError:  # no term in enough papers
         return None
+    dense = np.vstack([vectors[i] for i in ids]) if vectors is not None else None
     return Pool(
         ids,
         vectorizer,
         matrix.tocsr(),
         {paper_id: n for n, paper_id in enumerate(ids)},
         [str(name) for name in vectorizer.get_feature_names_out()],
+        dense,
+        _joint(matrix, dense) if dense is not None else None,
     )
 
 
@@ -127,6 +149,8 @@ class Model:
     # Title keys of examples that were not stored papers when it was fitted: a paper of that
     # title stored since is the chat's own, not one to recommend.
     known_titles: list[str] = field(default_factory=list)
+    # The weight of each dimension of a paper's sentence vector; None if learnt from words.
+    dense: list[float] | None = None
 
     def to_json(self) -> str:
         anchors = [[a.label, a.kind, a.terms] for a in self.anchors]
@@ -137,6 +161,7 @@ class Model:
                 "anchors": anchors,
                 "known": self.known,
                 "known_titles": self.known_titles,
+                "dense": self.dense,
             }
         )
 
@@ -150,6 +175,7 @@ class Model:
             anchors,
             data["known"],
             data.get("known_titles", []),
+            data.get("dense"),
         )
 
 
@@ -161,6 +187,7 @@ class Example:
     title: str
     kind: str  # "liked", "saved", "library" or "disliked"
     paper_id: int | None = None
+    vector: np.ndarray | None = None  # its sentence vector
 
 
 def _top(vector: np.ndarray, names: np.ndarray, count: int) -> dict[str, float]:
@@ -176,8 +203,18 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
     negative = [e for e in examples if e.kind == "disliked"]
     known = {e.paper_id for e in examples if e.paper_id is not None}
     background = [n for n, paper_id in enumerate(found.ids) if paper_id not in known]
-    pos = found.vectors([e.text for e in positive])
-    neg = found.vectors([e.text for e in negative]) if negative else None
+    dense = found.joint is not None and all(e.vector is not None for e in examples)
+    words = found.vectors([e.text for e in positive])
+
+    def rows(chosen: Sequence[Example]) -> sparse.csr_matrix:
+        tfidf = found.vectors([e.text for e in chosen])
+        if not dense:
+            return tfidf
+        return _joint(tfidf, np.vstack([e.vector for e in chosen if e.vector is not None]))
+
+    pos = rows(positive)
+    neg = rows(negative) if negative else None
+    matrix = found.joint if dense and found.joint is not None else found.matrix
     added: list[int] = []
     from scipy import sparse
     from sklearn.svm import LinearSVC
@@ -185,7 +222,7 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
     model: LinearSVC | None = None
     for _ in range(ROUNDS + 1):
         rest = [n for n in background if n not in set(added)]
-        parts = [pos, found.matrix[added], found.matrix[rest]]
+        parts = [pos, matrix[added], matrix[rest]]
         labels = [np.ones(pos.shape[0] + len(added)), np.zeros(len(rest))]
         weights = [np.ones(pos.shape[0] + len(added)), np.ones(len(rest))]
         if neg is not None:
@@ -195,21 +232,26 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
         y = np.concatenate(labels)
         if y.min() == y.max():
             break
-        model = LinearSVC(C=C, class_weight="balanced", max_iter=10_000, tol=1e-6)
+        model = LinearSVC(
+            C=C_DENSE if dense else C, class_weight="balanced", max_iter=10_000, tol=1e-6
+        )
         model.fit(sparse.vstack(parts).tocsr(), y, sample_weight=np.concatenate(weights))
-        scores = model.decision_function(found.matrix[rest]) if rest else np.array([])
+        scores = model.decision_function(matrix[rest]) if rest else np.array([])
         best = [rest[i] for i in np.argsort(-scores)[:ADDED_PER_ROUND]]
         added += best
     if model is None:
         return None
     names = np.array(found.names)
     anchors = [
-        Anchor(e.title, e.kind, _top(pos[n].toarray().ravel(), names, ANCHOR_TERMS))
+        Anchor(e.title, e.kind, _top(words[n].toarray().ravel(), names, ANCHOR_TERMS))
         for n, e in enumerate(positive[:ANCHORS])
     ]
-    learnt = _top(model.coef_.ravel(), names, MODEL_TERMS)
+    coef = model.coef_.ravel()
+    learnt = _top(coef[: len(names)], names, MODEL_TERMS)
+    # Scores are words @ coef + (DENSE_WEIGHT * vector) @ coef: the weight goes into the model.
+    vector = [round(float(w), 6) for w in DENSE_WEIGHT * coef[len(names) :]] if dense else None
     titles = sorted({title_key(e.title) for e in examples if e.paper_id is None})
-    return Model(learnt, float(model.intercept_[0]), anchors, sorted(known), titles)
+    return Model(learnt, float(model.intercept_[0]), anchors, sorted(known), titles, vector)
 
 
 def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:
@@ -223,8 +265,13 @@ def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:
 
 
 def scores(model: Model, found: Pool) -> np.ndarray:
-    """The model's score of every paper of the pool: above 0, on the chat's side."""
-    return np.asarray(found.matrix @ _vector(model.weights, found)).ravel() + model.bias
+    """The model's score of every paper of the pool: above 0, on the chat's side. A model
+    learnt with sentence vectors, used on a pool without them (the model was removed), scores
+    by its words alone."""
+    words: np.ndarray = np.asarray(found.matrix @ _vector(model.weights, found)).ravel()
+    if model.dense is not None and found.dense is not None:
+        words = words + found.dense @ np.asarray(model.dense, dtype=np.float32)
+    return words + model.bias
 
 
 def because(model: Model, found: Pool, paper_id: int) -> Anchor | None:
@@ -241,10 +288,15 @@ def because(model: Model, found: Pool, paper_id: int) -> Anchor | None:
     )
 
 
-def similar(found: Pool, text: Text, paper_id: int, limit: int) -> list[int]:
-    """The pool's papers nearest to a paper (given by its analysed text: it need not be in
-    the pool), nearest first."""
+def similar(
+    found: Pool, text: Text, paper_id: int, limit: int, vector: np.ndarray | None = None
+) -> list[int]:
+    """The pool's papers nearest to a paper (given by its analysed text, and its sentence
+    vector if known: it need not be in the pool), nearest first: by the cosine of their
+    tf-idf, averaged with that of their sentence vectors where the pool has them."""
     closeness = np.asarray((found.matrix @ found.vectors([text]).T).todense()).ravel()
+    if vector is not None and found.dense is not None:
+        closeness = (closeness + found.dense @ vector) / 2
     order = [
         n
         for n in np.argsort(-closeness, kind="stable")

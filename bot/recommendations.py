@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from bot import ranker
+from bot import ranker, vectors
 from bot.records import Paper
 from storage import feedback, subscriptions
 from storage.search_index import families
@@ -48,14 +48,28 @@ def pool(session: Session) -> Pool:
     return pool_of(session, subscriptions.newest_paper_id(session), [i for i, _ in newest])
 
 
+def prepare(session: Session) -> int:
+    """Make the sentence vectors the newest papers lack (none without the model), so that
+    the next digest run finds them made; how many there were."""
+    model = vectors.encoder()
+    if model is None:
+        return 0
+    ids = [i for i, _ in subscriptions.newest_papers(session, POOL)]
+    return len(vectors.of_papers(session, model, ids)) if ids else 0
+
+
 def pool_of(session: Session, newest_id: int | None, ids: Sequence[int]) -> Pool:
     """The ranker's features of these papers (the newest, up to `newest_id`)."""
     texts = feedback.analysed(session, ids)
-    features = ranker.pool({i: texts[i] for i in ids if i in texts})
+    model = vectors.encoder()
+    kept = [i for i in ids if i in texts]
+    dense = vectors.of_papers(session, model, kept) if model is not None else None
+    features = ranker.pool({i: texts[i] for i in kept}, dense)
     return Pool(newest_id, features, feedback.title_keys(session, ids))
 
 
-def _examples(session: Session, found: feedback.Feedback) -> list[ranker.Example]:
+def _examples(session: Session, found: feedback.Feedback, dense: bool) -> list[ranker.Example]:
+    """What the chat learns from; with `dense`, each with its sentence vector."""
     kinds = (
         [(i, "liked") for i in found.liked]
         + [(i, "saved") for i in found.saved]
@@ -65,15 +79,24 @@ def _examples(session: Session, found: feedback.Feedback) -> list[ranker.Example
     ids = [paper_id for paper_id, _ in kinds]
     texts = feedback.analysed(session, ids)
     titles = {paper_id: paper.title for paper_id, paper in feedback.papers(session, ids).items()}
+    model = vectors.encoder() if dense else None
+    stored = vectors.of_papers(session, model, list(texts)) if model is not None else {}
     seen: set[int] = set()
     examples = []
     for paper_id, kind in kinds:
         if paper_id in texts and paper_id not in seen:
             seen.add(paper_id)
-            examples.append(ranker.Example(texts[paper_id], titles[paper_id], kind, paper_id))
+            examples.append(
+                ranker.Example(
+                    texts[paper_id], titles[paper_id], kind, paper_id, stored.get(paper_id)
+                )
+            )
+    unstored = vectors.of_texts(model, found.texts) if model is not None and found.texts else []
     examples += [
-        ranker.Example(families(title, abstract), title, "library")
-        for title, abstract in found.texts
+        ranker.Example(
+            families(title, abstract), title, "library", vector=unstored[n] if unstored else None
+        )
+        for n, (title, abstract) in enumerate(found.texts)
     ]
     return examples
 
@@ -88,14 +111,18 @@ def model(
     `found` may be given as a function, called only if the model must be fitted."""
     stored = feedback.profiles(session, [subscriber_id]).get(subscriber_id)
     if stored is not None:
-        return ranker.Model.from_json(stored)
+        kept = ranker.Model.from_json(stored)
+        # Learnt with sentence vectors where there are none now, or the other way round
+        # (the model was installed or removed since): fitted again.
+        if (kept.dense is not None) == (vectors.encoder() is not None):
+            return kept
     learnt = feedback.feedback(session, subscriber_id)
     if learnt.empty:
         return None
     features = found().features if callable(found) else found
     if features is None:
         return None
-    fitted = ranker.fit(features, _examples(session, learnt))
+    fitted = ranker.fit(features, _examples(session, learnt, features.dense is not None))
     if fitted is not None:
         feedback.keep_profile(session, subscriber_id, fitted.to_json(), now)
     return fitted
@@ -173,6 +200,8 @@ def similar(session: Session, paper_id: int, found: Pool, limit: int) -> list[tu
     text = feedback.analysed(session, [paper_id]).get(paper_id)
     if text is None:
         return []
-    nearest = ranker.similar(found.features, text, paper_id, limit)
+    model = vectors.encoder() if found.features.dense is not None else None
+    vector = vectors.of_papers(session, model, [paper_id]).get(paper_id) if model else None
+    nearest = ranker.similar(found.features, text, paper_id, limit, vector)
     papers = feedback.papers(session, nearest)
     return [(i, papers[i]) for i in nearest if i in papers]

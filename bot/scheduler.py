@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot import metrics, service
+from bot import metrics, recommendations, service
 from bot.config import Settings
 from bot.delivery import Sender
 from bot.digests import WORKERS, Digests, RunReport
@@ -245,7 +245,14 @@ class Scheduler:
         new = sum(r.new for r in reports)
         log.info("ingest done", extra=fields(sources=len(reports), new=new))
         await asyncio.to_thread(self._note, schedule.LAST_INGEST, now.isoformat())
+        if new:
+            # The new papers' sentence vectors, now rather than in the next digest run.
+            await _in_daemon_thread(self._prepare)
         return reports
+
+    def _prepare(self) -> None:
+        with self.sessions.begin() as session:
+            recommendations.prepare(session)
 
     def _fetch_policy(self) -> FetchPolicy:
         with self.sessions() as session:

@@ -201,6 +201,14 @@ step "paperboy stats (the package's migrations and data were installed)"
 out=$(in_image paperboy stats 2>&1) || { echo "$out"; fail "paperboy stats"; }
 printf '%s\n' "$out" | sed 's/^/    | /'
 
+step "the recommender's sentence model is in the image and runs"
+out=$(in_image python3 -c 'import os, pathlib; from bot import embedding
+d = pathlib.Path(os.environ["PAPERBOY_MODEL_DIR"])
+v = embedding.encode(embedding.load(d), ["Pruning neural networks"])
+print(d, v.shape)' 2>&1) || { echo "$out"; fail "the sentence model did not load"; }
+echo "    | $out"
+ok "the model encodes a paper"
+
 step "paperboy demo (the bot itself, against a local stand-in of Telegram on 127.0.0.1)"
 set +e
 out=$(in_image demo 2>&1)

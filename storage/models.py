@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -310,3 +311,15 @@ class ProfileRow(Base):
     )
     model: Mapped[str] = mapped_column(Text)
     fitted_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class PaperVectorRow(Base):
+    """A paper's sentence vector (bot/embedding.py) as float16 bytes, made the first time the
+    recommender needs it: derived data, remade from the paper whenever it is missing."""
+
+    __tablename__ = "paper_vectors"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import model_files
 from storage import db
 from tests.postgres import Cluster
 from tests.postgres import available as postgres_unavailable
@@ -45,6 +46,32 @@ def seeds_dir() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return SEEDS
+
+
+# Where `paperboy model fetch` puts the sentence model from a clone (.ci/run runs it).
+MODEL_DIR = Path(os.environ.get("PAPERBOY_TEST_MODEL_DIR", REPO / "data" / "model"))
+
+
+@pytest.fixture(autouse=True)
+def _words_alone() -> Iterator[None]:
+    """Every test starts without the sentence model (the process keeps the last command's
+    setting): those that use it say so with the `sentence_model` fixture."""
+    model_files.configure(None)
+    yield
+    model_files.configure(None)
+
+
+@pytest.fixture
+def sentence_model() -> Path:
+    """The installed sentence model, configured for this test."""
+    if not model_files.installed(MODEL_DIR):
+        reason = f"no sentence model in {MODEL_DIR} (`paperboy model fetch` puts it there)"
+        # .ci/run fetches it: there a missing model is a failure, never a silent skip.
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    model_files.configure(MODEL_DIR)
+    return MODEL_DIR
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,62 @@
+"""Papers' sentence vectors for the recommender: those stored, and the missing ones made by
+bot/embedding.py and stored, so that each paper is encoded once in its life."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from bot import embedding, model_files
+from storage import vectors as stored
+
+log = logging.getLogger("paperboy")
+
+# Loaded once per process and directory: the weights are memory-mapped, the tokenizer small.
+_loaded: dict[Path, embedding.Encoder | None] = {}
+_lock = threading.Lock()
+
+
+def encoder() -> embedding.Encoder | None:
+    """The sentence model, if one is configured and installed; else None (words alone)."""
+    where = model_files.directory()
+    if where is None:
+        return None
+    with _lock:
+        if where not in _loaded:
+            try:
+                _loaded[where] = embedding.load(where)
+            except Exception as exc:  # a damaged file: tokenizers raises its own Exception
+                log.warning(
+                    "cannot read the sentence model in %s (%s: %s): recommendations learn "
+                    "from words alone; `paperboy model fetch` installs it again",
+                    where,
+                    type(exc).__name__,
+                    exc,
+                )
+                _loaded[where] = None
+        return _loaded[where]
+
+
+def of_papers(
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """The vectors of these stored papers, by id: made and stored for those without one.
+    All are read back as stored, so that a paper scores the same the first time as later."""
+    missing = stored.without(session, paper_ids)
+    texts = stored.texts(session, missing)
+    if texts:
+        log.info("making the sentence vectors of %d papers (once per paper)", len(texts))
+        ids = list(texts)
+        rows = embedding.encode(model, [embedding.paper_text(*texts[i]) for i in ids])
+        stored.store(session, dict(zip(ids, rows, strict=True)))
+    return stored.read(session, paper_ids)
+
+
+def of_texts(model: embedding.Encoder, texts: Sequence[tuple[str, str]]) -> list[np.ndarray]:
+    """Vectors of papers that are not stored (a library's entries): title and abstract."""
+    return list(embedding.encode(model, [embedding.paper_text(t, a) for t, a in texts]))

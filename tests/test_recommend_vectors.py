@@ -1,0 +1,178 @@
+"""The recommender with the sentence model installed: each paper's vector is made once and
+stored, the chat's ranker learns from words and vectors together, and a ranker learnt
+without the model is refitted once it is there (and the other way round)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import cli, model_files, recommendations
+from storage import feedback, subscriptions
+from storage.models import PaperVectorRow, ProfileRow
+
+LIBRARY = """
+@misc{a, title = {Learning to prune: removing redundant weights from trained networks},
+  abstract = {We shrink deep networks by deleting parameters that matter least.}}
+@misc{b, title = {Quantized low-bit inference for compact neural models},
+  abstract = {Weights and activations stored in four bits keep accuracy while saving memory.}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def environment(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", db_url)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(list(args))
+    return code, capsys.readouterr().out
+
+
+COMPRESSION = [
+    ("Sparse subnetworks found by magnitude pruning", "Removing small weights keeps accuracy."),
+    ("Distilling a large teacher into a small student", "A compact model mimics a big one."),
+    ("Eight-bit integer inference on phones", "Low precision arithmetic cuts latency."),
+    ("Structured channel removal for faster CNNs", "Whole filters are dropped after training."),
+    ("Low-rank factorisation of transformer layers", "Fewer parameters, same perplexity."),
+    ("Weight sharing by hashing for tiny models", "Buckets of parameters share one value."),
+    ("Mixed-precision training of compact networks", "Half precision saves memory."),
+    ("Binary neural networks for microcontrollers", "One-bit weights run on small chips."),
+]
+WEATHER = [
+    ("Forecasting monsoon rainfall from satellite imagery", "Cloud images predict rain."),
+    ("Hurricane track prediction with ocean buoys", "Sea readings guide storm paths."),
+    ("Downscaling global climate simulations", "Coarse climate fields are refined."),
+    ("Nowcasting thunderstorms with radar echoes", "Radar sequences foretell storms."),
+    ("Drought indices from soil moisture sensors", "Dry soil signals a coming drought."),
+    ("Sea ice extent from passive microwave data", "Polar ice is mapped from orbit."),
+    ("Heatwave attribution in regional records", "Hot summers are traced to warming."),
+    ("Snowpack estimation for water supply planning", "Mountain snow feeds rivers."),
+]
+
+
+def _page(path: Path) -> Path:
+    """A daily-papers page of sixteen short papers on two subjects."""
+    entries = [
+        {
+            "paper": {
+                "id": f"2501.{n:05d}",
+                "authors": [{"name": "A. Author"}],
+                "publishedAt": f"2025-01-{1 + n:02d}T00:00:00.000Z",
+                "title": title,
+                "summary": abstract,
+                "upvotes": 0,
+            },
+            "publishedAt": f"2025-01-{1 + n:02d}T00:00:00.000Z",
+            "title": title,
+        }
+        for n, (title, abstract) in enumerate(COMPRESSION + WEATHER)
+    ]
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return path
+
+
+def _vectors(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(PaperVectorRow)) or 0)
+
+
+def _profile(sessions: sessionmaker[Session]) -> dict[str, object]:
+    with sessions() as session:
+        model = session.scalars(select(ProfileRow.model)).one()
+    found: dict[str, object] = json.loads(model)
+    return found
+
+
+def _recommend(capsys: pytest.CaptureFixture[str], said: list[str] | None = None) -> list[Any]:
+    """The chat's recommendations; what was logged goes into `said`."""
+    assert cli.main(["recommend", "--chat", "7", "--limit", "10", "--json"]) == 0
+    captured = capsys.readouterr()
+    if said is not None:
+        said.append(captured.err)
+    found: list[Any] = json.loads(captured.out)
+    return found
+
+
+def test_vectors_are_made_once_and_learnt_from(
+    capsys: pytest.CaptureFixture[str],
+    sentence_model: Path,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
+    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
+    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
+    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    assert _vectors(sessions) == 0  # ingest makes none: they cost far more than storing
+    said: list[str] = []
+    first = _recommend(capsys, said)
+    assert "making the sentence vectors of 16 papers" in said[0]
+    assert _vectors(sessions) == 16
+    profile = _profile(sessions)
+    assert isinstance(profile["dense"], list)
+    assert len(profile["dense"]) == 384
+    # The library's two papers share almost no word with the compression papers.
+    assert {r["title"] for r in first[:6]} <= {title for title, _ in COMPRESSION}, first
+    again = _recommend(capsys, said)
+    assert "sentence vectors" not in said[1]
+    assert again == first
+
+
+def test_a_ranker_follows_the_model_coming_and_going(
+    capsys: pytest.CaptureFixture[str],
+    sentence_model: Path,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(tmp_path / "no-model"))
+    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
+    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
+    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    words = _recommend(capsys)
+    assert _profile(sessions)["dense"] is None
+    assert _vectors(sessions) == 0
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
+    both = _recommend(capsys)
+    assert isinstance(_profile(sessions)["dense"], list)
+    assert [r["score"] for r in both] != [r["score"] for r in words]
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(tmp_path / "no-model"))
+    assert _recommend(capsys) == words
+    assert _profile(sessions)["dense"] is None
+
+
+def test_prepare_makes_the_newest_papers_vectors(
+    capsys: pytest.CaptureFixture[str],
+    sentence_model: Path,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
+    model_files.configure(None)
+    with sessions.begin() as session:
+        assert recommendations.prepare(session) == 0
+    assert _vectors(sessions) == 0
+    model_files.configure(sentence_model)
+    with sessions.begin() as session:
+        assert recommendations.prepare(session) == 16
+    assert _vectors(sessions) == 16
+    with sessions() as session:
+        newest = [i for i, _ in subscriptions.newest_papers(session, 16)]
+        found = recommendations.pool_of(session, newest[0], newest)
+        assert found.features is not None
+        assert found.features.dense is not None
+        assert found.features.dense.shape == (16, 384)
+        titles = {i: p.title for i, p in feedback.papers(session, newest).items()}
+        pruning = next(i for i, title in titles.items() if "magnitude pruning" in title)
+        # /similar: the nearest of the pool, never the paper itself.
+        nearest = [i for i, _ in recommendations.similar(session, pruning, found, 4)]
+    assert pruning not in nearest
+    assert {titles[i] for i in nearest} <= {title for title, _ in COMPRESSION}
