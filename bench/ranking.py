@@ -3,6 +3,8 @@ subscribers over the newest papers, each chat with a library of its own.
 
 A store of the seed papers plus NEW synthetic new papers (seed titles and abstracts
 recombined), SUBSCRIBERS chats each with a library of LIBRARY random seed papers. Timed:
+  - vectors: the sentence vectors of the store's papers (when the model is installed), as
+    the scheduled ingest makes them for new papers;
   - fit: fitting one chat's ranker (paperboy, once per change of its feedback), median;
   - score: recommendations for every chat from its stored ranker, as a digest run does;
   - baseline: arxiv-sanity-lite's way, a LinearSVC fitted per chat at digest time over the
@@ -90,6 +92,17 @@ def main() -> None:
                 feedback.add_library(session, row.id, entries, NOW)
         print(f"setup: libraries stored in {time.perf_counter() - start:.1f} s")
 
+        start = time.perf_counter()
+        with sessions.begin() as session:
+            made = recommendations.prepare(session)
+        took = time.perf_counter() - start
+        if made:
+            print(
+                f"sentence vectors of {made} papers: {took:.1f} s ({took / made * 1000:.0f} ms "
+                "a paper; made once per paper, after the ingest that brought it)"
+            )
+        else:
+            print("no sentence model (`paperboy model fetch`): words alone")
         with sessions() as session:
             pool = recommendations.pool(session)
         features = pool.features

@@ -197,7 +197,7 @@ INVALID = {
     "default_schedule": "fortnightly",
 }
 # Any text is a value these take: what is wrong shows when it is used (tests below).
-FREE_TEXT = {"bot_token_file", "metrics_host", "sources", "webhook_listen"}
+FREE_TEXT = {"bot_token_file", "metrics_host", "model_dir", "sources", "webhook_listen"}
 
 
 def test_every_setting_has_an_invalid_value_here() -> None:

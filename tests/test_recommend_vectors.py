@@ -176,3 +176,28 @@ def test_prepare_makes_the_newest_papers_vectors(
         nearest = [i for i, _ in recommendations.similar(session, pruning, found, 4)]
     assert pruning not in nearest
     assert {titles[i] for i in nearest} <= {title for title, _ in COMPRESSION}
+
+
+def test_a_damaged_model_is_one_warning_and_words_alone(
+    capsys: pytest.CaptureFixture[str],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    (damaged / "tokenizer.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(damaged))
+    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
+    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
+    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    said: list[str] = []
+    found = _recommend(capsys, said)
+    assert len(found) == 10
+    warnings = [line for line in said[0].splitlines() if "sentence model" in line]
+    assert len(warnings) == 1
+    assert "words alone" in warnings[0]
+    assert "Traceback" not in said[0]
+    assert _profile(sessions)["dense"] is None
+    assert _vectors(sessions) == 0
