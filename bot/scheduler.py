@@ -245,9 +245,14 @@ class Scheduler:
         new = sum(r.new for r in reports)
         log.info("ingest done", extra=fields(sources=len(reports), new=new))
         await asyncio.to_thread(self._note, schedule.LAST_INGEST, now.isoformat())
-        if new:
-            # The new papers' sentence vectors, now rather than in the next digest run.
+        # The sentence vectors the newest papers lack (the new ones; after an upgrade, all),
+        # made now rather than in the next digest run, which makes any still missing.
+        try:
             await _in_daemon_thread(self._prepare)
+        except asyncio.CancelledError:
+            self._stopping.set()
+        except Exception as exc:
+            log.warning("sentence vectors not made: %s: %s", type(exc).__name__, exc)
         return reports
 
     def _prepare(self) -> None:

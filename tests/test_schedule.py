@@ -22,7 +22,7 @@ from bot.records import Paper, ParsedPage
 from bot.schedule import digest_instant, local_day, next_digest, zone
 from bot.scheduler import Scheduler, backing_off, make_sender
 from bot.sources import parse_page
-from storage import queries, subscriptions
+from storage import queries, subscriptions, vectors
 from tests.httpserver import Reply, serve
 from tests.telegram_helpers import TOKEN, bot_api_spec
 
@@ -367,3 +367,21 @@ async def test_a_digest_telegram_kept_refusing_is_tried_again_ten_minutes_later(
     await world.run_until(datetime(2026, 3, 6, 7, 15, tzinfo=UTC), step=timedelta(minutes=1))
     assert world.received[12] == [datetime(2026, 3, 6, 7, 10, tzinfo=UTC)]
     assert world.local_days(12, BERLIN) == [date(2026, 3, 6)]
+
+
+async def test_scheduled_ingest_makes_the_new_papers_sentence_vectors(
+    world: World, tmp_path: Path, sentence_model: Path
+) -> None:
+    page = tmp_path / "page.txt"
+    page.write_bytes((Path(__file__).parents[1] / "bot/data/sample_page.txt").read_bytes())
+    world.scheduler.settings = world.scheduler.settings.model_copy(update={"sources": [str(page)]})
+    with world.sessions() as session:
+        ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
+        assert vectors.without(session, ids) == ids
+    [report] = await world.scheduler.ingest()
+    assert report.new > 0
+    with world.sessions() as session:
+        ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
+        assert len(ids) == report.new + 1
+        # Every paper has its vector, the one stored before this ingest included.
+        assert vectors.without(session, ids) == []
