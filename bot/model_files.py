@@ -29,6 +29,7 @@ FILES = {
 # The directory this process reads the model from (the settings' model_dir), set once by
 # the command line before any command runs; None: recommendations use words alone.
 _configured: Path | None = None
+_told: set[Path] = set()
 
 
 class FetchError(Exception):
@@ -49,11 +50,13 @@ def directory() -> Path | None:
     if _configured is None:
         return None
     if not installed(_configured):
-        log.info(
-            "no sentence model in %s (`paperboy model fetch` puts it there): "
-            "recommendations learn from words alone",
-            _configured,
-        )
+        if _configured not in _told:  # said once per process, not once per chat
+            _told.add(_configured)
+            log.info(
+                "no sentence model in %s (`paperboy model fetch` puts it there): "
+                "recommendations learn from words alone",
+                _configured,
+            )
         return None
     return _configured
 
