@@ -126,6 +126,8 @@ def test_vectors_are_made_once_and_learnt_from(
     assert again == first
 
 
+# The storage of vectors runs on both backends in the first test; this is logic above it.
+@pytest.mark.backends("sqlite")
 def test_a_ranker_follows_the_model_coming_and_going(
     capsys: pytest.CaptureFixture[str],
     sentence_model: Path,
@@ -149,6 +151,8 @@ def test_a_ranker_follows_the_model_coming_and_going(
     assert _profile(sessions)["dense"] is None
 
 
+# The storage of vectors runs on both backends in the first test; this is logic above it.
+@pytest.mark.backends("sqlite")
 def test_prepare_makes_the_newest_papers_vectors(
     capsys: pytest.CaptureFixture[str],
     sentence_model: Path,
@@ -178,6 +182,8 @@ def test_prepare_makes_the_newest_papers_vectors(
     assert {titles[i] for i in nearest} <= {title for title, _ in COMPRESSION}
 
 
+# The storage of vectors runs on both backends in the first test; this is logic above it.
+@pytest.mark.backends("sqlite")
 def test_a_damaged_model_is_one_warning_and_words_alone(
     capsys: pytest.CaptureFixture[str],
     sessions: sessionmaker[Session],

@@ -369,6 +369,7 @@ async def test_a_digest_telegram_kept_refusing_is_tried_again_ten_minutes_later(
     assert world.local_days(12, BERLIN) == [date(2026, 3, 6)]
 
 
+@pytest.mark.backends("sqlite")  # storing vectors is tested on both in test_recommend_vectors
 async def test_scheduled_ingest_makes_the_new_papers_sentence_vectors(
     world: World, tmp_path: Path, sentence_model: Path
 ) -> None:
