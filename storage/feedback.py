@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, select, text, union
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from bot.records import Mark as Mark  # a record of bot/records.py, re-exported
@@ -255,9 +255,13 @@ def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
     return {row.subscriber_id: row.model for row in session.execute(query)}
 
 
-def keep_profile(session: Session, subscriber_id: int, model: str, now: datetime) -> None:
-    _forget_profile(session, subscriber_id)
-    session.add(ProfileRow(subscriber_id=subscriber_id, model=model, fitted_at=now))
+def keep_profile(bind: Engine | Connection, subscriber_id: int, model: str, now: datetime) -> None:
+    """Keep a chat's fitted ranker, in a short transaction of its own: it is fitted where a
+    digest run or /similar only reads, and is worth keeping all the same (fitting takes a
+    tenth of a second a chat, a digest run scores thousands)."""
+    with Session(bind) as session, session.begin():
+        _forget_profile(session, subscriber_id)
+        session.add(ProfileRow(subscriber_id=subscriber_id, model=model, fitted_at=now))
     session.flush()
 
 

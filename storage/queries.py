@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -31,7 +32,7 @@ from bot.records import Paper
 from storage import counts
 from storage.counts import Stats
 from storage.identity import title_key
-from storage.models import PaperRow, SourceRow
+from storage.models import PaperRow, PaperVectorRow, SourceRow
 from storage.search_index import (
     Indexed,
     analyse,
@@ -316,6 +317,10 @@ def _update(session: Session, papers: Iterable[tuple[_Record, set[str]]], now: d
             for paper in group
         ]
         session.connection().execute(_update_statement(names), rows)
+        if {"title", "abstract"} & set(names):
+            # Their sentence vectors said what the old text said: made again when needed.
+            ids = [paper.id for paper in group]
+            session.execute(delete(PaperVectorRow).where(PaperVectorRow.paper_id.in_(ids)))
         # A copy of one of them the caller's session holds is out of date now.
         for paper in group:
             if (held := session.identity_map.get(identity_key(PaperRow, paper.id))) is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,6 +49,20 @@ def store(session: Session, vectors: Mapping[int, np.ndarray]) -> None:
         for paper_id, vector in vectors.items()
     ]
     session.execute(insert(PaperVectorRow).on_conflict_do_nothing(), rows)
+
+
+def keep(bind: Engine | Connection, vectors: Mapping[int, np.ndarray]) -> None:
+    """store(), in a short transaction of its own, committed at once: vectors made while a
+    command or a digest only reads are kept all the same, and no write lock is held while
+    the model runs."""
+    with Session(bind) as session, session.begin():
+        store(session, vectors)
+
+
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """Vectors as read back once stored (float16 precision), so that a paper scores the same
+    the first time as later."""
+    return vectors.astype(_STORED).astype(np.float32)
 
 
 def without(session: Session, paper_ids: Sequence[int]) -> list[int]:

@@ -5,14 +5,15 @@ imported before its paper was stored."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli
+from bot import cli, recommendations
 from bot.sources import parse_page
-from storage import queries
+from storage import feedback, queries, subscriptions
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +40,7 @@ def _library(path: Path, titles: list[str]) -> Path:
     return path
 
 
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 ARCHITECTURE_SEARCH = [
     "Neural Architecture Search: A Survey",
     "DARTS: Differentiable Architecture Search",
@@ -93,3 +95,26 @@ def test_a_library_paper_stored_after_the_import_is_not_recommended(
 def test_unknown_chat_and_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "recommend", "--chat", "99")[0] == 1
     assert run(capsys, "recommend", "--chat", "99", "--limit", "0")[0] == 2
+
+
+def test_a_ranker_fitted_where_nothing_is_written_is_kept(
+    capsys: pytest.CaptureFixture[str],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+) -> None:
+    """A digest run and /similar only read: the ranker they fit is kept all the same, so
+    the next run scores with it instead of fitting it again."""
+    assert run(capsys, "ingest", str(seed_pages[0]))[0] == 0
+    library = _library(tmp_path / "l.bib", ARCHITECTURE_SEARCH)
+    assert run(capsys, "library", "import", "--chat", "7", str(library))[0] == 0
+    with sessions() as session:
+        row = subscriptions.find(session, 7)
+        assert row is not None
+        chat = row.id
+        assert feedback.profiles(session, [chat]) == {}
+        fitted = recommendations.model(session, chat, lambda: recommendations.pool(session), NOW)
+        assert fitted is not None
+        session.rollback()
+    with sessions() as session:
+        assert feedback.profiles(session, [chat]) == {chat: fitted.to_json()}

@@ -5,17 +5,21 @@ without the model is refitted once it is there (and the other way round)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli, model_files, recommendations
-from storage import feedback, subscriptions
+from bot import cli, embedding, model_files, recommendations, vectors
+from bot.records import Paper
+from storage import feedback, queries, subscriptions
 from storage.models import PaperVectorRow, ProfileRow
 
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 LIBRARY = """
 @misc{a, title = {Learning to prune: removing redundant weights from trained networks},
   abstract = {We shrink deep networks by deleting parameters that matter least.}}
@@ -207,3 +211,59 @@ def test_a_damaged_model_is_one_warning_and_words_alone(
     assert "Traceback" not in said[0]
     assert _profile(sessions)["dense"] is None
     assert _vectors(sessions) == 0
+
+
+def test_vectors_made_in_a_session_that_only_reads_are_kept(
+    sentence_model: Path, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper(t, a) for t, a in COMPRESSION], NOW)
+    model = vectors.encoder()
+    assert model is not None
+    with sessions() as session:  # never committed, as a digest run's or /similar's
+        ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
+        first = vectors.of_papers(session, model, ids)
+        session.rollback()
+    assert _vectors(sessions) == len(COMPRESSION)
+    with sessions() as session:
+        again = vectors.of_papers(session, model, ids)
+    assert all(np.array_equal(first[i], again[i]) for i in ids)
+
+
+def test_a_longer_abstract_drops_the_old_vector(
+    sentence_model: Path, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
+        queries.store_papers(session, [Paper(t, a) for t, a in WEATHER], NOW)
+    model = vectors.encoder()
+    assert model is not None
+    with sessions() as session:
+        ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
+        before = vectors.of_papers(session, model, ids)
+    assert _vectors(sessions) == len(ids)
+    longer = "We prune the weights of large language models, layer by layer, without retraining."
+    with sessions.begin() as session:
+        counts = queries.store_papers(session, [Paper("Pruning at scale", longer)], NOW)
+    assert counts.enriched == 1
+    assert _vectors(sessions) == len(ids) - 1
+    with sessions() as session:
+        [pruning] = [i for i, p in feedback.papers(session, ids).items() if p.title.startswith("P")]
+        after = vectors.of_papers(session, model, ids)
+    assert float(before[pruning] @ after[pruning]) < 0.99
+    expected = embedding.encode(model, [embedding.paper_text("Pruning at scale", longer)])[0]
+    assert float(after[pruning] @ expected) > 0.999
+
+
+@pytest.mark.backends("sqlite")
+def test_weights_changed_in_place_are_not_loaded(sentence_model: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "model"
+    damaged.mkdir()
+    for name in model_files.FILES:
+        data = bytearray((sentence_model / name).read_bytes())
+        if name == embedding.WEIGHTS:
+            data[-4096:] = bytes(4096)  # zeroed in place: the header still reads
+        (damaged / name).write_bytes(bytes(data))
+    assert model_files.damaged(damaged) is not None
+    model_files.configure(damaged)
+    assert vectors.encoder() is None
