@@ -3,12 +3,14 @@ over the newest papers, and the reasons. Returns data (paper ids, scores, reason
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import ranker, vectors
@@ -18,9 +20,13 @@ from storage.search_index import families
 
 # The papers recommendations and similar papers are drawn from: the newest, as for digests.
 POOL = 2_000
+# Sentence vectors made per transaction by prepare(): a few seconds of the model.
+PREPARED_AT_ONCE = 32
 # In a digest's order, a keyword match in the title and upvotes count beside the ranker.
 TITLE_BONUS = 0.2
 UPVOTE_WEIGHT = 0.05
+
+log = logging.getLogger("paperboy")
 
 _BECAUSE = {"liked": "you liked", "saved": "you saved", "library": "your library has"}
 
@@ -48,22 +54,39 @@ def pool(session: Session) -> Pool:
     return pool_of(session, subscriptions.newest_paper_id(session), [i for i, _ in newest])
 
 
-def prepare(session: Session) -> int:
-    """Make the sentence vectors the newest papers lack (none without the model), so that
-    the next digest run finds them made; how many there were."""
+def prepare(session: Session, stopping: Callable[[], bool] = lambda: False) -> int:
+    """Make the sentence vectors the newest papers lack (none without the model), a few
+    dozen at a time until `stopping` says so, so that the next digest run finds them made;
+    how many were made."""
     model = vectors.encoder()
     if model is None:
         return 0
-    ids = [i for i, _ in subscriptions.newest_papers(session, POOL)]
-    return len(vectors.of_papers(session, model, ids)) if ids else 0
+    lacking = vectors.missing(session, [i for i, _ in subscriptions.newest_papers(session, POOL)])
+    made = 0
+    for start in range(0, len(lacking), PREPARED_AT_ONCE):
+        if stopping():
+            break
+        chunk = lacking[start : start + PREPARED_AT_ONCE]
+        vectors.of_papers(session, model, chunk)
+        made += len(chunk)
+    return made
 
 
-def pool_of(session: Session, newest_id: int | None, ids: Sequence[int]) -> Pool:
-    """The ranker's features of these papers (the newest, up to `newest_id`)."""
+def pool_of(
+    session: Session, newest_id: int | None, ids: Sequence[int], most: int | None = None
+) -> Pool:
+    """The ranker's features of these papers (the newest, up to `newest_id`), with their
+    sentence vectors if the model is installed and no more than `most` lack one."""
     texts = feedback.analysed(session, ids)
     model = vectors.encoder()
     kept = [i for i in ids if i in texts]
-    dense = vectors.of_papers(session, model, kept) if model is not None else None
+    dense: dict[int, np.ndarray] | None = None
+    if model is not None:
+        dense = (
+            vectors.of_papers(session, model, kept)
+            if most is None
+            else vectors.at_most(session, model, kept, most)
+        )
     features = ranker.pool({i: texts[i] for i in kept}, dense)
     return Pool(newest_id, features, feedback.title_keys(session, ids))
 
@@ -124,7 +147,10 @@ def model(
         return None
     fitted = ranker.fit(features, _examples(session, learnt, features.dense is not None))
     if fitted is not None:
-        feedback.keep_profile(session.get_bind(), subscriber_id, fitted.to_json(), now)
+        try:
+            feedback.keep_profile(session.get_bind(), subscriber_id, fitted.to_json(), now)
+        except SQLAlchemyError as exc:  # the caller's own transaction holds the chat
+            log.info("ranker used but not kept (fitted again next time): %s", exc)
     return fitted
 
 

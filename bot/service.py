@@ -50,6 +50,9 @@ from storage.models import SubscriberRow
 # /latest and /digest look at this many of the newest stored papers: digests are about
 # what is new, and matching a whole archive on every command would not scale.
 CANDIDATES = 2_000
+# Sentence vectors a digest run or /similar makes itself (about 0.1 s each): more missing
+# means the scheduled ingest is still making them, and the ranker uses words alone till then.
+MADE_IN_A_RUN = 64
 # A weekly digest is the week's: papers first stored this long before it, not older ones.
 WEEK = timedelta(days=7)
 EXPORT_FORMAT = "paperboy-subscription/1"
@@ -492,7 +495,8 @@ class Candidates:
 
     def ranking(self, session: Session) -> recommendations.Pool:
         if not self._ranking:
-            self._ranking.append(recommendations.pool_of(session, self.newest_id, self.ids))
+            made = recommendations.pool_of(session, self.newest_id, self.ids, MADE_IN_A_RUN)
+            self._ranking.append(made)
         return self._ranking[0]
 
 

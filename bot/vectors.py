@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import embedding, model_files
@@ -45,14 +46,23 @@ def encoder() -> embedding.Encoder | None:
         return _loaded[where]
 
 
+def at_most(
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int], most: int
+) -> dict[int, np.ndarray] | None:
+    """of_papers(), or None if more than `most` of the papers lack a vector (they take a
+    tenth of a second each)."""
+    if len(stored.without(session, paper_ids)) > most:
+        return None
+    return of_papers(session, model, paper_ids)
+
+
 def of_papers(
     session: Session, model: embedding.Encoder, paper_ids: Sequence[int]
 ) -> dict[int, np.ndarray]:
     """The vectors of these stored papers, by id: made and stored for those without one.
     The session is only read; the new vectors are kept in a transaction of their own, made
     after the model has run (a digest or /similar only reads, and the model takes seconds)."""
-    missing = stored.without(session, paper_ids)
-    texts = stored.texts(session, missing)
+    texts = stored.texts(session, stored.without(session, paper_ids))
     present = stored.read(session, [i for i in paper_ids if i not in texts])
     if not texts:
         return present
@@ -60,8 +70,16 @@ def of_papers(
     ids = list(texts)
     rows = _checked(embedding.encode(model, [embedding.paper_text(*texts[i]) for i in ids]))
     made = dict(zip(ids, stored.as_stored(rows), strict=True))
-    stored.keep(session.get_bind(), made)
+    try:
+        stored.keep(session.get_bind(), made)
+    except SQLAlchemyError as exc:  # the caller's own transaction holds what they refer to
+        log.info("sentence vectors used but not kept (made again next time): %s", exc)
     return present | made
+
+
+def missing(session: Session, paper_ids: Sequence[int]) -> list[int]:
+    """Those of these papers without a vector yet."""
+    return stored.without(session, paper_ids)
 
 
 def _checked(rows: np.ndarray) -> np.ndarray:

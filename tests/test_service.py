@@ -180,6 +180,8 @@ def test_the_ranker_features_are_made_only_for_a_chat_that_taught_its_ranker(
     with store.begin() as session:
         replies.subscribe(session, ME, "pruning", NOW)
         replies.subscribe(session, GROUP, "pruning", NOW)
+    # Planned as a digest run plans, in a session that only reads.
+    with store() as session:
         known = service.candidates(session)
         plain = service.digest(session, ME.id, known, limit=5)
         assert plain.matches
@@ -187,7 +189,9 @@ def test_the_ranker_features_are_made_only_for_a_chat_that_taught_its_ranker(
         assert known._ranking == []
         row = subscriptions.find(session, GROUP.id)
         assert row is not None
+    with store.begin() as session:
         feedback.rate(session, row.id, plain.matches[0].paper_id, 1, NOW)
+    with store() as session:
         service.digest(session, GROUP.id, known, limit=5)
         assert len(known._ranking) == 1
         assert feedback.profiles(session, [row.id])  # fitted and kept
