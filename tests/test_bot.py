@@ -531,6 +531,9 @@ async def test_paperboy_run_in_a_real_process(
             "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
             "PAPERBOY_LOG_LEVEL": "DEBUG",
             "PAPERBOY_SOURCES": "",
+            # No sentence model: no chat here rated a paper, and making every paper's vector
+            # at start-up would only slow the test down.
+            "PAPERBOY_MODEL_DIR": "/nonexistent/paperboy-model",
         }
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("paperboy")),
@@ -575,6 +578,9 @@ async def test_webhook_mode(db_url: str, tmp_path: Path) -> None:
             "PAPERBOY_WEBHOOK_LISTEN": "127.0.0.1",
             "PAPERBOY_WEBHOOK_PORT": str(port),
             "PAPERBOY_SOURCES": "",
+            # No sentence model: no chat here rated a paper, and making every paper's vector
+            # at start-up would only slow the test down.
+            "PAPERBOY_MODEL_DIR": "/nonexistent/paperboy-model",
         }
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("paperboy")),

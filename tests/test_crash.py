@@ -42,6 +42,9 @@ def _environment(api: FakeBotApi, db_url: str) -> dict[str, str]:
         "PAPERBOY_BOT_TOKEN": TOKEN,
         "PAPERBOY_BOT_API_URL": api.base_url.removesuffix("/bot"),
         "PAPERBOY_SOURCES": "",
+        # No sentence model: no chat here rated a paper, and making every paper's vector
+        # at start-up would only slow the test down.
+        "PAPERBOY_MODEL_DIR": "/nonexistent/paperboy-model",
         "PAPERBOY_RATE_LIMIT": "80",
         "PAPERBOY_PAID_BROADCASTS": "true",
         "PAPERBOY_DIGEST_MAX": str(LIMIT),
