@@ -5,7 +5,6 @@ without the model is refitted once it is there (and the other way round)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ from bot import cli, embedding, model_files, recommendations, vectors
 from bot.records import Paper
 from storage import feedback, queries, subscriptions
 from storage.models import PaperVectorRow, ProfileRow
+from tests.test_recommend import NOW, run
+from tests.test_recommend import environment as environment  # autouse: chdir, database
 
-NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 LIBRARY = """
 @misc{a, title = {Learning to prune: removing redundant weights from trained networks},
   abstract = {We shrink deep networks by deleting parameters that matter least.}}
@@ -28,15 +28,11 @@ LIBRARY = """
 """
 
 
-@pytest.fixture(autouse=True)
-def environment(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", db_url)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = cli.main(list(args))
-    return code, capsys.readouterr().out
+def _imported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The sixteen papers stored, and chat 7's library imported."""
+    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
+    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
+    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
 
 
 COMPRESSION = [
@@ -112,9 +108,7 @@ def test_vectors_are_made_once_and_learnt_from(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
-    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
-    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
-    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    _imported(capsys, tmp_path)
     assert _vectors(sessions) == 0  # ingest makes none: they cost far more than storing
     said: list[str] = []
     first = _recommend(capsys, said)
@@ -140,9 +134,7 @@ def test_a_ranker_follows_the_model_coming_and_going(
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(tmp_path / "no-model"))
-    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
-    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
-    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    _imported(capsys, tmp_path)
     words = _recommend(capsys)
     assert _profile(sessions)["dense"] is None
     assert _vectors(sessions) == 0
@@ -199,9 +191,7 @@ def test_a_damaged_model_is_one_warning_and_words_alone(
     (damaged / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     (damaged / "tokenizer.json").write_text("{}", encoding="utf-8")
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(damaged))
-    assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
-    (tmp_path / "l.bib").write_text(LIBRARY, encoding="utf-8")
-    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    _imported(capsys, tmp_path)
     said: list[str] = []
     found = _recommend(capsys, said)
     assert len(found) == 10
