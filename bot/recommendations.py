@@ -114,12 +114,15 @@ def _examples(session: Session, found: feedback.Feedback, dense: bool) -> list[r
                     texts[paper_id], titles[paper_id], kind, paper_id, stored.get(paper_id)
                 )
             )
-    unstored = vectors.of_texts(model, found.texts) if model is not None and found.texts else []
+    unstored = vectors.of_entries(session, model, found.texts) if model is not None else []
     examples += [
         ranker.Example(
-            families(title, abstract), title, "library", vector=unstored[n] if unstored else None
+            families(entry.title, entry.abstract),
+            entry.title,
+            "library",
+            vector=unstored[n] if unstored else None,
         )
-        for n, (title, abstract) in enumerate(found.texts)
+        for n, entry in enumerate(found.texts)
     ]
     return examples
 

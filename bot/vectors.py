@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import embedding, model_files
 from storage import vectors as stored
+from storage.feedback import LibraryText
 
 log = logging.getLogger("paperboy")
 
@@ -89,7 +90,21 @@ def _checked(rows: np.ndarray) -> np.ndarray:
     return rows
 
 
-def of_texts(model: embedding.Encoder, texts: Sequence[tuple[str, str]]) -> list[np.ndarray]:
-    """Vectors of papers that are not stored (a library's entries): title and abstract."""
-    rows = embedding.encode(model, [embedding.paper_text(t, a) for t, a in texts])
-    return list(_checked(rows))
+def of_entries(
+    session: Session, model: embedding.Encoder, entries: Sequence[LibraryText]
+) -> list[np.ndarray]:
+    """Vectors of library entries that are no stored paper, in order: made once, the first
+    time the chat's ranker learns from them, and kept with the entry (a library of
+    thousands would otherwise be encoded again at each refit)."""
+    known = stored.of_entries(session, [e.entry_id for e in entries])
+    lacking = [e for e in entries if e.entry_id not in known]
+    if lacking:
+        texts = [embedding.paper_text(e.title, e.abstract) for e in lacking]
+        rows = stored.as_stored(_checked(embedding.encode(model, texts)))
+        made = {e.entry_id: row for e, row in zip(lacking, rows, strict=True)}
+        try:
+            stored.keep_entries(session.get_bind(), made)
+        except SQLAlchemyError as exc:
+            log.info("library vectors used but not kept (made again next time): %s", exc)
+        known |= made
+    return [known[e.entry_id] for e in entries]

@@ -40,6 +40,15 @@ class LibraryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LibraryText:
+    """A library entry that is no stored paper, and what it says."""
+
+    entry_id: int
+    title: str
+    abstract: str
+
+
+@dataclass(frozen=True, slots=True)
 class Feedback:
     """Everything a chat's ranker learns from. Liked, saved and matched library papers are
     positive, disliked papers negative; `texts` are library entries not in the store."""
@@ -48,7 +57,7 @@ class Feedback:
     saved: list[int]
     disliked: list[int]
     library: list[int]
-    texts: list[tuple[str, str]]
+    texts: list[LibraryText]
 
     @property
     def positive(self) -> list[int]:
@@ -184,8 +193,11 @@ def add_library(
             session.add(row)
             existing[entry.title_key] = row
             added += 1
+        abstract = entry.abstract or row.abstract or ""
+        if (row.title, row.abstract) != (entry.title, abstract):
+            row.vector = None  # it said what the old text said
         row.title = entry.title
-        row.abstract = entry.abstract or row.abstract or ""
+        row.abstract = abstract
         row.arxiv_id = entry.arxiv_id or row.arxiv_id
         row.paper_id = entry.paper_id or row.paper_id
         row.added_at = now
@@ -212,17 +224,22 @@ def feedback(session: Session, subscriber_id: int) -> Feedback:
         )
     )
     library: list[int] = []
-    texts: list[tuple[str, str]] = []
+    texts: list[LibraryText] = []
     entries = session.execute(
-        select(LibraryEntryRow.paper_id, LibraryEntryRow.title, LibraryEntryRow.abstract)
+        select(
+            LibraryEntryRow.id,
+            LibraryEntryRow.paper_id,
+            LibraryEntryRow.title,
+            LibraryEntryRow.abstract,
+        )
         .where(LibraryEntryRow.subscriber_id == subscriber_id)
         .order_by(LibraryEntryRow.id)
     ).all()
-    for matched, title, abstract in entries:
+    for entry_id, matched, title, abstract in entries:
         if matched is not None:
             library.append(matched)
         else:
-            texts.append((title, abstract))
+            texts.append(LibraryText(entry_id, title, abstract))
     return Feedback(liked, saved, disliked, library, texts)
 
 

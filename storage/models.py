@@ -298,6 +298,9 @@ class LibraryEntryRow(Base):
     title_key: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[datetime] = mapped_column(Instant)
+    # Its sentence vector (float16 bytes, as paper_vectors), made the first time the chat's
+    # ranker learns from it; cleared when its title or abstract changes.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class ProfileRow(Base):

@@ -46,8 +46,9 @@ MODELS = (
 )
 TABLES: dict[str, Table] = {model.__tablename__: model.__table__ for model in MODELS}  # type: ignore[misc]
 BATCH = 1_000
-# Which process is delivering a chat right now means nothing in another database.
-TRANSIENT = frozenset({"claimed_by", "claimed_until"})
+# Which process is delivering a chat right now means nothing in another database; a library
+# entry's sentence vector is remade from its text when needed.
+TRANSIENT = frozenset({"claimed_by", "claimed_until", "vector"})
 
 
 class TransferError(Exception):

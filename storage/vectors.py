@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import PaperRow, PaperVectorRow
+from storage.models import LibraryEntryRow, PaperRow, PaperVectorRow
 from storage.queries import in_chunks
 
 _STORED = np.float16
@@ -57,6 +57,34 @@ def keep(bind: Engine | Connection, vectors: Mapping[int, np.ndarray]) -> None:
     the model runs."""
     with Session(bind) as session, session.begin():
         store(session, vectors)
+
+
+def of_entries(session: Session, entry_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stored vectors of these library entries (float32), by id; absent if none yet."""
+    found: dict[int, np.ndarray] = {}
+    for chunk in in_chunks(entry_ids):
+        query = select(LibraryEntryRow.id, LibraryEntryRow.vector).where(
+            LibraryEntryRow.id.in_(chunk), LibraryEntryRow.vector.is_not(None)
+        )
+        for entry_id, data in session.execute(query):
+            if data is not None:
+                found[entry_id] = np.frombuffer(data, dtype=_STORED).astype(np.float32)
+    return found
+
+
+def keep_entries(bind: Engine | Connection, vectors: Mapping[int, np.ndarray]) -> None:
+    """Keep library entries' vectors, in a short transaction of its own (as keep())."""
+    rows = [
+        {"entry_id": entry_id, "data": vector.astype(_STORED).tobytes()}
+        for entry_id, vector in vectors.items()
+    ]
+    statement = (
+        update(LibraryEntryRow)
+        .where(LibraryEntryRow.id == bindparam("entry_id"))
+        .values(vector=bindparam("data"))
+    )
+    with Session(bind) as session, session.begin():
+        session.connection().execute(statement, rows)
 
 
 def as_stored(vectors: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli, embedding, model_files, recommendations, vectors
 from bot.records import Paper
 from storage import feedback, queries, subscriptions
-from storage.models import PaperVectorRow, ProfileRow
+from storage.models import LibraryEntryRow, PaperVectorRow, ProfileRow
 from tests.test_recommend import NOW, run
 from tests.test_recommend import environment as environment  # autouse: chdir, database
 
@@ -257,3 +257,46 @@ def test_weights_changed_in_place_are_not_loaded(sentence_model: Path, tmp_path:
     assert model_files.damaged(damaged) is not None
     model_files.configure(damaged)
     assert vectors.encoder() is None
+
+
+def _entry_vectors(sessions: sessionmaker[Session]) -> dict[str, bytes | None]:
+    with sessions() as session:
+        rows = session.execute(select(LibraryEntryRow.title, LibraryEntryRow.vector)).all()
+    return {str(title): vector for title, vector in rows}
+
+
+@pytest.mark.backends("sqlite")
+def test_library_entries_are_encoded_once_and_again_when_changed(
+    capsys: pytest.CaptureFixture[str],
+    sentence_model: Path,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
+    _imported(capsys, tmp_path)
+    assert set(_entry_vectors(sessions).values()) == {None}
+    first = _recommend(capsys)
+    kept = _entry_vectors(sessions)
+    assert None not in kept.values()
+    encoded: list[int] = []
+    real = embedding.encode
+
+    def counted(model: embedding.Encoder, texts: list[str]) -> np.ndarray:
+        encoded.append(len(texts))
+        return real(model, texts)
+
+    monkeypatch.setattr(embedding, "encode", counted)
+    with sessions.begin() as session:
+        feedback.save(session, 1, subscriptions.newest_papers(session, 1)[0][0], True, NOW)
+    assert _recommend(capsys) != first  # refitted: the saved paper is never recommended
+    assert encoded == []
+    assert _entry_vectors(sessions) == kept
+    # The same entry imported with another abstract: its vector said the old one.
+    changed = LIBRARY.replace("matter least", "matter least, layer by layer")
+    (tmp_path / "l.bib").write_text(changed, encoding="utf-8")
+    assert run(capsys, "library", "import", "--chat", "7", str(tmp_path / "l.bib"))[0] == 0
+    again = _entry_vectors(sessions)
+    assert sorted(v is None for v in again.values()) == [False, True]
+    _recommend(capsys)
+    assert encoded == [1]

@@ -1,4 +1,4 @@
-"""paper_vectors: each paper's sentence vector, for the recommender
+"""paper_vectors and library_entries.vector: sentence vectors, for the recommender
 
 Revision ID: 0011
 Revises: 0010
@@ -29,11 +29,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("paper_id", name=op.f("pk_paper_vectors")),
     )
+    with op.batch_alter_table("library_entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("vector", sa.LargeBinary(), nullable=True))
     # The stored rankers learnt from words alone: refitted, with the vectors, when next needed.
     op.execute("DELETE FROM profiles")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("library_entries", schema=None) as batch_op:
+        batch_op.drop_column("vector")
     op.drop_table("paper_vectors")
     # Rankers fitted with vectors read them no more: refitted when next needed.
     op.execute("DELETE FROM profiles")
