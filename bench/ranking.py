@@ -93,8 +93,7 @@ def main() -> None:
         print(f"setup: libraries stored in {time.perf_counter() - start:.1f} s")
 
         start = time.perf_counter()
-        with sessions.begin() as session:
-            made = recommendations.prepare(session)
+        made = recommendations.prepare(sessions)
         took = time.perf_counter() - start
         if made:
             print(

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import ranker, vectors
 from bot.records import Paper
@@ -54,20 +54,23 @@ def pool(session: Session) -> Pool:
     return pool_of(session, subscriptions.newest_paper_id(session), [i for i, _ in newest])
 
 
-def prepare(session: Session, stopping: Callable[[], bool] = lambda: False) -> int:
+def prepare(sessions: sessionmaker[Session], stopping: Callable[[], bool] = lambda: False) -> int:
     """Make the sentence vectors the newest papers lack (none without the model), a few
-    dozen at a time until `stopping` says so, so that the next digest run finds them made;
-    how many were made."""
+    dozen at a time, each in a session of its own (no read held open for minutes), until
+    `stopping` says so, so that the next digest run finds them made; how many were made."""
     model = vectors.encoder()
     if model is None:
         return 0
-    lacking = vectors.missing(session, [i for i, _ in subscriptions.newest_papers(session, POOL)])
+    with sessions() as session:
+        newest = [i for i, _ in subscriptions.newest_papers(session, POOL)]
+        lacking = vectors.missing(session, newest)
     made = 0
     for start in range(0, len(lacking), PREPARED_AT_ONCE):
         if stopping():
             break
         chunk = lacking[start : start + PREPARED_AT_ONCE]
-        vectors.of_papers(session, model, chunk)
+        with sessions() as session:
+            vectors.of_papers(session, model, chunk)
         made += len(chunk)
     return made
 

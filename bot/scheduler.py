@@ -256,8 +256,7 @@ class Scheduler:
         return reports
 
     def _prepare(self) -> None:
-        with self.sessions() as session:
-            recommendations.prepare(session, self._stopping.is_set)
+        recommendations.prepare(self.sessions, self._stopping.is_set)
 
     def _fetch_policy(self) -> FetchPolicy:
         with self.sessions() as session:

@@ -154,15 +154,19 @@ def test_prepare_makes_the_newest_papers_vectors(
     sentence_model: Path,
     sessions: sessionmaker[Session],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert run(capsys, "ingest", str(_page(tmp_path / "page.json")))[0] == 0
     model_files.configure(None)
-    with sessions.begin() as session:
-        assert recommendations.prepare(session) == 0
+    assert recommendations.prepare(sessions) == 0
     assert _vectors(sessions) == 0
     model_files.configure(sentence_model)
-    with sessions.begin() as session:
-        assert recommendations.prepare(session) == 16
+    # A stopping bot stops between batches: two of five made, then asked to stop.
+    monkeypatch.setattr(recommendations, "PREPARED_AT_ONCE", 5)
+    asked = iter([False, False, True])
+    assert recommendations.prepare(sessions, lambda: next(asked)) == 10
+    assert _vectors(sessions) == 10
+    assert recommendations.prepare(sessions) == 6
     assert _vectors(sessions) == 16
     with sessions() as session:
         newest = [i for i, _ in subscriptions.newest_papers(session, 16)]
