@@ -120,7 +120,9 @@ def main() -> None:
             models = list(stored.values())
         engine = sessions.kw["bind"]
         for chat in range(args.sample + 1, args.subscribers + 1):
-            feedback.keep_profile(engine, chat, models[chat % len(models)], NOW)
+            with sessions() as session:
+                learnt = feedback.feedback(session, chat)
+            feedback.keep_profile(engine, chat, models[chat % len(models)], NOW, learnt)
 
         start = time.perf_counter()
         found = 0

@@ -154,7 +154,8 @@ def model(
     fitted = ranker.fit(features, _examples(session, learnt, features.dense is not None))
     if fitted is not None:
         try:
-            feedback.keep_profile(session.get_bind(), subscriber_id, fitted.to_json(), now)
+            bind = session.get_bind()
+            feedback.keep_profile(bind, subscriber_id, fitted.to_json(), now, learnt)
         except SQLAlchemyError as exc:  # the caller's own transaction holds the chat
             log.info("ranker used but not kept (fitted again next time): %s", exc)
     return fitted

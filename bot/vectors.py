@@ -72,7 +72,7 @@ def of_papers(
     rows = _checked(embedding.encode(model, [embedding.paper_text(*texts[i]) for i in ids]))
     made = dict(zip(ids, stored.as_stored(rows), strict=True))
     try:
-        stored.keep(session.get_bind(), made)
+        stored.keep(session.get_bind(), made, texts)
     except SQLAlchemyError as exc:  # the caller's own transaction holds what they refer to
         log.info("sentence vectors used but not kept (made again next time): %s", exc)
     return present | made
@@ -102,8 +102,9 @@ def of_entries(
         texts = [embedding.paper_text(e.title, e.abstract) for e in lacking]
         rows = stored.as_stored(_checked(embedding.encode(model, texts)))
         made = {e.entry_id: row for e, row in zip(lacking, rows, strict=True)}
+        made_from = {e.entry_id: (e.title, e.abstract) for e in lacking}
         try:
-            stored.keep_entries(session.get_bind(), made)
+            stored.keep_entries(session.get_bind(), made, made_from)
         except SQLAlchemyError as exc:
             log.info("library vectors used but not kept (made again next time): %s", exc)
         known |= made

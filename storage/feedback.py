@@ -272,14 +272,22 @@ def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
     return {row.subscriber_id: row.model for row in session.execute(query)}
 
 
-def keep_profile(bind: Engine | Connection, subscriber_id: int, model: str, now: datetime) -> None:
-    """Keep a chat's fitted ranker, in a short transaction of its own: it is fitted where a
-    digest run or /similar only reads, and is worth keeping all the same (fitting takes a
-    tenth of a second a chat, a digest run scores thousands)."""
+def keep_profile(
+    bind: Engine | Connection, subscriber_id: int, model: str, now: datetime, learnt: Feedback
+) -> bool:
+    """Keep a chat's ranker, fitted from `learnt`, in a short transaction of its own: it is
+    fitted where a digest run or /similar only reads, and is worth keeping all the same
+    (fitting takes a tenth of a second a chat, a digest run scores thousands). Not kept if
+    the chat's feedback changed while it was fitted (a tap meanwhile): False."""
     with Session(bind) as session, session.begin():
         _forget_profile(session, subscriber_id)
         session.add(ProfileRow(subscriber_id=subscriber_id, model=model, fitted_at=now))
-    session.flush()
+        session.flush()
+        # Checked after the row is written: a tap that commits from here on deletes it.
+        if feedback(session, subscriber_id) != learnt:
+            session.rollback()
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

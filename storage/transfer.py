@@ -102,6 +102,8 @@ def _typed(column: Column[Any], value: object) -> object:
 def _row(table: Table, raw: object, number: int) -> dict[str, object]:
     if not isinstance(raw, dict):
         raise TransferError(f"line {number}: the row is not an object")
+    # Never exported: a file that has them anyway (edited by hand) is read without them.
+    raw = {key: value for key, value in raw.items() if key not in TRANSIENT}
     unknown = set(raw) - set(table.columns.keys())
     if unknown:
         raise TransferError(f"line {number}: {table.name} has no column {sorted(unknown)[0]}")

@@ -51,12 +51,18 @@ def store(session: Session, vectors: Mapping[int, np.ndarray]) -> None:
     session.execute(insert(PaperVectorRow).on_conflict_do_nothing(), rows)
 
 
-def keep(bind: Engine | Connection, vectors: Mapping[int, np.ndarray]) -> None:
+def keep(
+    bind: Engine | Connection,
+    vectors: Mapping[int, np.ndarray],
+    made_from: Mapping[int, tuple[str, str]],
+) -> None:
     """store(), in a short transaction of its own, committed at once: vectors made while a
     command or a digest only reads are kept all the same, and no write lock is held while
-    the model runs."""
+    the model runs. A paper whose title or abstract changed since its vector was made from
+    `made_from` (an ingest enriched it meanwhile) is left without one."""
     with Session(bind) as session, session.begin():
-        store(session, vectors)
+        now = texts(session, list(vectors))
+        store(session, {i: v for i, v in vectors.items() if now.get(i) == made_from.get(i)})
 
 
 def of_entries(session: Session, entry_ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -72,15 +78,30 @@ def of_entries(session: Session, entry_ids: Sequence[int]) -> dict[int, np.ndarr
     return found
 
 
-def keep_entries(bind: Engine | Connection, vectors: Mapping[int, np.ndarray]) -> None:
-    """Keep library entries' vectors, in a short transaction of its own (as keep())."""
+def keep_entries(
+    bind: Engine | Connection,
+    vectors: Mapping[int, np.ndarray],
+    made_from: Mapping[int, tuple[str, str]],
+) -> None:
+    """Keep library entries' vectors, in a short transaction of its own (as keep()); an
+    entry whose title or abstract is no longer `made_from` (imported again meanwhile) is
+    left without one."""
     rows = [
-        {"entry_id": entry_id, "data": vector.astype(_STORED).tobytes()}
+        {
+            "entry_id": entry_id,
+            "data": vector.astype(_STORED).tobytes(),
+            "made_title": made_from[entry_id][0],
+            "made_abstract": made_from[entry_id][1],
+        }
         for entry_id, vector in vectors.items()
     ]
     statement = (
         update(LibraryEntryRow)
-        .where(LibraryEntryRow.id == bindparam("entry_id"))
+        .where(
+            LibraryEntryRow.id == bindparam("entry_id"),
+            LibraryEntryRow.title == bindparam("made_title"),
+            LibraryEntryRow.abstract == bindparam("made_abstract"),
+        )
         .values(vector=bindparam("data"))
     )
     with Session(bind) as session, session.begin():

@@ -307,7 +307,8 @@ async def test_stop_deletes_ratings_saved_library_and_profile(bot: Bot) -> None:
         row = subscriptions.find(session, ALICE)
         assert row is not None
         alice = row.id
-    feedback.keep_profile(bot.sessions.kw["bind"], alice, "{}", NOW)
+        learnt = feedback.feedback(session, alice)
+    assert feedback.keep_profile(bot.sessions.kw["bind"], alice, "{}", NOW, learnt)
 
     def counts(subscriber_id: int) -> list[int]:
         with bot.sessions() as session:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cli, embedding, model_files, recommendations, vectors
+from bot import cli, embedding, model_files, ranker, recommendations, vectors
 from bot.records import Paper
 from storage import feedback, queries, subscriptions
 from storage.models import LibraryEntryRow, PaperVectorRow, ProfileRow
@@ -304,3 +304,74 @@ def test_library_entries_are_encoded_once_and_again_when_changed(
     assert sorted(v is None for v in again.values()) == [False, True]
     _recommend(capsys)
     assert encoded == [1]
+
+
+@pytest.mark.backends("sqlite")
+def test_a_ranker_fitted_while_the_chat_rated_a_paper_is_not_kept(
+    capsys: pytest.CaptureFixture[str],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A 👎 tapped while a digest run fits the chat's ranker: the ranker, learnt without it,
+    is not kept, or the disliked paper would be recommended until the next tap."""
+    _imported(capsys, tmp_path)
+    real = ranker.fit
+
+    def tapped_meanwhile(found: ranker.Pool, examples: list[ranker.Example]) -> object:
+        fitted = real(found, examples)
+        with sessions.begin() as session:
+            paper = subscriptions.newest_papers(session, 1)[0][0]
+            feedback.rate(session, 1, paper, -1, NOW)
+        return fitted
+
+    monkeypatch.setattr(ranker, "fit", tapped_meanwhile)
+    with sessions() as session:
+        assert recommendations.model(session, 1, lambda: recommendations.pool(session), NOW)
+    with sessions() as session:
+        assert feedback.profiles(session, [1]) == {}
+
+
+@pytest.mark.backends("sqlite")
+def test_a_vector_made_while_its_paper_changed_is_not_kept(
+    sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
+        [paper_id] = [i for i, _ in subscriptions.newest_papers(session, 1)]
+    model = vectors.encoder()
+    assert model is not None
+    real = embedding.encode
+
+    def enriched_meanwhile(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
+        made = real(encoder, texts)
+        with sessions.begin() as session:
+            longer = Paper("Pruning at scale", "We prune the weights of large language models.")
+            assert queries.store_papers(session, [longer], NOW).enriched == 1
+        return made
+
+    monkeypatch.setattr(embedding, "encode", enriched_meanwhile)
+    with sessions() as session:
+        assert paper_id in vectors.of_papers(session, model, [paper_id])  # used this once
+    assert _vectors(sessions) == 0  # but not kept: it says what the old abstract said
+    with sessions.begin() as session:
+        feedback.add_library(
+            session,
+            subscriptions.enroll(session, 7, "private", NOW).id,
+            [feedback.LibraryRecord("Quantized inference", "q", "Four bits.", None, None)],
+            NOW,
+        )
+    with sessions() as session:
+        [entry] = feedback.feedback(session, 1).texts
+
+    def imported_again_meanwhile(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
+        made = real(encoder, texts)
+        with sessions.begin() as session:
+            again = feedback.LibraryRecord("Quantized inference", "q", "Two bits.", None, None)
+            feedback.add_library(session, 1, [again], NOW)
+        return made
+
+    monkeypatch.setattr(embedding, "encode", imported_again_meanwhile)
+    with sessions() as session:
+        assert len(vectors.of_entries(session, model, [entry])) == 1
+    assert _entry_vectors(sessions) == {"Quantized inference": None}

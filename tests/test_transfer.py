@@ -169,3 +169,11 @@ def test_an_export_beside_a_running_bot_is_one_consistent_moment(
     assert counts["deliveries"] == 3
     assert "Arrived Mid-Export" not in "".join(exported)
     assert "claimed_by" not in "".join(exported)
+
+
+def test_columns_never_exported_are_ignored_in_an_edited_file() -> None:
+    """A library entry's vector (remade from its text) and a delivery's claim are never
+    exported; a file that has them anyway is read without them, not failed on them."""
+    raw = {"id": 1, "title": "T", "vector": "AAAA", "claimed_by": "x"}
+    row = transfer._row(transfer.TABLES["library_entries"], raw, 3)
+    assert row == {"id": 1, "title": "T"}
