@@ -78,6 +78,18 @@ def _page(path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def with_model(
+    capsys: pytest.CaptureFixture[str],
+    sentence_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Commands run with the sentence model; the papers are stored and the library imported."""
+    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
+    _imported(capsys, tmp_path)
+
+
 def _vectors(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return int(session.scalar(select(func.count()).select_from(PaperVectorRow)) or 0)
@@ -101,14 +113,8 @@ def _recommend(capsys: pytest.CaptureFixture[str], said: list[str] | None = None
 
 
 def test_vectors_are_made_once_and_learnt_from(
-    capsys: pytest.CaptureFixture[str],
-    sentence_model: Path,
-    sessions: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], with_model: None, sessions: sessionmaker[Session]
 ) -> None:
-    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
-    _imported(capsys, tmp_path)
     assert _vectors(sessions) == 0  # ingest makes none: they cost far more than storing
     said: list[str] = []
     first = _recommend(capsys, said)
@@ -272,13 +278,11 @@ def _entry_vectors(sessions: sessionmaker[Session]) -> dict[str, bytes | None]:
 @pytest.mark.backends("sqlite")
 def test_library_entries_are_encoded_once_and_again_when_changed(
     capsys: pytest.CaptureFixture[str],
-    sentence_model: Path,
+    with_model: None,
     sessions: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
-    _imported(capsys, tmp_path)
     assert set(_entry_vectors(sessions).values()) == {None}
     first = _recommend(capsys)
     kept = _entry_vectors(sessions)
