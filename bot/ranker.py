@@ -204,16 +204,15 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
     known = {e.paper_id for e in examples if e.paper_id is not None}
     background = [n for n, paper_id in enumerate(found.ids) if paper_id not in known]
     dense = found.joint is not None and all(e.vector is not None for e in examples)
-    words = found.vectors([e.text for e in positive])
 
-    def rows(chosen: Sequence[Example]) -> sparse.csr_matrix:
-        tfidf = found.vectors([e.text for e in chosen])
+    def rows(chosen: Sequence[Example], tfidf: sparse.csr_matrix) -> sparse.csr_matrix:
         if not dense:
             return tfidf
         return _joint(tfidf, np.vstack([e.vector for e in chosen if e.vector is not None]))
 
-    pos = rows(positive)
-    neg = rows(negative) if negative else None
+    words = found.vectors([e.text for e in positive])
+    pos = rows(positive, words)
+    neg = rows(negative, found.vectors([e.text for e in negative])) if negative else None
     matrix = found.joint if dense and found.joint is not None else found.matrix
     added: list[int] = []
     from scipy import sparse

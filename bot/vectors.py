@@ -52,9 +52,8 @@ def at_most(
 ) -> dict[int, np.ndarray] | None:
     """of_papers(), or None if more than `most` of the papers lack a vector (they take a
     tenth of a second each)."""
-    if len(stored.without(session, paper_ids)) > most:
-        return None
-    return of_papers(session, model, paper_ids)
+    lacking = stored.without(session, paper_ids)
+    return None if len(lacking) > most else _made(session, model, paper_ids, lacking)
 
 
 def of_papers(
@@ -63,7 +62,13 @@ def of_papers(
     """The vectors of these stored papers, by id: made and stored for those without one.
     The session is only read; the new vectors are kept in a transaction of their own, made
     after the model has run (a digest or /similar only reads, and the model takes seconds)."""
-    texts = stored.texts(session, stored.without(session, paper_ids))
+    return _made(session, model, paper_ids, stored.without(session, paper_ids))
+
+
+def _made(
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int], lacking: Sequence[int]
+) -> dict[int, np.ndarray]:
+    texts = stored.texts(session, lacking)
     present = stored.read(session, [i for i in paper_ids if i not in texts])
     if not texts:
         return present

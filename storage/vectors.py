@@ -17,6 +17,14 @@ from storage.queries import in_chunks
 _STORED = np.float16
 
 
+def _to_bytes(vector: np.ndarray) -> bytes:
+    return vector.astype(_STORED).tobytes()
+
+
+def _from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=_STORED).astype(np.float32)
+
+
 def read(session: Session, paper_ids: Sequence[int]) -> dict[int, np.ndarray]:
     """The stored vectors of these papers (float32), by id; papers without one are absent."""
     found: dict[int, np.ndarray] = {}
@@ -25,7 +33,7 @@ def read(session: Session, paper_ids: Sequence[int]) -> dict[int, np.ndarray]:
             PaperVectorRow.paper_id.in_(chunk)
         )
         for paper_id, data in session.execute(query):
-            found[paper_id] = np.frombuffer(data, dtype=_STORED).astype(np.float32)
+            found[paper_id] = _from_bytes(data)
     return found
 
 
@@ -45,8 +53,7 @@ def store(session: Session, vectors: Mapping[int, np.ndarray]) -> None:
         return
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
     rows = [
-        {"paper_id": paper_id, "vector": vector.astype(_STORED).tobytes()}
-        for paper_id, vector in vectors.items()
+        {"paper_id": paper_id, "vector": _to_bytes(vector)} for paper_id, vector in vectors.items()
     ]
     session.execute(insert(PaperVectorRow).on_conflict_do_nothing(), rows)
 
@@ -74,7 +81,7 @@ def of_entries(session: Session, entry_ids: Sequence[int]) -> dict[int, np.ndarr
         )
         for entry_id, data in session.execute(query):
             if data is not None:
-                found[entry_id] = np.frombuffer(data, dtype=_STORED).astype(np.float32)
+                found[entry_id] = _from_bytes(data)
     return found
 
 
@@ -89,7 +96,7 @@ def keep_entries(
     rows = [
         {
             "entry_id": entry_id,
-            "data": vector.astype(_STORED).tobytes(),
+            "data": _to_bytes(vector),
             "made_title": made_from[entry_id][0],
             "made_abstract": made_from[entry_id][1],
         }
