@@ -57,6 +57,14 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _resident_mb() -> float:
+    """What the process holds now (its peak is _rss_mb)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")  # not Linux
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
@@ -92,6 +100,7 @@ def main() -> None:
                 feedback.add_library(session, row.id, entries, NOW)
         print(f"setup: libraries stored in {time.perf_counter() - start:.1f} s")
 
+        before = _resident_mb()
         start = time.perf_counter()
         made = recommendations.prepare(sessions)
         took = time.perf_counter() - start
@@ -99,6 +108,10 @@ def main() -> None:
             print(
                 f"sentence vectors of {made} papers: {took:.1f} s ({took / made * 1000:.0f} ms "
                 "a paper; made once per paper, after the ingest that brought it)"
+            )
+            print(
+                f"resident memory: {before:.0f} MB before making them, {_resident_mb():.0f} MB "
+                f"after (the model is let go); peak so far {_rss_mb():.0f} MB"
             )
         else:
             print("no sentence model (`paperboy model fetch`): words alone")

@@ -5,6 +5,7 @@ without the model is refitted once it is there (and the other way round)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,58 @@ def test_vectors_made_in_a_session_that_only_reads_are_kept(
     assert all(np.array_equal(first[i], again[i]) for i in ids)
 
 
+@pytest.mark.backends("sqlite")
+def test_the_model_is_loaded_only_while_papers_need_vectors(
+    sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bot process holds no model between batches of new papers; threads encoding at the
+    same time share one load."""
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper(t, a) for t, a in COMPRESSION + WEATHER], NOW)
+        ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
+    model = vectors.encoder()
+    assert model is not None
+    loads: list[Path] = []
+    real_load, real_encode = embedding.load, embedding.encode
+
+    def counted_load(directory: Path) -> embedding.Encoder:
+        loads.append(directory)
+        return real_load(directory)
+
+    both_encoding = threading.Barrier(2, timeout=30)
+
+    def encode_together(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
+        assert vectors._in_use is encoder
+        both_encoding.wait()
+        return real_encode(encoder, texts)
+
+    monkeypatch.setattr(embedding, "load", counted_load)
+    monkeypatch.setattr(embedding, "encode", encode_together)
+    made: list[int] = []
+
+    def make(half: list[int]) -> None:
+        with sessions() as session:
+            made.extend(vectors.of_papers(session, model, half))
+
+    threads = [threading.Thread(target=make, args=(half,)) for half in (ids[::2], ids[1::2])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(made) == sorted(ids)
+    assert loads == [sentence_model]
+    assert vectors._in_use is None
+    monkeypatch.setattr(embedding, "encode", real_encode)
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
+    with sessions() as session:
+        newest = [i for i, _ in subscriptions.newest_papers(session, 100)]
+        assert len(vectors.of_papers(session, model, newest)) == len(ids) + 1
+        assert len(vectors.of_papers(session, model, newest)) == len(ids) + 1  # none to make
+    assert loads == [sentence_model] * 2
+    assert vectors._in_use is None
+
+
 def test_a_longer_abstract_drops_the_old_vector(
     sentence_model: Path, sessions: sessionmaker[Session]
 ) -> None:
@@ -251,7 +304,8 @@ def test_a_longer_abstract_drops_the_old_vector(
         [pruning] = [i for i, p in feedback.papers(session, ids).items() if p.title.startswith("P")]
         after = vectors.of_papers(session, model, ids)
     assert float(before[pruning] @ after[pruning]) < 0.99
-    expected = embedding.encode(model, [embedding.paper_text("Pruning at scale", longer)])[0]
+    loaded = embedding.load(sentence_model)
+    expected = embedding.encode(loaded, [embedding.paper_text("Pruning at scale", longer)])[0]
     assert float(after[pruning] @ expected) > 0.999
 
 
