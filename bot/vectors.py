@@ -6,9 +6,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -21,37 +20,24 @@ from storage.feedback import LibraryText
 
 log = logging.getLogger("paperboy")
 
-
-@dataclass(frozen=True)
-class Model:
-    """An installed sentence model that loaded once: loaded again whenever papers need
-    vectors (in 30 ms), and let go once none do."""
-
-    directory: Path
-
-
-# Whether each directory's model loads, checked once per process (its SHA-256 reads 90 MB).
-_checked_models: dict[Path, Model | None] = {}
+# Loaded once per process and directory: the weights are memory-mapped, the tokenizer small.
+_loaded: dict[Path, embedding.Encoder | None] = {}
 _lock = threading.Lock()
-# The model while some thread encodes with it: its weights (memory-mapped, the pages read
-# become resident, about 90 MB) and working arrays cost about 120 MB, which a bot process
-# that kept them would hold between the hourly batches of new papers.
-_in_use: embedding.Encoder | None = None
-_users = 0
+# Threads encoding now: the last one done gives the model's memory back (see _encode).
+_encoding = 0
 
 
-def encoder() -> Model | None:
+def encoder() -> embedding.Encoder | None:
     """The sentence model, if one is configured and installed; else None (words alone)."""
     where = model_files.directory()
     if where is None:
         return None
     with _lock:
-        if where not in _checked_models:
+        if where not in _loaded:
             try:
                 if (reason := model_files.damaged(where)) is not None:
                     raise ValueError(reason)
-                embedding.load(where)
-                _checked_models[where] = Model(where)
+                _loaded[where] = embedding.load(where)
             except Exception as exc:  # a damaged file: tokenizers raises its own Exception
                 log.warning(
                     "cannot read the sentence model in %s (%s: %s): recommendations learn "
@@ -61,45 +47,12 @@ def encoder() -> Model | None:
                     type(exc).__name__,
                     exc,
                 )
-                _checked_models[where] = None
-        return _checked_models[where]
-
-
-@contextmanager
-def _loaded(model: Model) -> Iterator[embedding.Encoder]:
-    """The model's encoder, shared by the threads encoding at the same time; let go, and its
-    memory given back to the system, when the last of them is done."""
-    global _in_use, _users
-    with _lock:
-        if _in_use is None:
-            _in_use = embedding.load(model.directory)
-        _users += 1
-        loaded = _in_use
-    try:
-        yield loaded
-    finally:
-        with _lock:
-            _users -= 1
-            if not _users:
-                _in_use = None
-                del loaded
-                _give_back()
-
-
-def _give_back() -> None:
-    """Return freed memory to the system: glibc keeps the working arrays' freed pages for
-    reuse (about 50 MB after a batch) unless asked."""
-    with suppress(AttributeError, OSError):  # another C library: it keeps them
-        ctypes.CDLL(None).malloc_trim(0)
-
-
-def _encode(model: Model, texts: list[str]) -> np.ndarray:
-    with _loaded(model) as loaded:
-        return _checked(embedding.encode(loaded, texts))
+                _loaded[where] = None
+        return _loaded[where]
 
 
 def at_most(
-    session: Session, model: Model, paper_ids: Sequence[int], most: int
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int], most: int
 ) -> dict[int, np.ndarray] | None:
     """of_papers(), or None if more than `most` of the papers lack a vector (they take a
     tenth of a second each)."""
@@ -107,7 +60,9 @@ def at_most(
     return None if len(lacking) > most else _made(session, model, paper_ids, lacking)
 
 
-def of_papers(session: Session, model: Model, paper_ids: Sequence[int]) -> dict[int, np.ndarray]:
+def of_papers(
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int]
+) -> dict[int, np.ndarray]:
     """The vectors of these stored papers, by id: made and stored for those without one.
     The session is only read; the new vectors are kept in a transaction of their own, made
     after the model has run (a digest or /similar only reads, and the model takes seconds)."""
@@ -115,7 +70,7 @@ def of_papers(session: Session, model: Model, paper_ids: Sequence[int]) -> dict[
 
 
 def _made(
-    session: Session, model: Model, paper_ids: Sequence[int], lacking: Sequence[int]
+    session: Session, model: embedding.Encoder, paper_ids: Sequence[int], lacking: Sequence[int]
 ) -> dict[int, np.ndarray]:
     texts = stored.texts(session, lacking)
     present = stored.read(session, [i for i in paper_ids if i not in texts])
@@ -137,6 +92,24 @@ def missing(session: Session, paper_ids: Sequence[int]) -> list[int]:
     return stored.without(session, paper_ids)
 
 
+def _encode(model: embedding.Encoder, texts: list[str]) -> np.ndarray:
+    """Vectors of the texts. A bot makes vectors in batches an hour apart: in between, the
+    weights' pages it read (about 90 MB) and the working arrays glibc keeps for reuse (about
+    50 MB) are given back, so that the process holds only the tokenizer."""
+    global _encoding
+    with _lock:
+        _encoding += 1
+    try:
+        return _checked(embedding.encode(model, texts))
+    finally:
+        with _lock:
+            _encoding -= 1
+            if not _encoding:
+                embedding.release(model)
+                with suppress(AttributeError, OSError):  # not glibc: it keeps them
+                    ctypes.CDLL(None).malloc_trim(0)
+
+
 def _checked(rows: np.ndarray) -> np.ndarray:
     # Weights that load but are not the model's (damaged in place) give NaN: never stored.
     if not np.isfinite(rows).all():
@@ -144,7 +117,9 @@ def _checked(rows: np.ndarray) -> np.ndarray:
     return rows
 
 
-def of_entries(session: Session, model: Model, entries: Sequence[LibraryText]) -> list[np.ndarray]:
+def of_entries(
+    session: Session, model: embedding.Encoder, entries: Sequence[LibraryText]
+) -> list[np.ndarray]:
     """Vectors of library entries that are no stored paper, in order: made once, the first
     time the chat's ranker learns from them, and kept with the entry (a library of
     thousands would otherwise be encoded again at each refit)."""

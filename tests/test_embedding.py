@@ -49,7 +49,7 @@ def test_safetensors_are_read_as_written(tmp_path: Path) -> None:
         "c.bias": np.array([0.25, -1.5], dtype=np.float32),
     }
     _write_safetensors(tmp_path / "t.safetensors", tensors)
-    read = embedding._safetensors(tmp_path / "t.safetensors")
+    read, _ = embedding._safetensors(tmp_path / "t.safetensors")
     assert set(read) == set(tensors)
     for name, array in tensors.items():
         assert read[name].dtype == array.dtype

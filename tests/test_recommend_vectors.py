@@ -232,32 +232,32 @@ def test_vectors_made_in_a_session_that_only_reads_are_kept(
 
 
 @pytest.mark.backends("sqlite")
-def test_the_model_is_loaded_only_while_papers_need_vectors(
+def test_the_models_memory_is_given_back_once_no_thread_encodes(
     sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bot process holds no model between batches of new papers; threads encoding at the
-    same time share one load."""
+    """A bot holds no weights' pages between batches of new papers; threads encoding at the
+    same time keep them until the last is done."""
     with sessions.begin() as session:
         queries.store_papers(session, [Paper(t, a) for t, a in COMPRESSION + WEATHER], NOW)
         ids = [i for i, _ in subscriptions.newest_papers(session, 100)]
     model = vectors.encoder()
     assert model is not None
-    loads: list[Path] = []
-    real_load, real_encode = embedding.load, embedding.encode
-
-    def counted_load(directory: Path) -> embedding.Encoder:
-        loads.append(directory)
-        return real_load(directory)
-
+    events: list[str] = []
+    real_encode, real_release = embedding.encode, embedding.release
     both_encoding = threading.Barrier(2, timeout=30)
 
     def encode_together(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
-        assert vectors._in_use is encoder
         both_encoding.wait()
-        return real_encode(encoder, texts)
+        made = real_encode(encoder, texts)
+        events.append("encoded")
+        return made
 
-    monkeypatch.setattr(embedding, "load", counted_load)
+    def released(encoder: embedding.Encoder) -> None:
+        events.append("released")
+        real_release(encoder)
+
     monkeypatch.setattr(embedding, "encode", encode_together)
+    monkeypatch.setattr(embedding, "release", released)
     made: list[int] = []
 
     def make(half: list[int]) -> None:
@@ -270,17 +270,13 @@ def test_the_model_is_loaded_only_while_papers_need_vectors(
     for thread in threads:
         thread.join()
     assert sorted(made) == sorted(ids)
-    assert loads == [sentence_model]
-    assert vectors._in_use is None
+    assert events == ["encoded", "encoded", "released"]
+    # Read again from the file: the same vectors.
     monkeypatch.setattr(embedding, "encode", real_encode)
-    with sessions.begin() as session:
-        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
-    with sessions() as session:
-        newest = [i for i, _ in subscriptions.newest_papers(session, 100)]
-        assert len(vectors.of_papers(session, model, newest)) == len(ids) + 1
-        assert len(vectors.of_papers(session, model, newest)) == len(ids) + 1  # none to make
-    assert loads == [sentence_model] * 2
-    assert vectors._in_use is None
+    texts = [embedding.paper_text(t, a) for t, a in COMPRESSION]
+    before = real_encode(model, texts)
+    real_release(model)
+    assert np.array_equal(real_encode(model, texts), before)
 
 
 def test_a_longer_abstract_drops_the_old_vector(
@@ -304,8 +300,7 @@ def test_a_longer_abstract_drops_the_old_vector(
         [pruning] = [i for i, p in feedback.papers(session, ids).items() if p.title.startswith("P")]
         after = vectors.of_papers(session, model, ids)
     assert float(before[pruning] @ after[pruning]) < 0.99
-    loaded = embedding.load(sentence_model)
-    expected = embedding.encode(loaded, [embedding.paper_text("Pruning at scale", longer)])[0]
+    expected = embedding.encode(model, [embedding.paper_text("Pruning at scale", longer)])[0]
     assert float(after[pruning] @ expected) > 0.999
 
 
