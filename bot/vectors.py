@@ -105,7 +105,9 @@ def _encode(model: embedding.Encoder, texts: list[str]) -> np.ndarray:
         with _lock:
             _encoding -= 1
             if not _encoding:
-                embedding.release(model)
+                for loaded in _loaded.values():  # one, but for a directory changed meanwhile
+                    if loaded is not None:
+                        embedding.release(loaded)
                 with suppress(AttributeError, OSError):  # not glibc: it keeps them
                     ctypes.CDLL(None).malloc_trim(0)
 
