@@ -111,7 +111,7 @@ def main() -> None:
             )
             print(
                 f"resident memory: {before:.0f} MB before making them, {_resident_mb():.0f} MB "
-                f"after (the model is let go); peak so far {_rss_mb():.0f} MB"
+                f"after (the model's pages given back); peak so far {_rss_mb():.0f} MB"
             )
         else:
             print("no sentence model (`paperboy model fetch`): words alone")

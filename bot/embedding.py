@@ -16,6 +16,7 @@ import math
 import mmap
 import struct
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,7 +95,8 @@ def release(encoder: Encoder) -> None:
     """Let go of the weights' pages the process has read (about 90 MB once every layer ran):
     the next encode reads them again from the file, from the system's cache if still there.
     Only while no thread encodes with it."""
-    if hasattr(mmap, "MADV_DONTNEED"):  # Linux and the BSDs; elsewhere the pages stay
+    # Not on every system (nor for pages locked in memory): there the pages stay.
+    with suppress(AttributeError, OSError, ValueError):
         encoder.mapped.madvise(mmap.MADV_DONTNEED)
 
 

@@ -3,11 +3,9 @@ bot/embedding.py and stored, so that each paper is encoded once in its life."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +92,7 @@ def missing(session: Session, paper_ids: Sequence[int]) -> list[int]:
 
 def _encode(model: embedding.Encoder, texts: list[str]) -> np.ndarray:
     """Vectors of the texts. A bot makes vectors in batches an hour apart: in between, the
-    weights' pages it read (about 90 MB) and the working arrays glibc keeps for reuse (about
-    50 MB) are given back, so that the process holds only the tokenizer."""
+    weights' pages it read (about 90 MB) are given back, once no thread encodes."""
     global _encoding
     with _lock:
         _encoding += 1
@@ -108,8 +105,6 @@ def _encode(model: embedding.Encoder, texts: list[str]) -> np.ndarray:
                 for loaded in _loaded.values():  # one, but for a directory changed meanwhile
                     if loaded is not None:
                         embedding.release(loaded)
-                with suppress(AttributeError, OSError):  # not glibc: it keeps them
-                    ctypes.CDLL(None).malloc_trim(0)
 
 
 def _checked(rows: np.ndarray) -> np.ndarray:

@@ -279,6 +279,39 @@ def test_the_models_memory_is_given_back_once_no_thread_encodes(
     assert np.array_equal(real_encode(model, texts), before)
 
 
+@pytest.mark.backends("sqlite")
+def test_every_way_of_making_vectors_gives_the_memory_back(
+    sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Library entries too, and a batch that failed (vectors that are not numbers)."""
+    with sessions.begin() as session:
+        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
+        [paper_id] = [i for i, _ in subscriptions.newest_papers(session, 1)]
+        feedback.add_library(
+            session,
+            subscriptions.enroll(session, 7, "private", NOW).id,
+            [feedback.LibraryRecord("Quantized inference", "q", "Four bits.", None, None)],
+            NOW,
+        )
+    model = vectors.encoder()
+    assert model is not None
+    released: list[embedding.Encoder] = []
+    monkeypatch.setattr(embedding, "release", released.append)
+    with sessions() as session:
+        [entry] = feedback.feedback(session, 1).texts
+        assert len(vectors.of_entries(session, model, [entry])) == 1
+    assert released == [model]
+
+    def not_numbers(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), embedding.DIMENSIONS), np.nan, dtype=np.float32)
+
+    monkeypatch.setattr(embedding, "encode", not_numbers)
+    with sessions() as session, pytest.raises(ValueError, match="not numbers"):
+        vectors.of_papers(session, model, [paper_id])
+    assert released == [model, model]
+    assert vectors._encoding == 0
+
+
 def test_a_longer_abstract_drops_the_old_vector(
     sentence_model: Path, sessions: sessionmaker[Session]
 ) -> None:
