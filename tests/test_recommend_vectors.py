@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli, embedding, model_files, ranker, recommendations, vectors
 from bot.records import Paper
 from storage import feedback, queries, subscriptions
+from storage.feedback import LibraryText
 from storage.models import LibraryEntryRow, PaperVectorRow, ProfileRow
 from tests.test_recommend import NOW, run
 from tests.test_recommend import environment as environment  # autouse: chdir, database
@@ -279,26 +280,39 @@ def test_the_models_memory_is_given_back_once_no_thread_encodes(
     assert np.array_equal(real_encode(model, texts), before)
 
 
-@pytest.mark.backends("sqlite")
-def test_every_way_of_making_vectors_gives_the_memory_back(
-    sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Library entries too, and a batch that failed (vectors that are not numbers)."""
+def _pruning_paper(sessions: sessionmaker[Session]) -> int:
+    """A stored paper with a short abstract (a later ingest may enrich it); its id."""
     with sessions.begin() as session:
         queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
-        [paper_id] = [i for i, _ in subscriptions.newest_papers(session, 1)]
+        return subscriptions.newest_papers(session, 1)[0][0]
+
+
+def _library_entry(sessions: sessionmaker[Session]) -> LibraryText:
+    """A library entry that is no stored paper, of a new chat's library."""
+    with sessions.begin() as session:
         feedback.add_library(
             session,
             subscriptions.enroll(session, 7, "private", NOW).id,
             [feedback.LibraryRecord("Quantized inference", "q", "Four bits.", None, None)],
             NOW,
         )
+    with sessions() as session:
+        [entry] = feedback.feedback(session, 1).texts
+    return entry
+
+
+@pytest.mark.backends("sqlite")
+def test_every_way_of_making_vectors_gives_the_memory_back(
+    sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Library entries too, and a batch that failed (vectors that are not numbers)."""
+    paper_id = _pruning_paper(sessions)
+    entry = _library_entry(sessions)
     model = vectors.encoder()
     assert model is not None
     released: list[embedding.Encoder] = []
     monkeypatch.setattr(embedding, "release", released.append)
     with sessions() as session:
-        [entry] = feedback.feedback(session, 1).texts
         assert len(vectors.of_entries(session, model, [entry])) == 1
     assert released == [model]
 
@@ -422,9 +436,7 @@ def test_a_ranker_fitted_while_the_chat_rated_a_paper_is_not_kept(
 def test_a_vector_made_while_its_paper_changed_is_not_kept(
     sentence_model: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with sessions.begin() as session:
-        queries.store_papers(session, [Paper("Pruning at scale", "We prune.")], NOW)
-        [paper_id] = [i for i, _ in subscriptions.newest_papers(session, 1)]
+    paper_id = _pruning_paper(sessions)
     model = vectors.encoder()
     assert model is not None
     real = embedding.encode
@@ -440,15 +452,7 @@ def test_a_vector_made_while_its_paper_changed_is_not_kept(
     with sessions() as session:
         assert paper_id in vectors.of_papers(session, model, [paper_id])  # used this once
     assert _vectors(sessions) == 0  # but not kept: it says what the old abstract said
-    with sessions.begin() as session:
-        feedback.add_library(
-            session,
-            subscriptions.enroll(session, 7, "private", NOW).id,
-            [feedback.LibraryRecord("Quantized inference", "q", "Four bits.", None, None)],
-            NOW,
-        )
-    with sessions() as session:
-        [entry] = feedback.feedback(session, 1).texts
+    entry = _library_entry(sessions)
 
     def imported_again_meanwhile(encoder: embedding.Encoder, texts: list[str]) -> np.ndarray:
         made = real(encoder, texts)
