@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
+from sqlalchemy import update
 
 from bot import inline
 from bot.records import Paper
 from bot.schedule import utc_now
 from storage import queries
+from storage.models import PaperRow
 from tests.conftest import BACKENDS
 from tests.test_bot import ADMIN, ALICE, BOB, GROUP, Bot, bot
 
@@ -142,6 +144,9 @@ async def like_from(bot: Bot, users: list[int], query: str) -> None:
 
 @pytest.mark.backends(*BACKENDS)
 async def test_trending_counts_likes_and_saves_from_three_different_chats(bot: Bot) -> None:
+    # /trending reads the clock: the fixture's papers (first seen on a fixed day) made new.
+    with bot.sessions.begin() as session:
+        session.execute(update(PaperRow).values(first_seen_at=utc_now() - timedelta(days=1)))
     # No upvotes anywhere: two chats liking a paper is not enough to show it.
     await like_from(bot, [ALICE, BOB], "Graph Neural Networks at Scale")
     assert "No paper new in the last week" in await bot.say(ALICE, "/trending week")
