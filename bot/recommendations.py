@@ -161,9 +161,12 @@ def model(
     return fitted
 
 
-def because(fitted: ranker.Model, found: ranker.Pool, paper_id: int) -> str | None:
-    anchor = ranker.because(fitted, found, paper_id)
-    return f"{_BECAUSE.get(anchor.kind, 'you liked')} {anchor.label}" if anchor else None
+def because(fitted: ranker.Model, found: ranker.Pool, paper_ids: Sequence[int]) -> list[str | None]:
+    """Why each paper is recommended: "you liked <title>" and the like."""
+    return [
+        f"{_BECAUSE.get(anchor.kind, 'you liked')} {anchor.label}" if anchor else None
+        for anchor in ranker.because(fitted, found, paper_ids)
+    ]
 
 
 def order(
@@ -218,11 +221,10 @@ def recommend(
             continue
         best.append(int(n))
     papers = feedback.papers(session, [ids[n] for n in best])
+    reasons = because(fitted, found.features, [ids[n] for n in best])
     return [
-        Recommendation(
-            ids[n], papers[ids[n]], float(scores[n]), because(fitted, found.features, ids[n])
-        )
-        for n in best
+        Recommendation(ids[n], papers[ids[n]], float(scores[n]), reason)
+        for n, reason in zip(best, reasons, strict=True)
     ]
 
 

@@ -77,10 +77,18 @@ def paper(session: Session, paper_id: int) -> Paper | None:
     return paper_record(row) if row else None
 
 
+# Built once: a digest run asks for every chat's few papers and ranker, and building the
+# statement each time cost about as much as running it.
+_PAPERS = select(PaperRow).where(PaperRow.id.in_(bindparam("ids", expanding=True)))
+_PROFILES = select(ProfileRow.subscriber_id, ProfileRow.model).where(
+    ProfileRow.subscriber_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def papers(session: Session, paper_ids: Sequence[int]) -> dict[int, Paper]:
     if not paper_ids:
         return {}
-    rows = session.scalars(select(PaperRow).where(PaperRow.id.in_(set(paper_ids))))
+    rows = session.scalars(_PAPERS, {"ids": sorted(set(paper_ids))})
     return {row.id: paper_record(row) for row in rows}
 
 
@@ -266,10 +274,8 @@ def profiles(session: Session, subscriber_ids: Sequence[int]) -> dict[int, str]:
     """The fitted rankers of these chats, as stored JSON."""
     if not subscriber_ids:
         return {}
-    query = select(ProfileRow.subscriber_id, ProfileRow.model).where(
-        ProfileRow.subscriber_id.in_(set(subscriber_ids))
-    )
-    return {row.subscriber_id: row.model for row in session.execute(query)}
+    found = session.execute(_PROFILES, {"ids": sorted(set(subscriber_ids))})
+    return {row.subscriber_id: row.model for row in found}
 
 
 def keep_profile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.records import Paper
@@ -178,13 +178,16 @@ def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[in
     return set(session.scalars(query))
 
 
+# Built once: a digest run asks this of every chat it recommends to.
+_DELIVERED_SINCE = select(DeliveryRow.paper_id).where(
+    DeliveryRow.subscriber_id == bindparam("chat"), DeliveryRow.paper_id >= bindparam("lowest")
+)
+
+
 def delivered_since(session: Session, subscriber_id: int, lowest_id: int) -> set[int]:
     """The papers from row id `lowest_id` on that were delivered to the subscriber: the
     newest papers' deliveries, without naming each paper in the query."""
-    query = select(DeliveryRow.paper_id).where(
-        DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.paper_id >= lowest_id
-    )
-    return set(session.scalars(query))
+    return set(session.scalars(_DELIVERED_SINCE, {"chat": subscriber_id, "lowest": lowest_id}))
 
 
 def record_deliveries(

@@ -1,0 +1,65 @@
+"""bot/ranker.py on its own: why a paper is recommended, and a stored ranker's scores."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot import ranker
+
+# Analysed texts (title, abstract): three subjects, three papers each.
+SUBJECTS = {
+    "protein": "protein fold structure residue",
+    "graph": "graph node edge message",
+    "speech": "speech audio acoustic phoneme",
+}
+PAPERS = {
+    number * 10 + n: (f"{words} {n}", f"{words} study {n} {subject}")
+    for number, (subject, words) in enumerate(SUBJECTS.items(), start=1)
+    for n in range(3)
+}
+
+
+def _pool() -> ranker.Pool:
+    found = ranker.pool(PAPERS)
+    assert found is not None
+    return found
+
+
+def _anchor(label: str, terms: dict[str, float]) -> ranker.Anchor:
+    return ranker.Anchor(label, "liked", terms)
+
+
+def test_because_names_the_anchor_whose_terms_the_paper_shares() -> None:
+    found = _pool()
+    anchors = [
+        _anchor("Graphs", {"graph": 0.5, "node": 0.5, "unknown_term": 9.0}),
+        _anchor("Proteins", {"protein": 0.5, "fold": 0.5}),
+        _anchor("Speech", {"speech": 0.4, "acoustic": 0.4}),
+    ]
+    model = ranker.Model({}, 0.0, anchors, [])
+    named = ranker.because(model, found, [10, 21, 32, 999])
+    assert [a.label if a else None for a in named] == ["Proteins", "Graphs", "Speech", None]
+
+
+def test_because_takes_the_first_of_equal_anchors_and_none_without_anchors() -> None:
+    found = _pool()
+    twins = [_anchor("First", {"graph": 0.5}), _anchor("Second", {"graph": 0.5})]
+    nothing_shared = [_anchor("A", {"zzz": 1.0}), _anchor("B", {"yyy": 1.0})]
+    assert [
+        a.label for a in ranker.because(ranker.Model({}, 0.0, twins, []), found, [20]) if a
+    ] == ["First"]
+    assert [
+        a.label for a in ranker.because(ranker.Model({}, 0, nothing_shared, []), found, [20]) if a
+    ] == ["A"]
+    assert ranker.because(ranker.Model({}, 0.0, [], []), found, [20, 30]) == [None, None]
+
+
+def test_scores_are_the_weights_of_the_known_terms_plus_the_bias() -> None:
+    found = _pool()
+    weights = {"protein": 2.0, "speech": -1.0, "not_in_the_pool": 100.0}
+    scored = ranker.scores(ranker.Model(weights, 0.25, [], []), found)
+    vocabulary = found.vectorizer.vocabulary_
+    dense = found.matrix.toarray()
+    expected = 2.0 * dense[:, vocabulary["protein"]] - dense[:, vocabulary["speech"]] + 0.25
+    np.testing.assert_allclose(scored, expected)
+    assert scored[found.row[10]] > scored[found.row[20]] == 0.25 > scored[found.row[30]]
