@@ -212,7 +212,7 @@ class Digests:
     def _claim(self, chat_id: int, started: datetime | None) -> Outcome | None:
         """Claim the chat for this process; an outcome instead if it is not to be sent."""
         with self.sessions.begin() as session:
-            if subscriptions.find(session, chat_id) is None:
+            if not subscriptions.is_subscribed(session, chat_id):
                 return Outcome.NO_SUBSCRIPTION
             if not schedule.claim(session, chat_id, PROCESS, self.clock(), CLAIM_TTL):
                 return Outcome.BUSY

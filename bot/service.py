@@ -630,23 +630,19 @@ def pending_today(session: Session, now: datetime) -> list[int]:
 
 def had_digest(session: Session, chat_id: int, started: datetime) -> bool:
     """Whether the chat already had its digest of the local day `started` is in."""
-    row = subscriptions.find(session, chat_id)
-    day = local_day(started, row.timezone) if row else None
-    return (
-        row is not None
-        and row.last_digest_on is not None
-        and day is not None
-        and (row.last_digest_on >= day)
-    )
+    days = subscriptions.digest_days(session, chat_id)
+    if days is None or days.last_digest_on is None:
+        return False
+    return days.last_digest_on >= local_day(started, days.timezone)
 
 
 def finish_digest(session: Session, chat_id: int, started: datetime) -> None:
     """The chat's digest of the day that `started` is in is done: schedule the next one."""
-    row = subscriptions.find(session, chat_id)
-    if row is not None:
-        day = local_day(started, row.timezone)
-        days = stored_schedule(row.schedule)
-        next_at = next_digest(started, row.timezone, row.delivery_time, day, days)
+    found = subscriptions.digest_days(session, chat_id)
+    if found is not None:
+        day = local_day(started, found.timezone)
+        days = stored_schedule(found.schedule)
+        next_at = next_digest(started, found.timezone, found.delivery_time, day, days)
         schedule.finish_digest(session, chat_id, day, next_at)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import date, datetime, time
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -24,13 +25,50 @@ def use_default_schedule(sessions: sessionmaker[Session], schedule: str) -> None
     sessions.configure(info={DEFAULT_SCHEDULE: schedule})
 
 
+# Built once: every command and every chat of a digest run looks its subscriber up.
+_FIND = (
+    select(SubscriberRow)
+    .where(SubscriberRow.chat_id == bindparam("chat"))
+    .options(selectinload(SubscriberRow.keywords))
+)
+
+
 def find(session: Session, chat_id: int) -> SubscriberRow | None:
-    query = (
-        select(SubscriberRow)
-        .where(SubscriberRow.chat_id == chat_id)
-        .options(selectinload(SubscriberRow.keywords))
-    )
-    return session.scalar(query)
+    """The chat's subscriber, with its keywords."""
+    return session.scalar(_FIND, {"chat": chat_id})
+
+
+_SUBSCRIBED = select(SubscriberRow.id).where(SubscriberRow.chat_id == bindparam("chat"))
+
+
+def is_subscribed(session: Session, chat_id: int) -> bool:
+    """Whether the chat has a subscriber row: find() without loading it and its keywords."""
+    return session.scalar(_SUBSCRIBED, {"chat": chat_id}) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDays:
+    """What a chat's digest days are reckoned from, as stored now."""
+
+    timezone: str
+    delivery_time: time
+    schedule: str
+    last_digest_on: date | None
+
+
+_DIGEST_DAYS = select(
+    SubscriberRow.timezone,
+    SubscriberRow.delivery_time,
+    SubscriberRow.schedule,
+    SubscriberRow.last_digest_on,
+).where(SubscriberRow.chat_id == bindparam("chat"))
+
+
+def digest_days(session: Session, chat_id: int) -> DigestDays | None:
+    """The chat's digest days read afresh from the database (not from a row the session
+    may hold from before), without its keywords; None if it has no subscriber."""
+    found = session.execute(_DIGEST_DAYS, {"chat": chat_id}).first()
+    return None if found is None else DigestDays(*found)
 
 
 def enroll(

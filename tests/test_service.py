@@ -137,6 +137,26 @@ def test_changing_the_schedule_makes_the_scheduler_compute_it_again(
         assert service.pending_today(session, later) == []
 
 
+def test_had_digest_sees_a_digest_another_process_finished_after_the_row_was_read(
+    store: sessionmaker[Session],
+) -> None:
+    """A run checks, once it holds the chat's claim, whether the day's digest was sent: a
+    digest another process finished since this session read the chat's row counts."""
+    later = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    with store.begin() as session:
+        replies.subscribe(session, ME, "GNN", NOW)
+    with store() as session:
+        held = subscriptions.find(session, ME.id)
+        assert held is not None and held.last_digest_on is None
+        assert not service.had_digest(session, ME.id, later)
+        with store.begin() as other:
+            service.finish_digest(other, ME.id, later)
+        assert held.last_digest_on is None  # the row this session holds is the old one
+        assert service.had_digest(session, ME.id, later)
+    with store() as session:
+        assert not service.had_digest(session, GROUP.id, later)  # no subscriber
+
+
 def test_export_import_round_trip(store: sessionmaker[Session]) -> None:
     with store.begin() as session:
         replies.subscribe(session, ME, "GNN, -survey", NOW)
