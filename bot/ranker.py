@@ -13,12 +13,13 @@ few words still lie close there. Pure: papers in, scores and reasons out.
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import pairwise, repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +49,8 @@ ADDED_PER_ROUND = 3
 DISLIKE_WEIGHT = 3.0
 # What a stored model keeps: the heaviest terms, and per anchor paper its heaviest terms.
 MODEL_TERMS = 1_000
+# How Model.to_json stores the numbers: packed arrays (format 2), not one JSON number each.
+PACKED = 2
 ANCHOR_TERMS = 12
 ANCHORS = 30
 
@@ -128,13 +131,63 @@ def pool(
     )
 
 
+class Weights(Mapping[str, float]):
+    """Term weights as a stored ranker keeps them: its terms, and their weights in one array.
+    Reading 1,400 numbers into a dict was most of the cost of reading a chat's ranker back,
+    which a digest run does for every chat."""
+
+    __slots__ = ("_index", "array", "terms")
+
+    def __init__(self, terms: list[str], array: np.ndarray) -> None:
+        if len(terms) != len(array):
+            raise ValueError(f"{len(terms)} terms and {len(array)} weights")
+        self.terms = terms
+        self.array = array
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, term: str) -> float:
+        if self._index is None:
+            self._index = {name: n for n, name in enumerate(self.terms)}
+        return float(self.array[self._index[term]])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+def _values(weights: Mapping[str, float]) -> np.ndarray:
+    if isinstance(weights, Weights):
+        return weights.array
+    return np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+
+
+def _packed_array(values: Sequence[float] | np.ndarray) -> str:
+    # Exact: the float64 numbers themselves, not their decimal digits.
+    return base64.b64encode(np.asarray(values, dtype=np.float64).tobytes()).decode("ascii")
+
+
+def _array(packed: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed), dtype=np.float64)
+
+
+def _pack(weights: Mapping[str, float]) -> list[object]:
+    return [list(weights), _packed_array(_values(weights))]
+
+
+def _unpack(packed: list[Any]) -> Weights:
+    terms, data = packed
+    return Weights(terms, _array(data))
+
+
 @dataclass(frozen=True)
 class Anchor:
     """A paper the chat learnt from, to say why a paper is recommended."""
 
     label: str  # its title
     kind: str  # "liked", "saved" or "library"
-    terms: dict[str, float]
+    terms: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -142,7 +195,7 @@ class Model:
     """A chat's fitted ranker: a weight per term, the papers it learnt from (to say why),
     and the ids of the stored ones (never to be recommended)."""
 
-    weights: dict[str, float]
+    weights: Mapping[str, float]
     bias: float
     anchors: list[Anchor]
     known: list[int]
@@ -153,29 +206,35 @@ class Model:
     dense: list[float] | None = None
 
     def to_json(self) -> str:
-        anchors = [[a.label, a.kind, a.terms] for a in self.anchors]
+        """The model as stored: its weights packed (format 2), read back exactly."""
+        dense = None if self.dense is None else _packed_array(self.dense)
         return json.dumps(
             {
-                "weights": self.weights,
+                "format": PACKED,
+                "weights": _pack(self.weights),
                 "bias": self.bias,
-                "anchors": anchors,
+                "anchors": [[a.label, a.kind, _pack(a.terms)] for a in self.anchors],
                 "known": self.known,
                 "known_titles": self.known_titles,
-                "dense": self.dense,
+                "dense": dense,
             }
         )
 
     @staticmethod
     def from_json(text: str) -> Model:
+        """A stored model, packed or as stored before format 2 (plain numbers)."""
         data = json.loads(text)
-        anchors = [Anchor(label, kind, terms) for label, kind, terms in data["anchors"]]
+        packed = data.get("format") == PACKED
+        read = _unpack if packed else dict
+        anchors = [Anchor(label, kind, read(terms)) for label, kind, terms in data["anchors"]]
+        dense = data.get("dense")
         return Model(
-            data["weights"],
+            read(data["weights"]),
             float(data["bias"]),
             anchors,
             data["known"],
             data.get("known_titles", []),
-            data.get("dense"),
+            dense if dense is None or not packed else _array(dense).tolist(),
         )
 
 
@@ -259,9 +318,8 @@ def _columns(terms: Mapping[str, float], found: Pool) -> tuple[np.ndarray, np.nd
     columns = np.fromiter(
         map(found.vectorizer.vocabulary_.get, terms, repeat(-1)), dtype=np.intp, count=len(terms)
     )
-    weights = np.fromiter(terms.values(), dtype=np.float64, count=len(terms))
     known = columns >= 0
-    return columns[known], weights[known]
+    return columns[known], _values(terms)[known]
 
 
 def _vector(terms: Mapping[str, float], found: Pool) -> np.ndarray:
@@ -295,9 +353,7 @@ def because(model: Model, found: Pool, paper_ids: Sequence[int]) -> list[Anchor 
     columns = np.fromiter(
         map(found.vectorizer.vocabulary_.get, terms, repeat(-1)), dtype=np.intp, count=len(terms)
     )
-    weights = np.fromiter(
-        (w for anchor in model.anchors for w in anchor.terms.values()), np.float64, len(terms)
-    )
+    weights = np.concatenate([_values(anchor.terms) for anchor in model.anchors])
     owner = np.repeat(np.arange(len(model.anchors)), [len(a.terms) for a in model.anchors])
     known = columns >= 0
     columns, weights, owner = columns[known], weights[known], owner[known]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
+import pytest
 
 from bot import ranker
 
@@ -63,3 +67,53 @@ def test_scores_are_the_weights_of_the_known_terms_plus_the_bias() -> None:
     expected = 2.0 * dense[:, vocabulary["protein"]] - dense[:, vocabulary["speech"]] + 0.25
     np.testing.assert_allclose(scored, expected)
     assert scored[found.row[10]] > scored[found.row[20]] == 0.25 > scored[found.row[30]]
+
+
+def _fitted(found: ranker.Pool) -> ranker.Model:
+    liked = [ranker.Example(PAPERS[n], f"paper {n}", "liked", n) for n in (10, 11)]
+    disliked = [ranker.Example(PAPERS[30], "paper 30", "disliked", 30)]
+    model = ranker.fit(found, [*liked, *disliked])
+    assert model is not None
+    return model
+
+
+def test_a_stored_ranker_reads_back_exactly() -> None:
+    found = _pool()
+    model = _fitted(found)
+    stored = model.to_json()
+    back = ranker.Model.from_json(stored)
+    assert back.to_json() == stored
+    assert dict(back.weights) == dict(model.weights)
+    assert [dict(a.terms) for a in back.anchors] == [dict(a.terms) for a in model.anchors]
+    np.testing.assert_array_equal(ranker.scores(back, found), ranker.scores(model, found))
+    ids = list(PAPERS)
+    assert ranker.because(back, found, ids) == ranker.because(model, found, ids)
+    dense = dataclasses.replace(model, dense=[0.125, -1 / 3, 2.0])
+    assert ranker.Model.from_json(dense.to_json()).dense == [0.125, -1 / 3, 2.0]
+
+
+def test_a_ranker_stored_before_packing_still_reads() -> None:
+    found = _pool()
+    model = _fitted(found)
+    before = json.dumps(
+        {
+            "weights": dict(model.weights),
+            "bias": model.bias,
+            "anchors": [[a.label, a.kind, dict(a.terms)] for a in model.anchors],
+            "known": model.known,
+            "dense": [0.5, 0.25],
+        }
+    )
+    back = ranker.Model.from_json(before)
+    np.testing.assert_array_equal(ranker.scores(back, found), ranker.scores(model, found))
+    assert back.dense == [0.5, 0.25]
+    assert back.known_titles == []
+    assert ranker.Model.from_json(back.to_json()).weights == model.weights
+
+
+def test_weights_and_terms_must_pair_up() -> None:
+    with pytest.raises(ValueError, match="2 terms and 1 weights"):
+        ranker.Weights(["a", "b"], np.array([1.0]))
+    weights = ranker.Weights(["a", "b"], np.array([1.0, -2.5]))
+    assert weights["b"] == -2.5
+    assert list(weights.items()) == [("a", 1.0), ("b", -2.5)]
