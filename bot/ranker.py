@@ -163,13 +163,20 @@ def _values(weights: Mapping[str, float]) -> np.ndarray:
     return np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
 
 
+# Little-endian float64 whatever the machine: exactly the numbers written, not their digits.
+_PACKED_TYPE = np.dtype("<f8")
+
+
 def _packed_array(values: Sequence[float] | np.ndarray) -> str:
-    # Exact: the float64 numbers themselves, not their decimal digits.
-    return base64.b64encode(np.asarray(values, dtype=np.float64).tobytes()).decode("ascii")
+    return base64.b64encode(np.asarray(values, dtype=_PACKED_TYPE).tobytes()).decode("ascii")
 
 
 def _array(packed: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(packed), dtype=np.float64)
+    """Raises ValueError (binascii.Error is one) unless it is finite numbers, packed."""
+    array = np.frombuffer(base64.b64decode(packed, validate=True), dtype=_PACKED_TYPE)
+    if not np.isfinite(array).all():
+        raise ValueError("a weight is not a finite number")
+    return array
 
 
 def _pack(weights: Mapping[str, float]) -> list[object]:
@@ -222,9 +229,12 @@ class Model:
 
     @staticmethod
     def from_json(text: str) -> Model:
-        """A stored model, packed or as stored before format 2 (plain numbers)."""
+        """A stored model, packed or as stored before format 2 (plain numbers). Raises
+        ValueError, KeyError or TypeError if it is neither."""
         data = json.loads(text)
-        packed = data.get("format") == PACKED
+        if data.get("format", PACKED) != PACKED:
+            raise ValueError(f"unknown format {data['format']!r}")
+        packed = "format" in data
         read = _unpack if packed else dict
         anchors = [Anchor(label, kind, read(terms)) for label, kind, terms in data["anchors"]]
         dense = data.get("dense")

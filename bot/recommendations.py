@@ -140,11 +140,19 @@ def model(
     `found` may be given as a function, called only if the model must be fitted."""
     stored = feedback.profiles(session, [subscriber_id]).get(subscriber_id)
     if stored is not None:
-        kept = ranker.Model.from_json(stored)
-        # Learnt with sentence vectors where there are none now, or the other way round
-        # (the model was installed or removed since): fitted again.
-        if (kept.dense is not None) == (vectors.encoder() is not None):
-            return kept
+        try:
+            kept = ranker.Model.from_json(stored)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Damaged or edited by hand: fitted again (and replaced) rather than failing the
+            # chat's digest, its keyword matches included.
+            log.warning(
+                "subscriber %s: stored ranker unreadable, fitted again (%s)", subscriber_id, exc
+            )
+        else:
+            # Learnt with sentence vectors where there are none now, or the other way round
+            # (the model was installed or removed since): fitted again.
+            if (kept.dense is not None) == (vectors.encoder() is not None):
+                return kept
     learnt = feedback.feedback(session, subscriber_id)
     if learnt.empty:
         return None

@@ -3,6 +3,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
+from bot import ranker
 from bot.records import Paper
 from storage import db, queries, revision, subscriptions
 
@@ -136,4 +138,28 @@ def test_schedules_downgrade_and_upgrade_again(empty_db_url: str) -> None:
         again = subscriptions.find(session, 42)
         assert again is not None
         assert again.schedule == "daily"  # the choice went with the column; the default is back
+    engine.dispose()
+
+
+def test_packed_rankers_go_on_a_downgrade_to_0011(empty_db_url: str) -> None:
+    """The code before revision 0012 cannot read a ranker stored packed: a downgrade drops
+    those (derived data, fitted again) and keeps the rest."""
+    engine = db.make_engine(empty_db_url)
+    db.upgrade(engine)
+    with db.make_sessions(engine).begin() as session:
+        for chat in (1, 2):
+            subscriptions.enroll(session, chat, "private", datetime.now(UTC))
+    packed = ranker.Model({"graph": 0.5}, 0.1, [], [1]).to_json()
+    plain = json.dumps({"weights": {"graph": 0.5}, "bias": 0.1, "anchors": [], "known": [1]})
+    with engine.begin() as connection:
+        for subscriber, model in ((1, packed), (2, plain)):
+            connection.execute(
+                text("INSERT INTO profiles (subscriber_id, model, fitted_at) VALUES (:s, :m, :t)"),
+                {"s": subscriber, "m": model, "t": datetime.now(UTC)},
+            )
+    command.downgrade(db.alembic_config(engine), "0011")
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT subscriber_id, model FROM profiles")).all()
+    assert [tuple(row) for row in kept] == [(2, plain)]
+    db.upgrade(engine)
     engine.dispose()

@@ -117,3 +117,62 @@ def test_weights_and_terms_must_pair_up() -> None:
     weights = ranker.Weights(["a", "b"], np.array([1.0, -2.5]))
     assert weights["b"] == -2.5
     assert list(weights.items()) == [("a", 1.0), ("b", -2.5)]
+
+
+_EMPTY = '"bias": 0, "anchors": [], "known": []'
+
+
+@pytest.mark.parametrize(
+    ("stored", "why"),
+    [
+        (f'{{"format": 2, "weights": [["a"], "not base64!"], {_EMPTY}}}', "base64"),
+        (f'{{"format": 2, "weights": [["a"], "AAAAAAA="], {_EMPTY}}}', "multiple"),
+        (f'{{"format": 2, "weights": [["a"], "AAAAAAAA+H8="], {_EMPTY}}}', "finite"),
+        (f'{{"format": 2, "weights": [["a", "b"], "AAAAAAAA8D8="], {_EMPTY}}}', "2 terms"),
+        (f'{{"format": "2", "weights": [], {_EMPTY}}}', "unknown format '2'"),
+        (f'{{"format": 3, "weights": [], {_EMPTY}}}', "unknown format 3"),
+    ],
+)
+def test_a_damaged_stored_ranker_is_refused(stored: str, why: str) -> None:
+    """Bad base64, a partial number, NaN, fewer weights than terms, an unknown format."""
+    with pytest.raises(ValueError, match=why):
+        ranker.Model.from_json(stored)
+
+
+def _reference_because(model: ranker.Model, found: ranker.Pool, paper_id: int) -> str | None:
+    """The reason as it was first written: each anchor's terms summed one by one."""
+    row = found.row.get(paper_id)
+    if row is None or not model.anchors:
+        return None
+    start, end = found.matrix.indptr[row], found.matrix.indptr[row + 1]
+    terms = {
+        found.names[j]: float(v)
+        for j, v in zip(found.matrix.indices[start:end], found.matrix.data[start:end], strict=True)
+    }
+    best = max(
+        model.anchors,
+        key=lambda a: sum(w * terms.get(t, 0.0) for t, w in a.terms.items()),
+    )
+    return best.label
+
+
+def test_because_agrees_with_summing_each_anchor() -> None:
+    """Random anchors (negative weights, terms the pool lacks, unequal sizes, twins) over
+    the pool's papers: the vectorised reasons are the anchor-by-anchor ones."""
+    found = _pool()
+    rng = np.random.default_rng(3)
+    names = [*found.names, "not_in_the_pool", "nor_this"]
+    for _ in range(200):
+        anchors = []
+        for n in range(int(rng.integers(1, 6))):
+            size = int(rng.integers(1, 8))
+            picked = rng.choice(names, size=size, replace=False)
+            terms = {str(t): float(rng.normal()) for t in picked}
+            anchors.append(_anchor(f"anchor {n}", terms))
+        if rng.random() < 0.3:
+            anchors.append(_anchor("twin", dict(anchors[0].terms)))
+        model = ranker.Model({}, 0.0, anchors, [])
+        for stored in (model, ranker.Model.from_json(model.to_json())):
+            ids = [*PAPERS, 999]
+            got = [a.label if a else None for a in ranker.because(stored, found, ids)]
+            assert got == [_reference_because(model, found, i) for i in ids]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import cli, recommendations
 from bot.sources import parse_page
 from storage import feedback, queries, subscriptions
+from storage.models import ProfileRow
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +119,39 @@ def test_a_ranker_fitted_where_nothing_is_written_is_kept(
         session.rollback()
     with sessions() as session:
         assert feedback.profiles(session, [chat]) == {chat: fitted.to_json()}
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "not json",
+        '{"format": 2, "weights": [["graph"], "***"], "bias": 0, "anchors": [], "known": []}',
+        '{"format": 2, "weights": [["graph", "node"], "AAAAAAAA8D8="], "bias": 0, '
+        '"anchors": [], "known": []}',
+        '{"format": 3, "weights": {}, "bias": 0, "anchors": [], "known": []}',
+        '{"weights": {"graph": 1.0}}',
+    ],
+)
+def test_a_damaged_stored_ranker_is_fitted_again(
+    capsys: pytest.CaptureFixture[str],
+    seed_pages: list[Path],
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+    damaged: str,
+) -> None:
+    """A stored ranker this version cannot read (damaged, edited by hand, of another
+    format) costs the chat a fit, not its digest: it is fitted again and replaced."""
+    assert run(capsys, "ingest", str(seed_pages[0]))[0] == 0
+    library = _library(tmp_path / "l.bib", ARCHITECTURE_SEARCH)
+    assert run(capsys, "library", "import", "--chat", "7", str(library))[0] == 0
+    with sessions.begin() as session:
+        row = subscriptions.find(session, 7)
+        assert row is not None
+        chat = row.id
+        session.add(ProfileRow(subscriber_id=chat, model=damaged, fitted_at=NOW))
+    with sessions() as session:
+        fitted = recommendations.model(session, chat, lambda: recommendations.pool(session), NOW)
+        assert fitted is not None
+    with sessions() as session:
+        assert feedback.profiles(session, [chat]) == {chat: fitted.to_json()}
+    assert _titles(capsys, 7)  # recommends with the ranker fitted again

@@ -147,7 +147,8 @@ def test_had_digest_sees_a_digest_another_process_finished_after_the_row_was_rea
         replies.subscribe(session, ME, "GNN", NOW)
     with store() as session:
         held = subscriptions.find(session, ME.id)
-        assert held is not None and held.last_digest_on is None
+        assert held is not None
+        assert held.last_digest_on is None
         assert not service.had_digest(session, ME.id, later)
         with store.begin() as other:
             service.finish_digest(other, ME.id, later)
