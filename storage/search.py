@@ -870,7 +870,7 @@ class PostgresSearch:
         # ranking the best reads it anyway.
         check = not exact or ranking in ("best", "tiers")
         values = {**params, "window": WINDOW}
-        if check or ranking != "none":
+        if check:  # whatever is ranked is checked
             values |= {"query": _pg_query(tier, plan.exclude), "weights": _RANK_WEIGHTS}
         if ranking == "best":
             values["needed"] = needed
