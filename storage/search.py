@@ -625,32 +625,61 @@ class _Filter:
         return f"NOT {keys} && {self._param(excluded)}"
 
 
+# What a statement ranks, beside counting the newest WINDOW candidates and listing the
+# matches among them: nothing (a count), the tier's best `needed` matches, or, when the
+# candidates are fewer than WINDOW, every tier of the plan among the matches (`tiers` of
+# them, each tier's matches in order, best first).
+Ranking = Literal["none", "best", "tiers"]
+
+
+def _tier_ranking_sql(number: int) -> str:
+    """The matches with the plan's tier `number`, best first, ranked by ts_rank in the scan
+    that reads their tsvectors."""
+    tsquery = f"CAST(:tier{number} AS tsquery)"
+    return (
+        f"ARRAY(SELECT id FROM (SELECT id, ts_rank(CAST(:weights AS real[]), document, {tsquery}) "
+        f"AS rank FROM {FTS_INDEX} WHERE id = ANY(ARRAY(SELECT id FROM matches)) "
+        f"AND document @@ {tsquery}) AS ranked ORDER BY rank DESC, id DESC)"
+    )
+
+
 @lru_cache(maxsize=256)  # one per shape of query
-def _tier_sql(candidates: str, check: bool) -> TextClause:
-    """Of the candidates, the newest WINDOW: how many, and which of them match, newest first
-    and the best `needed` by ts_rank. Not `check`: the candidates are the matches, and no
-    tsvector is read.
+def _tier_sql(
+    candidates: str, check: bool, ranking: Ranking = "best", tiers: int = 0
+) -> TextClause:
+    """Of the candidates, the newest WINDOW: how many, which of them match (newest first),
+    and what `ranking` says. Not `check`: the candidates are the matches, and no tsvector is
+    read to list them.
 
     MATERIALIZED: all the candidates, as the index lists them, then the newest. With ORDER
     BY and LIMIT on the table itself the planner may walk it newest first instead,
-    computing each paper's keys until it has enough, which costs far more."""
-    newest = (
+    computing each paper's keys until it has enough, which costs far more. What is ranked
+    only in some cases is a scalar subquery under CASE, which PostgreSQL evaluates only
+    when its branch is taken."""
+    query = "CAST(:query AS tsquery)"
+    # Ranked as they are checked, each tsvector read once: a CTE holding the tsvectors
+    # themselves would copy kilobytes a paper, more than work_mem holds for 2,000 of them.
+    rank = f", ts_rank(CAST(:weights AS real[]), document, {query}) AS rank"
+    matches = (
+        f"matches AS MATERIALIZED (SELECT id{rank if ranking == 'best' else ''} FROM {FTS_INDEX} "
+        f"WHERE id = ANY(ARRAY(SELECT id FROM newest)) AND document @@ {query})"
+        if check
+        else "matches AS (SELECT id FROM newest)"
+    )
+    statement = (
         f"WITH candidates AS MATERIALIZED ({candidates}), "
-        "newest AS MATERIALIZED (SELECT id FROM candidates ORDER BY id DESC LIMIT :window) "
+        "newest AS MATERIALIZED (SELECT id FROM candidates ORDER BY id DESC LIMIT :window), "
+        f"{matches} "
+        "SELECT (SELECT count(*) FROM newest), ARRAY(SELECT id FROM matches ORDER BY id DESC)"
     )
-    if not check:
-        return text(
-            newest + "SELECT (SELECT count(*) FROM newest), "
-            "ARRAY(SELECT id FROM newest ORDER BY id DESC), CAST(ARRAY[] AS integer[])"
+    if ranking == "best":  # always checked
+        statement += ", ARRAY(SELECT id FROM matches ORDER BY rank DESC, id DESC LIMIT :needed)"
+    elif ranking == "tiers":
+        statement += "".join(
+            f", CASE WHEN (SELECT count(*) FROM newest) < :window THEN {_tier_ranking_sql(n)} END"
+            for n in range(tiers)
         )
-    return text(
-        newest + f", matches AS MATERIALIZED (SELECT id, document FROM {FTS_INDEX} "
-        "WHERE id = ANY(ARRAY(SELECT id FROM newest)) AND document @@ CAST(:query AS tsquery)) "
-        "SELECT (SELECT count(*) FROM newest), ARRAY(SELECT id FROM matches ORDER BY id DESC), "
-        "ARRAY(SELECT id FROM matches ORDER BY "
-        "ts_rank(CAST(:weights AS real[]), document, CAST(:query AS tsquery)) DESC, id DESC "
-        "LIMIT :needed)"
-    )
+    return text(statement)
 
 
 # The settings for this transaction (see PostgresSearch._library), then the bounds: one
@@ -674,6 +703,19 @@ class _Found:
     candidates: int
     matches: list[int]
     best: list[int]
+    # With ranking "tiers" and fewer than WINDOW candidates: each tier of the plan's
+    # matches, best first.
+    tiers: tuple[list[int], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _AllKnown:
+    """Every match of a plan's broadest tier (a rare query's), and each tier's matches among
+    them best first, found with them in one statement."""
+
+    plan: Plan
+    ids: list[int]
+    ranked: dict[Tier, list[int]]
 
 
 class PostgresSearch:
@@ -686,7 +728,8 @@ class PostgresSearch:
 
     - Only the newest WINDOW matches of a tier are ranked. ts_rank scores a paper from its
       own words alone (bm25 counts the word through the library), so ranking them costs
-      the same in any library.
+      the same in any library. Each tsvector is in its paper's row (migration 0012), and
+      read once to check and rank it.
     - A tier with RECENT_ENOUGH matches or more among the newest papers ranks only those,
       found through keys that say which part of the paper has them, so the index alone
       finds and counts the matches. For a common query (its broadest tier has that many)
@@ -695,17 +738,14 @@ class PostgresSearch:
     - A rarer query looks through the whole library: few papers have its keys (the rarest
       one's list bounds the work, even for a rare mix of common words). The broadest tier,
       counted first, then holds every match of every tier (bot/search.plan), so each tier
-      only checks those few papers.
+      only checks those few papers: all of them in the statement that counts.
     """
 
     def __init__(self) -> None:
         # Asked once per search (an instance serves one): the library's bounds, and every
         # match of the plan's broadest tier, when they are few enough to be all known.
         self._bounds: tuple[int, int, bool] | None = None
-        self._all: tuple[Plan, list[int]] | None = None
-        # A plan with fewer than WINDOW candidates of a tier among the newest SPAN papers:
-        # its narrower tiers are looked for among all the newest papers at once.
-        self._sparse: Plan | None = None
+        self._all: _AllKnown | None = None
 
     def _library(self, session: Session) -> tuple[int, int, bool] | None:
         """The newest papers' oldest and newest ids, and whether older papers exist; None:
@@ -729,8 +769,12 @@ class PostgresSearch:
         if library is None:
             return []
         _, _, older = library
-        if self._all is not None and self._all[0] == plan:
-            return self._among(session, plan, tier, needed, self._all[1]).best
+        if self._all is not None and self._all.plan == plan:
+            if tier in self._all.ranked:
+                return self._all.ranked[tier][:needed]
+            if not self._all.ids:
+                return []
+            return self._among(session, plan, tier, needed, self._all.ids).best
         recent = self._recent(session, plan, tier, needed, library)
         found = len(recent.matches)
         if found >= RECENT_ENOUGH or (found and not (older and exhaustive)):
@@ -749,11 +793,13 @@ class PostgresSearch:
         if found >= RECENT_ENOUGH or (found and not older):
             return Count(found, found >= WINDOW or older, recent_only=older)
         if not older:
-            self._all = plan, []
+            self._all = _AllKnown(plan, [], {each: [] for each in plan.tiers})
             return Count(0)
+        # Counted with every tier ranked among the matches, when they are all known.
         every = self._everywhere(session, plan, tier, 0)
         if every.candidates < WINDOW:
-            self._all = plan, every.matches
+            ranked = dict(zip(plan.tiers, every.tiers or (), strict=False))
+            self._all = _AllKnown(plan, every.matches, ranked)
         return Count(len(every.matches), every.candidates >= WINDOW)
 
     def _recent(
@@ -769,30 +815,37 @@ class PostgresSearch:
             exact = False
         candidates = f"SELECT id FROM {RECENT_INDEX} WHERE {condition}"
         floor, newest, _ = library
-        # Either way the same newest WINDOW candidates are found: the span only saves
-        # reading older ones when it has that many, which a narrower tier will not when a
-        # broader one did not.
-        if newest - SPAN > floor and self._sparse != plan:
-            # Counted first (with exact keys, no tsvector read), ranked once found enough.
-            spanned = {**where.params, "low": newest - SPAN}
+        params = where.params
+        if newest - SPAN > floor:
+            # The newest SPAN papers first: a common tier has its newest WINDOW candidates
+            # there, and the older ones are not read; with fewer there, the older ones too,
+            # in the same statement. Either way the newest WINDOW candidates are found.
             # "id + 0": not a range of the primary key, which the planner would walk
             # reading every row's keys instead of the index.
             # The tier's condition in brackets: an OR of alternatives would otherwise take
             # the span for its last alternative alone, and the rows for the others would be
             # filtered by reading their keys (kilobytes each) instead of by the index alone.
-            span = f"SELECT id FROM {RECENT_INDEX} WHERE ({condition}) AND id + 0 > :low"
-            found = self._run(session, plan, tier, 0, span, spanned, exact)
-            if found.candidates >= WINDOW:
-                return self._among(session, plan, tier, needed, found.matches) if needed else found
-            self._sparse = plan
-        return self._run(session, plan, tier, needed, candidates, where.params, exact)
+            # The older rows' scan is under a condition on the span alone, which PostgreSQL
+            # checks once, before reading any of them.
+            candidates = (
+                f"WITH span AS MATERIALIZED (SELECT id FROM {RECENT_INDEX} "
+                f"WHERE ({condition}) AND id + 0 > :low) "
+                f"SELECT id FROM span UNION ALL SELECT id FROM {RECENT_INDEX} "
+                f"WHERE ({condition}) AND id + 0 <= :low "
+                "AND (SELECT count(*) FROM span) < :window"
+            )
+            params = {**params, "low": newest - SPAN}
+        return self._run(session, plan, tier, needed, candidates, params, exact)
 
     def _everywhere(self, session: Session, plan: Plan, tier: Tier, needed: int) -> _Found:
-        """The tier through the whole library: a tier of title words in the titles' index."""
+        """The tier through the whole library: a tier of title words in the titles' index.
+        Counted (`needed` 0) with every tier of the plan ranked among the matches, when they
+        are fewer than WINDOW."""
         keys = _PG_TITLE_KEYS if titles_only(tier) else _PG_KEYS
         where = _Filter()
         candidates = f"SELECT id FROM {FTS_INDEX} WHERE {where.tier(keys, tier, parts=False)}"
-        return self._run(session, plan, tier, needed, candidates, where.params, False)
+        ranking: Ranking = "best" if needed else "tiers"
+        return self._run(session, plan, tier, needed, candidates, where.params, False, ranking)
 
     def _among(
         self, session: Session, plan: Plan, tier: Tier, needed: int, ids: list[int]
@@ -809,14 +862,27 @@ class PostgresSearch:
         candidates: str,
         params: dict[str, object],
         exact: bool,
+        ranking: Ranking = "best",
     ) -> _Found:
-        check = not exact or needed > 0
+        if not needed and ranking != "tiers":
+            ranking = "none"
+        # The matches are checked against the tsvector unless the keys find them exactly;
+        # ranking the best reads it anyway.
+        check = not exact or ranking in ("best", "tiers")
         values = {**params, "window": WINDOW}
-        if check:
+        if check:  # whatever is ranked is checked
             values |= {"query": _pg_query(tier, plan.exclude), "weights": _RANK_WEIGHTS}
+        if ranking == "best":
             values["needed"] = needed
-        found, matches, best = session.execute(_tier_sql(candidates, check), values).one()
-        return _Found(found, list(matches), list(best))
+        tiers = plan.tiers if ranking == "tiers" else ()
+        for number, each in enumerate(tiers):
+            values[f"tier{number}"] = _pg_query(each, plan.exclude)
+        statement = _tier_sql(candidates, check, ranking, len(tiers))
+        found, matches, *ranked = session.execute(statement, values).one()
+        if ranking == "tiers":
+            known = None if ranked and ranked[0] is None else tuple(list(r) for r in ranked)
+            return _Found(found, list(matches), [], known)
+        return _Found(found, list(matches), list(ranked[0] or []) if ranked else [])
 
 
 # --- The vocabulary -------------------------------------------------------------------

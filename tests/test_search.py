@@ -860,6 +860,56 @@ def test_search_schema_migrates_down_and_up(empty_url: str) -> None:
     engine.dispose()
 
 
+def test_papers_indexed_before_migration_0012_are_found_the_same(empty_url: str) -> None:
+    """Migration 0012 keeps each paper's tsvector in its row on PostgreSQL, also those of
+    the papers indexed before it (which it writes again): they are found and ranked as
+    before, and so are papers indexed after it."""
+    engine = db.make_engine(empty_url)
+    db.upgrade(engine)
+    config = db.alembic_config(engine)
+    command.downgrade(config, "0011")
+    sessions = db.make_sessions(engine)
+    postgres = engine.dialect.name == "postgresql"
+    # Abstracts of 300 different words: tsvectors of several kilobytes.
+    long = " ".join(f"zebrafish{n} tendon{n * 7}" for n in range(150))
+    papers = [
+        Paper(f"Zebrafish Models {n}", f"On zebrafish regeneration. {long}") for n in range(3)
+    ]
+    papers.append(Paper("Tendon repair", "Zebrafish tendons, briefly."))
+    with sessions.begin() as session:
+        queries.store_papers(session, papers, NOW)
+
+    def out_of_line() -> int:
+        with sessions() as session:
+            return int(
+                session.scalar(
+                    text(
+                        "SELECT pg_relation_size(reltoastrelid) FROM pg_class "
+                        f"WHERE relname = '{store.FTS_INDEX}'"
+                    )
+                )
+            )
+
+    if postgres:
+        assert out_of_line() > 0
+    expected = {query: titles(find(sessions, query)) for query in ("zebrafish", "tendon", "x")}
+    assert len(expected["zebrafish"]) == 4
+    db.upgrade(engine)
+    command.check(config)
+    assert {query: titles(find(sessions, query)) for query in expected} == expected
+    with sessions.begin() as session:
+        fins = " ".join(f"fin{n} ray{n * 7}" for n in range(150))
+        queries.store_papers(session, [Paper("Fin Rays", f"On fins. {fins}")], NOW)
+    assert titles(find(sessions, "fins")) == ["Fin Rays"]
+    if postgres:
+        assert out_of_line() == 0
+    assert_indexes_intact(sessions)
+    command.downgrade(config, "0011")
+    db.upgrade(engine)
+    assert {query: titles(find(sessions, query)) for query in expected} == expected
+    engine.dispose()
+
+
 @sqlite_only
 def test_old_papers_leave_the_recent_index_and_stay_findable(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
@@ -1304,35 +1354,57 @@ def test_matching_leaves_out_alternatives_the_clauses_cover() -> None:
 
 
 @postgres_only
-def test_postgres_looks_at_the_newest_span_once_when_it_is_sparse(
+def test_postgres_looks_past_the_newest_span_only_when_it_is_sparse(
     library: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Among the newest papers a tier is counted in the newest SPAN first, which only pays
-    when that finds WINDOW candidates. Once a tier of the search does not, the narrower
-    tiers skip it: the same newest candidates are found either way, so the same results.
-    The span holds its papers alone, whatever the tier's alternatives."""
+    """Among the newest papers a tier is looked for in the newest SPAN first, and in the
+    older of the newest papers only when the span has fewer than WINDOW candidates, in the
+    same statement: the same newest candidates are found either way, so the same results,
+    one statement a tier. The span holds its papers alone, whatever the tier's
+    alternatives."""
     fresh = [(100_000 + n, f"Fresh graph paper {n}", "graph learning, recently") for n in range(5)]
     with library.begin() as session:
         session.execute(insert(PaperRow), [row(t, a, id=i) for i, t, a in fresh])
         insert_terms(session, fresh)
     monkeypatch.setattr(store, "RECENT_ENOUGH", 3)
-    expected = find(library, "graph learning", limit=50)
+    runs: list[tuple[bool, store.Tier, int, list[int], list[int]]] = []
     spans: list[int] = []
     run = store.PostgresSearch._run
 
     def spy(session: Session, plan: store.Plan, tier: store.Tier, *args: Any) -> store._Found:
         found = run(session, plan, tier, *args)
-        if "id + 0 > :low" in args[1]:
-            spans.append(found.candidates)
+        if store.RECENT_INDEX in args[1]:
+            spanned = "id + 0 > :low" in args[1]
+            runs.append((spanned, tier, found.candidates, found.matches, found.best))
+            if spanned:  # what the span alone holds
+                span = args[1].split(" SELECT id FROM span UNION ALL ")[0]
+                spans.append(session.scalar(text(span + " SELECT count(*) FROM span"), args[2]))
         return found
 
     monkeypatch.setattr(store.PostgresSearch, "_run", staticmethod(spy))
-    # The newest 2 papers are the span: fewer than WINDOW (2000) candidates there.
+    expected = find(library, "graph learning", limit=50)
+    assert runs
+    assert not any(spanned for spanned, *_ in runs)
+    unspanned = [found for _, *found in runs]
+    # The newest 2 papers are the span: fewer than WINDOW (2000) candidates there, so the
+    # older ones are read too; with a WINDOW of 2, the span's are enough.
     monkeypatch.setattr(store, "SPAN", 2)
-    assert find(library, "graph learning", limit=50) == expected
-    # Only the span's papers, also for a tier with alternatives (the words, or the query
-    # read as one keyword): the span is not the last alternative's alone.
-    assert spans == [2]
+    for window in (store.WINDOW, 2):
+        monkeypatch.setattr(store, "WINDOW", window)
+        runs.clear()
+        spans.clear()
+        outcome = find(library, "graph learning", limit=50)
+        assert runs
+        assert all(spanned for spanned, *_ in runs)
+        if window > 2:
+            assert outcome == expected
+            assert [found for _, *found in runs] == unspanned
+            # Only the span's papers, also for a tier with alternatives (the words, or the
+            # query read as one keyword): the span is not the last alternative's alone.
+            assert len(spans) == len(runs)
+            assert max(spans) == 2
+        else:  # the span's 2 are the newest candidates
+            assert runs[0][2:4] == (2, [100_004, 100_003])
 
 
 def test_known_matches_read_keys_as_fts5_does() -> None:
