@@ -141,8 +141,8 @@ def test_schedules_downgrade_and_upgrade_again(empty_db_url: str) -> None:
     engine.dispose()
 
 
-def test_packed_rankers_go_on_a_downgrade_to_0011(empty_db_url: str) -> None:
-    """The code before revision 0012 cannot read a ranker stored packed: a downgrade drops
+def test_packed_rankers_go_on_a_downgrade_to_0012(empty_db_url: str) -> None:
+    """The code before revision 0013 cannot read a ranker stored packed: a downgrade drops
     those (derived data, fitted again) and keeps the rest."""
     engine = db.make_engine(empty_db_url)
     db.upgrade(engine)
@@ -157,7 +157,7 @@ def test_packed_rankers_go_on_a_downgrade_to_0011(empty_db_url: str) -> None:
                 text("INSERT INTO profiles (subscriber_id, model, fitted_at) VALUES (:s, :m, :t)"),
                 {"s": subscriber, "m": model, "t": datetime.now(UTC)},
             )
-    command.downgrade(db.alembic_config(engine), "0011")
+    command.downgrade(db.alembic_config(engine), "0012")
     with engine.connect() as connection:
         kept = connection.execute(text("SELECT subscriber_id, model FROM profiles")).all()
     assert [tuple(row) for row in kept] == [(2, plain)]
