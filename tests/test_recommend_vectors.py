@@ -97,11 +97,10 @@ def _vectors(sessions: sessionmaker[Session]) -> int:
         return int(session.scalar(select(func.count()).select_from(PaperVectorRow)) or 0)
 
 
-def _profile(sessions: sessionmaker[Session]) -> dict[str, object]:
+def _profile(sessions: sessionmaker[Session]) -> ranker.Model:
+    """The chat's ranker, as stored."""
     with sessions() as session:
-        model = session.scalars(select(ProfileRow.model)).one()
-    found: dict[str, object] = json.loads(model)
-    return found
+        return ranker.Model.from_json(session.scalars(select(ProfileRow.model)).one())
 
 
 def _recommend(capsys: pytest.CaptureFixture[str], said: list[str] | None = None) -> list[Any]:
@@ -123,8 +122,8 @@ def test_vectors_are_made_once_and_learnt_from(
     assert "making the sentence vectors of 16 papers" in said[0]
     assert _vectors(sessions) == 16
     profile = _profile(sessions)
-    assert isinstance(profile["dense"], list)
-    assert len(profile["dense"]) == 384
+    assert isinstance(profile.dense, list)
+    assert len(profile.dense) == 384
     # The library's two papers share almost no word with the compression papers.
     assert {r["title"] for r in first[:6]} <= {title for title, _ in COMPRESSION}, first
     again = _recommend(capsys, said)
@@ -144,15 +143,15 @@ def test_a_ranker_follows_the_model_coming_and_going(
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(tmp_path / "no-model"))
     _imported(capsys, tmp_path)
     words = _recommend(capsys)
-    assert _profile(sessions)["dense"] is None
+    assert _profile(sessions).dense is None
     assert _vectors(sessions) == 0
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(sentence_model))
     both = _recommend(capsys)
-    assert isinstance(_profile(sessions)["dense"], list)
+    assert isinstance(_profile(sessions).dense, list)
     assert [r["score"] for r in both] != [r["score"] for r in words]
     monkeypatch.setenv("PAPERBOY_MODEL_DIR", str(tmp_path / "no-model"))
     assert _recommend(capsys) == words
-    assert _profile(sessions)["dense"] is None
+    assert _profile(sessions).dense is None
 
 
 # The storage of vectors runs on both backends in the first test; this is logic above it.
@@ -211,7 +210,7 @@ def test_a_damaged_model_is_one_warning_and_words_alone(
     assert len(warnings) == 1
     assert "words alone" in warnings[0]
     assert "Traceback" not in said[0]
-    assert _profile(sessions)["dense"] is None
+    assert _profile(sessions).dense is None
     assert _vectors(sessions) == 0
 
 
