@@ -322,12 +322,16 @@ def fit(found: Pool, examples: Sequence[Example]) -> Model | None:
     return Model(learnt, float(model.intercept_[0]), anchors, sorted(known), titles, vector)
 
 
+def _lookup(terms: Sequence[str], found: Pool) -> np.ndarray:
+    """Each term's column in the pool, -1 for a term it lacks. By map() over the
+    vocabulary's get, not a loop: a digest run does this for every chat's 1,000 terms."""
+    vocabulary = found.vectorizer.vocabulary_
+    return np.fromiter(map(vocabulary.get, terms, repeat(-1)), dtype=np.intp, count=len(terms))
+
+
 def _columns(terms: Mapping[str, float], found: Pool) -> tuple[np.ndarray, np.ndarray]:
-    """The pool's columns of the terms it knows, and their weights. Looked up by map() over
-    the vocabulary's get, not a loop: a digest run does this for every chat's 1,000 terms."""
-    columns = np.fromiter(
-        map(found.vectorizer.vocabulary_.get, terms, repeat(-1)), dtype=np.intp, count=len(terms)
-    )
+    """The pool's columns of the terms it knows, and their weights."""
+    columns = _lookup(list(terms), found)
     known = columns >= 0
     return columns[known], _values(terms)[known]
 
@@ -359,10 +363,7 @@ def because(model: Model, found: Pool, paper_ids: Sequence[int]) -> list[Anchor 
     if not model.anchors:
         return [None] * len(paper_ids)
     # Every anchor's terms in one lookup, each marked with its anchor's number.
-    terms = [term for anchor in model.anchors for term in anchor.terms]
-    columns = np.fromiter(
-        map(found.vectorizer.vocabulary_.get, terms, repeat(-1)), dtype=np.intp, count=len(terms)
-    )
+    columns = _lookup([term for anchor in model.anchors for term in anchor.terms], found)
     weights = np.concatenate([_values(anchor.terms) for anchor in model.anchors])
     owner = np.repeat(np.arange(len(model.anchors)), [len(a.terms) for a in model.anchors])
     known = columns >= 0
@@ -373,7 +374,7 @@ def because(model: Model, found: Pool, paper_ids: Sequence[int]) -> list[Anchor 
         if row is None:
             found_anchors.append(None)
             continue
-        paper = _vector({}, found)
+        paper = np.zeros(len(found.vectorizer.vocabulary_))
         start, end = found.matrix.indptr[row], found.matrix.indptr[row + 1]
         paper[found.matrix.indices[start:end]] = found.matrix.data[start:end]
         closeness = np.bincount(owner, paper[columns] * weights, len(model.anchors))

@@ -218,14 +218,17 @@ def delivered_among(session: Session, subscriber_id: int, paper_ids: Sequence[in
 
 # Built once: a digest run asks this of every chat it recommends to.
 _DELIVERED_SINCE = select(DeliveryRow.paper_id).where(
-    DeliveryRow.subscriber_id == bindparam("chat"), DeliveryRow.paper_id >= bindparam("lowest")
+    DeliveryRow.subscriber_id == bindparam("subscriber"),
+    DeliveryRow.paper_id >= bindparam("lowest"),
 )
 
 
 def delivered_since(session: Session, subscriber_id: int, lowest_id: int) -> set[int]:
     """The papers from row id `lowest_id` on that were delivered to the subscriber: the
     newest papers' deliveries, without naming each paper in the query."""
-    return set(session.scalars(_DELIVERED_SINCE, {"chat": subscriber_id, "lowest": lowest_id}))
+    return set(
+        session.scalars(_DELIVERED_SINCE, {"subscriber": subscriber_id, "lowest": lowest_id})
+    )
 
 
 def record_deliveries(
