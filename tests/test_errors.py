@@ -473,6 +473,14 @@ def test_sigterm_during_a_scheduled_ingest(tmp_path: Path) -> None:
     assert not [part for part in SECRET_FRAGMENTS if part in output]
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child, before it starts Python: SIGINT at its default, as a terminal's Ctrl-C
+    finds it. A child inherits an ignored SIGINT, and a shell ignores it in the jobs it starts
+    in the background (`pytest &` in a script): Python then never raises KeyboardInterrupt,
+    and the test failed so, waiting out the page's read."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_an_ingest(tmp_path: Path) -> None:
     with serve({"/slow": hang(120)}) as server:
         env = {
@@ -487,6 +495,7 @@ def test_ctrl_c_during_an_ingest(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         try:
             deadline = time.monotonic() + 60
